@@ -1,0 +1,41 @@
+# deployq: `make run` starts the demo, `make test` runs the whole suite.
+export PATH := /usr/local/go/bin:$(PATH)
+GO       ?= go
+BIN      := bin/deployq
+FUZZTIME ?= 15s
+
+.PHONY: build run test deps fuzz lint bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/deployq
+
+run: deps build
+	./$(BIN) serve
+
+# The packages the tests need: git (refs, checkouts), gcc (cgo for SQLite).
+deps:
+	@missing=""; \
+	for p in git:git gcc:gcc; do cmd=$${p%%:*}; pkg=$${p##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./bot
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,158 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// Deploy is a deploy as the API shows it.
+type Deploy struct {
+	ID          int64           `json:"id"`
+	Number      int64           `json:"number"`
+	App         string          `json:"app"`
+	Env         string          `json:"env"`
+	Ref         string          `json:"ref"`
+	SHA         string          `json:"sha"`
+	PreviousSHA string          `json:"previous_sha"`
+	State       queue.State     `json:"state"`
+	User        string          `json:"user"`
+	Source      queue.Source    `json:"source"`
+	Force       bool            `json:"force"`
+	CreatedAt   *time.Time      `json:"created_at,omitempty"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	Error       string          `json:"error"`
+	LogURL      string          `json:"log_url"`
+	Progress    *queue.Progress `json:"progress,omitempty"`
+}
+
+// Environment is one app in one environment: what runs there.
+type Environment struct {
+	App      string  `json:"app"`
+	Env      string  `json:"env"`
+	Current  *Deploy `json:"current"`
+	Running  *Deploy `json:"running"`
+	Queued   int     `json:"queued"`
+	Waiting  int     `json:"waiting"`
+	Lock     *Lock   `json:"lock"`
+}
+
+// Lock is a lock as the API shows it.
+type Lock struct {
+	Env       string     `json:"env"`
+	App       string     `json:"app,omitempty"`
+	Owner     string     `json:"owner"`
+	Reason    string     `json:"reason"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// LogLine is one log line in SSE events.
+type LogLine struct {
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Stream string    `json:"stream"`
+	Host   string    `json:"host,omitempty"`
+	Text   string    `json:"text"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func (s *Server) deployJSON(d *queue.Deploy) *Deploy {
+	if d == nil {
+		return nil
+	}
+	out := &Deploy{ID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA, PreviousSHA: d.PreviousSHA,
+		State: d.State, User: d.User, Source: d.Source, Force: d.Force, CreatedAt: timePtr(d.CreatedAt),
+		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error,
+		LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", s.baseURL, d.ID)}
+	if d.State == queue.StateRunning {
+		out.Progress = s.svc.Progress(d.ID)
+	}
+	return out
+}
+
+func lockJSON(l *queue.Lock) *Lock {
+	if l == nil {
+		return nil
+	}
+	return &Lock{Env: l.Env, App: l.App, Owner: l.Owner, Reason: l.Reason, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: timePtr(l.ExpiresAt)}
+}
+
+// statuses maps error codes to HTTP statuses: the one table.
+var statuses = map[queue.Code]int{
+	queue.EInvalid:      http.StatusBadRequest,
+	queue.EUnauthorized: http.StatusUnauthorized,
+	queue.EForbidden:    http.StatusForbidden,
+	queue.ENotFound:     http.StatusNotFound,
+	queue.ELocked:       http.StatusConflict,
+	queue.EConflict:     http.StatusConflict,
+	queue.EChecksFailed: http.StatusUnprocessableEntity,
+	queue.EUnsupported:  http.StatusNotImplemented,
+	queue.EInternal:     http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error struct {
+		Code    queue.Code `json:"code"`
+		Message string     `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := queue.ErrorCode(err)
+	status := statuses[code]
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, queue.ErrorMessage(err)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, body.Error.Code = http.StatusRequestEntityTooLarge, "too_large"
+		body.Error.Message = fmt.Sprintf("request body over %d bytes", mbe.Limit)
+	}
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusInternalServerError {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == queue.EUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="deployq"`)
+	}
+	writeJSON(w, status, body)
+}
+
+// decode reads a JSON body strictly.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return queue.Errorf(queue.EInvalid, "malformed JSON body: %v", err)
+	}
+	if dec.More() {
+		return queue.Errorf(queue.EInvalid, "malformed JSON body: more than one value")
+	}
+	return nil
+}

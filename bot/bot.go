@@ -1,0 +1,270 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// Bot carries chat commands out against the queue.
+type Bot struct {
+	svc     *queue.Service
+	baseURL string
+	now     func() time.Time
+}
+
+// New returns a Bot; baseURL makes log links.
+func New(svc *queue.Service, baseURL string) *Bot {
+	return &Bot{svc: svc, baseURL: strings.TrimRight(baseURL, "/"), now: time.Now}
+}
+
+// Reply is the bot's answer: short text, and the deploy it is about.
+type Reply struct {
+	Text   string
+	Deploy *queue.Deploy
+	// Err is set when the command was refused or failed; Text explains it.
+	Err error
+}
+
+// Message is one chat message to handle.
+type Message struct {
+	User   string
+	Text   string
+	Thread string // the chat thread a deploy's messages go to
+}
+
+// Handle parses and carries out one message. It never panics on input and
+// never returns a stack trace: errors become short text.
+func (b *Bot) Handle(ctx context.Context, m Message) Reply {
+	c, err := Parse(m.Text)
+	if err != nil {
+		return Reply{Text: err.Error(), Err: queue.Errorf(queue.EInvalid, "%s", err.Error())}
+	}
+	r, err := b.do(ctx, c, m)
+	if err != nil {
+		msg := queue.ErrorMessage(err)
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			msg = pe.Error()
+		}
+		if queue.ErrorCode(err) == queue.EInternal && msg == "internal error" {
+			msg = "something went wrong on deployq's side; the server log has the details"
+		}
+		return Reply{Text: msg, Err: err}
+	}
+	return r
+}
+
+// LogURL is the link to a deploy's log.
+func (b *Bot) LogURL(id int64) string {
+	return fmt.Sprintf("%s/api/v1/deploys/%d/log", b.baseURL, id)
+}
+
+func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
+	switch c.Verb {
+	case "help":
+		return Reply{Text: "deployq commands:\n" + strings.Join(Help, "\n")}, nil
+	case "deploy":
+		d, err := b.svc.Submit(ctx, queue.Request{App: c.App, Env: c.Env, Ref: c.Ref, User: m.User,
+			Source: queue.SourceChat, Force: c.Bang, ChatThread: m.Thread})
+		if err != nil {
+			return Reply{}, err
+		}
+		return b.queued(ctx, d, ""), nil
+	case "rollback":
+		d, err := b.svc.Rollback(ctx, queue.RollbackRequest{App: c.App, Env: c.Env, To: c.To, User: m.User, ChatThread: m.Thread})
+		if err != nil {
+			return Reply{}, err
+		}
+		return b.queued(ctx, d, "rollback "), nil
+	case "cancel":
+		d, err := b.svc.Cancel(ctx, c.ID, m.User)
+		if err != nil {
+			return Reply{}, err
+		}
+		if d.State == queue.StateRunning {
+			return Reply{Text: fmt.Sprintf("canceling #%d (%s to %s): stopping its runner", d.ID, d.App, d.Env), Deploy: d}, nil
+		}
+		return Reply{Text: fmt.Sprintf("#%d canceled before it ran", d.ID), Deploy: d}, nil
+	case "lock":
+		l, prev, err := b.svc.Lock(ctx, queue.LockRequest{Env: c.Env, App: c.App, Owner: m.User, Reason: c.Reason,
+			TTL: c.Duration, Steal: c.Bang})
+		if err != nil {
+			return Reply{}, err
+		}
+		text := "locked " + l.Scope()
+		if prev != nil && prev.Owner != l.Owner {
+			text = fmt.Sprintf("took the lock on %s from %s", l.Scope(), prev.Owner)
+		} else if prev != nil {
+			text = "renewed your lock on " + l.Scope()
+		}
+		if !l.ExpiresAt.IsZero() {
+			text += " for " + queue.Age(l.ExpiresAt.Sub(l.CreatedAt))
+		}
+		if l.Reason != "" {
+			text += ": " + l.Reason
+		}
+		return Reply{Text: text}, nil
+	case "unlock":
+		l, err := b.svc.Unlock(ctx, c.Env, c.App, m.User)
+		if err != nil {
+			return Reply{}, err
+		}
+		text := fmt.Sprintf("unlocked %s (held by %s for %s", l.Scope(), l.Owner, queue.Age(b.now().Sub(l.CreatedAt)))
+		if l.Reason != "" {
+			text += ": " + l.Reason
+		}
+		return Reply{Text: text + ")"}, nil
+	case "queue":
+		return b.queue(ctx, c.Env)
+	case "where":
+		return b.where(ctx, c.App)
+	case "history":
+		return b.history(ctx, c.App, c.Env)
+	case "scale", "restart", "stop", "start":
+		msg, err := b.svc.Operate(ctx, c.App, c.Env, c.Verb, c.N, m.User)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: msg}, nil
+	case "continue", "approve", "reject":
+		d, err := b.svc.Deploy(ctx, c.ID)
+		if err != nil {
+			return Reply{}, err
+		}
+		what := map[string]string{"continue": "paused (only rollouts in manual mode pause)",
+			"approve": "waiting for approval", "reject": "waiting for approval"}[c.Verb]
+		return Reply{}, queue.Errorf(queue.EConflict, "#%d is %s, not %s", d.ID, d.State, what)
+	}
+	return Reply{}, queue.Errorf(queue.EUnsupported, "%s is not supported by this server yet", c.Verb)
+}
+
+func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
+	text := fmt.Sprintf("#%d %squeued: %s@%s (%s) to %s by %s", d.ID, kind, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
+	if d.Ref == d.SHA {
+		text = fmt.Sprintf("#%d %squeued: %s %s to %s by %s", d.ID, kind, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
+	}
+	ahead, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env,
+		States: []queue.State{queue.StateQueued, queue.StateRunning}, Limit: -1})
+	n := 0
+	for _, a := range ahead {
+		if a.ID < d.ID {
+			n++
+		}
+	}
+	if err == nil && n > 0 {
+		text += fmt.Sprintf(", %d ahead", n)
+	}
+	return Reply{Text: text + "\nlog: " + b.LogURL(d.ID), Deploy: d}
+}
+
+func (b *Bot) queue(ctx context.Context, env string) (Reply, error) {
+	sts, err := b.svc.Environments(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	var lines []string
+	known := false
+	for _, st := range sts {
+		if env != "" && st.Env != env {
+			continue
+		}
+		known = true
+		if st.Running == nil && st.Queued == 0 && st.Waiting == 0 && st.Lock == nil {
+			continue
+		}
+		line := fmt.Sprintf("%s in %s:", st.App, st.Env)
+		if r := st.Running; r != nil {
+			line += fmt.Sprintf(" #%d running %s (%s, %s)", r.ID, queue.ShortSHA(r.SHA), r.User, queue.Age(b.now().Sub(r.StartedAt)))
+			if p := st.Progress; p != nil && p.Total > 0 {
+				line += fmt.Sprintf(" %d/%d", p.Done, p.Total)
+			}
+		}
+		if st.Queued > 0 {
+			line += fmt.Sprintf(" %d queued", st.Queued)
+		}
+		if st.Waiting > 0 {
+			line += fmt.Sprintf(" %d waiting", st.Waiting)
+		}
+		if l := st.Lock; l != nil {
+			line += " " + lockText(l, b.now())
+		}
+		lines = append(lines, line)
+	}
+	if env != "" && !known {
+		return Reply{}, queue.Errorf(queue.ENotFound, "unknown environment %q", env)
+	}
+	if len(lines) == 0 {
+		where := "anywhere"
+		if env != "" {
+			where = "in " + env
+		}
+		return Reply{Text: "nothing running or queued " + where}, nil
+	}
+	return Reply{Text: strings.Join(lines, "\n")}, nil
+}
+
+func lockText(l *queue.Lock, now time.Time) string {
+	s := fmt.Sprintf("[locked by %s %s ago", l.Owner, queue.Age(now.Sub(l.CreatedAt)))
+	if l.Reason != "" {
+		s += ": " + l.Reason
+	}
+	return s + "]"
+}
+
+func (b *Bot) where(ctx context.Context, app string) (Reply, error) {
+	if _, _, err := b.svc.Lookup(app, ""); err != nil {
+		return Reply{}, err
+	}
+	sts, err := b.svc.Environments(ctx)
+	if err != nil {
+		return Reply{}, err
+	}
+	var lines []string
+	for _, st := range sts {
+		if st.App != app {
+			continue
+		}
+		line := st.Env + ": "
+		if c := st.Current; c != nil {
+			line += fmt.Sprintf("%s (#%d %s by %s, %s ago)", queue.ShortSHA(c.SHA), c.ID, c.Ref, c.User, queue.Age(b.now().Sub(c.FinishedAt)))
+		} else {
+			line += "never deployed"
+		}
+		if r := st.Running; r != nil {
+			line += fmt.Sprintf(", deploying %s (#%d)", queue.ShortSHA(r.SHA), r.ID)
+		}
+		if l := st.Lock; l != nil {
+			line += " " + lockText(l, b.now())
+		}
+		lines = append(lines, line)
+	}
+	return Reply{Text: app + "\n" + strings.Join(lines, "\n")}, nil
+}
+
+func (b *Bot) history(ctx context.Context, app, env string) (Reply, error) {
+	if _, _, err := b.svc.Lookup(app, env); err != nil {
+		return Reply{}, err
+	}
+	ds, err := b.svc.Deploys(ctx, queue.DeployFilter{App: app, Env: env, Limit: 10})
+	if err != nil {
+		return Reply{}, err
+	}
+	if len(ds) == 0 {
+		return Reply{Text: "no deploys of " + app + " yet"}, nil
+	}
+	var lines []string
+	for _, d := range ds {
+		line := fmt.Sprintf("#%d %s %s %s@%s by %s, %s ago", d.ID, d.Env, d.State, queue.ShortSHA(d.SHA), d.Ref, d.User,
+			queue.Age(b.now().Sub(d.CreatedAt)))
+		if d.Error != "" {
+			line += ": " + d.Error
+		}
+		lines = append(lines, line)
+	}
+	return Reply{Text: strings.Join(lines, "\n")}, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/deployq/deployq/api"
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/config"
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/shell"
+	"github.com/deployq/deployq/store"
+)
+
+// kinds are the runner kinds this build knows, with their settings types.
+var kinds = config.Kinds{
+	"shell": func() any { return &shell.Settings{} },
+}
+
+// defaultConfig is used when --config is not given and it exists.
+const defaultConfig = "deployq.yaml"
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(defaultConfig); err != nil {
+			return nil, nil
+		}
+		path = defaultConfig
+	}
+	return config.Load(path, kinds)
+}
+
+func checkConfig(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	path := fs.String("config", "", "config file (default ./deployq.yaml)")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	if *path == "" {
+		*path = defaultConfig
+	}
+	cfg, err := config.Load(*path, kinds)
+	if err != nil {
+		return err
+	}
+	envs := 0
+	for _, a := range cfg.Apps {
+		envs += len(a.Environments)
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d apps, %d environments\n", cfg.File, len(cfg.Apps), envs)
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default ./deployq.yaml; without one, a demo)")
+	listen := fs.String("listen", "", "address to listen on, overriding server.listen (port 0: any free port)")
+	if err := fs.Parse(args); err != nil {
+		return exitCode(2)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	demo := cfg == nil
+	if demo {
+		if cfg, err = demoConfig(ctx, "./data", *listen); err != nil {
+			return fmt.Errorf("setting up the demo: %w", err)
+		}
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	dataDir := cfg.Server.DataDir
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := store.Open(ctx, filepath.Join(dataDir, "deployq.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another deployq running? try --listen 127.0.0.1:0)", cfg.Server.Listen, err)
+	}
+	baseURL := cfg.Server.BaseURL
+	if _, port, _ := net.SplitHostPort(cfg.Server.Listen); port == "0" || *listen != "" {
+		baseURL = "http://" + ln.Addr().String()
+	}
+
+	metrics := api.NewMetrics()
+	svc, err := queue.New(cfg.Apps, queue.Options{
+		Store:       st,
+		Runners:     map[string]queue.Runner{"shell": shell.New(filepath.Join(dataDir, "workspaces"))},
+		Resolver:    git.NewResolver(filepath.Join(dataDir, "git")),
+		Notifiers:   []queue.Notifier{metrics},
+		Logger:      log,
+		MaxParallel: cfg.Server.MaxParallel,
+		Secrets:     cfg.Secrets,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := svc.Start(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	metrics.Watch(svc)
+	b := bot.New(svc, baseURL)
+	tokens := map[string]string{}
+	for _, t := range cfg.Server.APITokens {
+		tokens[t.Token] = t.Name
+	}
+	handler := api.New(api.Options{
+		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics,
+		Chat: func(ctx context.Context, user, text string) (string, *queue.Deploy, error) {
+			r := b.Handle(ctx, bot.Message{User: user, Text: text})
+			return r.Text, r.Deploy, r.Err
+		},
+	})
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "deployq listening on %s\n", baseURL)
+	if demo {
+		printDemo(stdout, baseURL)
+	}
+	log.Info("started", "listen", ln.Addr().String(), "apps", len(cfg.Apps), "data_dir", dataDir, "config", cfg.File)
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	log.Info("stopping")
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdown)
+	svc.Stop()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// lockDataDir keeps two servers from sharing one data directory.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "deployq.pid"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := io.ReadAll(f)
+		f.Close()
+		return nil, fmt.Errorf("another deployq (pid %s) uses %s", strings.TrimSpace(string(b)), dir)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,324 @@
+// Package config reads deployq's YAML config: ${VAR} from the environment,
+// strict keys, and validation whose errors name the file, line and key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a whole, validated configuration.
+type Config struct {
+	File    string
+	Server  Server
+	Apps    []*queue.App
+	Secrets []string // values that came from the environment; masked in logs
+}
+
+// Server is the server section.
+type Server struct {
+	Listen      string  `yaml:"listen"`
+	DataDir     string  `yaml:"data_dir"`
+	BaseURL     string  `yaml:"base_url"`
+	MaxParallel int     `yaml:"max_parallel"`
+	APITokens   []Token `yaml:"api_tokens"`
+	// KillGrace is the default time between SIGTERM and SIGKILL.
+	KillGrace time.Duration `yaml:"kill_grace"`
+}
+
+// Token is an API bearer token; its name is the user of the calls made
+// with it.
+type Token struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+}
+
+// Validator is implemented by runner settings that can check themselves.
+type Validator interface{ Validate() error }
+
+// Kinds maps each runner kind to a function returning a pointer to a new
+// value of its settings type.
+type Kinds map[string]func() any
+
+type fileConfig struct {
+	Server       Server      `yaml:"server"`
+	Apps         []appConfig `yaml:"apps"`
+	Environments []envConfig `yaml:"environments"`
+}
+
+type appConfig struct {
+	Name         string      `yaml:"name"`
+	Repo         string      `yaml:"repo"`
+	Git          string      `yaml:"git"`
+	DefaultRef   string      `yaml:"default_ref"`
+	DefaultEnv   string      `yaml:"default_env"`
+	Environments []envConfig `yaml:"environments"`
+}
+
+type envConfig struct {
+	Name        string                `yaml:"name"`
+	Apps        []string              `yaml:"apps"` // top-level environments only
+	Runner      string                `yaml:"runner"`
+	Timeout     time.Duration         `yaml:"timeout"`
+	IdleTimeout time.Duration         `yaml:"idle_timeout"`
+	AutoDeploy  bool                  `yaml:"auto_deploy"`
+	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
+}
+
+// Load reads and validates the config file at path.
+func Load(path string, kinds Kinds) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b, kinds)
+}
+
+// Parse reads and validates a config; name is used in errors.
+func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	d := &decoder{file: name}
+	var fc fileConfig
+	if root.Kind != 0 {
+		if err := d.expand(&root, ""); err != nil {
+			return nil, err
+		}
+		if err := d.decode(&root, reflect.ValueOf(&fc).Elem(), ""); err != nil {
+			return nil, err
+		}
+	}
+	c := &Config{File: name, Server: fc.Server, Secrets: d.secrets}
+	if err := d.validateServer(&root, &c.Server); err != nil {
+		return nil, err
+	}
+	apps, err := d.buildApps(&root, &fc, kinds)
+	if err != nil {
+		return nil, err
+	}
+	c.Apps = apps
+	return c, nil
+}
+
+// find returns the node at a path of mapping keys and list indexes.
+func find(n *yaml.Node, path ...any) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		if n == nil {
+			return nil
+		}
+		switch p := p.(type) {
+		case string:
+			var next *yaml.Node
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next = n.Content[i+1]
+					}
+				}
+			}
+			n = next
+		case int:
+			if n.Kind != yaml.SequenceNode || p >= len(n.Content) {
+				return nil
+			}
+			n = n.Content[p]
+		}
+	}
+	return n
+}
+
+func (d *decoder) validateServer(root *yaml.Node, s *Server) error {
+	at := func(key string) *yaml.Node {
+		if n := find(root, "server", key); n != nil {
+			return n
+		}
+		return find(root, "server")
+	}
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:8080"
+	}
+	host, _, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return d.errf(at("listen"), "server.listen", "want host:port, got %q", s.Listen)
+	}
+	if s.DataDir == "" {
+		s.DataDir = "./data"
+	}
+	if s.BaseURL == "" {
+		h := s.Listen
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			_, port, _ := net.SplitHostPort(s.Listen)
+			h = net.JoinHostPort("127.0.0.1", port)
+		}
+		s.BaseURL = "http://" + h
+	}
+	s.BaseURL = strings.TrimRight(s.BaseURL, "/")
+	if s.MaxParallel == 0 {
+		s.MaxParallel = 8
+	}
+	if s.MaxParallel < 1 {
+		return d.errf(at("max_parallel"), "server.max_parallel", "must be at least 1")
+	}
+	names, tokens := map[string]bool{}, map[string]bool{}
+	for i, t := range s.APITokens {
+		key := fmt.Sprintf("server.api_tokens[%d]", i)
+		n := find(root, "server", "api_tokens", i)
+		switch {
+		case !queue.ValidName(t.Name):
+			return d.errf(n, key+".name", "want a lower-case name, got %q", t.Name)
+		case names[t.Name]:
+			return d.errf(n, key+".name", "duplicate token name %q", t.Name)
+		case len(t.Token) < 16:
+			return d.errf(n, key+".token", "a token needs at least 16 characters")
+		case tokens[t.Token]:
+			return d.errf(n, key+".token", "two tokens are the same")
+		}
+		names[t.Name], tokens[t.Token] = true, true
+	}
+	if len(s.APITokens) == 0 && !isLoopback(host) {
+		return d.errf(at("listen"), "server.listen",
+			"%s is not a loopback address: set server.api_tokens, or listen on 127.0.0.1", s.Listen)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) ([]*queue.App, error) {
+	var apps []*queue.App
+	byName := map[string]*queue.App{}
+	for i, ac := range fc.Apps {
+		n := find(root, "apps", i)
+		key := fmt.Sprintf("apps[%s]", itemName(n, i))
+		if !queue.ValidName(ac.Name) {
+			return nil, d.errf(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ac.Name)
+		}
+		if byName[ac.Name] != nil {
+			return nil, d.errf(n, key+".name", "duplicate app %q", ac.Name)
+		}
+		if ac.Repo != "" && strings.Count(ac.Repo, "/") != 1 {
+			return nil, d.errf(find(n, "repo"), key+".repo", "want owner/name, got %q", ac.Repo)
+		}
+		if ac.DefaultRef == "" {
+			ac.DefaultRef = "main"
+		}
+		if !queue.ValidRef(ac.DefaultRef) {
+			return nil, d.errf(find(n, "default_ref"), key+".default_ref", "invalid ref %q", ac.DefaultRef)
+		}
+		app := &queue.App{Name: ac.Name, Repo: ac.Repo, Git: ac.Git, DefaultRef: ac.DefaultRef, DefaultEnv: ac.DefaultEnv}
+		for j, ec := range ac.Environments {
+			en := find(n, "environments", j)
+			ekey := fmt.Sprintf("%s.environments[%s]", key, itemName(en, j))
+			if len(ec.Apps) > 0 {
+				return nil, d.errf(find(en, "apps"), ekey+".apps", "apps is only for top-level environments")
+			}
+			if err := d.addEnv(app, ec, en, ekey, kinds); err != nil {
+				return nil, err
+			}
+		}
+		apps = append(apps, app)
+		byName[app.Name] = app
+	}
+	for i, ec := range fc.Environments {
+		en := find(root, "environments", i)
+		key := fmt.Sprintf("environments[%s]", itemName(en, i))
+		if len(ec.Apps) == 0 {
+			return nil, d.errf(en, key+".apps", "list the apps that deploy to %q", ec.Name)
+		}
+		for j, name := range ec.Apps {
+			app := byName[name]
+			if app == nil {
+				return nil, d.errf(find(en, "apps", j), key+".apps", "unknown app %q", name)
+			}
+			if err := d.addEnv(app, ec, en, key, kinds); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, app := range apps {
+		n := find(root, "apps", i)
+		key := fmt.Sprintf("apps[%s]", app.Name)
+		if len(app.Environments) == 0 {
+			return nil, d.errf(n, key+".environments", "%s has no environments", app.Name)
+		}
+		if app.DefaultEnv == "" {
+			app.DefaultEnv = app.Environments[0].Name
+		}
+		if app.Env(app.DefaultEnv) == nil {
+			return nil, d.errf(find(n, "default_env"), key+".default_env", "%s has no environment %q", app.Name, app.DefaultEnv)
+		}
+	}
+	return apps, nil
+}
+
+func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string, kinds Kinds) error {
+	if !queue.ValidName(ec.Name) {
+		return d.errf(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ec.Name)
+	}
+	if app.Env(ec.Name) != nil {
+		return d.errf(n, key+".name", "%s has environment %q twice", app.Name, ec.Name)
+	}
+	newSettings, ok := kinds[ec.Runner]
+	if !ok {
+		var names []string
+		for k := range kinds {
+			names = append(names, k)
+		}
+		at := find(n, "runner")
+		if at == nil {
+			at = n
+		}
+		return d.errf(at, key+".runner", "unknown runner %q (runners: %s)", ec.Runner, strings.Join(sortedStrings(names), ", "))
+	}
+	var settings any
+	for k, v := range ec.Rest {
+		if k != ec.Runner {
+			if _, isKind := kinds[k]; isKind {
+				return d.errf(v, key+"."+k, "settings for runner %s, but the runner is %s", k, ec.Runner)
+			}
+			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy)", ec.Runner)
+		}
+		settings = newSettings()
+		if err := d.decode(v, reflect.ValueOf(settings), key+"."+k); err != nil {
+			return err
+		}
+	}
+	if settings == nil {
+		return d.errf(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
+	}
+	if v, ok := settings.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return d.errf(ec.Rest[ec.Runner], key+"."+ec.Runner, "%s", err)
+		}
+	}
+	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
+		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, AutoDeploy: ec.AutoDeploy})
+	return nil
+}
+
+func sortedStrings(s []string) []string {
+	sort.Strings(s)
+	return s
+}

@@ -1,0 +1,241 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a config error at a line of a file.
+type Error struct {
+	File string
+	Line int
+	Key  string // dotted path, e.g. apps[web].environments[staging].timeout
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	s := e.File
+	if e.Line > 0 {
+		s += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key != "" {
+		s += ": " + e.Key
+	}
+	return s + ": " + e.Msg
+}
+
+type decoder struct {
+	file    string
+	secrets []string
+}
+
+func (d *decoder) errf(n *yaml.Node, key, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &Error{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+var varRe = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} in every scalar with the environment's value and
+// records the values as secrets; $$ stands for a literal $.
+func (d *decoder) expand(n *yaml.Node, key string) error {
+	if n.Kind == yaml.ScalarNode {
+		var missing string
+		n.Value = varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			name := m[2 : len(m)-1]
+			v, ok := os.LookupEnv(name)
+			if !ok && missing == "" {
+				missing = name
+			}
+			if len(v) >= 4 {
+				d.secrets = append(d.secrets, v)
+			}
+			return v
+		})
+		if missing != "" {
+			return d.errf(n, key, "${%s} is not set in the environment", missing)
+		}
+		return nil
+	}
+	for _, c := range n.Content {
+		if err := d.expand(c, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// decode fills v from n strictly: unknown keys, duplicate keys and values
+// of the wrong kind are errors naming the line and key.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		n = n.Content[0]
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Type() == nodeType {
+		v.Set(reflect.ValueOf(*n))
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return d.decode(n, v.Elem(), key)
+	case reflect.Struct:
+		return d.decodeStruct(n, v, key)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return d.errf(n, key, "want a list, got %s", kindName(n))
+		}
+		v.Set(reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content)))
+		for i, c := range n.Content {
+			if err := d.decode(c, v.Index(i), fmt.Sprintf("%s[%s]", key, itemName(c, i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return d.errf(n, key, "want a mapping, got %s", kindName(n))
+		}
+		v.Set(reflect.MakeMap(v.Type()))
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			ev := reflect.New(v.Type().Elem()).Elem()
+			if err := d.decode(val, ev, key+"."+k.Value); err != nil {
+				return err
+			}
+			if v.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				return d.errf(k, key, "duplicate key %q", k.Value)
+			}
+			v.SetMapIndex(reflect.ValueOf(k.Value), ev)
+		}
+		return nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return d.errf(n, key, "want a single value, got %s", kindName(n))
+	}
+	switch {
+	case v.Type() == durationType:
+		dur, err := time.ParseDuration(n.Value)
+		if err != nil || dur < 0 {
+			return d.errf(n, key, "bad duration %q (use e.g. 90s, 30m, 2h)", n.Value)
+		}
+		v.SetInt(int64(dur))
+	case v.Kind() == reflect.String:
+		v.SetString(n.Value)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			return d.errf(n, key, "want true or false, got %q", n.Value)
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil {
+			return d.errf(n, key, "want a whole number, got %q", n.Value)
+		}
+		v.SetInt(int64(i))
+	default:
+		return d.errf(n, key, "cannot hold a %s", v.Type())
+	}
+	return nil
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) error {
+	if n.Kind != yaml.MappingNode {
+		return d.errf(n, key, "want a mapping, got %s", kindName(n))
+	}
+	fields := map[string]int{}
+	remain := -1
+	var known []string
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := t.Field(i).Tag.Get("yaml")
+		name, opt, _ := strings.Cut(tag, ",")
+		switch {
+		case opt == "remain":
+			remain = i
+		case name != "" && name != "-":
+			fields[name] = i
+			known = append(known, name)
+		}
+	}
+	sort.Strings(known)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		sub := k.Value
+		if key != "" {
+			sub = key + "." + k.Value
+		}
+		if seen[k.Value] {
+			return d.errf(k, sub, "duplicate key")
+		}
+		seen[k.Value] = true
+		fi, ok := fields[k.Value]
+		if !ok && remain >= 0 {
+			m := v.Field(remain)
+			if m.IsNil() {
+				m.Set(reflect.MakeMap(m.Type()))
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(val))
+			continue
+		}
+		if !ok {
+			return d.errf(k, sub, "unknown key (known: %s)", strings.Join(known, ", "))
+		}
+		if err := d.decode(val, v.Field(fi), sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// itemName names a list item by its name key when it has one.
+func itemName(n *yaml.Node, i int) string {
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == "name" && n.Content[j+1].Kind == yaml.ScalarNode && n.Content[j+1].Value != "" {
+				return n.Content[j+1].Value
+			}
+		}
+	}
+	return strconv.Itoa(i)
+}

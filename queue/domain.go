@@ -1,0 +1,251 @@
+// Package queue is deployq's domain: apps, environments, deploys, locks and
+// log lines, the interfaces it consumes (Store, Runner, Output, Resolver,
+// Notifier), and the Service that queues, dispatches, times out, cancels
+// and recovers deploys. It imports only the standard library.
+package queue
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Source says what asked for a deploy.
+type Source string
+
+// Deploy sources.
+const (
+	SourceChat      Source = "chat"
+	SourceAPI       Source = "api"
+	SourceGitHub    Source = "github"
+	SourceAuto      Source = "auto"
+	SourceRollback  Source = "rollback"
+	SourcePromotion Source = "promotion"
+)
+
+// App is a deployable application.
+type App struct {
+	Name         string
+	Repo         string // GitHub owner/name, optional
+	Git          string // git URL or path where refs resolve, optional
+	DefaultRef   string
+	DefaultEnv   string
+	Environments []*Environment
+}
+
+// Env returns the app's environment with the given name, or nil.
+func (a *App) Env(name string) *Environment {
+	for _, e := range a.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// Environment is one place an app deploys to.
+type Environment struct {
+	Name        string
+	Runner      string        // runner kind: shell, ssh, kubernetes, marathon
+	Settings    any           // the runner's own settings, decoded by its kind
+	Timeout     time.Duration // total; 0 means no limit
+	IdleTimeout time.Duration // without output; 0 means no limit
+	AutoDeploy  bool
+}
+
+// Deploy is one request to put a sha of an app into an environment.
+type Deploy struct {
+	ID                 int64
+	Number             int64 // per app+env, from 1
+	App                string
+	Env                string
+	Ref                string // as asked
+	SHA                string // 40 hex, resolved at request time
+	PreviousSHA        string // what ran in the env when this one started
+	State              State
+	User               string
+	Source             Source
+	Force              bool
+	CreatedAt          time.Time
+	StartedAt          time.Time
+	FinishedAt         time.Time
+	GitHubDeploymentID int64
+	ChatThread         string
+	Error              string
+}
+
+// Lock keeps others from deploying to an environment, or to one app in it.
+type Lock struct {
+	Env       string
+	App       string // "" locks the whole environment
+	Owner     string
+	Reason    string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: until unlocked
+}
+
+// Expired reports whether the lock has run out at now.
+func (l *Lock) Expired(now time.Time) bool {
+	return !l.ExpiresAt.IsZero() && !now.Before(l.ExpiresAt)
+}
+
+// Scope names what the lock holds: "staging" or "web in staging".
+func (l *Lock) Scope() string {
+	if l.App == "" {
+		return l.Env
+	}
+	return l.App + " in " + l.Env
+}
+
+// Log streams.
+const (
+	StreamStdout = "stdout"
+	StreamStderr = "stderr"
+	StreamSystem = "system"
+)
+
+// LogLine is one line of a deploy's output.
+type LogLine struct {
+	DeployID int64
+	Seq      int64 // from 1, per deploy
+	Time     time.Time
+	Stream   string // stdout, stderr or system
+	Host     string // set by runners that work on hosts
+	Text     string
+}
+
+// AuditEntry records who did what.
+type AuditEntry struct {
+	Time   time.Time
+	User   string
+	Action string // deploy, cancel, lock, steal, unlock, rollback, ...
+	Target string // "web/staging", "#12", "staging"
+	Detail string
+}
+
+// DeployFilter selects deploys; zero fields match everything.
+type DeployFilter struct {
+	App    string
+	Env    string
+	States []State
+	Limit  int // default 50
+}
+
+// Store persists deploys, log lines, locks and the audit trail. It returns
+// ENotFound for unknown ids and EConflict when a conditional update finds
+// the deploy no longer in the expected state.
+type Store interface {
+	// CreateDeploy assigns d an ID and per-lane Number and saves it.
+	CreateDeploy(ctx context.Context, d *Deploy) error
+	// UpdateDeploy saves d if the stored state is still from (EConflict if
+	// not). At most one deploy per app+env may be running (EConflict).
+	UpdateDeploy(ctx context.Context, d *Deploy, from State) error
+	// Deploy returns one deploy (ENotFound).
+	Deploy(ctx context.Context, id int64) (*Deploy, error)
+	// Deploys lists deploys, newest first.
+	Deploys(ctx context.Context, f DeployFilter) ([]*Deploy, error)
+	// NextQueued returns the oldest queued deploy of app+env, or nil.
+	NextQueued(ctx context.Context, app, env string) (*Deploy, error)
+	// LastSucceeded returns the newest succeeded deploy of app+env with an
+	// id below beforeID (0: any), or nil.
+	LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*Deploy, error)
+	// Lanes summarizes every app+env that has deploys.
+	Lanes(ctx context.Context) ([]LaneSummary, error)
+
+	// Locks lists all locks, expired ones included.
+	Locks(ctx context.Context) ([]*Lock, error)
+	// PutLock creates or replaces the lock of (l.Env, l.App).
+	PutLock(ctx context.Context, l *Lock) error
+	// DeleteLock removes the lock of (env, app) (ENotFound).
+	DeleteLock(ctx context.Context, env, app string) error
+
+	// AppendLog saves lines in one transaction.
+	AppendLog(ctx context.Context, lines []LogLine) error
+	// Log returns up to limit lines of a deploy with Seq > after, in order.
+	Log(ctx context.Context, id, after int64, limit int) ([]LogLine, error)
+	// LastLogSeq returns the highest Seq stored for a deploy, 0 if none.
+	LastLogSeq(ctx context.Context, id int64) (int64, error)
+
+	// Audit records an entry.
+	Audit(ctx context.Context, e AuditEntry) error
+	// AuditLog returns the newest entries first.
+	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+}
+
+// LaneSummary is what the store knows of one app+env.
+type LaneSummary struct {
+	App, Env string
+	Current  *Deploy // newest succeeded
+	Running  *Deploy
+	Queued   int
+	Waiting  int
+}
+
+// Job is what a runner gets to do.
+type Job struct {
+	DeployID    int64
+	Number      int64
+	App         string
+	Env         string
+	Ref         string
+	SHA         string
+	PreviousSHA string
+	User        string
+	Git         string // the app's git URL, "" if none
+	Settings    any    // the environment's runner settings
+}
+
+// Result is how a deploy that ran ended.
+type Result struct {
+	OK      bool
+	Message string // short, e.g. "exit status 1"
+}
+
+// Runner executes deploys of one kind.
+type Runner interface {
+	// Run blocks until the deploy ends or ctx is done. A deploy that ran and
+	// failed returns a Result with OK false and a nil error; an error means
+	// it could not run. On cancellation it stops all work it started and
+	// returns ctx.Err().
+	Run(ctx context.Context, job Job, out Output) (Result, error)
+}
+
+// Operator is implemented by runners that can act on a running app
+// (scale, restart, stop, start). Runners without it answer EUnsupported.
+type Operator interface {
+	// Operate performs op ("scale", "restart", "stop", "start"); n is the
+	// instance count for scale. Returns EInvalid or EUnsupported.
+	Operate(ctx context.Context, app *App, env *Environment, op string, n int) (string, error)
+}
+
+// Progress reports how far a deploy is.
+type Progress struct {
+	Phase   string `json:"phase,omitempty"`
+	Done    int    `json:"done"`
+	Total   int    `json:"total"`
+	Message string `json:"message,omitempty"`
+}
+
+// Output receives a runner's output. Behind it the queue splits and
+// timestamps lines, masks secrets, persists them and fans them out.
+type Output interface {
+	// Stream returns a writer for one stream (stdout or stderr) of one host
+	// ("" when the runner has no hosts). Close flushes a partial last line.
+	Stream(stream, host string) io.WriteCloser
+	// Progress reports progress; it also counts as output for the idle
+	// timeout.
+	Progress(p Progress)
+}
+
+// Resolver turns a ref into a 40-hex sha for an app. It returns EInvalid
+// for a ref that does not exist.
+type Resolver interface {
+	Resolve(ctx context.Context, app *App, ref string) (string, error)
+}
+
+// Notifier hears about every change of a deploy and of locks. Calls are
+// made from the queue's goroutines: implementations must not block.
+type Notifier interface {
+	DeployChanged(d *Deploy)
+	LockChanged(l *Lock, locked bool)
+}

@@ -1,0 +1,1129 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Service.
+type Options struct {
+	Store       Store
+	Runners     map[string]Runner // by kind: "shell", "ssh", ...
+	Resolver    Resolver
+	Notifiers   []Notifier
+	Logger      *slog.Logger
+	MaxParallel int      // deploys running at once across all app+env pairs; default 8
+	Secrets     []string // masked in deploy logs
+}
+
+// Service is the deploy queue: it accepts requests, keeps one deploy
+// running per app+env in FIFO order, runs pairs in parallel up to
+// MaxParallel, and owns every state change.
+type Service struct {
+	apps      []*App
+	store     Store
+	runners   map[string]Runner
+	resolver  Resolver
+	notifiers []Notifier
+	log       *slog.Logger
+	logs      *logHub
+	slots     chan struct{}
+
+	lanes  map[string]*lane       // by app/env
+	envMus map[string]*sync.Mutex // by env: locks and admission
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	running  map[int64]context.CancelCauseFunc
+	progress map[int64]Progress
+	timers   map[string]*time.Timer // lock expiry, by env/app
+}
+
+type lane struct {
+	app  *App
+	env  *Environment
+	wake chan struct{}
+}
+
+func laneKey(app, env string) string { return app + "/" + env }
+
+// Errors used as cancellation causes.
+var errShutdown = errors.New("deployq stopped while it ran")
+
+type canceledBy struct{ user string }
+
+func (c *canceledBy) Error() string { return "canceled by " + c.user }
+
+type timeoutError struct {
+	idle bool
+	d    time.Duration
+}
+
+func (t *timeoutError) Error() string {
+	if t.idle {
+		return fmt.Sprintf("no output for %s", t.d)
+	}
+	return fmt.Sprintf("timed out after %s", t.d)
+}
+
+// New returns a Service for apps. Call Start before use.
+func New(apps []*App, o Options) (*Service, error) {
+	if o.Store == nil || o.Resolver == nil {
+		return nil, errors.New("queue: a Store and a Resolver are required")
+	}
+	if o.MaxParallel <= 0 {
+		o.MaxParallel = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Service{
+		apps: apps, store: o.Store, runners: o.Runners, resolver: o.Resolver,
+		notifiers: o.Notifiers, log: o.Logger,
+		slots: make(chan struct{}, o.MaxParallel),
+		lanes: map[string]*lane{}, envMus: map[string]*sync.Mutex{},
+		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
+		timers: map[string]*time.Timer{},
+	}
+	s.logs = newLogHub(o.Store, o.Secrets, func(err error) { s.log.Error("saving log lines", "err", err) })
+	for _, a := range apps {
+		for _, e := range a.Environments {
+			if _, ok := o.Runners[e.Runner]; !ok {
+				return nil, fmt.Errorf("queue: %s/%s: no runner of kind %q", a.Name, e.Name, e.Runner)
+			}
+			s.lanes[laneKey(a.Name, e.Name)] = &lane{app: a, env: e, wake: make(chan struct{}, 1)}
+			if s.envMus[e.Name] == nil {
+				s.envMus[e.Name] = &sync.Mutex{}
+			}
+		}
+	}
+	return s, nil
+}
+
+// Start recovers from a previous run (running deploys become interrupted,
+// queued ones go on) and starts one dispatcher per app+env. ctx bounds the
+// life of the Service; Stop ends it sooner.
+func (s *Service) Start(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	if err := s.recover(ctx); err != nil {
+		return err
+	}
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range locks {
+		s.scheduleExpiry(l)
+	}
+	for _, l := range s.lanes {
+		s.wg.Add(1)
+		go s.work(l)
+		s.kick(l)
+	}
+	return nil
+}
+
+// Stop ends running deploys (they become interrupted: their runners are
+// stopped and their process trees killed) and waits for the dispatchers.
+// Queued deploys stay queued for the next start.
+func (s *Service) Stop() {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel(errShutdown)
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, t := range s.timers {
+		t.Stop()
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) recover(ctx context.Context) error {
+	running, err := s.store.Deploys(ctx, DeployFilter{States: []State{StateRunning}, Limit: -1})
+	if err != nil {
+		return err
+	}
+	for _, d := range running {
+		s.systemLine(ctx, d.ID, "deployq stopped while this deploy ran; it is interrupted, check "+d.Env+" before deploying again")
+		if err := s.transition(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = errShutdown.Error() }); err != nil {
+			return err
+		}
+		s.log.Warn("deploy interrupted by a restart", "id", d.ID, "app", d.App, "env", d.Env)
+		s.audit(ctx, "deployq", "interrupt", fmt.Sprintf("#%d", d.ID), "found running at start")
+	}
+	pending, err := s.store.Deploys(ctx, DeployFilter{States: []State{StateQueued, StateWaiting}, Limit: -1})
+	if err != nil {
+		return err
+	}
+	for _, d := range pending {
+		if s.lanes[laneKey(d.App, d.Env)] == nil {
+			msg := fmt.Sprintf("%s/%s is no longer configured", d.App, d.Env)
+			s.systemLine(ctx, d.ID, msg)
+			if err := s.transition(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Apps returns the configured apps.
+func (s *Service) Apps() []*App { return s.apps }
+
+// Lookup returns an app and one of its environments; an empty env means
+// the app's default. ENotFound names what exists.
+func (s *Service) Lookup(appName, envName string) (*App, *Environment, error) {
+	var app *App
+	for _, a := range s.apps {
+		if a.Name == appName {
+			app = a
+		}
+	}
+	if app == nil {
+		var names []string
+		for _, a := range s.apps {
+			names = append(names, a.Name)
+		}
+		return nil, nil, Errorf(ENotFound, "unknown app %q (apps: %s)", appName, strings.Join(names, ", "))
+	}
+	if envName == "" {
+		envName = app.DefaultEnv
+	}
+	env := app.Env(envName)
+	if env == nil {
+		var names []string
+		for _, e := range app.Environments {
+			names = append(names, e.Name)
+		}
+		return nil, nil, Errorf(ENotFound, "%s has no environment %q (environments: %s)", app.Name, envName, strings.Join(names, ", "))
+	}
+	return app, env, nil
+}
+
+func (s *Service) envKnown(env string) bool { return s.envMus[env] != nil }
+
+// Request asks for a deploy.
+type Request struct {
+	App, Env   string // Env "" means the app's default
+	Ref        string // "" means the app's default ref
+	User       string
+	Source     Source
+	Force      bool // skip required checks (never a lock)
+	ChatThread string
+	sha        string // set by Rollback: already resolved
+}
+
+// Submit validates, resolves and persists a deploy request, then queues
+// it. It returns ENotFound (app, env), EInvalid (ref), ELocked.
+func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
+	app, env, err := s.Lookup(r.App, r.Env)
+	if err != nil {
+		return nil, err
+	}
+	if r.User == "" {
+		return nil, Errorf(EInvalid, "a deploy needs a user")
+	}
+	if r.Source == "" {
+		r.Source = SourceAPI
+	}
+	if r.Ref == "" {
+		r.Ref = app.DefaultRef
+	}
+	if !ValidRef(r.Ref) {
+		return nil, Errorf(EInvalid, "invalid ref %q: use a sha, branch or tag", r.Ref)
+	}
+	sha := r.sha
+	if sha == "" {
+		if sha, err = s.resolver.Resolve(ctx, app, r.Ref); err != nil {
+			return nil, err
+		}
+	}
+	if !IsFullSHA(sha) {
+		return nil, Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
+	}
+	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: StateQueued,
+		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread}
+
+	mu := s.envMus[env.Name]
+	mu.Lock()
+	lock, err := s.blockingLock(ctx, app.Name, env.Name, r.User)
+	if err == nil && lock != nil {
+		err = lockedError(lock, time.Now())
+	}
+	if err == nil {
+		err = s.store.CreateDeploy(ctx, d)
+	}
+	var superseded []*Deploy
+	if err == nil && r.Source == SourceAuto {
+		superseded, err = s.supersede(ctx, d)
+	}
+	mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.notify(d)
+	for _, old := range superseded {
+		s.notify(old)
+	}
+	s.audit(ctx, r.User, "deploy", fmt.Sprintf("#%d", d.ID),
+		fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source))
+	s.kick(s.lanes[laneKey(app.Name, env.Name)])
+	return d, nil
+}
+
+// supersede marks older auto-deploys of d's lane that have not started.
+func (s *Service) supersede(ctx context.Context, d *Deploy) ([]*Deploy, error) {
+	old, err := s.store.Deploys(ctx, DeployFilter{App: d.App, Env: d.Env, States: []State{StateQueued, StateWaiting}, Limit: -1})
+	if err != nil {
+		return nil, err
+	}
+	var done []*Deploy
+	for _, o := range old {
+		if o.ID == d.ID || o.Source != SourceAuto || o.ID > d.ID {
+			continue
+		}
+		msg := fmt.Sprintf("superseded by #%d (%s)", d.ID, ShortSHA(d.SHA))
+		s.systemLine(ctx, o.ID, msg)
+		if err := s.transitionQuiet(ctx, o, StateSuperseded, func(o *Deploy) { o.Error = msg }); err != nil {
+			if ErrorCode(err) == EConflict {
+				continue // it started meanwhile
+			}
+			return nil, err
+		}
+		done = append(done, o)
+	}
+	return done, nil
+}
+
+// blockingLock returns the live lock that keeps user from deploying app to
+// env, or nil. Call with the env's mutex held.
+func (s *Service) blockingLock(ctx context.Context, app, env, user string) (*Lock, error) {
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for _, l := range locks {
+		if l.Env == env && (l.App == "" || l.App == app) && !l.Expired(now) && l.Owner != user {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
+func lockedError(l *Lock, now time.Time) error {
+	msg := fmt.Sprintf("%s is locked by %s (%s ago)", l.Scope(), l.Owner, Age(now.Sub(l.CreatedAt)))
+	if l.Reason != "" {
+		msg += ": " + l.Reason
+	}
+	return Errorf(ELocked, "%s", msg)
+}
+
+// Age formats a duration for people: 45s, 12m, 3h5m, 2d4h.
+func Age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour && int(d.Minutes())%60 == 0:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	case int(d.Hours())%24 == 0:
+		return fmt.Sprintf("%dd", int(d.Hours())/24)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// RollbackRequest asks to deploy an earlier sha again.
+type RollbackRequest struct {
+	App, Env   string
+	To         string // "": the previous successful deploy; "#N": deploy N; else a ref
+	User       string
+	ChatThread string
+}
+
+// Rollback queues a deploy of an earlier version: by default the sha of
+// the successful deploy before the current one. ENotFound, EInvalid,
+// EConflict (nothing to roll back to), ELocked.
+func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (*Deploy, error) {
+	app, env, err := s.Lookup(r.App, r.Env)
+	if err != nil {
+		return nil, err
+	}
+	req := Request{App: app.Name, Env: env.Name, User: r.User, Source: SourceRollback, ChatThread: r.ChatThread}
+	switch {
+	case r.To == "":
+		cur, err := s.store.LastSucceeded(ctx, app.Name, env.Name, 0)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, Errorf(EConflict, "%s has never been deployed to %s: nothing to roll back", app.Name, env.Name)
+		}
+		prev := cur
+		for prev != nil && prev.SHA == cur.SHA {
+			if prev, err = s.store.LastSucceeded(ctx, app.Name, env.Name, prev.ID); err != nil {
+				return nil, err
+			}
+		}
+		if prev == nil {
+			return nil, Errorf(EConflict, "%s in %s has no earlier successful deploy than #%d (%s) to roll back to",
+				app.Name, env.Name, cur.ID, ShortSHA(cur.SHA))
+		}
+		req.Ref, req.sha = prev.SHA, prev.SHA
+	case strings.HasPrefix(r.To, "#"):
+		var id int64
+		if _, err := fmt.Sscanf(r.To, "#%d", &id); err != nil || fmt.Sprintf("#%d", id) != r.To {
+			return nil, Errorf(EInvalid, "bad deploy number %q: use #N", r.To)
+		}
+		d, err := s.store.Deploy(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if d.App != app.Name || d.Env != env.Name {
+			return nil, Errorf(EInvalid, "deploy #%d is %s in %s, not %s in %s", id, d.App, d.Env, app.Name, env.Name)
+		}
+		if d.State != StateSucceeded {
+			return nil, Errorf(EConflict, "deploy #%d %s; roll back only to a deploy that succeeded", id, d.State)
+		}
+		req.Ref, req.sha = d.SHA, d.SHA
+	default:
+		req.Ref = r.To
+	}
+	return s.Submit(ctx, req)
+}
+
+// Cancel cancels a waiting or queued deploy at once, or stops a running
+// one (its runner's process tree is ended; the deploy becomes canceled
+// when the runner returns). ENotFound, EConflict for a finished deploy.
+func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, error) {
+	for {
+		d, err := s.store.Deploy(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch d.State {
+		case StateQueued, StateWaiting:
+			s.systemLine(ctx, d.ID, "canceled by "+user+" before it ran")
+			err := s.transition(ctx, d, StateCanceled, func(d *Deploy) { d.Error = "canceled by " + user })
+			if ErrorCode(err) == EConflict {
+				continue // it just started: cancel the run
+			}
+			if err != nil {
+				return nil, err
+			}
+			s.audit(ctx, user, "cancel", fmt.Sprintf("#%d", id), "before it ran")
+			return d, nil
+		case StateRunning:
+			s.mu.Lock()
+			cancel := s.running[id]
+			s.mu.Unlock()
+			if cancel == nil {
+				continue // it is finishing
+			}
+			cancel(&canceledBy{user: user})
+			s.audit(ctx, user, "cancel", fmt.Sprintf("#%d", id), "while running")
+			return d, nil
+		default:
+			return nil, Errorf(EConflict, "deploy #%d already %s", id, d.State)
+		}
+	}
+}
+
+// LockRequest asks for a lock.
+type LockRequest struct {
+	Env, App string // App "" locks the whole environment
+	Owner    string
+	Reason   string
+	TTL      time.Duration // 0: until unlocked
+	Steal    bool          // take it from its holder
+}
+
+// Lock takes a lock and returns it with the lock it replaced, if any. A
+// lock held by someone else is ELocked unless Steal is set; the holder may
+// renew it. ENotFound for an unknown env or app.
+func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock, err error) {
+	if !s.envKnown(r.Env) {
+		return nil, nil, Errorf(ENotFound, "unknown environment %q", r.Env)
+	}
+	if r.App != "" {
+		if _, _, err := s.Lookup(r.App, r.Env); err != nil {
+			return nil, nil, err
+		}
+	}
+	if r.Owner == "" {
+		return nil, nil, Errorf(EInvalid, "a lock needs an owner")
+	}
+	if r.TTL < 0 {
+		return nil, nil, Errorf(EInvalid, "a lock's duration must be positive")
+	}
+	now := time.Now().UTC()
+	l := &Lock{Env: r.Env, App: r.App, Owner: r.Owner, Reason: r.Reason, CreatedAt: now}
+	if r.TTL > 0 {
+		l.ExpiresAt = now.Add(r.TTL)
+	}
+	mu := s.envMus[r.Env]
+	mu.Lock()
+	cur, err := s.currentLock(ctx, r.Env, r.App)
+	if err == nil && cur != nil && cur.Owner != r.Owner && !r.Steal {
+		err = Errorf(ELocked, "%s (use lock! to take it)", lockedError(cur, now).Error())
+	}
+	if err == nil {
+		if cur != nil && cur.Owner == r.Owner {
+			l.CreatedAt = cur.CreatedAt // a renewal keeps its age
+		}
+		err = s.store.PutLock(ctx, l)
+	}
+	mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	action, detail := "lock", r.Reason
+	if cur != nil && cur.Owner != r.Owner {
+		action, detail = "steal", "from "+cur.Owner+": "+r.Reason
+	}
+	s.audit(ctx, r.Owner, action, l.Scope(), detail)
+	s.scheduleExpiry(l)
+	for _, n := range s.notifiers {
+		n.LockChanged(l, true)
+	}
+	return l, cur, nil
+}
+
+// currentLock returns the live lock of exactly (env, app), or nil.
+func (s *Service) currentLock(ctx context.Context, env, app string) (*Lock, error) {
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range locks {
+		if l.Env == env && l.App == app && !l.Expired(time.Now()) {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
+// Unlock removes the lock of (env, app) and returns it; queued deploys it
+// held back go on. ENotFound when there is no such lock.
+func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, error) {
+	if !s.envKnown(env) {
+		return nil, Errorf(ENotFound, "unknown environment %q", env)
+	}
+	mu := s.envMus[env]
+	mu.Lock()
+	cur, err := s.currentLock(ctx, env, app)
+	if err == nil && cur == nil {
+		scope := env
+		if app != "" {
+			scope = app + " in " + env
+		}
+		err = Errorf(ENotFound, "%s is not locked", scope)
+	}
+	if err == nil {
+		err = s.store.DeleteLock(ctx, env, app)
+	}
+	mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, user, "unlock", cur.Scope(), "held by "+cur.Owner)
+	for _, n := range s.notifiers {
+		n.LockChanged(cur, false)
+	}
+	s.kickEnv(env)
+	return cur, nil
+}
+
+// scheduleExpiry removes l when it runs out and lets held deploys go on.
+func (s *Service) scheduleExpiry(l *Lock) {
+	key := laneKey(l.Env, l.App)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.timers[key]; t != nil {
+		t.Stop()
+		delete(s.timers, key)
+	}
+	if l.ExpiresAt.IsZero() {
+		return
+	}
+	created := l.CreatedAt
+	s.timers[key] = time.AfterFunc(time.Until(l.ExpiresAt), func() {
+		ctx := s.ctx
+		if ctx == nil || ctx.Err() != nil {
+			return
+		}
+		mu := s.envMus[l.Env]
+		mu.Lock()
+		cur, err := s.currentLockAny(ctx, l.Env, l.App)
+		removed := err == nil && cur != nil && cur.CreatedAt.Equal(created) && cur.Owner == l.Owner
+		if removed {
+			err = s.store.DeleteLock(ctx, l.Env, l.App)
+		}
+		mu.Unlock()
+		if err != nil {
+			s.log.Error("expiring lock", "scope", l.Scope(), "err", err)
+			return
+		}
+		if removed {
+			s.audit(ctx, l.Owner, "expire", l.Scope(), l.Reason)
+			for _, n := range s.notifiers {
+				n.LockChanged(l, false)
+			}
+		}
+		s.kickEnv(l.Env)
+	})
+}
+
+func (s *Service) currentLockAny(ctx context.Context, env, app string) (*Lock, error) {
+	locks, err := s.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range locks {
+		if l.Env == env && l.App == app {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
+// Locks returns the live locks.
+func (s *Service) Locks(ctx context.Context) ([]*Lock, error) {
+	all, err := s.store.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var live []*Lock
+	for _, l := range all {
+		if !l.Expired(time.Now()) {
+			live = append(live, l)
+		}
+	}
+	return live, nil
+}
+
+// EnvStatus is what runs where: one app in one environment.
+type EnvStatus struct {
+	App, Env string
+	Current  *Deploy // newest succeeded
+	Running  *Deploy
+	Progress *Progress // of the running deploy, if it reported any
+	Queued   int
+	Waiting  int
+	Lock     *Lock // the lock that holds this app in this env: app scope first
+}
+
+// Environments returns the status of every configured app+env, in config
+// order.
+func (s *Service) Environments(ctx context.Context) ([]EnvStatus, error) {
+	sums, err := s.store.Lanes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byKey := map[string]LaneSummary{}
+	for _, l := range sums {
+		byKey[laneKey(l.App, l.Env)] = l
+	}
+	locks, err := s.Locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []EnvStatus
+	for _, a := range s.apps {
+		for _, e := range a.Environments {
+			sum := byKey[laneKey(a.Name, e.Name)]
+			st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: sum.Running,
+				Queued: sum.Queued, Waiting: sum.Waiting}
+			for _, l := range locks {
+				if l.Env == e.Name && l.App == a.Name {
+					st.Lock = l
+				}
+			}
+			for _, l := range locks {
+				if st.Lock == nil && l.Env == e.Name && l.App == "" {
+					st.Lock = l
+				}
+			}
+			if st.Running != nil {
+				st.Progress = s.Progress(st.Running.ID)
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// Deploy returns one deploy (ENotFound).
+func (s *Service) Deploy(ctx context.Context, id int64) (*Deploy, error) {
+	return s.store.Deploy(ctx, id)
+}
+
+// Deploys lists deploys, newest first.
+func (s *Service) Deploys(ctx context.Context, f DeployFilter) ([]*Deploy, error) {
+	return s.store.Deploys(ctx, f)
+}
+
+// Progress returns the last progress a running deploy reported, or nil.
+func (s *Service) Progress(id int64) *Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.progress[id]; ok {
+		return &p
+	}
+	return nil
+}
+
+// Log returns stored lines of a deploy after seq.
+func (s *Service) Log(ctx context.Context, id, after int64, limit int) ([]LogLine, error) {
+	if _, err := s.store.Deploy(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.Log(ctx, id, after, limit)
+}
+
+// FollowLog calls emit with the lines of a deploy after seq `after`, as
+// they come, until the deploy ends or ctx is done, and returns the deploy
+// as it ended. A follower that falls behind catches up from the store; it
+// never slows the runner.
+func (s *Service) FollowLog(ctx context.Context, id, after int64, emit func([]LogLine) error) (*Deploy, error) {
+	last := after
+	drain := func(upTo int64) error {
+		for {
+			lines, err := s.store.Log(ctx, id, last, 2000)
+			if err != nil {
+				return err
+			}
+			if upTo > 0 {
+				for i, l := range lines {
+					if l.Seq > upTo {
+						lines = lines[:i]
+						break
+					}
+				}
+			}
+			if len(lines) == 0 {
+				return nil
+			}
+			if err := emit(lines); err != nil {
+				return err
+			}
+			last = lines[len(lines)-1].Seq
+		}
+	}
+	for {
+		dl, err := s.logs.acquire(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		f := dl.subscribe()
+		d, err := s.store.Deploy(ctx, id)
+		if err != nil || d.State.Terminal() {
+			dl.unsubscribe(f)
+			s.logs.release(dl)
+			if err != nil {
+				return nil, err
+			}
+			return d, drain(0)
+		}
+		dl.waitPersisted(f.start - 1)
+		err = drain(f.start - 1)
+		batch := make([]LogLine, 0, 256)
+		for err == nil {
+			var line LogLine
+			var ok bool
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+				continue
+			case line, ok = <-f.c:
+			}
+			if !ok {
+				break
+			}
+			batch = append(batch[:0], line)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case l, ok2 := <-f.c:
+					if !ok2 {
+						break more
+					}
+					batch = append(batch, l)
+				default:
+					break more
+				}
+			}
+			i := 0
+			for i < len(batch) && batch[i].Seq <= last {
+				i++
+			}
+			if i < len(batch) {
+				if err = emit(batch[i:]); err == nil {
+					last = batch[len(batch)-1].Seq
+				}
+			}
+		}
+		dl.unsubscribe(f)
+		s.logs.release(dl)
+		if err != nil {
+			return nil, err
+		}
+		if f.dropped {
+			continue // fell behind: catch up from the store
+		}
+		// The log ended: everything is stored.
+		if err := drain(0); err != nil {
+			return nil, err
+		}
+		if d, err = s.store.Deploy(ctx, id); err != nil || d.State.Terminal() {
+			return d, err
+		}
+	}
+}
+
+// Operate asks the runner of app in env to scale, restart, stop or start.
+func (s *Service) Operate(ctx context.Context, appName, envName, op string, n int, user string) (string, error) {
+	app, env, err := s.Lookup(appName, envName)
+	if err != nil {
+		return "", err
+	}
+	o, ok := s.runners[env.Runner].(Operator)
+	if !ok {
+		return "", Errorf(EUnsupported, "the %s runner of %s in %s cannot %s", env.Runner, app.Name, env.Name, op)
+	}
+	msg, err := o.Operate(ctx, app, env, op, n)
+	if err == nil {
+		s.audit(ctx, user, op, laneKey(app.Name, env.Name), msg)
+	}
+	return msg, err
+}
+
+// AuditLog returns the newest audit entries.
+func (s *Service) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	return s.store.AuditLog(ctx, limit)
+}
+
+func (s *Service) kick(l *lane) {
+	if l == nil {
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) kickEnv(env string) {
+	keys := make([]string, 0, len(s.lanes))
+	for k, l := range s.lanes {
+		if l.env.Name == env {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		s.kick(s.lanes[k])
+	}
+}
+
+// work is the dispatcher of one app+env: woken by events, never polling.
+func (s *Service) work(l *lane) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-l.wake:
+		}
+		for s.ctx.Err() == nil {
+			d, err := s.startNext(l)
+			if err != nil {
+				if s.ctx.Err() == nil {
+					s.log.Error("starting a deploy", "app", l.app.Name, "env", l.env.Name, "err", err)
+				}
+				break
+			}
+			if d == nil {
+				break
+			}
+			s.run(l, d)
+			<-s.slots
+		}
+	}
+}
+
+// startNext takes a slot and moves the lane's oldest queued deploy to
+// running, unless the lane is empty or held by a lock. It returns the
+// running deploy with its slot held, or nil with no slot held.
+func (s *Service) startNext(l *lane) (*Deploy, error) {
+	ctx := s.ctx
+	d, err := s.store.NextQueued(ctx, l.app.Name, l.env.Name)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	started, err := s.admit(ctx, l)
+	if err != nil || started == nil {
+		<-s.slots
+	}
+	return started, err
+}
+
+func (s *Service) admit(ctx context.Context, l *lane) (*Deploy, error) {
+	mu := s.envMus[l.env.Name]
+	mu.Lock()
+	defer mu.Unlock()
+	d, err := s.store.NextQueued(ctx, l.app.Name, l.env.Name)
+	if err != nil || d == nil {
+		return nil, err
+	}
+	lock, err := s.blockingLock(ctx, d.App, d.Env, d.User)
+	if err != nil || lock != nil {
+		return nil, err // held back until unlock or expiry kicks the lane
+	}
+	prev, err := s.store.LastSucceeded(ctx, d.App, d.Env, 0)
+	if err != nil {
+		return nil, err
+	}
+	err = s.transition(ctx, d, StateRunning, func(d *Deploy) {
+		d.StartedAt = time.Now().UTC()
+		if prev != nil {
+			d.PreviousSHA = prev.SHA
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// run executes a running deploy to its end.
+func (s *Service) run(l *lane, d *Deploy) {
+	ctx, cancel := context.WithCancelCause(s.ctx)
+	defer cancel(nil)
+	if l.env.Timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, l.env.Timeout, &timeoutError{d: l.env.Timeout})
+		defer stop()
+	}
+	s.mu.Lock()
+	s.running[d.ID] = cancel
+	s.mu.Unlock()
+
+	final := context.WithoutCancel(ctx)
+	dl, err := s.logs.acquire(final, d.ID)
+	if err != nil {
+		s.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
+		return
+	}
+	out := &runOutput{s: s, d: d, log: dl}
+	out.touch()
+	if l.env.IdleTimeout > 0 {
+		go out.watch(ctx, l.env.IdleTimeout, cancel)
+	}
+	dl.appendLine(StreamSystem, "", fmt.Sprintf("deploy #%d: %s@%s (%s) to %s by %s, runner %s",
+		d.ID, d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.User, l.env.Runner))
+	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
+		PreviousSHA: d.PreviousSHA, User: d.User, Git: l.app.Git, Settings: l.env.Settings}
+
+	res, runErr := s.safeRun(ctx, s.runners[l.env.Runner], job, out)
+	out.closeAll()
+
+	state, msg := StateSucceeded, ""
+	cause := context.Cause(ctx)
+	var by *canceledBy
+	var to *timeoutError
+	switch {
+	case runErr == nil && res.OK:
+	case errors.As(cause, &by):
+		state, msg = StateCanceled, by.Error()
+	case errors.Is(cause, errShutdown):
+		state, msg = StateInterrupted, errShutdown.Error()
+	case errors.As(cause, &to):
+		state, msg = StateFailed, to.Error()
+	case runErr != nil:
+		state, msg = StateFailed, "could not run: "+runErr.Error()
+	default:
+		state, msg = StateFailed, res.Message
+		if msg == "" {
+			msg = "the runner reported a failure"
+		}
+	}
+	s.finish(final, d, dl, state, msg)
+}
+
+func (s *Service) safeRun(ctx context.Context, r Runner, job Job, out Output) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("runner panic", "deploy", job.DeployID, "panic", p)
+			res, err = Result{}, fmt.Errorf("runner panic: %v", p)
+		}
+	}()
+	return r.Run(ctx, job, out)
+}
+
+// finish writes the last log line, flushes the log, then records the end
+// state, so that whoever sees the end state finds the whole log stored.
+func (s *Service) finish(ctx context.Context, d *Deploy, dl *deployLog, state State, msg string) {
+	took := time.Since(d.StartedAt).Round(100 * time.Millisecond)
+	line := fmt.Sprintf("deploy #%d %s in %s", d.ID, state, took)
+	if msg != "" {
+		line += ": " + msg
+	}
+	if dl != nil {
+		dl.appendLine(StreamSystem, "", line)
+		dl.flush()
+	}
+	err := s.transition(ctx, d, state, func(d *Deploy) { d.Error = msg })
+	if err != nil {
+		s.log.Error("recording the end of a deploy", "id", d.ID, "state", state, "err", err)
+	}
+	s.mu.Lock()
+	delete(s.running, d.ID)
+	delete(s.progress, d.ID)
+	s.mu.Unlock()
+	if dl != nil {
+		s.logs.release(dl)
+	}
+	s.log.Info("deploy finished", "id", d.ID, "app", d.App, "env", d.Env, "state", state, "took", took, "error", msg)
+}
+
+// transition moves d to a new state through the transition table, saves
+// it conditionally, and tells the notifiers.
+func (s *Service) transition(ctx context.Context, d *Deploy, to State, mutate func(*Deploy)) error {
+	if err := s.transitionQuiet(ctx, d, to, mutate); err != nil {
+		return err
+	}
+	s.notify(d)
+	return nil
+}
+
+func (s *Service) transitionQuiet(ctx context.Context, d *Deploy, to State, mutate func(*Deploy)) error {
+	if !CanTransition(d.State, to) {
+		return Errorf(EConflict, "deploy #%d is %s; it cannot become %s", d.ID, d.State, to)
+	}
+	from := d.State
+	next := *d
+	next.State = to
+	if mutate != nil {
+		mutate(&next)
+	}
+	if to.Terminal() && next.FinishedAt.IsZero() {
+		next.FinishedAt = time.Now().UTC()
+	}
+	if err := s.store.UpdateDeploy(ctx, &next, from); err != nil {
+		return err
+	}
+	*d = next
+	if to.Terminal() {
+		s.logs.end(d.ID)
+	}
+	return nil
+}
+
+func (s *Service) notify(d *Deploy) {
+	c := *d
+	for _, n := range s.notifiers {
+		n.DeployChanged(&c)
+	}
+}
+
+// systemLine writes one system line to a deploy's log and stores it.
+func (s *Service) systemLine(ctx context.Context, id int64, text string) {
+	dl, err := s.logs.acquire(ctx, id)
+	if err != nil {
+		s.log.Error("writing a log line", "id", id, "err", err)
+		return
+	}
+	dl.appendLine(StreamSystem, "", text)
+	dl.flush()
+	s.logs.release(dl)
+}
+
+func (s *Service) audit(ctx context.Context, user, action, target, detail string) {
+	err := s.store.Audit(context.WithoutCancel(ctx), AuditEntry{Time: time.Now().UTC(), User: user,
+		Action: action, Target: target, Detail: detail})
+	if err != nil {
+		s.log.Error("writing the audit trail", "err", err)
+	}
+}
+
+// runOutput is the Output a runner writes to.
+type runOutput struct {
+	s    *Service
+	d    *Deploy
+	log  *deployLog
+	last atomic.Int64
+
+	mu      sync.Mutex
+	writers []*lineWriter
+}
+
+func (o *runOutput) touch() { o.last.Store(time.Now().UnixNano()) }
+
+// Stream implements Output.
+func (o *runOutput) Stream(stream, host string) io.WriteCloser {
+	if stream != StreamStderr {
+		stream = StreamStdout
+	}
+	w := &lineWriter{log: o.log, stream: stream, host: host, touch: o.touch}
+	o.mu.Lock()
+	o.writers = append(o.writers, w)
+	o.mu.Unlock()
+	return w
+}
+
+// Progress implements Output.
+func (o *runOutput) Progress(p Progress) {
+	o.touch()
+	o.s.mu.Lock()
+	o.s.progress[o.d.ID] = p
+	o.s.mu.Unlock()
+	o.s.notify(o.d)
+}
+
+func (o *runOutput) closeAll() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, w := range o.writers {
+		w.Close()
+	}
+}
+
+// watch cancels the run when no output came for idle.
+func (o *runOutput) watch(ctx context.Context, idle time.Duration, cancel context.CancelCauseFunc) {
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			since := time.Since(time.Unix(0, o.last.Load()))
+			if since >= idle {
+				cancel(&timeoutError{idle: true, d: idle})
+				return
+			}
+			t.Reset(idle - since)
+		}
+	}
+}

@@ -1,0 +1,234 @@
+// Package runners holds what every runner shares: running a process tree
+// that can be ended as a whole, checking out a sha, and filling command
+// templates with quoted values.
+package runners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// DefaultGrace is how long a process group has between SIGTERM and SIGKILL.
+const DefaultGrace = 10 * time.Second
+
+// RunGroup runs cmd in a process group of its own, copying its stdout and
+// stderr to the given writers. When ctx is done the whole group gets
+// SIGTERM, then SIGKILL after grace. When the command exits by itself,
+// whatever it left running in its group is ended the same way. It returns
+// cmd's exit error, or ctx's error if ctx ended it.
+func RunGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, grace time.Duration) error {
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	var copies sync.WaitGroup
+	var readers []*os.File
+	pipe := func(w io.Writer) (*os.File, error) {
+		r, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			io.Copy(w, r)
+		}()
+		return pw, nil
+	}
+	outW, err := pipe(stdout)
+	if err != nil {
+		return err
+	}
+	errW, err := pipe(stderr)
+	if err != nil {
+		outW.Close()
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	if err := cmd.Start(); err != nil {
+		outW.Close()
+		errW.Close()
+		for _, r := range readers {
+			r.Close()
+		}
+		copies.Wait()
+		return err
+	}
+	outW.Close()
+	errW.Close()
+	pgid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+		// Leftovers in the group: SIGTERM, and SIGKILL if they hold on.
+		if syscall.Kill(-pgid, syscall.SIGTERM) == nil {
+			waitCopies(&copies, grace)
+		}
+	case <-ctx.Done():
+		syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case waitErr = <-exited:
+			waitCopies(&copies, grace)
+		case <-time.After(grace):
+			syscall.Kill(-pgid, syscall.SIGKILL)
+			waitErr = <-exited
+		}
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	// A process that left the group may still hold a pipe: stop reading.
+	if !waitCopies(&copies, time.Second) {
+		for _, r := range readers {
+			r.Close()
+		}
+		copies.Wait()
+	} else {
+		for _, r := range readers {
+			r.Close()
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return waitErr
+}
+
+func waitCopies(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// ExitResult turns a command's error into a deploy result: nil is OK, an
+// exit status is a failed deploy, anything else could not run.
+func ExitResult(err error) (queue.Result, error) {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return queue.Result{OK: true}, nil
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return queue.Result{Message: "killed by " + ws.Signal().String()}, nil
+		}
+		return queue.Result{Message: fmt.Sprintf("exit status %d", ee.ExitCode())}, nil
+	}
+	return queue.Result{}, err
+}
+
+// Checkout clones git into dir and checks out sha, detached. dir must not
+// exist. Output of git goes to w.
+func Checkout(ctx context.Context, git, sha, dir string, w io.Writer) error {
+	if git == "" {
+		return errors.New("checkout: the app has no git URL")
+	}
+	if !queue.IsFullSHA(sha) {
+		return fmt.Errorf("checkout: %q is not a full sha", sha)
+	}
+	steps := [][]string{
+		{"git", "clone", "--quiet", "--no-checkout", "--", git, dir},
+		{"git", "-C", dir, "checkout", "--quiet", "--detach", sha},
+	}
+	for _, args := range steps {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Stdout, cmd.Stderr = w, w
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(args[:3], " "), err)
+		}
+	}
+	return nil
+}
+
+// JobEnv returns the DEPLOY_* variables of a job.
+func JobEnv(job queue.Job) []string {
+	return []string{
+		"DEPLOY_APP=" + job.App,
+		"DEPLOY_ENV=" + job.Env,
+		"DEPLOY_SHA=" + job.SHA,
+		"DEPLOY_REF=" + job.Ref,
+		"DEPLOY_PREVIOUS_SHA=" + job.PreviousSHA,
+		fmt.Sprintf("DEPLOY_ID=%d", job.DeployID),
+		fmt.Sprintf("DEPLOY_NUMBER=%d", job.Number),
+		"DEPLOY_USER=" + job.User,
+	}
+}
+
+// Placeholders maps the template placeholders to a job's values.
+func Placeholders(job queue.Job) map[string]string {
+	return map[string]string{
+		"app": job.App, "env": job.Env, "sha": job.SHA, "short_sha": queue.ShortSHA(job.SHA),
+		"ref": job.Ref, "previous_sha": job.PreviousSHA, "id": fmt.Sprint(job.DeployID), "user": job.User,
+	}
+}
+
+// ExpandShell fills {name} placeholders in a shell command template with
+// single-quoted values, so that no value is read as shell syntax. "{{" and
+// "}}" stand for literal braces. An unknown placeholder is an error.
+func ExpandShell(tmpl string, values map[string]string) (string, error) {
+	return expand(tmpl, values, ShellQuote)
+}
+
+// ExpandPlain fills {name} placeholders without quoting, for templates
+// that never reach a shell (an image name, a label).
+func ExpandPlain(tmpl string, values map[string]string) (string, error) {
+	return expand(tmpl, values, func(s string) string { return s })
+}
+
+func expand(tmpl string, values map[string]string, quote func(string) string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(tmpl); i++ {
+		c := tmpl[i]
+		switch {
+		case c == '{' && strings.HasPrefix(tmpl[i:], "{{"):
+			b.WriteByte('{')
+			i++
+		case c == '}' && strings.HasPrefix(tmpl[i:], "}}"):
+			b.WriteByte('}')
+			i++
+		case c == '{':
+			end := strings.IndexByte(tmpl[i:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("unclosed { in %q", tmpl)
+			}
+			name := tmpl[i+1 : i+end]
+			v, ok := values[name]
+			if !ok {
+				return "", fmt.Errorf("unknown placeholder {%s} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user})", name)
+			}
+			b.WriteString(quote(v))
+			i += end
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// ShellQuote quotes s for sh as one word.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

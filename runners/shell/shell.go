@@ -1,0 +1,110 @@
+// Package shell runs deploys as a shell command (a script, Fabric, make,
+// Capistrano...) in a per-app workspace, optionally in a checkout of the
+// app at the deploy's sha.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners"
+)
+
+// Settings are an environment's shell runner settings.
+type Settings struct {
+	// Command is run with sh -c. Placeholders ({app} {env} {sha}
+	// {short_sha} {ref} {previous_sha} {id} {user}) are replaced by
+	// single-quoted values; the same values are in DEPLOY_* variables.
+	Command string `yaml:"command"`
+	// Checkout runs the command in a fresh checkout of the app's git at
+	// the sha, removed afterwards.
+	Checkout bool `yaml:"checkout"`
+	// Dir is the working directory, relative to the workspace or checkout.
+	Dir string `yaml:"dir"`
+	// Env adds environment variables.
+	Env map[string]string `yaml:"env"`
+	// KillGrace is the time between SIGTERM and SIGKILL on cancel or
+	// timeout (default 10s).
+	KillGrace time.Duration `yaml:"kill_grace"`
+}
+
+// Validate checks the settings.
+func (s *Settings) Validate() error {
+	if s.Command == "" {
+		return errors.New("command is required")
+	}
+	if _, err := runners.ExpandShell(s.Command, runners.Placeholders(queue.Job{})); err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	if s.Dir != "" && !filepath.IsLocal(s.Dir) {
+		return fmt.Errorf("dir %q must be a relative path inside the workspace", s.Dir)
+	}
+	return nil
+}
+
+// Runner is the shell runner.
+type Runner struct {
+	// Workspace is the directory that holds one workspace per app.
+	Workspace string
+}
+
+// New returns a shell runner with workspaces under dir.
+func New(dir string) *Runner { return &Runner{Workspace: dir} }
+
+// Run implements queue.Runner.
+func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	st, ok := job.Settings.(*Settings)
+	if !ok {
+		return queue.Result{}, fmt.Errorf("shell: settings are %T, not *shell.Settings", job.Settings)
+	}
+	command, err := runners.ExpandShell(st.Command, runners.Placeholders(job))
+	if err != nil {
+		return queue.Result{}, err
+	}
+	dir := filepath.Join(r.Workspace, job.App)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return queue.Result{}, err
+	}
+	stdout, stderr := out.Stream(queue.StreamStdout, ""), out.Stream(queue.StreamStderr, "")
+	defer stdout.Close()
+	defer stderr.Close()
+	if st.Checkout {
+		dir = filepath.Join(dir, fmt.Sprintf("deploy-%d", job.DeployID))
+		os.RemoveAll(dir)
+		defer os.RemoveAll(dir)
+		out.Progress(queue.Progress{Phase: "checkout", Message: "checking out " + queue.ShortSHA(job.SHA)})
+		if err := runners.Checkout(ctx, job.Git, job.SHA, dir, stderr); err != nil {
+			if ctx.Err() != nil {
+				return queue.Result{}, ctx.Err()
+			}
+			return queue.Result{}, err
+		}
+	}
+	if st.Dir != "" {
+		dir = filepath.Join(dir, st.Dir)
+	}
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), runners.JobEnv(job)...)
+	keys := make([]string, 0, len(st.Env))
+	for k := range st.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cmd.Env = append(cmd.Env, k+"="+st.Env[k])
+	}
+	out.Progress(queue.Progress{Phase: "run"})
+	err = runners.RunGroup(ctx, cmd, stdout, stderr, st.KillGrace)
+	if ctx.Err() != nil {
+		return queue.Result{}, ctx.Err()
+	}
+	return runners.ExitResult(err)
+}

@@ -1,0 +1,448 @@
+// Package store implements queue.Store on SQLite (mattn/go-sqlite3) in WAL
+// mode, with embedded SQL migrations.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/mattn/go-sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a queue.Store backed by one SQLite file. Writes go through one
+// connection (SQLite has one writer); reads use a pool.
+type Store struct {
+	w *sql.DB
+	r *sql.DB
+}
+
+var _ queue.Store = (*Store)(nil)
+
+// Open opens (creating) the database at file and applies migrations.
+func Open(ctx context.Context, file string) (*Store, error) {
+	dsn := "file:" + file + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on"
+	w, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite3", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: no version number", name)
+		}
+		var n int
+		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, fmtTime(time.Now()))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return fmtTime(t)
+}
+
+func parseTime(s sql.NullString) time.Time {
+	if !s.Valid || s.String == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s.String)
+	return t
+}
+
+const deployCols = `id, number, app, env, ref, sha, previous_sha, state, user, source, force,
+	created_at, started_at, finished_at, github_deployment_id, chat_thread, error`
+
+type scanner interface{ Scan(...any) error }
+
+func scanDeploy(row scanner) (*queue.Deploy, error) {
+	var d queue.Deploy
+	var created, started, finished sql.NullString
+	var state, source string
+	err := row.Scan(&d.ID, &d.Number, &d.App, &d.Env, &d.Ref, &d.SHA, &d.PreviousSHA, &state, &d.User,
+		&source, &d.Force, &created, &started, &finished, &d.GitHubDeploymentID, &d.ChatThread, &d.Error)
+	if err != nil {
+		return nil, err
+	}
+	d.State, d.Source = queue.State(state), queue.Source(source)
+	d.CreatedAt, d.StartedAt, d.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
+	return &d, nil
+}
+
+// CreateDeploy implements queue.Store.
+func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy) error {
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = time.Now().UTC()
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`,
+			d.App, d.Env).Scan(&d.Number); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
+			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.Number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
+			fmtTime(d.CreatedAt), nullTime(d.StartedAt), nullTime(d.FinishedAt), d.GitHubDeploymentID, d.ChatThread, d.Error)
+		if err != nil {
+			return err
+		}
+		d.ID, err = res.LastInsertId()
+		return err
+	})
+}
+
+// UpdateDeploy implements queue.Store.
+func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
+		started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?
+		WHERE id = ? AND state = ?`,
+		d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, nullTime(d.StartedAt), nullTime(d.FinishedAt),
+		d.GitHubDeploymentID, d.ChatThread, d.Error, d.ID, string(from))
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
+	}
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		cur, err := s.Deploy(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", d.ID, cur.State, from)
+	}
+	return nil
+}
+
+// Deploy implements queue.Store.
+func (s *Store) Deploy(ctx context.Context, id int64) (*queue.Deploy, error) {
+	d, err := scanDeploy(s.r.QueryRowContext(ctx, `SELECT `+deployCols+` FROM deploys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, queue.Errorf(queue.ENotFound, "no deploy #%d", id)
+	}
+	return d, err
+}
+
+// Deploys implements queue.Store. A negative Limit means no limit.
+func (s *Store) Deploys(ctx context.Context, f queue.DeployFilter) ([]*queue.Deploy, error) {
+	q := `SELECT ` + deployCols + ` FROM deploys WHERE 1=1`
+	var args []any
+	if f.App != "" {
+		q += ` AND app = ?`
+		args = append(args, f.App)
+	}
+	if f.Env != "" {
+		q += ` AND env = ?`
+		args = append(args, f.Env)
+	}
+	if len(f.States) > 0 {
+		q += ` AND state IN (?` + strings.Repeat(`, ?`, len(f.States)-1) + `)`
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return s.queryDeploys(ctx, q, args...)
+}
+
+func (s *Store) queryDeploys(ctx context.Context, q string, args ...any) ([]*queue.Deploy, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*queue.Deploy
+	for rows.Next() {
+		d, err := scanDeploy(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.Deploy, error) {
+	d, err := scanDeploy(s.r.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return d, err
+}
+
+// NextQueued implements queue.Store.
+func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, error) {
+	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = ? AND env = ? AND state = 'queued'
+		ORDER BY id LIMIT 1`, app, env)
+}
+
+// LastSucceeded implements queue.Store.
+func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*queue.Deploy, error) {
+	if beforeID <= 0 {
+		beforeID = 1 << 62
+	}
+	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded'
+		AND id < ? ORDER BY id DESC LIMIT 1`, app, env, beforeID)
+}
+
+// Lanes implements queue.Store.
+func (s *Store) Lanes(ctx context.Context) ([]queue.LaneSummary, error) {
+	byKey := map[string]*queue.LaneSummary{}
+	var order []string
+	get := func(app, env string) *queue.LaneSummary {
+		k := app + "/" + env
+		if byKey[k] == nil {
+			byKey[k] = &queue.LaneSummary{App: app, Env: env}
+			order = append(order, k)
+		}
+		return byKey[k]
+	}
+	current, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE id IN
+		(SELECT max(id) FROM deploys WHERE state = 'succeeded' GROUP BY app, env)`)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range current {
+		get(d.App, d.Env).Current = d
+	}
+	running, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE state = 'running'`)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range running {
+		get(d.App, d.Env).Running = d
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT app, env, state, count(*) FROM deploys
+		WHERE state IN ('queued', 'waiting') GROUP BY app, env, state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var app, env, state string
+		var n int
+		if err := rows.Scan(&app, &env, &state, &n); err != nil {
+			return nil, err
+		}
+		if state == string(queue.StateQueued) {
+			get(app, env).Queued = n
+		} else {
+			get(app, env).Waiting = n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]queue.LaneSummary, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out, nil
+}
+
+// Locks implements queue.Store.
+func (s *Store) Locks(ctx context.Context) ([]*queue.Lock, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT env, app, owner, reason, created_at, expires_at FROM locks ORDER BY env, app`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*queue.Lock
+	for rows.Next() {
+		var l queue.Lock
+		var created, expires sql.NullString
+		if err := rows.Scan(&l.Env, &l.App, &l.Owner, &l.Reason, &created, &expires); err != nil {
+			return nil, err
+		}
+		l.CreatedAt, l.ExpiresAt = parseTime(created), parseTime(expires)
+		out = append(out, &l)
+	}
+	return out, rows.Err()
+}
+
+// PutLock implements queue.Store.
+func (s *Store) PutLock(ctx context.Context, l *queue.Lock) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO locks (env, app, owner, reason, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, app) DO UPDATE SET owner = excluded.owner,
+		reason = excluded.reason, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+		l.Env, l.App, l.Owner, l.Reason, fmtTime(l.CreatedAt), nullTime(l.ExpiresAt))
+	return err
+}
+
+// DeleteLock implements queue.Store.
+func (s *Store) DeleteLock(ctx context.Context, env, app string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM locks WHERE env = ? AND app = ?`, env, app)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return queue.Errorf(queue.ENotFound, "no lock on %s", env)
+	}
+	return nil
+}
+
+// AppendLog implements queue.Store.
+func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, l := range lines {
+			if _, err := st.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Log implements queue.Store.
+func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.LogLine, error) {
+	if limit <= 0 {
+		limit = 10000
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, time, stream, host, text FROM log_lines
+		WHERE deploy_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.LogLine
+	for rows.Next() {
+		l := queue.LogLine{DeployID: id}
+		var t sql.NullString
+		if err := rows.Scan(&l.Seq, &t, &l.Stream, &l.Host, &l.Text); err != nil {
+			return nil, err
+		}
+		l.Time = parseTime(t)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// LastLogSeq implements queue.Store.
+func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`, id).Scan(&n)
+	return n, err
+}
+
+// Audit implements queue.Store.
+func (s *Store) Audit(ctx context.Context, e queue.AuditEntry) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO audit (time, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
+		fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail)
+	return err
+}
+
+// AuditLog implements queue.Store.
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]queue.AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT time, user, action, target, detail FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.AuditEntry
+	for rows.Next() {
+		var e queue.AuditEntry
+		var t sql.NullString
+		if err := rows.Scan(&t, &e.User, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.Time = parseTime(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
