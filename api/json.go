@@ -33,13 +33,13 @@ type Deploy struct {
 
 // Environment is one app in one environment: what runs there.
 type Environment struct {
-	App      string  `json:"app"`
-	Env      string  `json:"env"`
-	Current  *Deploy `json:"current"`
-	Running  *Deploy `json:"running"`
-	Queued   int     `json:"queued"`
-	Waiting  int     `json:"waiting"`
-	Lock     *Lock   `json:"lock"`
+	App     string  `json:"app"`
+	Env     string  `json:"env"`
+	Current *Deploy `json:"current"`
+	Running *Deploy `json:"running"`
+	Queued  int     `json:"queued"`
+	Waiting int     `json:"waiting"`
+	Lock    *Lock   `json:"lock"`
 }
 
 // Lock is a lock as the API shows it.

@@ -98,4 +98,3 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		rc.Flush()
 	}
 }
-

@@ -10,7 +10,9 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,6 +78,8 @@ type envConfig struct {
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 
+var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
 // Load reads and validates the config file at path.
 func Load(path string, kinds Kinds) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -89,7 +93,13 @@ func Load(path string, kinds Kinds) (*Config, error) {
 func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		e := &Error{File: name, Msg: msg}
+		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = m[2]
+		}
+		return nil, e
 	}
 	d := &decoder{file: name}
 	var fc fileConfig

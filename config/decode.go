@@ -50,11 +50,12 @@ var varRe = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // expand replaces ${VAR} in every scalar with the environment's value and
 // records the values as secrets; $$ stands for a literal $.
 func (d *decoder) expand(n *yaml.Node, key string) error {
-	if n.Kind == yaml.ScalarNode {
+	switch n.Kind {
+	case yaml.ScalarNode:
 		var missing string
-		n.Value = varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
+		v := varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
 			if m == "$$" {
-				return "$"
+				return "\x00"
 			}
 			name := m[2 : len(m)-1]
 			v, ok := os.LookupEnv(name)
@@ -69,11 +70,29 @@ func (d *decoder) expand(n *yaml.Node, key string) error {
 		if missing != "" {
 			return d.errf(n, key, "${%s} is not set in the environment", missing)
 		}
-		return nil
-	}
-	for _, c := range n.Content {
-		if err := d.expand(c, key); err != nil {
-			return err
+		if strings.Contains(varRe.ReplaceAllString(n.Value, ""), "${") {
+			return d.errf(n, key, "write ${NAME} to read the environment, or $${ for a literal ${")
+		}
+		n.Value = strings.ReplaceAll(v, "\x00", "$")
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			sub := n.Content[i].Value
+			if key != "" {
+				sub = key + "." + sub
+			}
+			if err := d.expand(n.Content[i+1], sub); err != nil {
+				return err
+			}
+		}
+	default:
+		for i, c := range n.Content {
+			sub := key
+			if n.Kind == yaml.SequenceNode {
+				sub = fmt.Sprintf("%s[%s]", key, itemName(c, i))
+			}
+			if err := d.expand(c, sub); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,124 @@
+package bot_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/queue"
+)
+
+func TestParseOK(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bot.Command
+	}{
+		{"deploy web", bot.Command{Verb: "deploy", App: "web"}},
+		{"deploy api@3f9c2e1 to prod", bot.Command{Verb: "deploy", App: "api", Ref: "3f9c2e1", Env: "prod"}},
+		{"  Deploy! web@release/v1.2 in staging ", bot.Command{Verb: "deploy", Bang: true, App: "web", Ref: "release/v1.2", Env: "staging"}},
+		{"deploy web@v1.0.0 on qa", bot.Command{Verb: "deploy", App: "web", Ref: "v1.0.0", Env: "qa"}},
+		{"rollback web", bot.Command{Verb: "rollback", App: "web"}},
+		{"rollback web in prod to #12", bot.Command{Verb: "rollback", App: "web", Env: "prod", To: "#12"}},
+		{"rollback web to v1.1", bot.Command{Verb: "rollback", App: "web", To: "v1.1"}},
+		{"cancel #42", bot.Command{Verb: "cancel", ID: 42}},
+		{"cancel 42", bot.Command{Verb: "cancel", ID: 42}},
+		{"lock prod", bot.Command{Verb: "lock", Env: "prod"}},
+		{"lock! web in prod for 2h: db migration: part 2", bot.Command{Verb: "lock", Bang: true, App: "web", Env: "prod",
+			Duration: 2 * time.Hour, Reason: "db migration: part 2"}},
+		{"lock staging for 1d", bot.Command{Verb: "lock", Env: "staging", Duration: 24 * time.Hour}},
+		{"unlock web in prod", bot.Command{Verb: "unlock", App: "web", Env: "prod"}},
+		{"promote web from staging to prod", bot.Command{Verb: "promote", App: "web", From: "staging", To: "prod"}},
+		{"continue #3", bot.Command{Verb: "continue", ID: 3}},
+		{"approve #3", bot.Command{Verb: "approve", ID: 3}},
+		{"freeze prod for 3h : release week", bot.Command{Verb: "freeze", Env: "prod", Duration: 3 * time.Hour, Reason: "release week"}},
+		{"unfreeze prod", bot.Command{Verb: "unfreeze", Env: "prod"}},
+		{"scale web in prod to 5", bot.Command{Verb: "scale", App: "web", Env: "prod", N: 5}},
+		{"restart web in prod", bot.Command{Verb: "restart", App: "web", Env: "prod"}},
+		{"queue", bot.Command{Verb: "queue"}},
+		{"queue prod", bot.Command{Verb: "queue", Env: "prod"}},
+		{"where web", bot.Command{Verb: "where", App: "web"}},
+		{"history web in prod", bot.Command{Verb: "history", App: "web", Env: "prod"}},
+		{"help", bot.Command{Verb: "help"}},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			got, err := bot.Parse(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *got != c.want {
+				t.Fatalf("got  %+v\nwant %+v", *got, c.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"depoly web", "unknown command \"depoly\"; did you mean \"deploy\"?\nusage: deploy[!] APP[@REF] [to ENV]"},
+		{"rolback web", "did you mean \"rollback\"?"},
+		{"frobnicate", "unknown command \"frobnicate\"; try `help`"},
+		{"", "say a command"},
+		{"deploy", "APP missing\nusage: deploy[!] APP[@REF] [to ENV]"},
+		{"deploy web@main;rm -rf /", "invalid ref \"main;rm\""},
+		{"deploy web@$(reboot) to prod", "invalid ref \"$(reboot)\""},
+		{"deploy web@`id`", "invalid ref"},
+		{"deploy web@--upload-pack=x", "invalid ref"},
+		{"deploy web@../../etc", "invalid ref"},
+		{"deploy web into prod", "to or in or on expected, got \"into\""},
+		{"deploy web to prod now", "unexpected \"now\""},
+		{"deploy web to", "ENV missing"},
+		{"deploy w;b", "\"w;b\" is not a valid app name"},
+		{"cancel abc", "\"abc\" is not a deploy number like #12\nusage: cancel #ID"},
+		{"lock prod for ever", "bad duration \"ever\""},
+		{"lock prod forever", "for expected"},
+		{"rollback! web", "rollback has no ! form"},
+		{"where web: now", "unexpected ':'"},
+		{"scale web in prod to many", "\"many\" is not an instance count"},
+		{"promote web to prod", "from expected, got \"to\""},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			_, err := bot.Parse(c.in)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// FuzzParse: the parser never panics, and whatever it accepts is made of
+// valid names and refs, so no input can smuggle shell syntax through.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"deploy web@main to prod", "lock! web in prod for 2h: x", "rollback web to #3",
+		"deploy web@$(id)", "deploy web@main;rm -rf /", "cancel #1", "scale a in b to 3", "deploy web@a`b`",
+		"deploy web@'x'", "deploy web@\"x\"", "deploy web@x|y", "deploy web@x&&y", "deploy web@x\ny"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := bot.Parse(in)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		if c.Ref != "" && !queue.ValidRef(c.Ref) {
+			t.Fatalf("accepted ref %q", c.Ref)
+		}
+		if c.To != "" && !queue.ValidRef(strings.TrimPrefix(c.To, "#")) {
+			t.Fatalf("accepted target %q", c.To)
+		}
+		for _, n := range []string{c.App, c.Env, c.From} {
+			if n != "" && !queue.ValidName(n) {
+				t.Fatalf("accepted name %q", n)
+			}
+		}
+		for _, s := range []string{c.Ref, c.To, c.App, c.Env} {
+			if strings.ContainsAny(s, ";|&$`'\"\\ \n()<>*?[]{}~") {
+				t.Fatalf("shell syntax in %q", s)
+			}
+		}
+	})
+}

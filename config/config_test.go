@@ -1,0 +1,133 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/config"
+	"github.com/deployq/deployq/runners/shell"
+)
+
+var kinds = config.Kinds{"shell": func() any { return &shell.Settings{} }}
+
+const good = `server:
+  listen: 127.0.0.1:9090
+  api_tokens:
+    - {name: alice, token: "${DEPLOYQ_TEST_TOKEN}"}
+apps:
+  - name: web
+    git: /srv/git/web.git
+    default_env: staging
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "./deploy.sh {env} {sha}", checkout: true, kill_grace: 3s}
+        timeout: 30m
+        idle_timeout: 5m
+  - name: api
+    environments:
+      - name: qa
+        runner: shell
+        shell: {command: "echo $$HOME $HOME"}
+environments:
+  - name: production
+    apps: [web, api]
+    runner: shell
+    shell: {command: "fab -R {env} deploy:app={app},sha={sha}"}
+`
+
+func TestParseOK(t *testing.T) {
+	t.Setenv("DEPLOYQ_TEST_TOKEN", "a-long-secret-token-value")
+	c, err := config.Parse("deployq.yaml", []byte(good), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:9090" || c.Server.BaseURL != "http://127.0.0.1:9090" || c.Server.MaxParallel != 8 {
+		t.Fatalf("server %+v", c.Server)
+	}
+	if c.Server.APITokens[0].Token != "a-long-secret-token-value" || c.Secrets[0] != "a-long-secret-token-value" {
+		t.Fatalf("token not expanded or not a secret: %+v %v", c.Server.APITokens, c.Secrets)
+	}
+	web := c.Apps[0]
+	st := web.Env("staging")
+	if st.Timeout != 30*time.Minute || st.IdleTimeout != 5*time.Minute || web.DefaultRef != "main" {
+		t.Fatalf("staging %+v", st)
+	}
+	s := st.Settings.(*shell.Settings)
+	if !s.Checkout || s.KillGrace != 3*time.Second || s.Command != "./deploy.sh {env} {sha}" {
+		t.Fatalf("settings %+v", s)
+	}
+	if web.Env("production") == nil || c.Apps[1].Env("production") == nil || c.Apps[1].DefaultEnv != "qa" {
+		t.Fatalf("top-level environment not given to both apps")
+	}
+	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo $HOME $HOME" {
+		t.Fatalf("$$ escape: %q", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	os.Unsetenv("DEPLOYQ_UNSET_VAR")
+	base := func(env string) string {
+		return "apps:\n  - name: web\n    environments:\n" + env
+	}
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"ErrUnknownKey", base("      - name: staging\n        runner: shell\n        shell: {comand: x}\n"),
+			`deployq.yaml:6: apps[web].environments[staging].shell.comand: unknown key (known: checkout, command, dir, env, kill_grace)`},
+		{"ErrUnknownRunner", base("      - name: staging\n        runner: shel\n"),
+			`deployq.yaml:5: apps[web].environments[staging].runner: unknown runner "shel" (runners: shell)`},
+		{"ErrBadDuration", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        timeout: 5 minutes\n"),
+			`deployq.yaml:7: apps[web].environments[staging].timeout: bad duration "5 minutes" (use e.g. 90s, 30m, 2h)`},
+		{"ErrDuplicateEnv", base("      - {name: staging, runner: shell, shell: {command: x}}\n      - {name: staging, runner: shell, shell: {command: y}}\n"),
+			`deployq.yaml:5: apps[web].environments[staging].name: web has environment "staging" twice`},
+		{"ErrDuplicateApp", "apps:\n  - {name: web, environments: [{name: s, runner: shell, shell: {command: x}}]}\n  - {name: web}\n",
+			`deployq.yaml:3: apps[web].name: duplicate app "web"`},
+		{"ErrUnknownAppInEnvList", "apps:\n  - {name: web, environments: [{name: s, runner: shell, shell: {command: x}}]}\nenvironments:\n  - name: production\n    runner: shell\n    shell: {command: x}\n    apps: [web, wbe]\n",
+			`deployq.yaml:7: environments[production].apps: unknown app "wbe"`},
+		{"ErrUnsetVar", "server:\n  api_tokens:\n    - {name: a, token: \"${DEPLOYQ_UNSET_VAR}\"}\n",
+			`deployq.yaml:3: server.api_tokens[a].token: ${DEPLOYQ_UNSET_VAR} is not set in the environment`},
+		{"ErrBadVarSyntax", "server:\n  api_tokens:\n    - {name: a, token: \"${TOKEN:-x}\"}\n",
+			`deployq.yaml:3: server.api_tokens[a].token: write ${NAME} to read the environment, or $${ for a literal ${`},
+		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",
+			`deployq.yaml:2: server.listen: 0.0.0.0:8080 is not a loopback address: set server.api_tokens, or listen on 127.0.0.1`},
+		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),
+			`deployq.yaml:6: apps[web].environments[staging].shell: command: unknown placeholder {branch}`},
+		{"ErrMissingSettings", base("      - name: staging\n        runner: shell\n"),
+			`deployq.yaml:4: apps[web].environments[staging].shell: the shell runner needs its settings under "shell"`},
+		{"ErrBadDefaultEnv", "apps:\n  - name: web\n    default_env: prod\n    environments: [{name: s, runner: shell, shell: {command: x}}]\n",
+			`deployq.yaml:3: apps[web].default_env: web has no environment "prod"`},
+		{"ErrBadName", "apps:\n  - name: \"Web App\"\n",
+			`deployq.yaml:2: apps[Web App].name: want a name of lower-case letters`},
+		{"ErrWrongShape", "apps: web\n", `deployq.yaml:1: apps: want a list, got "web"`},
+		{"ErrYAMLSyntax", "apps:\n  - name: [\n", `deployq.yaml:2: did not find expected node content`},
+		{"ErrBadBool", base("      - {name: s, runner: shell, shell: {command: x, checkout: yes please}}\n"),
+			`deployq.yaml:4: apps[web].environments[s].shell.checkout: want true or false, got "yes please"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := config.Parse("deployq.yaml", []byte(c.yaml), kinds)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("got  %s\nwant %s", err, c.want)
+			}
+		})
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	_, err := config.Load("testdata/missing.yaml", kinds)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v", err)
+	}
+	t.Setenv("ALICE_TOKEN", "example-token-0123456789")
+	_, err = config.Load("../config.example.yaml", kinds)
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+}
