@@ -43,7 +43,7 @@ func TestExpandErrors(t *testing.T) {
 
 func TestRunGroupExitAndOutput(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := runners.RunGroup(context.Background(), exec.Command("sh", "-c", "echo out; echo err >&2; exit 4"), &out, &errb, time.Second)
+	err := runners.RunGroup(context.Background(), exec.Command("sh", "-c", "echo out; echo err >&2; exit 4"), &out, &errb, time.Second, "")
 	res, rerr := runners.ExitResult(err)
 	if rerr != nil || res.OK || res.Message != "exit status 4" {
 		t.Fatalf("%+v %v", res, rerr)
@@ -51,7 +51,7 @@ func TestRunGroupExitAndOutput(t *testing.T) {
 	if out.String() != "out\n" || errb.String() != "err\n" {
 		t.Fatalf("out %q err %q", out.String(), errb.String())
 	}
-	_, rerr = runners.ExitResult(runners.RunGroup(context.Background(), exec.Command("/nonexistent"), &out, &errb, time.Second))
+	_, rerr = runners.ExitResult(runners.RunGroup(context.Background(), exec.Command("/nonexistent"), &out, &errb, time.Second, ""))
 	if rerr == nil {
 		t.Fatal("a missing program must be 'could not run'")
 	}
@@ -62,7 +62,7 @@ func TestRunGroupExitAndOutput(t *testing.T) {
 func TestRunGroupEndsLeftovers(t *testing.T) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command("sh", "-c", "sleep 300 & echo $!; echo done")
-	err := runners.RunGroup(context.Background(), cmd, &out, &errb, time.Second)
+	err := runners.RunGroup(context.Background(), cmd, &out, &errb, time.Second, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestRunGroupKillsAfterGrace(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.05; done`)
 	done := make(chan error, 1)
 	pr := &lineWaiter{want: "ready", ch: make(chan struct{})}
-	go func() { done <- runners.RunGroup(ctx, cmd, pr, &out, 200*time.Millisecond) }()
+	go func() { done <- runners.RunGroup(ctx, cmd, pr, &out, 200*time.Millisecond, "") }()
 	<-pr.ch
 	cancel()
 	if err := <-done; err != context.Canceled {

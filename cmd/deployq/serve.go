@@ -111,10 +111,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		baseURL = "http://" + ln.Addr().String()
 	}
 
+	shellRunner := shell.New(filepath.Join(dataDir, "workspaces"))
+	if pgids := shellRunner.Reap(); len(pgids) > 0 {
+		log.Warn("ended process groups left by deploys of a server that died", "pgids", pgids)
+	}
 	metrics := api.NewMetrics()
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
-		Runners:     map[string]queue.Runner{"shell": shell.New(filepath.Join(dataDir, "workspaces"))},
+		Runners:     map[string]queue.Runner{"shell": shellRunner},
 		Resolver:    git.NewResolver(filepath.Join(dataDir, "git")),
 		Notifiers:   []queue.Notifier{metrics},
 		Logger:      log,

@@ -58,6 +58,11 @@ type Runner struct {
 // New returns a shell runner with workspaces under dir.
 func New(dir string) *Runner { return &Runner{Workspace: dir} }
 
+// Reap ends the process trees of deploys that were running when a previous
+// server died. Call it at start, before deploys run; it returns the process
+// groups it killed.
+func (r *Runner) Reap() []int { return runners.ReapGroups(filepath.Join(r.Workspace, ".groups")) }
+
 // Run implements queue.Runner.
 func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
 	st, ok := job.Settings.(*Settings)
@@ -102,7 +107,8 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 		cmd.Env = append(cmd.Env, k+"="+st.Env[k])
 	}
 	out.Progress(queue.Progress{Phase: "run"})
-	err = runners.RunGroup(ctx, cmd, stdout, stderr, st.KillGrace)
+	track := filepath.Join(r.Workspace, ".groups", fmt.Sprintf("deploy-%d.pgid", job.DeployID))
+	err = runners.RunGroup(ctx, cmd, stdout, stderr, st.KillGrace, track)
 	if ctx.Err() != nil {
 		return queue.Result{}, ctx.Err()
 	}
