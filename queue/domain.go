@@ -135,11 +135,13 @@ type DeployFilter struct {
 // ENotFound for unknown ids and EConflict when a conditional update finds
 // the deploy no longer in the expected state.
 type Store interface {
-	// CreateDeploy assigns d an ID and per-lane Number and saves it.
-	CreateDeploy(ctx context.Context, d *Deploy) error
+	// CreateDeploy assigns d an ID and per-lane Number and saves it with
+	// its audit entry, in one transaction. An empty e.Target becomes "#ID".
+	CreateDeploy(ctx context.Context, d *Deploy, e AuditEntry) error
 	// UpdateDeploy saves d if the stored state is still from (EConflict if
-	// not). At most one deploy per app+env may be running (EConflict).
-	UpdateDeploy(ctx context.Context, d *Deploy, from State) error
+	// not), with lines of its log, in one transaction. At most one deploy
+	// per app+env may be running (EConflict).
+	UpdateDeploy(ctx context.Context, d *Deploy, from State, lines []LogLine) error
 	// Deploy returns one deploy (ENotFound).
 	Deploy(ctx context.Context, id int64) (*Deploy, error)
 	// Deploys lists deploys, newest first.

@@ -190,6 +190,32 @@ func (l *deployLog) flush() {
 	}
 }
 
+// takePending hands the pending lines to a caller who stores them itself
+// (with the deploy's end state) and then calls stored. No flush runs in
+// between.
+func (l *deployLog) takePending() []LogLine {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.flushing {
+		l.cond.Wait()
+	}
+	lines := l.pending
+	l.pending = nil
+	l.flushing = true
+	return lines
+}
+
+// stored ends a takePending.
+func (l *deployLog) stored(lines []LogLine) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(lines) > 0 {
+		l.persisted = lines[len(lines)-1].Seq
+	}
+	l.flushing = false
+	l.cond.Broadcast()
+}
+
 func (l *deployLog) end() {
 	l.mu.Lock()
 	if l.ended {

@@ -239,7 +239,7 @@ func TestRecoveryAfterCrash(t *testing.T) {
 	for i, st := range []queue.State{queue.StateRunning, queue.StateQueued, queue.StateQueued} {
 		d := &queue.Deploy{App: "web", Env: "staging", Ref: sha(i + 1), SHA: sha(i + 1), State: st, User: "alice", Source: queue.SourceAPI,
 			StartedAt: time.Now()}
-		if err := e.store.CreateDeploy(ctx, d); err != nil {
+		if err := e.store.CreateDeploy(ctx, d, queue.AuditEntry{Time: time.Now(), User: "alice", Action: "deploy"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -37,8 +37,10 @@ type Service struct {
 	logs      *logHub
 	slots     chan struct{}
 
-	lanes  map[string]*lane       // by app/env
-	envMus map[string]*sync.Mutex // by env: locks and admission
+	lanes map[string]*lane // by app/env
+	// envMus orders lock changes (exclusive) against deploy admission and
+	// starts (shared), per env: a deploy never slips past a new lock.
+	envMus map[string]*sync.RWMutex
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -48,12 +50,17 @@ type Service struct {
 	running  map[int64]context.CancelCauseFunc
 	progress map[int64]Progress
 	timers   map[string]*time.Timer // lock expiry, by env/app
+	locks    map[string]*Lock       // by env/app; the store's copy, kept here
 }
 
 type lane struct {
 	app  *App
 	env  *Environment
 	wake chan struct{}
+
+	// Only the lane's worker touches these.
+	current       string // sha of the newest succeeded deploy
+	currentLoaded bool
 }
 
 func laneKey(app, env string) string { return app + "/" + env }
@@ -92,9 +99,9 @@ func New(apps []*App, o Options) (*Service, error) {
 		apps: apps, store: o.Store, runners: o.Runners, resolver: o.Resolver,
 		notifiers: o.Notifiers, log: o.Logger,
 		slots: make(chan struct{}, o.MaxParallel),
-		lanes: map[string]*lane{}, envMus: map[string]*sync.Mutex{},
+		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
 		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
-		timers: map[string]*time.Timer{},
+		timers: map[string]*time.Timer{}, locks: map[string]*Lock{},
 	}
 	s.logs = newLogHub(o.Store, o.Secrets, func(err error) { s.log.Error("saving log lines", "err", err) })
 	for _, a := range apps {
@@ -104,7 +111,7 @@ func New(apps []*App, o Options) (*Service, error) {
 			}
 			s.lanes[laneKey(a.Name, e.Name)] = &lane{app: a, env: e, wake: make(chan struct{}, 1)}
 			if s.envMus[e.Name] == nil {
-				s.envMus[e.Name] = &sync.Mutex{}
+				s.envMus[e.Name] = &sync.RWMutex{}
 			}
 		}
 	}
@@ -124,6 +131,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return err
 	}
 	for _, l := range locks {
+		s.locks[laneKey(l.Env, l.App)] = l
 		s.scheduleExpiry(l)
 	}
 	for _, l := range s.lanes {
@@ -257,19 +265,21 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread}
 
 	mu := s.envMus[env.Name]
-	mu.Lock()
-	lock, err := s.blockingLock(ctx, app.Name, env.Name, r.User)
-	if err == nil && lock != nil {
-		err = lockedError(lock, time.Now())
+	mu.RLock()
+	var err2 error
+	if lock := s.blockingLock(app.Name, env.Name, r.User); lock != nil {
+		err2 = lockedError(lock, time.Now())
 	}
+	err = err2
 	if err == nil {
-		err = s.store.CreateDeploy(ctx, d)
+		err = s.store.CreateDeploy(ctx, d, AuditEntry{Time: time.Now().UTC(), User: r.User, Action: "deploy",
+			Detail: fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source)})
 	}
 	var superseded []*Deploy
 	if err == nil && r.Source == SourceAuto {
 		superseded, err = s.supersede(ctx, d)
 	}
-	mu.Unlock()
+	mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +287,6 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	for _, old := range superseded {
 		s.notify(old)
 	}
-	s.audit(ctx, r.User, "deploy", fmt.Sprintf("#%d", d.ID),
-		fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source))
 	s.kick(s.lanes[laneKey(app.Name, env.Name)])
 	return d, nil
 }
@@ -308,19 +316,34 @@ func (s *Service) supersede(ctx context.Context, d *Deploy) ([]*Deploy, error) {
 }
 
 // blockingLock returns the live lock that keeps user from deploying app to
-// env, or nil. Call with the env's mutex held.
-func (s *Service) blockingLock(ctx context.Context, app, env, user string) (*Lock, error) {
-	locks, err := s.store.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
+// env, or nil. Call with the env's mutex held (shared is enough).
+func (s *Service) blockingLock(app, env, user string) *Lock {
 	now := time.Now()
-	for _, l := range locks {
-		if l.Env == env && (l.App == "" || l.App == app) && !l.Expired(now) && l.Owner != user {
-			return l, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range []string{laneKey(env, app), laneKey(env, "")} {
+		if l := s.locks[key]; l != nil && !l.Expired(now) && l.Owner != user {
+			return l
 		}
 	}
-	return nil, nil
+	return nil
+}
+
+// lockOf returns the lock of exactly (env, app), expired or not, or nil.
+func (s *Service) lockOf(env, app string) *Lock {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.locks[laneKey(env, app)]
+}
+
+func (s *Service) setLock(env, app string, l *Lock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l == nil {
+		delete(s.locks, laneKey(env, app))
+	} else {
+		s.locks[laneKey(env, app)] = l
+	}
 }
 
 func lockedError(l *Lock, now time.Time) error {
@@ -478,15 +501,17 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock
 	}
 	mu := s.envMus[r.Env]
 	mu.Lock()
-	cur, err := s.currentLock(ctx, r.Env, r.App)
-	if err == nil && cur != nil && cur.Owner != r.Owner && !r.Steal {
+	cur := s.currentLock(r.Env, r.App)
+	if cur != nil && cur.Owner != r.Owner && !r.Steal {
 		err = Errorf(ELocked, "%s (use lock! to take it)", lockedError(cur, now).Error())
 	}
 	if err == nil {
 		if cur != nil && cur.Owner == r.Owner {
 			l.CreatedAt = cur.CreatedAt // a renewal keeps its age
 		}
-		err = s.store.PutLock(ctx, l)
+		if err = s.store.PutLock(ctx, l); err == nil {
+			s.setLock(l.Env, l.App, l)
+		}
 	}
 	mu.Unlock()
 	if err != nil {
@@ -505,17 +530,11 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock
 }
 
 // currentLock returns the live lock of exactly (env, app), or nil.
-func (s *Service) currentLock(ctx context.Context, env, app string) (*Lock, error) {
-	locks, err := s.store.Locks(ctx)
-	if err != nil {
-		return nil, err
+func (s *Service) currentLock(env, app string) *Lock {
+	if l := s.lockOf(env, app); l != nil && !l.Expired(time.Now()) {
+		return l
 	}
-	for _, l := range locks {
-		if l.Env == env && l.App == app && !l.Expired(time.Now()) {
-			return l, nil
-		}
-	}
-	return nil, nil
+	return nil
 }
 
 // Unlock removes the lock of (env, app) and returns it; queued deploys it
@@ -526,16 +545,16 @@ func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, err
 	}
 	mu := s.envMus[env]
 	mu.Lock()
-	cur, err := s.currentLock(ctx, env, app)
-	if err == nil && cur == nil {
+	cur := s.currentLock(env, app)
+	var err error
+	if cur == nil {
 		scope := env
 		if app != "" {
 			scope = app + " in " + env
 		}
 		err = Errorf(ENotFound, "%s is not locked", scope)
-	}
-	if err == nil {
-		err = s.store.DeleteLock(ctx, env, app)
+	} else if err = s.store.DeleteLock(ctx, env, app); err == nil {
+		s.setLock(env, app, nil)
 	}
 	mu.Unlock()
 	if err != nil {
@@ -569,10 +588,13 @@ func (s *Service) scheduleExpiry(l *Lock) {
 		}
 		mu := s.envMus[l.Env]
 		mu.Lock()
-		cur, err := s.currentLockAny(ctx, l.Env, l.App)
-		removed := err == nil && cur != nil && cur.CreatedAt.Equal(created) && cur.Owner == l.Owner
+		var err error
+		cur := s.lockOf(l.Env, l.App)
+		removed := cur != nil && cur.CreatedAt.Equal(created) && cur.Owner == l.Owner
 		if removed {
-			err = s.store.DeleteLock(ctx, l.Env, l.App)
+			if err = s.store.DeleteLock(ctx, l.Env, l.App); err == nil {
+				s.setLock(l.Env, l.App, nil)
+			}
 		}
 		mu.Unlock()
 		if err != nil {
@@ -589,31 +611,21 @@ func (s *Service) scheduleExpiry(l *Lock) {
 	})
 }
 
-func (s *Service) currentLockAny(ctx context.Context, env, app string) (*Lock, error) {
-	locks, err := s.store.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range locks {
-		if l.Env == env && l.App == app {
-			return l, nil
-		}
-	}
-	return nil, nil
-}
-
-// Locks returns the live locks.
+// Locks returns the live locks, by environment and app.
 func (s *Service) Locks(ctx context.Context) ([]*Lock, error) {
-	all, err := s.store.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
+	now := time.Now()
+	s.mu.Lock()
 	var live []*Lock
-	for _, l := range all {
-		if !l.Expired(time.Now()) {
-			live = append(live, l)
+	for _, l := range s.locks {
+		if !l.Expired(now) {
+			c := *l
+			live = append(live, &c)
 		}
 	}
+	s.mu.Unlock()
+	sort.Slice(live, func(i, j int) bool {
+		return live[i].Env < live[j].Env || live[i].Env == live[j].Env && live[i].App < live[j].App
+	})
 	return live, nil
 }
 
@@ -881,34 +893,43 @@ func (s *Service) startNext(l *lane) (*Deploy, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	started, err := s.admit(ctx, l)
-	if err != nil || started == nil {
-		<-s.slots
+	for {
+		started, err := s.admit(ctx, l, d)
+		if ErrorCode(err) == EConflict {
+			// canceled or superseded meanwhile: take the next one
+			if d, err = s.store.NextQueued(ctx, l.app.Name, l.env.Name); err == nil && d != nil {
+				continue
+			}
+		}
+		if err != nil || started == nil {
+			<-s.slots
+		}
+		return started, err
 	}
-	return started, err
 }
 
-func (s *Service) admit(ctx context.Context, l *lane) (*Deploy, error) {
+// admit starts d, the lane's oldest queued deploy, unless a lock holds it.
+// EConflict if d is no longer queued.
+func (s *Service) admit(ctx context.Context, l *lane, d *Deploy) (*Deploy, error) {
 	mu := s.envMus[l.env.Name]
-	mu.Lock()
-	defer mu.Unlock()
-	d, err := s.store.NextQueued(ctx, l.app.Name, l.env.Name)
-	if err != nil || d == nil {
-		return nil, err
+	mu.RLock()
+	defer mu.RUnlock()
+	if s.blockingLock(d.App, d.Env, d.User) != nil {
+		return nil, nil // held back until unlock or expiry kicks the lane
 	}
-	lock, err := s.blockingLock(ctx, d.App, d.Env, d.User)
-	if err != nil || lock != nil {
-		return nil, err // held back until unlock or expiry kicks the lane
-	}
-	prev, err := s.store.LastSucceeded(ctx, d.App, d.Env, 0)
-	if err != nil {
-		return nil, err
-	}
-	err = s.transition(ctx, d, StateRunning, func(d *Deploy) {
-		d.StartedAt = time.Now().UTC()
-		if prev != nil {
-			d.PreviousSHA = prev.SHA
+	if !l.currentLoaded {
+		prev, err := s.store.LastSucceeded(ctx, d.App, d.Env, 0)
+		if err != nil {
+			return nil, err
 		}
+		if prev != nil {
+			l.current = prev.SHA
+		}
+		l.currentLoaded = true
+	}
+	err := s.transition(ctx, d, StateRunning, func(d *Deploy) {
+		d.StartedAt = time.Now().UTC()
+		d.PreviousSHA = l.current
 	})
 	if err != nil {
 		return nil, err
@@ -969,6 +990,9 @@ func (s *Service) run(l *lane, d *Deploy) {
 		}
 	}
 	s.finish(final, d, dl, state, msg)
+	if d.State == StateSucceeded {
+		l.current = d.SHA
+	}
 }
 
 func (s *Service) safeRun(ctx context.Context, r Runner, job Job, out Output) (res Result, err error) {
@@ -989,13 +1013,26 @@ func (s *Service) finish(ctx context.Context, d *Deploy, dl *deployLog, state St
 	if msg != "" {
 		line += ": " + msg
 	}
+	var lines []LogLine
 	if dl != nil {
 		dl.appendLine(StreamSystem, "", line)
-		dl.flush()
+		lines = dl.takePending() // stored with the end state, in one transaction
 	}
-	err := s.transition(ctx, d, state, func(d *Deploy) { d.Error = msg })
+	err := s.save(ctx, d, state, func(d *Deploy) { d.Error = msg }, lines)
 	if err != nil {
 		s.log.Error("recording the end of a deploy", "id", d.ID, "state", state, "err", err)
+		if len(lines) > 0 {
+			if err := s.store.AppendLog(ctx, lines); err != nil {
+				s.log.Error("saving log lines", "id", d.ID, "err", err)
+			}
+		}
+	}
+	if dl != nil {
+		dl.stored(lines)
+	}
+	if err == nil {
+		s.logs.end(d.ID)
+		s.notify(d)
 	}
 	s.mu.Lock()
 	delete(s.running, d.ID)
@@ -1018,6 +1055,18 @@ func (s *Service) transition(ctx context.Context, d *Deploy, to State, mutate fu
 }
 
 func (s *Service) transitionQuiet(ctx context.Context, d *Deploy, to State, mutate func(*Deploy)) error {
+	if err := s.save(ctx, d, to, mutate, nil); err != nil {
+		return err
+	}
+	if to.Terminal() {
+		s.logs.end(d.ID)
+	}
+	return nil
+}
+
+// save checks a move against the transition table and stores it (with
+// log lines, if any) conditionally on the state d had.
+func (s *Service) save(ctx context.Context, d *Deploy, to State, mutate func(*Deploy), lines []LogLine) error {
 	if !CanTransition(d.State, to) {
 		return Errorf(EConflict, "deploy #%d is %s; it cannot become %s", d.ID, d.State, to)
 	}
@@ -1030,13 +1079,10 @@ func (s *Service) transitionQuiet(ctx context.Context, d *Deploy, to State, muta
 	if to.Terminal() && next.FinishedAt.IsZero() {
 		next.FinishedAt = time.Now().UTC()
 	}
-	if err := s.store.UpdateDeploy(ctx, &next, from); err != nil {
+	if err := s.store.UpdateDeploy(ctx, &next, from, lines); err != nil {
 		return err
 	}
 	*d = next
-	if to.Terminal() {
-		s.logs.end(d.ID)
-	}
 	return nil
 }
 

@@ -27,6 +27,13 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB
 	r *sql.DB
+
+	writes chan *writeOp // group commit: see writer
+	done   chan struct{}
+
+	// prepared hot statements: SQLite parses a statement once, not per call
+	nextQueued, lastSucceeded, deployByID, lastLogSeq  *sql.Stmt
+	insertLog, insertDeploy, nextNumber, update, audit *sql.Stmt
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -39,7 +46,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite3", dsn+"&mode=ro")
+	r, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -50,11 +57,124 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store %s: %w", file, err)
+	}
+	s.writes, s.done = make(chan *writeOp, 1024), make(chan struct{})
+	go s.writer()
 	return s, nil
 }
 
-// Close closes the database.
+type writeOp struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many writes share one commit.
+const maxGroup = 256
+
+// writer commits writes in groups: whatever is waiting when a transaction
+// starts goes into it, each in its own savepoint, so one fsync serves many
+// callers and a failing write rolls back alone. A caller hears back only
+// after the commit that holds its write.
+func (s *Store) writer() {
+	defer close(s.done)
+	for op := range s.writes {
+		group := []*writeOp{op}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case op, ok := <-s.writes:
+				if !ok {
+					break more
+				}
+				group = append(group, op)
+			default:
+				break more
+			}
+		}
+		s.commit(group)
+	}
+}
+
+func (s *Store) commit(group []*writeOp) {
+	errs := make([]error, len(group))
+	tx, err := s.w.Begin()
+	if err == nil {
+		for i, op := range group {
+			if errs[i] = op.ctx.Err(); errs[i] != nil {
+				continue
+			}
+			if _, err = tx.Exec(`SAVEPOINT w`); err != nil {
+				break
+			}
+			if errs[i] = op.fn(tx); errs[i] != nil {
+				if _, err = tx.Exec(`ROLLBACK TO w`); err != nil {
+					break
+				}
+			}
+			if _, err = tx.Exec(`RELEASE w`); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+	}
+	for i, op := range group {
+		if err != nil {
+			errs[i] = err
+		}
+		op.done <- errs[i]
+	}
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db   *sql.DB
+		stmt **sql.Stmt
+		q    string
+	}{
+		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
+		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND id < ? ORDER BY id DESC LIMIT 1`},
+		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
+		{s.r, &s.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`},
+		{s.w, &s.insertLog, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
+		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
+			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.update, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
+			started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?
+			WHERE id = ? AND state = ?`},
+		{s.w, &s.audit, `INSERT INTO audit (time, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.q)
+		if err != nil {
+			return err
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
+// Close waits for pending writes and closes the database.
 func (s *Store) Close() error {
+	if s.writes != nil {
+		close(s.writes)
+		<-s.done
+		s.writes = nil
+	}
+	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq,
+		s.insertLog, s.insertDeploy, s.nextNumber, s.update, s.audit} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -97,16 +217,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// tx runs fn in a write transaction, committed with the writes of other
+// callers that wait at the same time (group commit).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if s.writes == nil { // during migrations
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
+	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- op:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return tx.Commit()
+	return <-op.done
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -146,35 +277,46 @@ func scanDeploy(row scanner) (*queue.Deploy, error) {
 }
 
 // CreateDeploy implements queue.Store.
-func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy) error {
+func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.AuditEntry) error {
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = time.Now().UTC()
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`,
-			d.App, d.Env).Scan(&d.Number); err != nil {
+		if err := tx.StmtContext(ctx, s.nextNumber).QueryRowContext(ctx, d.App, d.Env).Scan(&d.Number); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
-			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		res, err := tx.StmtContext(ctx, s.insertDeploy).ExecContext(ctx,
 			d.Number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
 			fmtTime(d.CreatedAt), nullTime(d.StartedAt), nullTime(d.FinishedAt), d.GitHubDeploymentID, d.ChatThread, d.Error)
 		if err != nil {
 			return err
 		}
-		d.ID, err = res.LastInsertId()
+		if d.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if e.Target == "" {
+			e.Target = fmt.Sprintf("#%d", d.ID)
+		}
+		_, err = tx.StmtContext(ctx, s.audit).ExecContext(ctx, fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail)
 		return err
 	})
 }
 
 // UpdateDeploy implements queue.Store.
-func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
-		started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?
-		WHERE id = ? AND state = ?`,
-		d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, nullTime(d.StartedAt), nullTime(d.FinishedAt),
-		d.GitHubDeploymentID, d.ChatThread, d.Error, d.ID, string(from))
+func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State, lines []queue.LogLine) error {
+	var rows int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.update).ExecContext(ctx,
+			d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, nullTime(d.StartedAt), nullTime(d.FinishedAt),
+			d.GitHubDeploymentID, d.ChatThread, d.Error, d.ID, string(from))
+		if err != nil {
+			return err
+		}
+		if rows, _ = res.RowsAffected(); rows == 0 {
+			return nil
+		}
+		return s.insertLines(ctx, tx, lines)
+	})
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
@@ -182,7 +324,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if rows == 0 {
 		cur, err := s.Deploy(ctx, d.ID)
 		if err != nil {
 			return err
@@ -192,9 +334,22 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	return nil
 }
 
+func (s *Store) insertLines(ctx context.Context, tx *sql.Tx, lines []queue.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	st := tx.StmtContext(ctx, s.insertLog)
+	for _, l := range lines {
+		if _, err := st.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Deploy implements queue.Store.
 func (s *Store) Deploy(ctx context.Context, id int64) (*queue.Deploy, error) {
-	d, err := scanDeploy(s.r.QueryRowContext(ctx, `SELECT `+deployCols+` FROM deploys WHERE id = ?`, id))
+	d, err := scanDeploy(s.deployByID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, queue.Errorf(queue.ENotFound, "no deploy #%d", id)
 	}
@@ -247,8 +402,8 @@ func (s *Store) queryDeploys(ctx context.Context, q string, args ...any) ([]*que
 	return out, rows.Err()
 }
 
-func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.Deploy, error) {
-	d, err := scanDeploy(s.r.QueryRowContext(ctx, q, args...))
+func oneDeploy(ctx context.Context, st *sql.Stmt, args ...any) (*queue.Deploy, error) {
+	d, err := scanDeploy(st.QueryRowContext(ctx, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -257,8 +412,7 @@ func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.De
 
 // NextQueued implements queue.Store.
 func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, error) {
-	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = ? AND env = ? AND state = 'queued'
-		ORDER BY id LIMIT 1`, app, env)
+	return oneDeploy(ctx, s.nextQueued, app, env)
 }
 
 // LastSucceeded implements queue.Store.
@@ -266,8 +420,7 @@ func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int
 	if beforeID <= 0 {
 		beforeID = 1 << 62
 	}
-	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded'
-		AND id < ? ORDER BY id DESC LIMIT 1`, app, env, beforeID)
+	return oneDeploy(ctx, s.lastSucceeded, app, env, beforeID)
 }
 
 // Lanes implements queue.Store.
@@ -347,20 +500,29 @@ func (s *Store) Locks(ctx context.Context) ([]*queue.Lock, error) {
 
 // PutLock implements queue.Store.
 func (s *Store) PutLock(ctx context.Context, l *queue.Lock) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO locks (env, app, owner, reason, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, app) DO UPDATE SET owner = excluded.owner,
-		reason = excluded.reason, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-		l.Env, l.App, l.Owner, l.Reason, fmtTime(l.CreatedAt), nullTime(l.ExpiresAt))
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO locks (env, app, owner, reason, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, app) DO UPDATE SET owner = excluded.owner,
+			reason = excluded.reason, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			l.Env, l.App, l.Owner, l.Reason, fmtTime(l.CreatedAt), nullTime(l.ExpiresAt))
+		return err
+	})
 }
 
 // DeleteLock implements queue.Store.
 func (s *Store) DeleteLock(ctx context.Context, env, app string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM locks WHERE env = ? AND app = ?`, env, app)
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE env = ? AND app = ?`, env, app)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return queue.Errorf(queue.ENotFound, "no lock on %s", env)
 	}
 	return nil
@@ -371,19 +533,7 @@ func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, l := range lines {
-			if _, err := st.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.insertLines(ctx, tx, lines) })
 }
 
 // Log implements queue.Store.
@@ -413,15 +563,16 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 // LastLogSeq implements queue.Store.
 func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`, id).Scan(&n)
+	err := s.lastLogSeq.QueryRowContext(ctx, id).Scan(&n)
 	return n, err
 }
 
 // Audit implements queue.Store.
 func (s *Store) Audit(ctx context.Context, e queue.AuditEntry) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO audit (time, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
-		fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail)
-	return err
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.audit).ExecContext(ctx, fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail)
+		return err
+	})
 }
 
 // AuditLog implements queue.Store.
