@@ -307,3 +307,20 @@ func TestFollowAndSSE(t *testing.T) {
 		t.Fatalf("last id %s, want %s", ids[len(ids)-1], want)
 	}
 }
+
+// The hand-written SSE JSON decodes to the same line.
+func TestEventJSON(t *testing.T) {
+	texts := []string{"plain", `quote " and \ back`, "tab\tnl\r<b>&</b>", "\x00\x1f", "héllo ✓", "bad \xff utf8", "\u2028"}
+	for _, text := range texts {
+		b := api.AppendEventForTest(nil, queue.LogLine{Seq: 7, Time: time.Unix(1, 5).UTC(), Stream: "stderr", Host: "web-1", Text: text})
+		data := strings.TrimSuffix(strings.SplitN(string(b), "data: ", 2)[1], "\n\n")
+		var l api.LogLine
+		if err := json.Unmarshal([]byte(data), &l); err != nil {
+			t.Fatalf("%q: %v in %s", text, err, data)
+		}
+		want := strings.ToValidUTF8(text, "\ufffd")
+		if l.Text != want || l.Seq != 7 || l.Host != "web-1" || l.Stream != "stderr" || !l.Time.Equal(time.Unix(1, 5)) {
+			t.Fatalf("%q came back as %+v", text, l)
+		}
+	}
+}

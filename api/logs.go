@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/deployq/deployq/queue"
 )
@@ -62,8 +64,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		buf = buf[:0]
 		for _, l := range lines {
 			if sse {
-				b, _ := json.Marshal(LogLine{Seq: l.Seq, Time: l.Time.UTC(), Stream: l.Stream, Host: l.Host, Text: l.Text})
-				buf = fmt.Appendf(buf, "id: %d\nevent: line\ndata: %s\n\n", l.Seq, b)
+				buf = appendEvent(buf, l)
 			} else {
 				buf = append(buf, FormatLine(l)...)
 			}
@@ -97,4 +98,63 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
 		rc.Flush()
 	}
+}
+
+// appendEvent writes one SSE line event; its data is the JSON of LogLine,
+// written by hand because a busy log has many lines a second.
+func appendEvent(b []byte, l queue.LogLine) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, l.Seq, 10)
+	b = append(b, "\nevent: line\ndata: {\"seq\":"...)
+	b = strconv.AppendInt(b, l.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = l.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","stream":`...)
+	b = appendJSONString(b, l.Stream)
+	if l.Host != "" {
+		b = append(b, `,"host":`...)
+		b = appendJSONString(b, l.Host)
+	}
+	b = append(b, `,"text":`...)
+	b = appendJSONString(b, l.Text)
+	return append(b, "}\n\n"...)
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }

@@ -32,9 +32,12 @@ type Store struct {
 	done   chan struct{}
 
 	// prepared hot statements: SQLite parses a statement once, not per call
-	nextQueued, lastSucceeded, deployByID, lastLogSeq  *sql.Stmt
-	insertLog, insertDeploy, nextNumber, update, audit *sql.Stmt
+	nextQueued, lastSucceeded, deployByID, lastLogSeq              *sql.Stmt
+	insertLog, insertLogs, insertDeploy, nextNumber, update, audit *sql.Stmt
 }
+
+// logRows is how many log lines one INSERT statement carries.
+const logRows = 64
 
 var _ queue.Store = (*Store)(nil)
 
@@ -144,6 +147,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
 		{s.r, &s.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`},
 		{s.w, &s.insertLog, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.insertLogs, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, logRows-1)},
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
 			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error)
@@ -170,7 +175,7 @@ func (s *Store) Close() error {
 		s.writes = nil
 	}
 	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq,
-		s.insertLog, s.insertDeploy, s.nextNumber, s.update, s.audit} {
+		s.insertLog, s.insertLogs, s.insertDeploy, s.nextNumber, s.update, s.audit} {
 		if st != nil {
 			st.Close()
 		}
@@ -338,9 +343,23 @@ func (s *Store) insertLines(ctx context.Context, tx *sql.Tx, lines []queue.LogLi
 	if len(lines) == 0 {
 		return nil
 	}
-	st := tx.StmtContext(ctx, s.insertLog)
+	if len(lines) >= logRows {
+		many := tx.StmtContext(ctx, s.insertLogs)
+		args := make([]any, 0, 6*logRows)
+		for len(lines) >= logRows {
+			args = args[:0]
+			for _, l := range lines[:logRows] {
+				args = append(args, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text)
+			}
+			if _, err := many.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+			lines = lines[logRows:]
+		}
+	}
+	one := tx.StmtContext(ctx, s.insertLog)
 	for _, l := range lines {
-		if _, err := st.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
+		if _, err := one.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
 			return err
 		}
 	}

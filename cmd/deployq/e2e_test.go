@@ -68,7 +68,7 @@ type server struct {
 
 // startServer runs `deployq serve` in dir on a free port and waits until it
 // says where it listens.
-func startServer(t *testing.T, dir string, env []string, args ...string) *server {
+func startServer(t testing.TB, dir string, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir = dir
@@ -99,7 +99,7 @@ func startServer(t *testing.T, dir string, env []string, args ...string) *server
 }
 
 // stop ends the server it started (by pid) and waits for it.
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	select {
 	case <-s.done:
 		return

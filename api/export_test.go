@@ -1,0 +1,4 @@
+package api
+
+// AppendEventForTest exposes appendEvent to the external tests.
+var AppendEventForTest = appendEvent
