@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
+	"github.com/deployq/deployq/internal/proctest"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -98,34 +98,6 @@ func TestMaxParallelBoundsPairs(t *testing.T) {
 	}
 }
 
-// alive reports whether a process exists and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-func pids(t *testing.T, file string) []int {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		n, _ := strconv.Atoi(f)
-		out = append(out, n)
-	}
-	return out
-}
-
 // forker starts a tree: two background sleeps, a nested shell with its own
 // sleep, and writes their pids; then it waits.
 func forker(dir string) string {
@@ -153,12 +125,12 @@ func TestCancelKillsTheProcessTree(t *testing.T) {
 	if !strings.Contains(log, "started") {
 		t.Fatalf("log lost output:\n%s", log)
 	}
-	ps := pids(t, filepath.Join(dir, "pids"))
+	ps := proctest.Pids(t, filepath.Join(dir, "pids"))
 	if len(ps) != 4 {
 		t.Fatalf("want 4 pids, got %v", ps)
 	}
 	for _, pid := range ps {
-		if alive(pid) {
+		if proctest.Alive(pid) {
 			t.Errorf("process %d survived the cancel", pid)
 		}
 	}
@@ -177,8 +149,8 @@ func TestTimeoutKillsTheProcessTree(t *testing.T) {
 	if got.State != queue.StateFailed || got.Error != "timed out after 1s" {
 		t.Fatalf("state %s error %q", got.State, got.Error)
 	}
-	for _, pid := range pids(t, filepath.Join(dir, "pids")) {
-		if alive(pid) {
+	for _, pid := range proctest.Pids(t, filepath.Join(dir, "pids")) {
+		if proctest.Alive(pid) {
 			t.Errorf("process %d survived the timeout", pid)
 		}
 	}
@@ -261,5 +233,31 @@ func TestBadInputIsRefusedAndNothingStored(t *testing.T) {
 	ds, _ := e.svc.Deploys(context.Background(), queue.DeployFilter{})
 	if len(ds) != 0 {
 		t.Fatalf("%d deploys stored", len(ds))
+	}
+}
+
+// A graceful stop ends running deploys as interrupted, with their process
+// trees, and leaves queued deploys queued for the next start.
+func TestStopInterruptsRunningKeepsQueued(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	apps := []*queue.App{app("web", shellEnv("staging", forker(dir)))}
+	e := startIn(t, dir, apps, nil)
+	running := e.submit(queue.Request{App: "web", Ref: sha(1)})
+	waitFile(t, filepath.Join(dir, "ready"))
+	queued := e.submit(queue.Request{App: "web", Ref: sha(2)})
+	e.svc.Stop()
+
+	d, err := e.store.Deploy(ctx, running.ID)
+	if err != nil || d.State != queue.StateInterrupted {
+		t.Fatalf("running deploy after stop: %v %+v", err, d)
+	}
+	if d, _ := e.store.Deploy(ctx, queued.ID); d.State != queue.StateQueued {
+		t.Fatalf("queued deploy after stop: %s", d.State)
+	}
+	for _, pid := range proctest.Pids(t, filepath.Join(dir, "pids")) {
+		if proctest.Alive(pid) {
+			t.Errorf("process %d survived the stop", pid)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deployq/deployq/internal/gittest"
+	"github.com/deployq/deployq/internal/proctest"
 )
 
 var (
@@ -209,7 +211,7 @@ apps:
 		t.Fatalf("lock: %d %s", code, out)
 	}
 	out, code = s.cli(t, bob, "", "deploy", "web", "to", "production")
-	if code != 1 || !strings.Contains(out, "production is locked by alice (0s ago): release freeze") {
+	if code != 1 || !regexp.MustCompile(`production is locked by alice \(\d+s ago\): release freeze`).MatchString(out) {
 		t.Fatalf("deploy to a locked env: %d %s", code, out)
 	}
 	out, code = s.cli(t, bob, "", "deploy", "web@main;reboot")
@@ -285,10 +287,10 @@ func TestKill9Recovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-s.done
-	children := pidsIn(t, filepath.Join(dir, "child"))
+	children := proctest.Pids(t, filepath.Join(dir, "child"))
 	t.Cleanup(func() { // even when the test fails, leave nothing behind
 		for _, pid := range children {
-			if alive(pid) {
+			if proctest.Alive(pid) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -312,7 +314,7 @@ func TestKill9Recovery(t *testing.T) {
 		}
 	}
 	for _, pid := range children {
-		if alive(pid) {
+		if proctest.Alive(pid) {
 			t.Errorf("process %d of the interrupted deploy survived the restart", pid)
 		}
 	}
@@ -341,31 +343,4 @@ func waitFile(t *testing.T, path string) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func pidsIn(t *testing.T, file string) []int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, f := range strings.Fields(string(b)) {
-		var n int
-		fmt.Sscan(f, &n)
-		out = append(out, n)
-	}
-	return out
-}
-
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }
