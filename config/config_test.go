@@ -31,7 +31,7 @@ apps:
     environments:
       - name: qa
         runner: shell
-        shell: {command: "echo $$HOME $HOME"}
+        shell: {command: "echo $${HOME} $$ $HOME"}
 environments:
   - name: production
     apps: [web, api]
@@ -63,7 +63,7 @@ func TestParseOK(t *testing.T) {
 	if web.Env("production") == nil || c.Apps[1].Env("production") == nil || c.Apps[1].DefaultEnv != "qa" {
 		t.Fatalf("top-level environment not given to both apps")
 	}
-	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo $HOME $HOME" {
+	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo ${HOME} $$ $HOME" {
 		t.Fatalf("$$ escape: %q", got)
 	}
 }

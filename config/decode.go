@@ -45,16 +45,17 @@ func (d *decoder) errf(n *yaml.Node, key, format string, args ...any) error {
 	return &Error{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-var varRe = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+var varRe = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in every scalar with the environment's value and
-// records the values as secrets; $$ stands for a literal $.
+// records the values as secrets; $${ stands for a literal ${. Any other $
+// is left alone, so shell commands keep their $HOME and $$.
 func (d *decoder) expand(n *yaml.Node, key string) error {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		var missing string
 		v := varRe.ReplaceAllStringFunc(n.Value, func(m string) string {
-			if m == "$$" {
+			if m == "$${" {
 				return "\x00"
 			}
 			name := m[2 : len(m)-1]
@@ -73,7 +74,7 @@ func (d *decoder) expand(n *yaml.Node, key string) error {
 		if strings.Contains(varRe.ReplaceAllString(n.Value, ""), "${") {
 			return d.errf(n, key, "write ${NAME} to read the environment, or $${ for a literal ${")
 		}
-		n.Value = strings.ReplaceAll(v, "\x00", "$")
+		n.Value = strings.ReplaceAll(v, "\x00", "${")
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			sub := n.Content[i].Value

@@ -241,7 +241,8 @@ func Placeholders(job queue.Job) map[string]string {
 
 // ExpandShell fills {name} placeholders in a shell command template with
 // single-quoted values, so that no value is read as shell syntax. "{{" and
-// "}}" stand for literal braces. An unknown placeholder is an error.
+// "}}" stand for literal braces, and "${...}" is the shell's and left as
+// it is. An unknown placeholder is an error.
 func ExpandShell(tmpl string, values map[string]string) (string, error) {
 	return expand(tmpl, values, ShellQuote)
 }
@@ -267,6 +268,11 @@ func expand(tmpl string, values map[string]string, quote func(string) string) (s
 			end := strings.IndexByte(tmpl[i:], '}')
 			if end < 0 {
 				return "", fmt.Errorf("unclosed { in %q", tmpl)
+			}
+			if i > 0 && tmpl[i-1] == '$' { // ${VAR}: the shell's
+				b.WriteString(tmpl[i : i+end+1])
+				i += end
+				continue
 			}
 			name := tmpl[i+1 : i+end]
 			v, ok := values[name]

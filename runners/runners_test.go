@@ -39,6 +39,10 @@ func TestExpandErrors(t *testing.T) {
 	if err != nil || got != "{literal} registry/web:abc" {
 		t.Fatalf("%q %v", got, err)
 	}
+	got, err = runners.ExpandShell(`echo "${HOME:-/}" {app} $$`, map[string]string{"app": "web"})
+	if err != nil || got != `echo "${HOME:-/}" web $$` {
+		t.Fatalf("shell variables: %q %v", got, err)
+	}
 }
 
 func TestRunGroupExitAndOutput(t *testing.T) {
