@@ -12,6 +12,10 @@ import (
 	"github.com/deployq/deployq/queue"
 )
 
+// DeployTrailer is the HTTP trailer that ends a followed text log: the
+// deploy as it ended, in JSON, so that a follower needs no second request.
+const DeployTrailer = "X-Deployq-Deploy"
+
 // FormatLine renders a log line as one line of text:
 // "2026-01-02T15:04:05.000Z stdout [host] text".
 func FormatLine(l queue.LogLine) string {
@@ -55,6 +59,9 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 	} else {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if follow {
+			w.Header().Set("Trailer", DeployTrailer)
+		}
 	}
 	w.WriteHeader(http.StatusOK)
 	rc.Flush()
@@ -91,6 +98,11 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	}
 	d, err := s.svc.FollowLog(r.Context(), id, after, emit)
 	if err != nil {
+		return
+	}
+	if !sse {
+		b, _ := json.Marshal(s.deployJSON(d))
+		w.Header().Set(DeployTrailer, string(b))
 		return
 	}
 	if sse {

@@ -201,5 +201,11 @@ func (c *Client) Log(ctx context.Context, id int64, follow bool, w io.Writer) (*
 			return nil, err
 		}
 	}
+	if t := resp.Trailer.Get(api.DeployTrailer); t != "" {
+		var d api.Deploy
+		if err := json.Unmarshal([]byte(t), &d); err == nil {
+			return &d, nil
+		}
+	}
 	return c.Get(context.WithoutCancel(ctx), id)
 }

@@ -122,7 +122,10 @@ func New(apps []*App, o Options) (*Service, error) {
 // queued ones go on) and starts one dispatcher per app+env. ctx bounds the
 // life of the Service; Stop ends it sooner.
 func (s *Service) Start(ctx context.Context) error {
-	s.ctx, s.cancel = context.WithCancelCause(ctx)
+	// However the parent ends, for the deploys it is a shutdown.
+	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { s.cancel(errShutdown) })
+	go func() { <-s.ctx.Done(); stop() }()
 	if err := s.recover(ctx); err != nil {
 		return err
 	}
@@ -798,7 +801,9 @@ func (s *Service) FollowLog(ctx context.Context, id, after int64, emit func([]Lo
 		if f.dropped {
 			continue // fell behind: catch up from the store
 		}
-		// The log ended: everything is stored.
+		// The log ended: everything is stored. Finish even if the caller
+		// is going away: these are two short reads.
+		ctx = context.WithoutCancel(ctx)
 		if err := drain(0); err != nil {
 			return nil, err
 		}

@@ -344,3 +344,47 @@ func waitFile(t *testing.T, path string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// SIGTERM while someone follows a running deploy: the deploy ends as
+// interrupted, its processes are gone, the follower is told so.
+func TestGracefulStopTellsFollowers(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `apps:
+  - name: web
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "sleep 300 & echo $! > ../../../child; echo $$ >> ../../../child; echo started; wait"}
+`
+	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
+	s := startServer(t, dir, nil)
+	if out, code := s.cli(t, nil, "", "deploy", "web@"+strings.Repeat("d", 40)); code != 0 {
+		t.Fatalf("%d %s", code, out)
+	}
+	waitFile(t, filepath.Join(dir, "child"))
+	children := proctest.Pids(t, filepath.Join(dir, "child"))
+	follow := exec.Command(binary, "logs", "-f", "1")
+	follow.Env = append(os.Environ(), "DEPLOYQ_SERVER="+s.url)
+	var out syncBuffer
+	follow.Stdout, follow.Stderr = &out, &out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "started"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower never saw the deploy start:\n%s", out.String())
+		}
+	}
+	s.stop(t)
+	err := follow.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("follower: %v\n%s", err, out.String())
+	}
+	mustContain(t, "follower", out.String(), "deploy #1 interrupted", "#1 interrupted\n")
+	for _, pid := range children {
+		if proctest.Alive(pid) {
+			t.Errorf("process %d survived the stop", pid)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}

@@ -112,6 +112,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	shellRunner := shell.New(filepath.Join(dataDir, "workspaces"))
+	if cfg.Server.KillGrace > 0 {
+		shellRunner.Grace = cfg.Server.KillGrace
+	}
 	if pgids := shellRunner.Reap(); len(pgids) > 0 {
 		log.Warn("ended process groups left by deploys of a server that died", "pgids", pgids)
 	}
@@ -146,8 +149,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return r.Text, r.Deploy, r.Err
 		},
 	})
+	// Handlers (log streams above all) end when the server stops.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -162,10 +169,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case err = <-served:
 	}
 	log.Info("stopping")
-	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shutdown)
+	// Running deploys end first (interrupted), so that people following
+	// their logs see how they ended; then the open requests end.
 	svc.Stop()
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if srv.Shutdown(shutdown) != nil {
+		endRequests() // streams of deploys that are still queued
+		srv.Close()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

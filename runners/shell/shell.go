@@ -31,7 +31,7 @@ type Settings struct {
 	// Env adds environment variables.
 	Env map[string]string `yaml:"env"`
 	// KillGrace is the time between SIGTERM and SIGKILL on cancel or
-	// timeout (default 10s).
+	// timeout (default: the runner's, server.kill_grace).
 	KillGrace time.Duration `yaml:"kill_grace"`
 }
 
@@ -53,10 +53,12 @@ func (s *Settings) Validate() error {
 type Runner struct {
 	// Workspace is the directory that holds one workspace per app.
 	Workspace string
+	// Grace is the default time between SIGTERM and SIGKILL.
+	Grace time.Duration
 }
 
 // New returns a shell runner with workspaces under dir.
-func New(dir string) *Runner { return &Runner{Workspace: dir} }
+func New(dir string) *Runner { return &Runner{Workspace: dir, Grace: runners.DefaultGrace} }
 
 // Reap ends the process trees of deploys that were running when a previous
 // server died. Call it at start, before deploys run; it returns the process
@@ -108,7 +110,11 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	}
 	out.Progress(queue.Progress{Phase: "run"})
 	track := filepath.Join(r.Workspace, ".groups", fmt.Sprintf("deploy-%d.pgid", job.DeployID))
-	err = runners.RunGroup(ctx, cmd, stdout, stderr, st.KillGrace, track)
+	grace := st.KillGrace
+	if grace == 0 {
+		grace = r.Grace
+	}
+	err = runners.RunGroup(ctx, cmd, stdout, stderr, grace, track)
 	if ctx.Err() != nil {
 		return queue.Result{}, ctx.Err()
 	}
