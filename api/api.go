@@ -19,6 +19,7 @@ import (
 	"github.com/deployq/deployq/queue"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -390,8 +391,8 @@ func NewMetrics() *Metrics {
 		Help: "Deploys that entered each state."}, []string{"state"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "deployq_deploy_duration_seconds",
 		Help: "Run time of finished deploys.", Buckets: prometheus.ExponentialBuckets(1, 2, 14)}, []string{"state"})
-	m.Registry.MustRegister(m.states, m.duration, prometheus.NewGoCollector(),
-		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.Registry.MustRegister(m.states, m.duration, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

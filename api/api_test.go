@@ -24,7 +24,6 @@ import (
 const sha1 = "1111111111111111111111111111111111111111"
 
 type server struct {
-	t   *testing.T
 	url string
 	svc *queue.Service
 }

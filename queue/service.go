@@ -458,8 +458,9 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 			s.mu.Lock()
 			cancel := s.running[id]
 			s.mu.Unlock()
-			if cancel == nil {
-				continue // it is finishing
+			if cancel == nil { // between its start and its registration
+				time.Sleep(time.Millisecond)
+				continue
 			}
 			cancel(&canceledBy{user: user})
 			s.audit(ctx, user, "cancel", fmt.Sprintf("#%d", id), "while running")
