@@ -6,7 +6,10 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/prometheus/client_golang v1.25.0
+	github.com/slack-go/slack v0.35.0
 )
+
+require github.com/gorilla/websocket v1.5.3
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

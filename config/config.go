@@ -24,6 +24,7 @@ import (
 type Config struct {
 	File    string
 	Server  Server
+	Slack   *Slack // nil without a slack section
 	Apps    []*queue.App
 	Secrets []string // values that came from the environment; masked in logs
 }
@@ -37,6 +38,16 @@ type Server struct {
 	APITokens   []Token `yaml:"api_tokens"`
 	// KillGrace is the default time between SIGTERM and SIGKILL.
 	KillGrace time.Duration `yaml:"kill_grace"`
+}
+
+// Slack is the slack section.
+type Slack struct {
+	Mode          string `yaml:"mode"`           // socket (default) or http
+	BotToken      string `yaml:"bot_token"`      // xoxb-...
+	AppToken      string `yaml:"app_token"`      // xapp-..., for socket mode
+	SigningSecret string `yaml:"signing_secret"` // for http mode
+	Channel       string `yaml:"channel"`        // announcements (channel id)
+	APIURL        string `yaml:"api_url"`        // default Slack's
 }
 
 // Token is an API bearer token; its name is the user of the calls made
@@ -55,6 +66,7 @@ type Kinds map[string]func() any
 
 type fileConfig struct {
 	Server       Server      `yaml:"server"`
+	Slack        *Slack      `yaml:"slack"`
 	Apps         []appConfig `yaml:"apps"`
 	Environments []envConfig `yaml:"environments"`
 }
@@ -111,8 +123,11 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 			return nil, err
 		}
 	}
-	c := &Config{File: name, Server: fc.Server, Secrets: d.secrets}
+	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, Secrets: d.secrets}
 	if err := d.validateServer(&root, &c.Server); err != nil {
+		return nil, err
+	}
+	if err := d.validateSlack(&root, c.Slack); err != nil {
 		return nil, err
 	}
 	apps, err := d.buildApps(&root, &fc, kinds)
@@ -204,6 +219,35 @@ func (d *decoder) validateServer(root *yaml.Node, s *Server) error {
 	if len(s.APITokens) == 0 && !isLoopback(host) {
 		return d.errf(at("listen"), "server.listen",
 			"%s is not a loopback address: set server.api_tokens, or listen on 127.0.0.1", s.Listen)
+	}
+	return nil
+}
+
+func (d *decoder) validateSlack(root *yaml.Node, s *Slack) error {
+	if s == nil {
+		return nil
+	}
+	at := func(key string) *yaml.Node {
+		if n := find(root, "slack", key); n != nil {
+			return n
+		}
+		return find(root, "slack")
+	}
+	if s.Mode == "" {
+		s.Mode = "socket"
+	}
+	switch {
+	case s.Mode != "socket" && s.Mode != "http":
+		return d.errf(at("mode"), "slack.mode", "want socket or http, got %q", s.Mode)
+	case s.BotToken == "":
+		return d.errf(at("bot_token"), "slack.bot_token", "required (xoxb-...)")
+	case s.Mode == "socket" && s.AppToken == "":
+		return d.errf(at("app_token"), "slack.app_token", "socket mode needs an app-level token (xapp-...)")
+	case s.Mode == "http" && s.SigningSecret == "":
+		return d.errf(at("signing_secret"), "slack.signing_secret", "http mode needs the app's signing secret")
+	}
+	if s.APIURL != "" && !strings.HasSuffix(s.APIURL, "/") {
+		s.APIURL += "/"
 	}
 	return nil
 }

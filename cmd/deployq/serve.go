@@ -18,6 +18,7 @@ import (
 
 	"github.com/deployq/deployq/api"
 	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/bot/slack"
 	"github.com/deployq/deployq/config"
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/queue"
@@ -119,11 +120,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("ended process groups left by deploys of a server that died", "pgids", pgids)
 	}
 	metrics := api.NewMetrics()
+	notifiers := []queue.Notifier{metrics}
+	var sl *slack.Adapter
+	if c := cfg.Slack; c != nil {
+		sl = slack.New(slack.Config{Mode: c.Mode, BotToken: c.BotToken, AppToken: c.AppToken,
+			SigningSecret: c.SigningSecret, Channel: c.Channel, APIURL: c.APIURL, BaseURL: baseURL}, log)
+		notifiers = append(notifiers, sl)
+	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
 		Runners:     map[string]queue.Runner{"shell": shellRunner},
 		Resolver:    git.NewResolver(filepath.Join(dataDir, "git")),
-		Notifiers:   []queue.Notifier{metrics},
+		Notifiers:   notifiers,
 		Logger:      log,
 		MaxParallel: cfg.Server.MaxParallel,
 		Secrets:     cfg.Secrets,
@@ -142,8 +150,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range cfg.Server.APITokens {
 		tokens[t.Token] = t.Name
 	}
+	mounts := map[string]http.Handler{}
+	slackCtx, stopSlack := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSlack()
+	if sl != nil {
+		if err := sl.Start(slackCtx, svc, b); err != nil {
+			svc.Stop()
+			ln.Close()
+			return err
+		}
+		if cfg.Slack.Mode == "http" {
+			mounts = sl.Handlers()
+		}
+		log.Info("slack connected", "mode", cfg.Slack.Mode)
+	}
 	handler := api.New(api.Options{
-		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics,
+		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics, Mount: mounts,
 		Chat: func(ctx context.Context, user, text string) (string, *queue.Deploy, error) {
 			r := b.Handle(ctx, bot.Message{User: user, Text: text})
 			return r.Text, r.Deploy, r.Err
@@ -172,6 +194,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Running deploys end first (interrupted), so that people following
 	// their logs see how they ended; then the open requests end.
 	svc.Stop()
+	if sl != nil {
+		// the last states reach Slack, within a bound
+		time.AfterFunc(3*time.Second, stopSlack)
+		sl.Idle()
+		stopSlack()
+		sl.Wait()
+	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if srv.Shutdown(shutdown) != nil {

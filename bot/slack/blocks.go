@@ -1,0 +1,154 @@
+package slack
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	slackgo "github.com/slack-go/slack"
+)
+
+// Action ids of the buttons deployq puts on its messages.
+const (
+	ActionCancel   = "deployq_cancel"
+	ActionRollback = "deployq_rollback"
+	ActionContinue = "deployq_continue"
+	ActionUnlock   = "deployq_unlock"
+)
+
+var stateEmoji = map[queue.State]string{
+	queue.StateWaiting:     ":hourglass:",
+	queue.StateQueued:      ":hourglass_flowing_sand:",
+	queue.StateRunning:     ":rocket:",
+	queue.StateSucceeded:   ":white_check_mark:",
+	queue.StateFailed:      ":x:",
+	queue.StateCanceled:    ":no_entry_sign:",
+	queue.StateInterrupted: ":warning:",
+	queue.StateSuperseded:  ":fast_forward:",
+}
+
+// DeployView is what a deploy message shows.
+type DeployView struct {
+	Deploy   *queue.Deploy
+	Repo     string // GitHub owner/name, for the commit link
+	LogURL   string
+	Progress *queue.Progress
+	Now      time.Time
+}
+
+// ProgressBar draws "▓▓▓▓░░░░ 4/10 hosts, batch 2/4" (8 cells).
+func ProgressBar(p queue.Progress) string {
+	if p.Total <= 0 {
+		return p.Message
+	}
+	done := min(max(p.Done, 0), p.Total)
+	cells := done * 8 / p.Total
+	s := strings.Repeat("▓", cells) + strings.Repeat("░", 8-cells) + fmt.Sprintf(" %d/%d", done, p.Total)
+	if p.Phase != "" {
+		s += " " + p.Phase
+	}
+	if p.Message != "" {
+		s += ", " + p.Message
+	}
+	return s
+}
+
+// Escape makes text safe for Slack's mrkdwn.
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// Summary is the one-line text of a deploy message (notifications, and
+// clients without blocks).
+func Summary(v DeployView) string {
+	d := v.Deploy
+	s := fmt.Sprintf("%s #%d %s@%s (%s) to %s by %s: %s", stateEmoji[d.State], d.ID, d.App, d.Ref,
+		queue.ShortSHA(d.SHA), d.Env, d.User, d.State)
+	if d.Error != "" {
+		s += ": " + d.Error
+	}
+	return Escape(s)
+}
+
+// DeployBlocks renders a deploy message.
+func DeployBlocks(v DeployView) []slackgo.Block {
+	d := v.Deploy
+	head := fmt.Sprintf("%s *%s* to *%s*: %s", stateEmoji[d.State], Escape(d.App), Escape(d.Env), d.State)
+	switch {
+	case d.State.Terminal() && !d.StartedAt.IsZero() && !d.FinishedAt.IsZero():
+		head += " in " + d.FinishedAt.Sub(d.StartedAt).Round(time.Second).String()
+	case d.State == queue.StateRunning && !d.StartedAt.IsZero():
+		head += " for " + queue.Age(v.Now.Sub(d.StartedAt))
+	}
+	if d.Error != "" {
+		head += "\n" + Escape(d.Error)
+	}
+	sha := "`" + queue.ShortSHA(d.SHA) + "`"
+	if v.Repo != "" {
+		sha = fmt.Sprintf("<https://github.com/%s/commit/%s|%s>", v.Repo, d.SHA, queue.ShortSHA(d.SHA))
+	}
+	fields := []*slackgo.TextBlockObject{
+		mrkdwn("*Ref*\n`" + Escape(d.Ref) + "`"),
+		mrkdwn("*Commit*\n" + sha),
+		mrkdwn("*By*\n" + Escape(d.User)),
+		mrkdwn(fmt.Sprintf("*Deploy*\n#%d (%s)", d.ID, d.Source)),
+	}
+	blocks := []slackgo.Block{
+		slackgo.NewSectionBlock(mrkdwn(head), fields, nil, slackgo.SectionBlockOptionBlockID("deploy")),
+	}
+	if v.Progress != nil && d.State == queue.StateRunning {
+		if bar := ProgressBar(*v.Progress); bar != "" {
+			blocks = append(blocks, slackgo.NewContextBlock("progress", mrkdwn("`"+Escape(bar)+"`")))
+		}
+	}
+	var buttons []slackgo.BlockElement
+	id := fmt.Sprint(d.ID)
+	switch d.State {
+	case queue.StateWaiting, queue.StateQueued, queue.StateRunning:
+		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionCancel, id, plain("Cancel")).WithStyle(slackgo.StyleDanger))
+	case queue.StateSucceeded, queue.StateFailed, queue.StateInterrupted:
+		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionRollback, id, plain("Roll back")))
+	}
+	if v.LogURL != "" {
+		buttons = append(buttons, slackgo.NewButtonBlockElement("deployq_log", id, plain("Full log")).WithURL(v.LogURL))
+	}
+	if len(buttons) > 0 {
+		blocks = append(blocks, slackgo.NewActionBlock("actions", buttons...))
+	}
+	return blocks
+}
+
+// LockBlocks renders a lock announcement: holder, reason, since, expiry,
+// and an Unlock button while it holds.
+func LockBlocks(l *queue.Lock, locked bool, now time.Time) []slackgo.Block {
+	if !locked {
+		return []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(fmt.Sprintf(":unlock: *%s* is unlocked (was held by %s)",
+			Escape(l.Scope()), Escape(l.Owner))), nil, nil)}
+	}
+	text := fmt.Sprintf(":lock: *%s* is locked by %s", Escape(l.Scope()), Escape(l.Owner))
+	if l.Reason != "" {
+		text += ": " + Escape(l.Reason)
+	}
+	meta := fmt.Sprintf("since %s (%s ago)", l.CreatedAt.UTC().Format("15:04 MST"), queue.Age(now.Sub(l.CreatedAt)))
+	if !l.ExpiresAt.IsZero() {
+		meta += fmt.Sprintf(", expires %s", l.ExpiresAt.UTC().Format("15:04 MST"))
+	}
+	value := l.Env
+	if l.App != "" {
+		value = l.App + " in " + l.Env
+	}
+	return []slackgo.Block{
+		slackgo.NewSectionBlock(mrkdwn(text), nil, nil),
+		slackgo.NewContextBlock("", mrkdwn(meta)),
+		slackgo.NewActionBlock("lock", slackgo.NewButtonBlockElement(ActionUnlock, value, plain("Unlock"))),
+	}
+}
+
+func mrkdwn(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+}
+
+func plain(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.PlainTextType, s, false, false)
+}

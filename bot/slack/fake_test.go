@@ -1,0 +1,252 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/shell"
+	"github.com/deployq/deployq/store"
+	"github.com/gorilla/websocket"
+)
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// call is one Web API call the fake received.
+type call struct {
+	Method string
+	Form   url.Values
+}
+
+// fakeSlack is a real HTTP server on 127.0.0.1 that answers Slack's Web
+// API from the fixtures and serves a Socket Mode websocket.
+type fakeSlack struct {
+	t   testing.TB
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	calls     []call
+	limited   map[string]int // method -> 429s still to answer
+	opens     int
+	conns     chan *websocket.Conn
+	acks      chan map[string]any
+	callAdded chan struct{}
+}
+
+func newFakeSlack(t testing.TB) *fakeSlack {
+	f := &fakeSlack{t: t, limited: map[string]int{}, conns: make(chan *websocket.Conn, 8),
+		acks: make(chan map[string]any, 64), callAdded: make(chan struct{}, 1)}
+	mux := http.NewServeMux()
+	answers := map[string]string{
+		"auth.test":          "auth.test.response.ok.json",
+		"chat.postMessage":   "chat.postMessage.response.ok.json",
+		"chat.update":        "chat.update.response.ok.json",
+		"chat.postEphemeral": "chat.postEphemeral.response.ok.json",
+	}
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		r.ParseForm()
+		f.mu.Lock()
+		f.calls = append(f.calls, call{Method: method, Form: r.Form})
+		limited := f.limited[method] > 0
+		if limited {
+			f.limited[method]--
+		}
+		if method == "apps.connections.open" {
+			f.opens++
+		}
+		f.mu.Unlock()
+		select {
+		case f.callAdded <- struct{}{}:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case limited:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		case method == "apps.connections.open":
+			// No fixture holds this answer; it is the documented shape.
+			fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, r.Host)
+		case answers[method] != "":
+			w.Write(fixture(t, answers[method]))
+		default:
+			w.Write([]byte(`{"ok":false,"error":"unknown_method"}`))
+		}
+	})
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	mux.HandleFunc("/link", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c.WriteMessage(websocket.TextMessage, fixture(t, "socket-mode.hello.json"))
+		go func() {
+			for {
+				_, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				var ack map[string]any
+				if json.Unmarshal(msg, &ack) == nil {
+					f.acks <- ack
+				}
+			}
+		}()
+		f.conns <- c
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeSlack) apiURL() string { return f.srv.URL + "/api/" }
+
+// conn waits for the next Socket Mode connection.
+func (f *fakeSlack) conn() *websocket.Conn {
+	f.t.Helper()
+	select {
+	case c := <-f.conns:
+		return c
+	case <-time.After(time.Minute):
+		f.t.Fatal("deployq never connected over Socket Mode")
+		return nil
+	}
+}
+
+func (f *fakeSlack) callsOf(method string) []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []call
+	for _, c := range f.calls {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// waitFor waits until cond holds over the calls so far.
+func (f *fakeSlack) waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for !cond() {
+		select {
+		case <-f.callAdded:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			t.Fatalf("never saw %s; calls: %v", what, f.calls)
+		}
+	}
+}
+
+const sha = "1111111111111111111111111111111111111111"
+
+type env struct {
+	svc   *queue.Service
+	slack *slack.Adapter
+	fake  *fakeSlack
+	st    *store.Store
+}
+
+// start runs a real queue (SQLite, shell runner) with the Slack adapter
+// against the fake.
+func start(t *testing.T, mode, command string, tweak func(*slack.Adapter)) *env {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := newFakeSlack(t)
+	a := slack.New(slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
+		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a.PostInterval = 50 * time.Millisecond
+	if tweak != nil {
+		tweak(a)
+	}
+	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{
+		{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: command}},
+	}}}
+	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
+		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx, svc, bot.New(svc, "http://deployq.test")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		svc.Stop()
+		cancel()
+		a.Wait()
+		st.Close()
+	})
+	return &env{svc: svc, slack: a, fake: fake, st: st}
+}
+
+// waitDeploy follows a deploy to its end.
+func (e *env) waitDeploy(t *testing.T, id int64) *queue.Deploy {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := e.svc.FollowLog(ctx, id, 0, func([]queue.LogLine) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (e *env) deploys(t *testing.T) []*queue.Deploy {
+	ds, err := e.svc.Deploys(context.Background(), queue.DeployFilter{Limit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// withText returns a copy of a JSON fixture with the value at path set.
+func withValue(t testing.TB, raw []byte, value any, path ...string) []byte {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	m := v
+	for _, p := range path[:len(path)-1] {
+		m = m[p].(map[string]any)
+	}
+	m[path[len(path)-1]] = value
+	b, _ := json.Marshal(v)
+	return b
+}

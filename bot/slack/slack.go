@@ -1,0 +1,332 @@
+// Package slack is deployq's Slack adapter (slack-go/slack): commands from
+// mentions, direct messages and /deploy over Socket Mode or signed HTTP,
+// one Block Kit message per deploy updated in place, the deploy's log in
+// its thread, and buttons.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/queue"
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// Config configures the adapter.
+type Config struct {
+	Mode          string // "socket" (default) or "http"
+	BotToken      string // xoxb-...
+	AppToken      string // xapp-..., Socket Mode
+	SigningSecret string // HTTP mode
+	Channel       string // announcements: deploys not asked for in Slack
+	APIURL        string // default Slack's; ends with "/"
+	BaseURL       string // deployq's, for log links
+}
+
+// Adapter connects deployq to Slack. It is a queue.Notifier.
+type Adapter struct {
+	cfg  Config
+	api  *slackgo.Client
+	svc  *queue.Service
+	bot  *bot.Bot
+	log  *slog.Logger
+	now  func() time.Time
+	seen *seen
+
+	ctx     context.Context
+	mu      sync.Mutex
+	pending map[int64]*queue.Deploy // latest change not yet handed to a watcher
+	watch   map[int64]*watcher
+	wake    chan struct{}
+	wg      sync.WaitGroup
+
+	// PostInterval is the least time between two posts in one thread and
+	// two updates of one message (Slack allows about one a second).
+	PostInterval time.Duration
+}
+
+// New returns an adapter. Give it to the queue as a Notifier, then call
+// Start.
+func New(cfg Config, log *slog.Logger) *Adapter {
+	opts := []slackgo.Option{}
+	if cfg.APIURL != "" {
+		opts = append(opts, slackgo.OptionAPIURL(cfg.APIURL))
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackgo.OptionAppLevelToken(cfg.AppToken))
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = "socket"
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
+		now: time.Now, seen: newSeen(4096), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
+		wake: make(chan struct{}, 1), PostInterval: time.Second}
+}
+
+// SetClock replaces the clock used to check request timestamps (tests).
+func (a *Adapter) SetClock(now func() time.Time) { a.now = now }
+
+// Start runs the adapter until ctx ends: the message dispatcher, and in
+// socket mode the Socket Mode connection (reconnecting as needed).
+// Changes the queue reported before Start are handled then.
+func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) error {
+	a.svc, a.bot = svc, b
+	if _, err := a.api.AuthTestContext(ctx); err != nil {
+		return fmt.Errorf("slack: auth.test: %w", err)
+	}
+	a.ctx = ctx
+	a.wg.Add(1)
+	go a.dispatch()
+	select { // what the queue said before Start
+	case a.wake <- struct{}{}:
+	default:
+	}
+	if a.cfg.Mode == "socket" {
+		a.wg.Add(1)
+		go a.runSocket()
+	}
+	return nil
+}
+
+// Wait waits for the adapter's goroutines after ctx ended.
+func (a *Adapter) Wait() { a.wg.Wait() }
+
+// runSocket keeps a Socket Mode connection. slack-go reconnects on
+// disconnect envelopes and dropped sockets; this loop also survives a
+// failed reconnect.
+func (a *Adapter) runSocket() {
+	defer a.wg.Done()
+	for backoff := time.Second; a.ctx.Err() == nil; backoff = min(backoff*2, time.Minute) {
+		sm := socketmode.New(a.api)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-a.ctx.Done():
+					return
+				case ev, ok := <-sm.Events:
+					if !ok {
+						return
+					}
+					a.socketEvent(sm, ev)
+				}
+			}
+		}()
+		err := sm.RunContext(a.ctx)
+		if a.ctx.Err() != nil {
+			<-done
+			return
+		}
+		a.log.Warn("slack: socket mode stopped, reconnecting", "err", err, "in", backoff)
+		select {
+		case <-a.ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
+	switch ev.Type {
+	case socketmode.EventTypeEventsAPI:
+		sm.Ack(*ev.Request) // ack first: Slack redelivers what is not acked in time
+		if e, ok := ev.Data.(slackevents.EventsAPIEvent); ok {
+			a.handleEvent(e, eventID(ev.Request.Payload))
+		}
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := ev.Data.(slackgo.SlashCommand)
+		if !ok {
+			sm.Ack(*ev.Request)
+			return
+		}
+		text, _ := a.handleSlash(cmd)
+		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": text})
+	case socketmode.EventTypeInteractive:
+		sm.Ack(*ev.Request)
+		if cb, ok := ev.Data.(slackgo.InteractionCallback); ok {
+			a.handleInteraction(cb)
+		}
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth:
+		a.log.Warn("slack: socket mode", "event", ev.Type, "data", fmt.Sprint(ev.Data))
+	}
+}
+
+var eventIDRe = regexp.MustCompile(`"event_id"\s*:\s*"([^"]+)"`)
+
+func eventID(payload []byte) string {
+	if m := eventIDRe.FindSubmatch(payload); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
+
+// handleEvent runs a mention or a direct message once per event id.
+func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
+	if e.Type != slackevents.CallbackEvent || !a.seen.first(id) {
+		return
+	}
+	switch ev := e.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		thread := ev.ThreadTimeStamp
+		if thread == "" {
+			thread = ev.TimeStamp
+		}
+		a.command(ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
+	case *slackevents.MessageEvent:
+		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
+			return
+		}
+		a.command(ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
+	}
+}
+
+// command carries out one chat command said in a channel (and thread).
+func (a *Adapter) command(user, channel, thread, text string) {
+	r := a.bot.Handle(a.ctx, bot.Message{User: user, Text: text, Thread: threadRef(channel, thread)})
+	switch {
+	case r.Err != nil:
+		a.ephemeral(channel, user, thread, r.Text)
+	case r.Deploy != nil && (r.Deploy.State == queue.StateQueued || r.Deploy.State == queue.StateWaiting):
+		// the deploy's own message answers
+	default:
+		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
+		if thread != "" {
+			opts = append(opts, slackgo.MsgOptionTS(thread))
+		}
+		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
+			a.log.Error("slack: reply", "channel", channel, "err", err)
+		}
+	}
+}
+
+func (a *Adapter) ephemeral(channel, user, thread, text string) {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(text), false)}
+	if thread != "" {
+		opts = append(opts, slackgo.MsgOptionTS(thread))
+	}
+	if _, err := a.api.PostEphemeralContext(a.ctx, channel, user, opts...); err != nil {
+		a.log.Error("slack: ephemeral reply", "channel", channel, "err", err)
+	}
+}
+
+// handleSlash runs a /deploy command; its reply goes back in the ack.
+// "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
+// "/deploy lock prod" is a lock.
+func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
+	text := strings.TrimSpace(cmd.Text)
+	if first, _, _ := strings.Cut(text, " "); text != "" && !isVerb(first) {
+		text = "deploy " + text
+	}
+	if !a.seen.first("slash:" + cmd.TriggerID) {
+		return "", nil
+	}
+	r := a.bot.Handle(a.ctx, bot.Message{User: cmd.UserID, Text: text, Thread: threadRef(cmd.ChannelID, "")})
+	return r.Text, r.Err
+}
+
+func isVerb(w string) bool {
+	_, err := bot.Parse(w)
+	var pe *bot.ParseError
+	return err == nil || errors.As(err, &pe) && !strings.HasPrefix(pe.Msg, "unknown command")
+}
+
+// handleInteraction carries out a button click as the command it stands
+// for, so it meets the same rules.
+func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
+	if cb.Type != slackgo.InteractionTypeBlockActions {
+		return
+	}
+	for _, act := range cb.ActionCallback.BlockActions {
+		if !a.seen.first("action:" + cb.TriggerID + ":" + act.ActionID + ":" + act.ActionTs) {
+			continue
+		}
+		var text string
+		switch act.ActionID {
+		case ActionCancel:
+			text = "cancel #" + act.Value
+		case ActionContinue:
+			text = "continue #" + act.Value
+		case ActionUnlock:
+			text = "unlock " + act.Value
+		case ActionRollback:
+			id, err := strconv.ParseInt(act.Value, 10, 64)
+			if err != nil {
+				continue
+			}
+			d, err := a.svc.Deploy(a.ctx, id)
+			if err != nil {
+				a.ephemeral(cb.Channel.ID, cb.User.ID, "", queue.ErrorMessage(err))
+				continue
+			}
+			text = fmt.Sprintf("rollback %s in %s", d.App, d.Env)
+		default:
+			continue
+		}
+		thread := cb.Message.ThreadTimestamp
+		if thread == "" {
+			thread = cb.Message.Timestamp
+		}
+		a.command(cb.User.ID, cb.Channel.ID, thread, text)
+	}
+}
+
+// threadRef is what deployq keeps as a deploy's chat thread.
+func threadRef(channel, thread string) string {
+	if thread == "" {
+		return "slack:" + channel
+	}
+	return "slack:" + channel + ":" + thread
+}
+
+func parseThreadRef(s string) (channel, thread string, ok bool) {
+	rest, ok := strings.CutPrefix(s, "slack:")
+	if !ok || rest == "" {
+		return "", "", false
+	}
+	channel, thread, _ = strings.Cut(rest, ":")
+	return channel, thread, true
+}
+
+// seen remembers recent delivery ids, so a redelivered event runs once.
+type seen struct {
+	mu    sync.Mutex
+	ids   map[string]bool
+	order []string
+	max   int
+}
+
+func newSeen(max int) *seen { return &seen{ids: map[string]bool{}, max: max} }
+
+// first reports whether id is new, and remembers it. "" is always new.
+func (s *seen) first(id string) bool {
+	if id == "" || strings.HasSuffix(id, ":") {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids[id] {
+		return false
+	}
+	s.ids[id] = true
+	s.order = append(s.order, id)
+	if len(s.order) > s.max {
+		delete(s.ids, s.order[0])
+		s.order = s.order[1:]
+	}
+	return true
+}

@@ -1,0 +1,384 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	slackgo "github.com/slack-go/slack"
+)
+
+const (
+	maxPostChars   = 12000 // per thread post; Slack takes 40k, shows less
+	maxThreadPosts = 30    // per deploy; then "… N more lines"
+	maxBuffered    = 20000 // lines waiting for Slack
+)
+
+// DeployChanged implements queue.Notifier: it never blocks; the newest
+// change of each deploy is handed to that deploy's watcher.
+func (a *Adapter) DeployChanged(d *queue.Deploy) {
+	c := *d
+	a.mu.Lock()
+	a.pending[d.ID] = &c
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// LockChanged implements queue.Notifier: locks are announced in the
+// announcement channel.
+func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
+	if a.cfg.Channel == "" || a.ctx == nil {
+		return
+	}
+	c := *l
+	go func() {
+		blocks := LockBlocks(&c, locked, time.Now())
+		text := fmt.Sprintf("%s locked by %s: %s", c.Scope(), c.Owner, c.Reason)
+		if !locked {
+			text = c.Scope() + " unlocked"
+		}
+		err := a.retry(a.ctx, func() error {
+			_, _, err := a.api.PostMessageContext(a.ctx, a.cfg.Channel, slackgo.MsgOptionText(Escape(text), false),
+				slackgo.MsgOptionBlocks(blocks...))
+			return err
+		})
+		if err != nil {
+			a.log.Error("slack: lock announcement", "scope", c.Scope(), "err", err)
+		}
+	}()
+}
+
+func (a *Adapter) dispatch() {
+	defer a.wg.Done()
+	done := newSeen(4096)
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		batch := a.pending
+		a.pending = map[int64]*queue.Deploy{}
+		a.mu.Unlock()
+		for id, d := range batch {
+			a.mu.Lock()
+			w := a.watch[id]
+			a.mu.Unlock()
+			if w != nil {
+				w.set(d)
+				continue
+			}
+			channel, thread, ok := parseThreadRef(d.ChatThread)
+			if !ok {
+				channel = a.cfg.Channel
+			}
+			if channel == "" || !done.first(fmt.Sprint(id)) {
+				continue
+			}
+			w = &watcher{a: a, id: id, d: d, dirty: true, channel: channel, thread: thread, wake: make(chan struct{}, 1)}
+			a.mu.Lock()
+			a.watch[id] = w
+			a.mu.Unlock()
+			a.wg.Add(1)
+			go w.run()
+		}
+	}
+}
+
+// watcher owns one deploy's message and thread.
+type watcher struct {
+	a       *Adapter
+	id      int64
+	channel string
+	thread  string // where the message was posted ("" top level)
+	ts      string // the message
+
+	mu        sync.Mutex
+	d         *queue.Deploy
+	dirty     bool
+	lines     []string
+	firstLine time.Time
+	logDone   bool
+	skipped   int
+	posts     int
+	wake      chan struct{}
+}
+
+func (w *watcher) set(d *queue.Deploy) {
+	w.mu.Lock()
+	w.d, w.dirty = d, true
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *watcher) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *watcher) addLines(lines []queue.LogLine) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == 0 {
+		w.firstLine = time.Now()
+	}
+	for _, l := range lines {
+		text := l.Text
+		if l.Host != "" {
+			text = "[" + l.Host + "] " + text
+		}
+		w.lines = append(w.lines, Escape(strings.ReplaceAll(text, "```", "'''")))
+	}
+	if over := len(w.lines) - maxBuffered; over > 0 { // Slack is not taking them
+		w.skipped += over
+		w.lines = append(w.lines[:0], w.lines[over:]...)
+	}
+	w.signal()
+	return nil
+}
+
+func (w *watcher) view() DeployView {
+	w.mu.Lock()
+	d := w.d
+	w.mu.Unlock()
+	v := DeployView{Deploy: d, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", w.a.cfg.BaseURL, d.ID), Now: time.Now()}
+	if d.State == queue.StateRunning {
+		v.Progress = w.a.svc.Progress(d.ID)
+	}
+	for _, app := range w.a.svc.Apps() {
+		if app.Name == d.App {
+			v.Repo = app.Repo
+		}
+	}
+	return v
+}
+
+func (w *watcher) run() {
+	a := w.a
+	defer a.wg.Done()
+	defer func() {
+		a.mu.Lock()
+		delete(a.watch, w.id)
+		a.mu.Unlock()
+	}()
+	go func() {
+		_, err := a.svc.FollowLog(a.ctx, w.id, 0, w.addLines)
+		if err != nil && a.ctx.Err() == nil {
+			a.log.Error("slack: following the log", "deploy", w.id, "err", err)
+		}
+		w.mu.Lock()
+		w.logDone = true
+		w.mu.Unlock()
+		w.signal()
+	}()
+	interval := a.PostInterval
+	var lastUpdate, lastPost time.Time
+	failures := 0
+	for a.ctx.Err() == nil {
+		now := time.Now()
+		w.mu.Lock()
+		dirty, terminal, logDone := w.dirty, w.d.State.Terminal(), w.logDone
+		pendingLines := len(w.lines) > 0
+		postDue := w.firstLine.Add(interval)
+		if lastPost.Add(interval).After(postDue) {
+			postDue = lastPost.Add(interval)
+		}
+		w.mu.Unlock()
+
+		switch {
+		case w.ts == "" || dirty && !now.Before(lastUpdate.Add(interval)):
+			if err := w.update(); err != nil {
+				failures++
+				a.log.Error("slack: deploy message", "deploy", w.id, "err", err, "attempt", failures)
+				if failures >= 8 && terminal {
+					return // Slack keeps refusing; the deploy is not held hostage
+				}
+				w.sleep(time.Duration(failures) * interval)
+				continue
+			}
+			failures, lastUpdate = 0, time.Now()
+			continue
+		case pendingLines && w.ts != "" && !now.Before(postDue):
+			if err := w.postLines(); err != nil {
+				a.log.Error("slack: log in thread", "deploy", w.id, "err", err)
+			}
+			lastPost = time.Now()
+			continue
+		case terminal && logDone && !pendingLines && !dirty:
+			w.finish()
+			return
+		}
+		next := postDue
+		if dirty && lastUpdate.Add(interval).Before(next) || !pendingLines {
+			next = lastUpdate.Add(interval)
+		}
+		if !dirty && !pendingLines {
+			next = now.Add(time.Hour)
+		}
+		w.sleep(time.Until(next))
+	}
+}
+
+// sleep waits for d or a signal.
+func (w *watcher) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.a.ctx.Done():
+	case <-w.wake:
+	case <-t.C:
+	}
+}
+
+// update posts the deploy's message, or updates it in place.
+func (w *watcher) update() error {
+	w.mu.Lock()
+	w.dirty = false
+	w.mu.Unlock()
+	v := w.view()
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Summary(v), false), slackgo.MsgOptionBlocks(DeployBlocks(v)...)}
+	err := w.a.retry(w.a.ctx, func() error {
+		if w.ts == "" {
+			if w.thread != "" {
+				opts = append(opts, slackgo.MsgOptionTS(w.thread))
+			}
+			_, ts, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, opts...)
+			if err == nil {
+				w.ts = ts
+			}
+			return err
+		}
+		_, _, _, err := w.a.api.UpdateMessageContext(w.a.ctx, w.channel, w.ts, opts...)
+		return err
+	})
+	if err != nil {
+		w.mu.Lock()
+		w.dirty = true
+		w.mu.Unlock()
+	}
+	return err
+}
+
+// logThread is the thread that holds the log: the one the message is in,
+// or the message's own.
+func (w *watcher) logThread() string {
+	if w.thread != "" {
+		return w.thread
+	}
+	return w.ts
+}
+
+// postLines posts the waiting lines as one code block, as many as fit.
+func (w *watcher) postLines() error {
+	w.mu.Lock()
+	if w.posts >= maxThreadPosts {
+		w.skipped += len(w.lines)
+		w.lines = nil
+		w.mu.Unlock()
+		return nil
+	}
+	var b strings.Builder
+	n := 0
+	for _, l := range w.lines {
+		if n > 0 && b.Len()+len(l)+8 > maxPostChars {
+			break
+		}
+		if len(l) > maxPostChars-8 {
+			l = l[:maxPostChars-12] + " …"
+		}
+		b.WriteString(l + "\n")
+		n++
+	}
+	chunk := w.lines[:n]
+	w.mu.Unlock()
+
+	text := "```\n" + b.String() + "```"
+	err := w.a.retry(w.a.ctx, func() error {
+		_, _, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, slackgo.MsgOptionText(text, false),
+			slackgo.MsgOptionTS(w.logThread()))
+		return err
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		w.posts++
+		w.lines = w.lines[len(chunk):]
+		if len(w.lines) > 0 {
+			w.firstLine = time.Now()
+		}
+	}
+	return err
+}
+
+// finish says how many lines did not fit in the thread.
+func (w *watcher) finish() {
+	w.mu.Lock()
+	skipped := w.skipped
+	w.mu.Unlock()
+	if skipped == 0 {
+		return
+	}
+	text := fmt.Sprintf("… %d more lines: <%s/api/v1/deploys/%d/log|full log>", skipped, w.a.cfg.BaseURL, w.id)
+	err := w.a.retry(w.a.ctx, func() error {
+		_, _, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, slackgo.MsgOptionText(text, false),
+			slackgo.MsgOptionTS(w.logThread()))
+		return err
+	})
+	if err != nil {
+		w.a.log.Error("slack: log summary", "deploy", w.id, "err", err)
+	}
+}
+
+// retry runs call, waiting out Slack's rate limits (429 Retry-After) as
+// often as Slack asks, within ctx. Other errors are returned.
+func (a *Adapter) retry(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var rl *slackgo.RateLimitedError
+		if !errors.As(err, &rl) {
+			return err
+		}
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		a.log.Warn("slack: rate limited", "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Idle waits until the messages of ended deploys show their end (or the
+// adapter's context ends); a stopping server calls it.
+func (a *Adapter) Idle() {
+	for a.ctx != nil && a.ctx.Err() == nil {
+		a.mu.Lock()
+		busy := len(a.pending) > 0
+		for _, w := range a.watch {
+			w.mu.Lock()
+			busy = busy || w.d.State.Terminal()
+			w.mu.Unlock()
+		}
+		a.mu.Unlock()
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
