@@ -87,6 +87,8 @@ type envConfig struct {
 	Timeout     time.Duration         `yaml:"timeout"`
 	IdleTimeout time.Duration         `yaml:"idle_timeout"`
 	AutoDeploy  bool                  `yaml:"auto_deploy"`
+	Deployers   []string              `yaml:"deployers"`
+	Lockers     []string              `yaml:"lockers"`
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 
@@ -352,7 +354,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 			if _, isKind := kinds[k]; isKind {
 				return d.errf(v, key+"."+k, "settings for runner %s, but the runner is %s", k, ec.Runner)
 			}
-			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy)", ec.Runner)
+			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy, deployers, lockers)", ec.Runner)
 		}
 		settings = newSettings()
 		if err := d.decode(v, reflect.ValueOf(settings), key+"."+k); err != nil {
@@ -368,7 +370,8 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		}
 	}
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
-		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, AutoDeploy: ec.AutoDeploy})
+		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, AutoDeploy: ec.AutoDeploy,
+		Deployers: ec.Deployers, Lockers: ec.Lockers})
 	return nil
 }
 

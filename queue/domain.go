@@ -51,6 +51,12 @@ type Environment struct {
 	Timeout     time.Duration // total; 0 means no limit
 	IdleTimeout time.Duration // without output; 0 means no limit
 	AutoDeploy  bool
+	// Deployers may deploy, roll back and cancel here; Lockers may lock
+	// and unlock (empty: the Deployers). Entries are user names or any
+	// identity an adapter knows (a Slack id, an email, an @group).
+	// Empty: everyone.
+	Deployers []string
+	Lockers   []string
 }
 
 // Deploy is one request to put a sha of an app into an environment.

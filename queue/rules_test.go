@@ -279,3 +279,56 @@ func TestTransitionTable(t *testing.T) {
 		}
 	}
 }
+
+func TestPermissions(t *testing.T) {
+	ctx := context.Background()
+	prod := shellEnv("production", "true")
+	prod.Deployers = []string{"alice", "@oncall"}
+	prod.Lockers = []string{"sre@example.com"}
+	e := start(t, []*queue.App{app("web", shellEnv("staging", "true"), prod)}, func(o *queue.Options) {
+		o.Identify = func(_ context.Context, user string) []string {
+			return map[string][]string{"bob": {"U2", "@oncall"}, "carol": {"U3", "sre@example.com"}}[user]
+		}
+	})
+	t.Run("OK by name and by group", func(t *testing.T) {
+		e.wait(e.submit(queue.Request{App: "web", Env: "production", Ref: sha(1), User: "alice"}).ID)
+		e.wait(e.submit(queue.Request{App: "web", Env: "production", Ref: sha(2), User: "bob"}).ID)
+	})
+	t.Run("ErrForbidden names the rule", func(t *testing.T) {
+		_, err := e.svc.Submit(ctx, queue.Request{App: "web", Env: "production", Ref: sha(1), User: "mallory"})
+		if queue.ErrorCode(err) != queue.EForbidden || err.Error() != "mallory may not deploy web in production (deployers: alice, @oncall)" {
+			t.Fatalf("%v", err)
+		}
+		if _, err := e.svc.Rollback(ctx, queue.RollbackRequest{App: "web", Env: "production", User: "mallory"}); queue.ErrorCode(err) != queue.EForbidden {
+			t.Fatalf("rollback: %v", err)
+		}
+	})
+	t.Run("OK other environments are open", func(t *testing.T) {
+		e.submit(queue.Request{App: "web", Env: "staging", Ref: sha(1), User: "mallory"})
+	})
+	t.Run("lockers", func(t *testing.T) {
+		if _, _, err := e.svc.Lock(ctx, queue.LockRequest{Env: "production", Owner: "alice"}); queue.ErrorCode(err) != queue.EForbidden ||
+			!strings.Contains(err.Error(), "lockers: sre@example.com") {
+			t.Fatalf("alice locks: %v", err)
+		}
+		if _, _, err := e.svc.Lock(ctx, queue.LockRequest{Env: "production", Owner: "carol", Reason: "r"}); err != nil {
+			t.Fatalf("carol locks: %v", err)
+		}
+		if _, err := e.svc.Unlock(ctx, "production", "", "mallory"); queue.ErrorCode(err) != queue.EForbidden {
+			t.Fatalf("mallory unlocks: %v", err)
+		}
+		if _, err := e.svc.Unlock(ctx, "production", "", "carol"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("cancel: deployers, or whoever asked", func(t *testing.T) {
+		d := e.submit(queue.Request{App: "web", Env: "staging", Ref: sha(3), User: "mallory"})
+		if _, err := e.svc.Cancel(ctx, d.ID, "mallory"); err != nil && queue.ErrorCode(err) != queue.EConflict {
+			t.Fatalf("own deploy: %v", err)
+		}
+		p := e.submit(queue.Request{App: "web", Env: "production", Ref: sha(4), User: "alice"})
+		if _, err := e.svc.Cancel(ctx, p.ID, "mallory"); queue.ErrorCode(err) != queue.EForbidden && queue.ErrorCode(err) != queue.EConflict {
+			t.Fatalf("someone else's production deploy: %v", err)
+		}
+	})
+}

@@ -22,6 +22,9 @@ type Options struct {
 	Logger      *slog.Logger
 	MaxParallel int      // deploys running at once across all app+env pairs; default 8
 	Secrets     []string // masked in deploy logs
+	// Identify returns the identities of a user beyond its name (a chat id,
+	// an email, @groups), for the deployers and lockers rules.
+	Identify func(ctx context.Context, user string) []string
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -33,6 +36,7 @@ type Service struct {
 	runners   map[string]Runner
 	resolver  Resolver
 	notifiers []Notifier
+	identify  func(ctx context.Context, user string) []string
 	log       *slog.Logger
 	logs      *logHub
 	slots     chan struct{}
@@ -97,7 +101,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	}
 	s := &Service{
 		apps: apps, store: o.Store, runners: o.Runners, resolver: o.Resolver,
-		notifiers: o.Notifiers, log: o.Logger,
+		notifiers: o.Notifiers, identify: o.Identify, log: o.Logger,
 		slots: make(chan struct{}, o.MaxParallel),
 		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
 		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
@@ -225,6 +229,51 @@ func (s *Service) Lookup(appName, envName string) (*App, *Environment, error) {
 
 func (s *Service) envKnown(env string) bool { return s.envMus[env] != nil }
 
+// may reports whether user matches a rule list (empty: everyone).
+func (s *Service) may(ctx context.Context, rule []string, user string) bool {
+	if len(rule) == 0 {
+		return true
+	}
+	ids := []string{user}
+	if s.identify != nil {
+		ids = append(ids, s.identify(ctx, user)...)
+	}
+	for _, r := range rule {
+		for _, id := range ids {
+			if strings.EqualFold(r, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Service) mayDeploy(ctx context.Context, app *App, env *Environment, user, what string) error {
+	if s.may(ctx, env.Deployers, user) {
+		return nil
+	}
+	return Errorf(EForbidden, "%s may not %s %s in %s (deployers: %s)", user, what, app.Name, env.Name, strings.Join(env.Deployers, ", "))
+}
+
+// mayLock checks the lockers (or else deployers) of every app in env, or
+// of one app.
+func (s *Service) mayLock(ctx context.Context, envName, appName, user string) error {
+	for _, a := range s.apps {
+		e := a.Env(envName)
+		if e == nil || appName != "" && a.Name != appName {
+			continue
+		}
+		rule := e.Lockers
+		if len(rule) == 0 {
+			rule = e.Deployers
+		}
+		if !s.may(ctx, rule, user) {
+			return Errorf(EForbidden, "%s may not lock or unlock %s in %s (lockers: %s)", user, a.Name, envName, strings.Join(rule, ", "))
+		}
+	}
+	return nil
+}
+
 // Request asks for a deploy.
 type Request struct {
 	App, Env   string // Env "" means the app's default
@@ -245,6 +294,13 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	}
 	if r.User == "" {
 		return nil, Errorf(EInvalid, "a deploy needs a user")
+	}
+	what := "deploy"
+	if r.Source == SourceRollback {
+		what = "roll back"
+	}
+	if err := s.mayDeploy(ctx, app, env, r.User, what); err != nil {
+		return nil, err
 	}
 	if r.Source == "" {
 		r.Source = SourceAPI
@@ -442,6 +498,11 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 		if err != nil {
 			return nil, err
 		}
+		if app, env, err := s.Lookup(d.App, d.Env); err == nil && d.User != user {
+			if err := s.mayDeploy(ctx, app, env, user, "cancel deploys of"); err != nil {
+				return nil, err
+			}
+		}
 		switch d.State {
 		case StateQueued, StateWaiting:
 			s.systemLine(ctx, d.ID, "canceled by "+user+" before it ran")
@@ -495,6 +556,9 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock
 	if r.Owner == "" {
 		return nil, nil, Errorf(EInvalid, "a lock needs an owner")
 	}
+	if err := s.mayLock(ctx, r.Env, r.App, r.Owner); err != nil {
+		return nil, nil, err
+	}
 	if r.TTL < 0 {
 		return nil, nil, Errorf(EInvalid, "a lock's duration must be positive")
 	}
@@ -546,6 +610,9 @@ func (s *Service) currentLock(env, app string) *Lock {
 func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, error) {
 	if !s.envKnown(env) {
 		return nil, Errorf(ENotFound, "unknown environment %q", env)
+	}
+	if err := s.mayLock(ctx, env, app, user); err != nil {
+		return nil, err
 	}
 	mu := s.envMus[env]
 	mu.Lock()

@@ -50,6 +50,8 @@ type fakeSlack struct {
 	calls     []call
 	limited   map[string]int // method -> 429s still to answer
 	opens     int
+	users     map[string][2]string // id -> name, email
+	groups    map[string][]string  // handle -> user ids
 	conns     chan *websocket.Conn
 	acks      chan map[string]any
 	callAdded chan struct{}
@@ -91,6 +93,22 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		case method == "apps.connections.open":
 			// No fixture holds this answer; it is the documented shape.
 			fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, r.Host)
+		case method == "users.info" && f.users != nil:
+			// No fixture holds these two answers; they follow the
+			// documented shapes of users.info and usergroups.list.
+			u, ok := f.users[r.Form.Get("user")]
+			if !ok {
+				w.Write([]byte(`{"ok":false,"error":"user_not_found"}`))
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": map[string]any{"id": r.Form.Get("user"),
+				"name": u[0], "profile": map[string]any{"email": u[1]}}})
+		case method == "usergroups.list" && f.groups != nil:
+			var gs []map[string]any
+			for handle, users := range f.groups {
+				gs = append(gs, map[string]any{"id": "S" + handle, "handle": handle, "users": users})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"ok": true, "usergroups": gs})
 		case answers[method] != "":
 			w.Write(fixture(t, answers[method]))
 		default:
@@ -177,6 +195,10 @@ type env struct {
 // start runs a real queue (SQLite, shell runner) with the Slack adapter
 // against the fake.
 func start(t *testing.T, mode, command string, tweak func(*slack.Adapter)) *env {
+	return startWith(t, mode, command, tweak, nil)
+}
+
+func startWith(t *testing.T, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -192,11 +214,13 @@ func start(t *testing.T, mode, command string, tweak func(*slack.Adapter)) *env 
 	if tweak != nil {
 		tweak(a)
 	}
-	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{
-		{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: command}},
-	}}}
+	staging := &queue.Environment{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: command}}
+	if setup != nil {
+		setup(fake, staging)
+	}
+	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
 	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{a}})
+		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{a}, Identify: a.Identify})
 	if err != nil {
 		t.Fatal(err)
 	}

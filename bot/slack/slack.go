@@ -42,6 +42,7 @@ type Adapter struct {
 	log  *slog.Logger
 	now  func() time.Time
 	seen *seen
+	dir  *directory
 
 	ctx     context.Context
 	mu      sync.Mutex
@@ -72,7 +73,7 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 		log = slog.Default()
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
-		now: time.Now, seen: newSeen(4096), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
+		now: time.Now, seen: newSeen(4096), dir: newDirectory(), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
 		wake: make(chan struct{}, 1), PostInterval: time.Second}
 }
 
@@ -197,7 +198,7 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 
 // command carries out one chat command said in a channel (and thread).
 func (a *Adapter) command(user, channel, thread, text string) {
-	r := a.bot.Handle(a.ctx, bot.Message{User: user, Text: text, Thread: threadRef(channel, thread)})
+	r := a.bot.Handle(a.ctx, bot.Message{User: a.userName(a.ctx, user), Text: text, Thread: threadRef(channel, thread)})
 	switch {
 	case r.Err != nil:
 		a.ephemeral(channel, user, thread, r.Text)
@@ -235,7 +236,7 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	if !a.seen.first("slash:" + cmd.TriggerID) {
 		return "", nil
 	}
-	r := a.bot.Handle(a.ctx, bot.Message{User: cmd.UserID, Text: text, Thread: threadRef(cmd.ChannelID, "")})
+	r := a.bot.Handle(a.ctx, bot.Message{User: a.userName(a.ctx, cmd.UserID), Text: text, Thread: threadRef(cmd.ChannelID, "")})
 	return r.Text, r.Err
 }
 

@@ -438,3 +438,33 @@ func TestHTTPMode(t *testing.T) {
 		})
 	})
 }
+
+// deployers: a Slack @group lets its members deploy; others are refused,
+// privately, with the rule named; buttons meet the same rule.
+func TestPermissionsFromSlack(t *testing.T) {
+	e := startWith(t, "socket", "true", nil, func(f *fakeSlack, env *queue.Environment) {
+		f.users = map[string][2]string{"U222": {"grace", "grace@example.com"}, "U333": {"mallory", "m@example.com"}}
+		f.groups = map[string][]string{"oncall": {"U222"}}
+		env.Deployers = []string{"@oncall"}
+	})
+	c := e.fake.conn()
+	waitAck(t, e.fake, sendEnvelope(t, c, mention(t, "deploy web@"+sha)))
+	e.fake.waitFor(t, "grace's deploy", func() bool { return len(e.deploys(t)) == 1 })
+	if d := e.deploys(t)[0]; d.User != "grace" {
+		t.Fatalf("user %q", d.User)
+	}
+	other := withValue(t, mention(t, "deploy web@"+sha), "U333", "payload", "event", "user")
+	other = withValue(t, other, "Ev-mallory", "payload", "event_id")
+	waitAck(t, e.fake, sendEnvelope(t, c, withValue(t, other, "env-mallory", "envelope_id")))
+	e.fake.waitFor(t, "mallory's refusal", func() bool {
+		for _, r := range e.fake.callsOf("chat.postEphemeral") {
+			if r.Form.Get("user") == "U333" && strings.Contains(r.Form.Get("text"), "mallory may not deploy web in staging (deployers: @oncall)") {
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(e.deploys(t)); n != 1 {
+		t.Fatalf("%d deploys", n)
+	}
+}

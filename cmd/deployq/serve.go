@@ -127,6 +127,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			SigningSecret: c.SigningSecret, Channel: c.Channel, APIURL: c.APIURL, BaseURL: baseURL}, log)
 		notifiers = append(notifiers, sl)
 	}
+	var identify func(context.Context, string) []string
+	if sl != nil {
+		identify = sl.Identify
+	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
 		Runners:     map[string]queue.Runner{"shell": shellRunner},
@@ -135,6 +139,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Logger:      log,
 		MaxParallel: cfg.Server.MaxParallel,
 		Secrets:     cfg.Secrets,
+		Identify:    identify,
 	})
 	if err != nil {
 		ln.Close()
