@@ -194,11 +194,11 @@ type env struct {
 
 // start runs a real queue (SQLite, shell runner) with the Slack adapter
 // against the fake.
-func start(t *testing.T, mode, command string, tweak func(*slack.Adapter)) *env {
+func start(t testing.TB, mode, command string, tweak func(*slack.Adapter)) *env {
 	return startWith(t, mode, command, tweak, nil)
 }
 
-func startWith(t *testing.T, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment)) *env {
+func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -240,7 +240,7 @@ func startWith(t *testing.T, mode, command string, tweak func(*slack.Adapter), s
 }
 
 // waitDeploy follows a deploy to its end.
-func (e *env) waitDeploy(t *testing.T, id int64) *queue.Deploy {
+func (e *env) waitDeploy(t testing.TB, id int64) *queue.Deploy {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -251,7 +251,7 @@ func (e *env) waitDeploy(t *testing.T, id int64) *queue.Deploy {
 	return d
 }
 
-func (e *env) deploys(t *testing.T) []*queue.Deploy {
+func (e *env) deploys(t testing.TB) []*queue.Deploy {
 	ds, err := e.svc.Deploys(context.Background(), queue.DeployFilter{Limit: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -73,7 +73,8 @@ func (a *Adapter) events(w http.ResponseWriter, r *http.Request, body []byte) {
 	case slackevents.CallbackEvent:
 		// Answer at once (Slack waits 3 s); a redelivery has the same id.
 		w.WriteHeader(http.StatusOK)
-		go a.handleEvent(e, eventID(body))
+		id := eventID(body)
+		a.later(func() { a.handleEvent(e, id) })
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -101,5 +102,5 @@ func (a *Adapter) interactive(w http.ResponseWriter, r *http.Request, body []byt
 		return
 	}
 	w.WriteHeader(http.StatusOK)
-	go a.handleInteraction(cb)
+	a.later(func() { a.handleInteraction(cb) })
 }

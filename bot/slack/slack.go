@@ -45,6 +45,7 @@ type Adapter struct {
 	dir  *directory
 
 	ctx     context.Context
+	work    chan func() // commands, run in order by one worker
 	mu      sync.Mutex
 	pending map[int64]*queue.Deploy // latest change not yet handed to a watcher
 	watch   map[int64]*watcher
@@ -73,7 +74,7 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 		log = slog.Default()
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
-		now: time.Now, seen: newSeen(4096), dir: newDirectory(), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
+		now: time.Now, seen: newSeen(4096), dir: newDirectory(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
 		wake: make(chan struct{}, 1), PostInterval: time.Second}
 }
 
@@ -89,8 +90,9 @@ func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) err
 		return fmt.Errorf("slack: auth.test: %w", err)
 	}
 	a.ctx = ctx
-	a.wg.Add(1)
+	a.wg.Add(2)
 	go a.dispatch()
+	go a.worker()
 	select { // what the queue said before Start
 	case a.wake <- struct{}{}:
 	default:
@@ -104,6 +106,27 @@ func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) err
 
 // Wait waits for the adapter's goroutines after ctx ended.
 func (a *Adapter) Wait() { a.wg.Wait() }
+
+// worker runs commands one at a time, in the order they came.
+func (a *Adapter) worker() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case f := <-a.work:
+			f()
+		}
+	}
+}
+
+// later queues a command for the worker; the caller can ack at once.
+func (a *Adapter) later(f func()) {
+	select {
+	case a.work <- f:
+	case <-a.ctx.Done():
+	}
+}
 
 // runSocket keeps a Socket Mode connection. slack-go reconnects on
 // disconnect envelopes and dropped sockets; this loop also survives a
@@ -145,7 +168,8 @@ func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
 	case socketmode.EventTypeEventsAPI:
 		sm.Ack(*ev.Request) // ack first: Slack redelivers what is not acked in time
 		if e, ok := ev.Data.(slackevents.EventsAPIEvent); ok {
-			a.handleEvent(e, eventID(ev.Request.Payload))
+			id := eventID(ev.Request.Payload)
+			a.later(func() { a.handleEvent(e, id) })
 		}
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := ev.Data.(slackgo.SlashCommand)
@@ -158,7 +182,7 @@ func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
 	case socketmode.EventTypeInteractive:
 		sm.Ack(*ev.Request)
 		if cb, ok := ev.Data.(slackgo.InteractionCallback); ok {
-			a.handleInteraction(cb)
+			a.later(func() { a.handleInteraction(cb) })
 		}
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth:
 		a.log.Warn("slack: socket mode", "event", ev.Type, "data", fmt.Sprint(ev.Data))

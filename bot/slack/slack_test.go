@@ -51,7 +51,7 @@ func TestVerifyDocumentedExample(t *testing.T) {
 }
 
 // sendEnvelope writes a Socket Mode envelope and returns its id.
-func sendEnvelope(t *testing.T, c *websocket.Conn, raw []byte) string {
+func sendEnvelope(t testing.TB, c *websocket.Conn, raw []byte) string {
 	t.Helper()
 	if err := c.WriteMessage(websocket.TextMessage, raw); err != nil {
 		t.Fatal(err)
@@ -63,7 +63,7 @@ func sendEnvelope(t *testing.T, c *websocket.Conn, raw []byte) string {
 	return env.EnvelopeID
 }
 
-func waitAck(t *testing.T, f *fakeSlack, id string) map[string]any {
+func waitAck(t testing.TB, f *fakeSlack, id string) map[string]any {
 	t.Helper()
 	deadline := time.After(time.Minute)
 	for {
@@ -79,7 +79,7 @@ func waitAck(t *testing.T, f *fakeSlack, id string) map[string]any {
 }
 
 // mention is the fixture's app_mention envelope with another text.
-func mention(t *testing.T, text string) []byte {
+func mention(t testing.TB, text string) []byte {
 	return withValue(t, fixture(t, "socket-mode.events_api.app_mention.json"), "<@U111> "+text, "payload", "event", "text")
 }
 

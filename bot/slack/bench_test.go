@@ -1,0 +1,94 @@
+package slack_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/queue"
+)
+
+// BenchmarkSocketAck: command-to-ack latency over Socket Mode against the
+// local server: 300 mentions sent back to back, each timed from the write
+// of its envelope to the arrival of its ack.
+func BenchmarkSocketAck(b *testing.B) {
+	var p50s, p99s []float64
+	for n := range b.N {
+		e := start(b, "socket", "true", nil)
+		c := e.fake.conn()
+		const count = 300
+		sent := map[string]time.Time{}
+		var lat []float64
+		done := make(chan struct{})
+		go func() {
+			for len(lat) < count {
+				ack := <-e.fake.acks
+				id, _ := ack["envelope_id"].(string)
+				if at, ok := sent[id]; ok {
+					lat = append(lat, float64(time.Since(at))/float64(time.Millisecond))
+				}
+			}
+			close(done)
+		}()
+		for i := range count {
+			env := withValue(b, mention(b, "help"), fmt.Sprintf("Ev-b%d-%d", n, i), "payload", "event_id")
+			id := fmt.Sprintf("env-b%d-%d", n, i)
+			env = withValue(b, env, id, "envelope_id")
+			sent[id] = time.Now()
+			c.WriteMessage(1, env)
+			time.Sleep(time.Millisecond)
+		}
+		<-done
+		slices.Sort(lat)
+		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
+	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+}
+
+// BenchmarkThreadUnderLongLog: a 10k-line log; reports how many thread
+// posts it took, their rate, and how long after the deploy ended the last
+// line reached Slack.
+func BenchmarkThreadUnderLongLog(b *testing.B) {
+	for range b.N {
+		e := start(b, "socket", `seq 1 10000 | sed 's/^/log line /'`, func(a *slack.Adapter) { a.PostInterval = time.Second })
+		c := e.fake.conn()
+		c.WriteMessage(1, mention(b, "deploy web@"+sha))
+		var d *queue.Deploy
+		for d == nil {
+			if ds := e.deploys(b); len(ds) > 0 {
+				d = ds[0]
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		d = e.waitDeploy(b, d.ID)
+		var posts int
+		var first time.Time
+		for {
+			posts = 0
+			all := ""
+			for _, p := range e.fake.callsOf("chat.postMessage") {
+				if blocksOf(p) == "" {
+					posts++
+					all += p.Form.Get("text")
+				}
+			}
+			if first.IsZero() && posts > 0 {
+				first = time.Now()
+			}
+			if strings.Contains(all, "log line 10000\n") {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		tail := time.Since(d.FinishedAt)
+		b.ReportMetric(float64(posts), "posts")
+		b.ReportMetric(float64(10000)/float64(posts), "lines/post")
+		b.ReportMetric(tail.Seconds(), "tail-s")
+	}
+}
