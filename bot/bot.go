@@ -26,6 +26,9 @@ func New(svc *queue.Service, baseURL string) *Bot {
 type Reply struct {
 	Text   string
 	Deploy *queue.Deploy
+	// Lock is the lock a lock command took (Locked) or an unlock removed.
+	Lock   *queue.Lock
+	Locked bool
 	// Err is set when the command was refused or failed; Text explains it.
 	Err error
 }
@@ -108,7 +111,7 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 		if l.Reason != "" {
 			text += ": " + l.Reason
 		}
-		return Reply{Text: text}, nil
+		return Reply{Text: text, Lock: l, Locked: true}, nil
 	case "unlock":
 		l, err := b.svc.Unlock(ctx, c.Env, c.App, m.User)
 		if err != nil {
@@ -118,7 +121,7 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 		if l.Reason != "" {
 			text += ": " + l.Reason
 		}
-		return Reply{Text: text + ")"}, nil
+		return Reply{Text: text + ")", Lock: l}, nil
 	case "queue":
 		return b.queue(ctx, c.Env)
 	case "where":

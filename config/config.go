@@ -48,6 +48,8 @@ type Slack struct {
 	SigningSecret string `yaml:"signing_secret"` // for http mode
 	Channel       string `yaml:"channel"`        // announcements (channel id)
 	APIURL        string `yaml:"api_url"`        // default Slack's
+	// LockNagAfter: a lock held longer gets its holder a reminder DM.
+	LockNagAfter time.Duration `yaml:"lock_nag_after"`
 }
 
 // Token is an API bearer token; its name is the user of the calls made

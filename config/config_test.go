@@ -95,7 +95,7 @@ func TestParseErrors(t *testing.T) {
 		{"ErrSlackMode", "slack:\n  mode: rtm\n  bot_token: x\n", `deployq.yaml:2: slack.mode: want socket or http, got "rtm"`},
 		{"ErrSlackNoAppToken", "slack:\n  bot_token: xoxb-1\n", `deployq.yaml:2: slack.app_token: socket mode needs an app-level token (xapp-...)`},
 		{"ErrSlackNoSecret", "slack:\n  mode: http\n  bot_token: xoxb-1\n", `deployq.yaml:2: slack.signing_secret: http mode needs the app's signing secret`},
-		{"ErrSlackUnknownKey", "slack:\n  bot_tokn: x\n", `deployq.yaml:2: slack.bot_tokn: unknown key (known: api_url, app_token, bot_token, channel, mode, signing_secret)`},
+		{"ErrSlackUnknownKey", "slack:\n  bot_tokn: x\n", `deployq.yaml:2: slack.bot_tokn: unknown key (known: api_url, app_token, bot_token, channel, lock_nag_after, mode, signing_secret)`},
 		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",
 			`deployq.yaml:2: server.listen: 0.0.0.0:8080 is not a loopback address: set server.api_tokens, or listen on 127.0.0.1`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/queue"
+	"github.com/robfig/cron/v3"
 	slackgo "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
@@ -31,6 +32,9 @@ type Config struct {
 	Channel       string // announcements: deploys not asked for in Slack
 	APIURL        string // default Slack's; ends with "/"
 	BaseURL       string // deployq's, for log links
+	// LockNagAfter: a lock held longer gets its holder a reminder DM with
+	// an Unlock button (0: never).
+	LockNagAfter time.Duration
 }
 
 // Adapter connects deployq to Slack. It is a queue.Notifier.
@@ -55,6 +59,11 @@ type Adapter struct {
 	// PostInterval is the least time between two posts in one thread and
 	// two updates of one message (Slack allows about one a second).
 	PostInterval time.Duration
+	// NagEvery is how often locks are checked for reminders.
+	NagEvery time.Duration
+
+	lockReplies map[string]time.Time // scope/owner/channel answered in chat
+	nagged      map[string]time.Time // lock -> last reminder
 }
 
 // New returns an adapter. Give it to the queue as a Notifier, then call
@@ -75,7 +84,8 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
 		now: time.Now, seen: newSeen(4096), dir: newDirectory(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
-		wake: make(chan struct{}, 1), PostInterval: time.Second}
+		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute,
+		lockReplies: map[string]time.Time{}, nagged: map[string]time.Time{}}
 }
 
 // SetClock replaces the clock used to check request timestamps (tests).
@@ -100,6 +110,12 @@ func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) err
 	if a.cfg.Mode == "socket" {
 		a.wg.Add(1)
 		go a.runSocket()
+	}
+	if a.cfg.LockNagAfter > 0 {
+		c := cron.New()
+		c.Schedule(cron.Every(a.NagEvery), cron.FuncJob(a.nag))
+		c.Start()
+		go func() { <-ctx.Done(); <-c.Stop().Done() }()
 	}
 	return nil
 }
@@ -228,6 +244,16 @@ func (a *Adapter) command(user, channel, thread, text string) {
 		a.ephemeral(channel, user, thread, r.Text)
 	case r.Deploy != nil && (r.Deploy.State == queue.StateQueued || r.Deploy.State == queue.StateWaiting):
 		// the deploy's own message answers
+	case r.Lock != nil:
+		a.answeredLock(r.Lock, channel)
+		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false),
+			slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
+		if thread != "" {
+			opts = append(opts, slackgo.MsgOptionTS(thread))
+		}
+		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
+			a.log.Error("slack: lock reply", "channel", channel, "err", err)
+		}
 	default:
 		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
 		if thread != "" {
@@ -355,3 +381,6 @@ func (s *seen) first(id string) bool {
 	}
 	return true
 }
+
+// SetLockNagAfter changes the reminder age of locks; call before Start.
+func (a *Adapter) SetLockNagAfter(d time.Duration) { a.cfg.LockNagAfter = d }

@@ -468,3 +468,55 @@ func TestPermissionsFromSlack(t *testing.T) {
 		t.Fatalf("%d deploys", n)
 	}
 }
+
+func TestLocksInSlack(t *testing.T) {
+	e := startWith(t, "socket", "exit 3", func(a *slack.Adapter) {
+		a.NagEvery = time.Second
+		a.SetLockNagAfter(time.Millisecond)
+	}, func(f *fakeSlack, _ *queue.Environment) {
+		f.users = map[string][2]string{"U222": {"grace", "grace@example.com"}}
+	})
+	c := e.fake.conn()
+	waitAck(t, e.fake, sendEnvelope(t, c, mention(t, "lock staging for 2h: db migration")))
+
+	card := func(channel string) bool {
+		for _, p := range e.fake.callsOf("chat.postMessage") {
+			if p.Form.Get("channel") == channel && strings.Contains(blocksOf(p), "is locked by grace: db migration") &&
+				strings.Contains(blocksOf(p), slack.ActionUnlock) && strings.Contains(blocksOf(p), "expires") {
+				return true
+			}
+		}
+		return false
+	}
+	e.fake.waitFor(t, "the lock card in the asker's thread", func() bool { return card("C111") })
+	e.fake.waitFor(t, "the lock announced", func() bool { return card("CANNOUNCE") })
+	e.fake.waitFor(t, "the reminder DM", func() bool { return card("U222") })
+
+	// the holder's failed deploy: a DM
+	env := withValue(t, mention(t, "deploy web@"+sha), "Ev-fail", "payload", "event_id")
+	waitAck(t, e.fake, sendEnvelope(t, c, withValue(t, env, "env-fail", "envelope_id")))
+	e.fake.waitFor(t, "the DM about the failure", func() bool {
+		for _, p := range e.fake.callsOf("chat.postMessage") {
+			if p.Form.Get("channel") == "U222" && strings.Contains(p.Form.Get("text"), "Your deploy #1 of web to staging failed: exit status 3") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// the Unlock button on the card
+	var payload map[string]any
+	json.Unmarshal(fixture(t, "interactive.block_actions.button.json"), &payload)
+	act := payload["actions"].([]any)[0].(map[string]any)
+	act["action_id"], act["value"] = slack.ActionUnlock, "staging"
+	payload["user"].(map[string]any)["id"] = "U222"
+	b, _ := json.Marshal(payload)
+	var cb map[string]any
+	json.Unmarshal(b, &cb)
+	envelope, _ := json.Marshal(map[string]any{"envelope_id": "env-unlock", "type": "interactive", "payload": cb})
+	waitAck(t, e.fake, sendEnvelope(t, c, envelope))
+	e.fake.waitFor(t, "the unlock", func() bool {
+		locks, _ := e.svc.Locks(t.Context())
+		return len(locks) == 0
+	})
+}

@@ -31,10 +31,29 @@ func (a *Adapter) DeployChanged(d *queue.Deploy) {
 	}
 }
 
+// answeredLock notes that a lock change was answered in a channel, so it
+// is not announced there a second time.
+func (a *Adapter) answeredLock(l *queue.Lock, channel string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, at := range a.lockReplies {
+		if time.Since(at) > time.Minute {
+			delete(a.lockReplies, k)
+		}
+	}
+	a.lockReplies[l.Scope()+"/"+l.Owner+"/"+channel] = time.Now()
+}
+
 // LockChanged implements queue.Notifier: locks are announced in the
-// announcement channel.
+// announcement channel (unless they were asked for there).
 func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
 	if a.cfg.Channel == "" || a.ctx == nil {
+		return
+	}
+	a.mu.Lock()
+	_, answered := a.lockReplies[l.Scope()+"/"+l.Owner+"/"+a.cfg.Channel]
+	a.mu.Unlock()
+	if answered {
 		return
 	}
 	c := *l
@@ -323,11 +342,15 @@ func (w *watcher) postLines() error {
 	return err
 }
 
-// finish says how many lines did not fit in the thread.
+// finish says how many lines did not fit in the thread, and tells the
+// person who asked in Slack when the deploy did not succeed.
 func (w *watcher) finish() {
 	w.mu.Lock()
-	skipped := w.skipped
+	skipped, d := w.skipped, w.d
 	w.mu.Unlock()
+	if d.State == queue.StateFailed || d.State == queue.StateInterrupted {
+		w.a.tellRequester(d)
+	}
 	if skipped == 0 {
 		return
 	}
@@ -380,5 +403,60 @@ func (a *Adapter) Idle() {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tellRequester DMs the Slack user who asked for a deploy that failed.
+func (a *Adapter) tellRequester(d *queue.Deploy) {
+	id := a.slackID(d.User)
+	if id == "" {
+		return
+	}
+	text := fmt.Sprintf(":x: Your deploy #%d of %s to %s %s", d.ID, Escape(d.App), Escape(d.Env), d.State)
+	if d.Error != "" {
+		text += ": " + Escape(d.Error)
+	}
+	text += fmt.Sprintf(" (<%s/api/v1/deploys/%d/log|log>)", a.cfg.BaseURL, d.ID)
+	err := a.retry(a.ctx, func() error {
+		_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(text, false))
+		return err
+	})
+	if err != nil {
+		a.log.Error("slack: DM about a failed deploy", "deploy", d.ID, "err", err)
+	}
+}
+
+// nag reminds the holders of old locks, once per LockNagAfter.
+func (a *Adapter) nag() {
+	locks, err := a.svc.Locks(a.ctx)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, l := range locks {
+		if now.Sub(l.CreatedAt) < a.cfg.LockNagAfter {
+			continue
+		}
+		key := l.Scope() + "/" + l.Owner + "/" + l.CreatedAt.String()
+		a.mu.Lock()
+		last, seen := a.nagged[key]
+		due := !seen || now.Sub(last) >= a.cfg.LockNagAfter
+		if due {
+			a.nagged[key] = now
+		}
+		a.mu.Unlock()
+		id := a.slackID(l.Owner)
+		if !due || id == "" {
+			continue
+		}
+		text := fmt.Sprintf("You have held the lock on %s for %s. Still need it?", l.Scope(), queue.Age(now.Sub(l.CreatedAt)))
+		err := a.retry(a.ctx, func() error {
+			_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(Escape(text), false),
+				slackgo.MsgOptionBlocks(LockBlocks(l, true, now)...))
+			return err
+		})
+		if err != nil {
+			a.log.Error("slack: lock reminder", "scope", l.Scope(), "err", err)
+		}
 	}
 }
