@@ -47,7 +47,9 @@ type Slack struct {
 	AppToken      string `yaml:"app_token"`      // xapp-..., for socket mode
 	SigningSecret string `yaml:"signing_secret"` // for http mode
 	Channel       string `yaml:"channel"`        // announcements (channel id)
-	APIURL        string `yaml:"api_url"`        // default Slack's
+	// Channels: an environment's own announcement channel, by env name.
+	Channels map[string]string `yaml:"channels"`
+	APIURL   string            `yaml:"api_url"` // default Slack's
 	// LockNagAfter: a lock held longer gets its holder a reminder DM.
 	LockNagAfter time.Duration `yaml:"lock_nag_after"`
 }
@@ -139,6 +141,17 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		return nil, err
 	}
 	c.Apps = apps
+	if c.Slack != nil {
+		for env := range c.Slack.Channels {
+			known := false
+			for _, a := range apps {
+				known = known || a.Env(env) != nil
+			}
+			if !known {
+				return nil, d.errf(find(&root, "slack", "channels", env), "slack.channels."+env, "no app has an environment %q", env)
+			}
+		}
+	}
 	return c, nil
 }
 

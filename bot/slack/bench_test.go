@@ -73,7 +73,7 @@ func BenchmarkThreadUnderLongLog(b *testing.B) {
 			posts = 0
 			all := ""
 			for _, p := range e.fake.callsOf("chat.postMessage") {
-				if blocksOf(p) == "" {
+				if blocksOf(p) == "" && p.Form.Get("thread_ts") != "" {
 					posts++
 					all += p.Form.Get("text")
 				}

@@ -25,13 +25,14 @@ import (
 
 // Config configures the adapter.
 type Config struct {
-	Mode          string // "socket" (default) or "http"
-	BotToken      string // xoxb-...
-	AppToken      string // xapp-..., Socket Mode
-	SigningSecret string // HTTP mode
-	Channel       string // announcements: deploys not asked for in Slack
-	APIURL        string // default Slack's; ends with "/"
-	BaseURL       string // deployq's, for log links
+	Mode          string            // "socket" (default) or "http"
+	BotToken      string            // xoxb-...
+	AppToken      string            // xapp-..., Socket Mode
+	SigningSecret string            // HTTP mode
+	Channel       string            // announcements: deploys not asked for in Slack
+	Channels      map[string]string // an environment's own announcement channel
+	APIURL        string            // default Slack's; ends with "/"
+	BaseURL       string            // deployq's, for log links
 	// LockNagAfter: a lock held longer gets its holder a reminder DM with
 	// an Unlock button (0: never).
 	LockNagAfter time.Duration
@@ -380,6 +381,14 @@ func (s *seen) first(id string) bool {
 		s.order = s.order[1:]
 	}
 	return true
+}
+
+// envChannel is where an environment's deploys are announced.
+func (a *Adapter) envChannel(env string) string {
+	if c := a.cfg.Channels[env]; c != "" {
+		return c
+	}
+	return a.cfg.Channel
 }
 
 // SetLockNagAfter changes the reminder age of locks; call before Start.

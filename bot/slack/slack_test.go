@@ -102,6 +102,9 @@ func TestMentionDeploysOverSocketMode(t *testing.T) {
 	})
 	var messages, logPosts []call
 	for _, p := range e.fake.callsOf("chat.postMessage") {
+		if p.Form.Get("channel") == "CANNOUNCE" {
+			continue
+		}
 		if blocksOf(p) != "" {
 			messages = append(messages, p)
 		} else {
@@ -111,6 +114,18 @@ func TestMentionDeploysOverSocketMode(t *testing.T) {
 	if len(messages) != 1 || messages[0].Form.Get("channel") != "C111" || messages[0].Form.Get("thread_ts") != "1610241741.000200" {
 		t.Fatalf("deploy messages: %+v", messages)
 	}
+	// the environment's channel hears of the start and the end
+	e.fake.waitFor(t, "the announcements", func() bool {
+		var said []string
+		for _, p := range e.fake.callsOf("chat.postMessage") {
+			if p.Form.Get("channel") == "CANNOUNCE" {
+				said = append(said, p.Form.Get("text"))
+			}
+		}
+		all := strings.Join(said, "\n")
+		return len(said) == 2 && strings.Contains(all, "U222 is deploying web `1111111` to staging") &&
+			strings.Contains(all, "web `1111111` is live in staging")
+	})
 	for _, u := range e.fake.callsOf("chat.update") {
 		if u.Form.Get("ts") != "1503435956.000247" || u.Form.Get("channel") != "C111" {
 			t.Fatalf("update of another message: %v", u.Form)
@@ -239,7 +254,7 @@ func TestThreadPostsAreCoalesced(t *testing.T) {
 	e.fake.waitFor(t, "every line", func() bool {
 		posts = posts[:0]
 		for _, p := range e.fake.callsOf("chat.postMessage") {
-			if blocksOf(p) == "" {
+			if blocksOf(p) == "" && p.Form.Get("thread_ts") != "" {
 				posts = append(posts, p.Form.Get("text"))
 			}
 		}

@@ -97,7 +97,7 @@ func (a *Adapter) dispatch() {
 			}
 			channel, thread, ok := parseThreadRef(d.ChatThread)
 			if !ok {
-				channel = a.cfg.Channel
+				channel = a.envChannel(d.Env)
 			}
 			if channel == "" || !done.first(fmt.Sprint(id)) {
 				continue
@@ -119,6 +119,8 @@ type watcher struct {
 	channel string
 	thread  string // where the message was posted ("" top level)
 	ts      string // the message
+
+	announced queue.State // last state announced in the env channel
 
 	mu        sync.Mutex
 	d         *queue.Deploy
@@ -226,6 +228,7 @@ func (w *watcher) run() {
 				continue
 			}
 			failures, lastUpdate = 0, time.Now()
+			w.announce()
 			continue
 		case pendingLines && w.ts != "" && !now.Before(postDue):
 			if err := w.postLines(); err != nil {
@@ -289,6 +292,40 @@ func (w *watcher) update() error {
 		w.mu.Unlock()
 	}
 	return err
+}
+
+// announce tells the environment's channel that a deploy started or
+// ended, when its message lives elsewhere.
+func (w *watcher) announce() {
+	w.mu.Lock()
+	d := w.d
+	w.mu.Unlock()
+	channel := w.a.envChannel(d.Env)
+	if channel == "" || channel == w.channel || d.State == w.announced ||
+		d.State != queue.StateRunning && !d.State.Terminal() {
+		return
+	}
+	w.announced = d.State
+	link := fmt.Sprintf("<%s/api/v1/deploys/%d/log|#%d>", w.a.cfg.BaseURL, d.ID, d.ID)
+	var text string
+	switch d.State {
+	case queue.StateRunning:
+		text = fmt.Sprintf("%s %s is deploying %s `%s` to %s (%s)", stateEmoji[d.State], Escape(d.User), Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), link)
+	case queue.StateSucceeded:
+		text = fmt.Sprintf("%s %s `%s` is live in %s (%s by %s)", stateEmoji[d.State], Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), link, Escape(d.User))
+	default:
+		text = fmt.Sprintf("%s deploy %s of %s `%s` to %s %s", stateEmoji[d.State], link, Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), d.State)
+		if d.Error != "" {
+			text += ": " + Escape(d.Error)
+		}
+	}
+	err := w.a.retry(w.a.ctx, func() error {
+		_, _, err := w.a.api.PostMessageContext(w.a.ctx, channel, slackgo.MsgOptionText(text, false))
+		return err
+	})
+	if err != nil {
+		w.a.log.Error("slack: announcement", "deploy", d.ID, "channel", channel, "err", err)
+	}
 }
 
 // logThread is the thread that holds the log: the one the message is in,

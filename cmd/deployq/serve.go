@@ -124,7 +124,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var sl *slack.Adapter
 	if c := cfg.Slack; c != nil {
 		sl = slack.New(slack.Config{Mode: c.Mode, BotToken: c.BotToken, AppToken: c.AppToken,
-			SigningSecret: c.SigningSecret, Channel: c.Channel, APIURL: c.APIURL, BaseURL: baseURL,
+			SigningSecret: c.SigningSecret, Channel: c.Channel, Channels: c.Channels, APIURL: c.APIURL, BaseURL: baseURL,
 			LockNagAfter: c.LockNagAfter}, log)
 		notifiers = append(notifiers, sl)
 	}
