@@ -114,17 +114,10 @@ func TestMentionDeploysOverSocketMode(t *testing.T) {
 	if len(messages) != 1 || messages[0].Form.Get("channel") != "C111" || messages[0].Form.Get("thread_ts") != "1610241741.000200" {
 		t.Fatalf("deploy messages: %+v", messages)
 	}
-	// the environment's channel hears of the start and the end
-	e.fake.waitFor(t, "the announcements", func() bool {
-		var said []string
-		for _, p := range e.fake.callsOf("chat.postMessage") {
-			if p.Form.Get("channel") == "CANNOUNCE" {
-				said = append(said, p.Form.Get("text"))
-			}
-		}
-		all := strings.Join(said, "\n")
-		return len(said) == 2 && strings.Contains(all, "U222 is deploying web `1111111` to staging") &&
-			strings.Contains(all, "web `1111111` is live in staging")
+	// the environment's channel hears of the end (and of the start, when
+	// the deploy was seen running)
+	e.fake.waitFor(t, "the announcement", func() bool {
+		return strings.Contains(announced(e), "web `1111111` is live in staging")
 	})
 	for _, u := range e.fake.callsOf("chat.update") {
 		if u.Form.Get("ts") != "1503435956.000247" || u.Form.Get("channel") != "C111" {
@@ -262,6 +255,10 @@ func TestThreadPostsAreCoalesced(t *testing.T) {
 	})
 	if len(posts) > 3 {
 		t.Fatalf("%d thread posts", len(posts))
+	}
+	e.fake.waitFor(t, "the end announced", func() bool { return strings.Contains(announced(e), "is live in staging") })
+	if all := announced(e); !strings.Contains(all, "U222 is deploying web `1111111` to staging") {
+		t.Fatalf("the start was not announced: %s", all)
 	}
 	all := strings.Join(posts, "")
 	for i := range 500 {
@@ -534,4 +531,15 @@ func TestLocksInSlack(t *testing.T) {
 		locks, _ := e.svc.Locks(t.Context())
 		return len(locks) == 0
 	})
+}
+
+// announced is what was said in the announcement channel.
+func announced(e *env) string {
+	var said []string
+	for _, p := range e.fake.callsOf("chat.postMessage") {
+		if p.Form.Get("channel") == "CANNOUNCE" {
+			said = append(said, p.Form.Get("text"))
+		}
+	}
+	return strings.Join(said, "\n")
 }
