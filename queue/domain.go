@@ -174,6 +174,11 @@ type Store interface {
 	// LastLogSeq returns the highest Seq stored for a deploy, 0 if none.
 	LastLogSeq(ctx context.Context, id int64) (int64, error)
 
+	// SetMeta keeps a value an adapter attaches to a deploy.
+	SetMeta(ctx context.Context, id int64, key, value string) error
+	// Meta returns it ("" if unset).
+	Meta(ctx context.Context, id int64, key string) (string, error)
+
 	// Audit records an entry.
 	Audit(ctx context.Context, e AuditEntry) error
 	// AuditLog returns the newest entries first.

@@ -898,6 +898,17 @@ func (s *Service) Operate(ctx context.Context, appName, envName, op string, n in
 	return msg, err
 }
 
+// SetMeta keeps a value an adapter attaches to a deploy, such as the chat
+// message that shows it; keys are namespaced by adapter ("slack.message").
+func (s *Service) SetMeta(ctx context.Context, id int64, key, value string) error {
+	return s.store.SetMeta(ctx, id, key, value)
+}
+
+// Meta returns a value set with SetMeta, "" if none.
+func (s *Service) Meta(ctx context.Context, id int64, key string) (string, error) {
+	return s.store.Meta(ctx, id, key)
+}
+
 // AuditLog returns the newest audit entries.
 func (s *Service) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
 	return s.store.AuditLog(ctx, limit)

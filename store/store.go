@@ -586,6 +586,25 @@ func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
 	return n, err
 }
 
+// SetMeta implements queue.Store.
+func (s *Store) SetMeta(ctx context.Context, id int64, key, value string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deploy_meta (deploy_id, key, value) VALUES (?, ?, ?)
+			ON CONFLICT (deploy_id, key) DO UPDATE SET value = excluded.value`, id, key, value)
+		return err
+	})
+}
+
+// Meta implements queue.Store.
+func (s *Store) Meta(ctx context.Context, id int64, key string) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM deploy_meta WHERE deploy_id = ? AND key = ?`, id, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
 // Audit implements queue.Store.
 func (s *Store) Audit(ctx context.Context, e queue.AuditEntry) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

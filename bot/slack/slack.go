@@ -101,6 +101,7 @@ func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) err
 		return fmt.Errorf("slack: auth.test: %w", err)
 	}
 	a.ctx = ctx
+	a.reconcile(ctx)
 	a.wg.Add(2)
 	go a.dispatch()
 	go a.worker()

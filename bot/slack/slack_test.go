@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,16 +9,23 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/shell"
+	"github.com/deployq/deployq/store"
 	"github.com/gorilla/websocket"
 )
 
@@ -542,4 +550,75 @@ func announced(e *env) string {
 		}
 	}
 	return strings.Join(said, "\n")
+}
+
+// Slack was not there when a deploy ended (the server stopped with Slack
+// down, or crashed): on the next start the deploy's own message is brought
+// up to date, not a new one posted.
+func TestMessageUpdatedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFakeSlack(t)
+	gate := filepath.Join(dir, "started")
+	run := func(stopSlackFirst bool, wait func(e *env)) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		st, err := store.Open(ctx, filepath.Join(dir, "db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		a := slack.New(slack.Config{BotToken: "xoxb", AppToken: "xapp", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		a.PostInterval = 20 * time.Millisecond
+		apps := []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{
+			{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: "touch " + gate + "; sleep 300"}}}}}
+		svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
+			Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{a}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slackCtx, stopSlack := context.WithCancel(ctx)
+		if err := svc.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(slackCtx, svc, bot.New(svc, "")); err != nil {
+			t.Fatal(err)
+		}
+		wait(&env{svc: svc, slack: a, fake: fake, st: st})
+		if stopSlackFirst {
+			stopSlack()
+			a.Wait()
+		}
+		svc.Stop()
+		stopSlack()
+		a.Wait()
+	}
+	run(true, func(e *env) {
+		waitAck(t, fake, sendEnvelope(t, fake.conn(), mention(t, "deploy web@"+sha)))
+		fake.waitFor(t, "the deploy message", func() bool { return len(fake.callsOf("chat.postMessage")) == 1 })
+		for _, err := os.Stat(gate); err != nil; _, err = os.Stat(gate) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	if n := len(fake.callsOf("chat.update")); n > 0 && strings.Contains(blocksOf(fake.callsOf("chat.update")[n-1]), "interrupted") {
+		t.Fatal("Slack was stopped, it cannot have heard")
+	}
+	run(false, func(e *env) {
+		fake.waitFor(t, "the old message updated", func() bool {
+			ups := fake.callsOf("chat.update")
+			return len(ups) > 0 && strings.Contains(blocksOf(ups[len(ups)-1]), "interrupted")
+		})
+	})
+	var messages int
+	for _, p := range fake.callsOf("chat.postMessage") {
+		if blocksOf(p) != "" {
+			messages++
+		}
+	}
+	if messages != 1 {
+		t.Fatalf("%d deploy messages, want the one, updated", messages)
+	}
+	if u := fake.callsOf("chat.update"); u[len(u)-1].Form.Get("ts") != "1503435956.000247" {
+		t.Fatalf("updated %v", u[len(u)-1].Form)
+	}
 }

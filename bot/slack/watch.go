@@ -12,6 +12,12 @@ import (
 	slackgo "github.com/slack-go/slack"
 )
 
+// metaMessage is the deploy meta key of its Slack message: "CHANNEL TS".
+const metaMessage = "slack.message"
+
+// metaShown is the end state its message shows.
+const metaShown = "slack.shown"
+
 const (
 	maxPostChars   = 12000 // per thread post; Slack takes 40k, shows less
 	maxThreadPosts = 30    // per deploy; then "… N more lines"
@@ -103,6 +109,12 @@ func (a *Adapter) dispatch() {
 				continue
 			}
 			w = &watcher{a: a, id: id, d: d, dirty: true, channel: channel, thread: thread, wake: make(chan struct{}, 1)}
+			// The message may exist from before a restart: update it.
+			if ref, err := a.svc.Meta(a.ctx, id, metaMessage); err == nil && ref != "" {
+				if ch, ts, ok := strings.Cut(ref, " "); ok {
+					w.channel, w.ts = ch, ts
+				}
+			}
 			a.mu.Lock()
 			a.watch[id] = w
 			a.mu.Unlock()
@@ -280,12 +292,20 @@ func (w *watcher) update() error {
 			_, ts, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, opts...)
 			if err == nil {
 				w.ts = ts
+				if err := w.a.svc.SetMeta(w.a.ctx, w.id, metaMessage, w.channel+" "+ts); err != nil {
+					w.a.log.Error("slack: keeping the message of a deploy", "deploy", w.id, "err", err)
+				}
 			}
 			return err
 		}
 		_, _, _, err := w.a.api.UpdateMessageContext(w.a.ctx, w.channel, w.ts, opts...)
 		return err
 	})
+	if err == nil && v.Deploy.State.Terminal() {
+		if err := w.a.svc.SetMeta(w.a.ctx, w.id, metaShown, string(v.Deploy.State)); err != nil {
+			w.a.log.Error("slack: keeping the shown state", "deploy", w.id, "err", err)
+		}
+	}
 	if err != nil {
 		w.mu.Lock()
 		w.dirty = true
@@ -494,6 +514,26 @@ func (a *Adapter) nag() {
 		})
 		if err != nil {
 			a.log.Error("slack: lock reminder", "scope", l.Scope(), "err", err)
+		}
+	}
+}
+
+// reconcile brings the messages of recent deploys up to date: their state
+// may have changed while this adapter was not running.
+func (a *Adapter) reconcile(ctx context.Context) {
+	ds, err := a.svc.Deploys(ctx, queue.DeployFilter{Limit: 200})
+	if err != nil {
+		a.log.Error("slack: reconciling messages", "err", err)
+		return
+	}
+	for _, d := range ds {
+		if !d.State.Terminal() {
+			continue // the queue tells us when it moves
+		}
+		ref, err1 := a.svc.Meta(ctx, d.ID, metaMessage)
+		shown, err2 := a.svc.Meta(ctx, d.ID, metaShown)
+		if err1 == nil && err2 == nil && ref != "" && shown != string(d.State) {
+			a.DeployChanged(d)
 		}
 	}
 }
