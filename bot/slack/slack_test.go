@@ -595,7 +595,10 @@ func TestMessageUpdatedAfterRestart(t *testing.T) {
 	}
 	run(true, func(e *env) {
 		waitAck(t, fake, sendEnvelope(t, fake.conn(), mention(t, "deploy web@"+sha)))
-		fake.waitFor(t, "the deploy message", func() bool { return len(fake.callsOf("chat.postMessage")) == 1 })
+		fake.waitFor(t, "the deploy message kept", func() bool {
+			ref, _ := e.svc.Meta(t.Context(), 1, "slack.message")
+			return ref != ""
+		})
 		for _, err := os.Stat(gate); err != nil; _, err = os.Stat(gate) {
 			time.Sleep(5 * time.Millisecond)
 		}

@@ -292,7 +292,7 @@ func (w *watcher) update() error {
 			_, ts, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, opts...)
 			if err == nil {
 				w.ts = ts
-				if err := w.a.svc.SetMeta(w.a.ctx, w.id, metaMessage, w.channel+" "+ts); err != nil {
+				if err := w.a.svc.SetMeta(context.WithoutCancel(w.a.ctx), w.id, metaMessage, w.channel+" "+ts); err != nil {
 					w.a.log.Error("slack: keeping the message of a deploy", "deploy", w.id, "err", err)
 				}
 			}
@@ -302,7 +302,7 @@ func (w *watcher) update() error {
 		return err
 	})
 	if err == nil && v.Deploy.State.Terminal() {
-		if err := w.a.svc.SetMeta(w.a.ctx, w.id, metaShown, string(v.Deploy.State)); err != nil {
+		if err := w.a.svc.SetMeta(context.WithoutCancel(w.a.ctx), w.id, metaShown, string(v.Deploy.State)); err != nil {
 			w.a.log.Error("slack: keeping the shown state", "deploy", w.id, "err", err)
 		}
 	}
@@ -379,6 +379,11 @@ func (w *watcher) postLines() error {
 		n++
 	}
 	chunk := w.lines[:n]
+	if strings.TrimSpace(b.String()) == "" { // nothing to see: no post
+		w.lines = w.lines[n:]
+		w.mu.Unlock()
+		return nil
+	}
 	w.mu.Unlock()
 
 	text := "```\n" + b.String() + "```"
