@@ -48,6 +48,12 @@ var verbHelp = map[string]int{
 	"queue": 9, "where": 9, "history": 9, "help": 9,
 }
 
+// IsVerb reports whether word starts a command ("deploy", "lock!", ...).
+func IsVerb(word string) bool {
+	_, ok := verbHelp[strings.TrimSuffix(strings.ToLower(word), "!")]
+	return ok
+}
+
 // ParseError is a chat input deployq could not read. Help is the usage line
 // of the command that was meant.
 type ParseError struct {

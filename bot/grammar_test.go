@@ -122,3 +122,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestIsVerb(t *testing.T) {
+	for w, want := range map[string]bool{"deploy": true, "Deploy!": true, "lock!": true, "queue": true, "web": false, "": false, "depoly": false} {
+		if bot.IsVerb(w) != want {
+			t.Errorf("IsVerb(%q) != %v", w, want)
+		}
+	}
+}

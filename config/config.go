@@ -185,13 +185,17 @@ func find(n *yaml.Node, path ...any) *yaml.Node {
 	return n
 }
 
-func (d *decoder) validateServer(root *yaml.Node, s *Server) error {
-	at := func(key string) *yaml.Node {
-		if n := find(root, "server", key); n != nil {
-			return n
-		}
-		return find(root, "server")
+// findOr returns the node of section.key, or of the section when the key
+// is absent, so that an error points as close as it can.
+func findOr(root *yaml.Node, section, key string) *yaml.Node {
+	if n := find(root, section, key); n != nil {
+		return n
 	}
+	return find(root, section)
+}
+
+func (d *decoder) validateServer(root *yaml.Node, s *Server) error {
+	at := func(key string) *yaml.Node { return findOr(root, "server", key) }
 	if s.Listen == "" {
 		s.Listen = "127.0.0.1:8080"
 	}
@@ -244,12 +248,7 @@ func (d *decoder) validateSlack(root *yaml.Node, s *Slack) error {
 	if s == nil {
 		return nil
 	}
-	at := func(key string) *yaml.Node {
-		if n := find(root, "slack", key); n != nil {
-			return n
-		}
-		return find(root, "slack")
-	}
+	at := func(key string) *yaml.Node { return findOr(root, "slack", key) }
 	if s.Mode == "" {
 		s.Mode = "socket"
 	}

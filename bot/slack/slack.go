@@ -6,7 +6,6 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -282,7 +281,7 @@ func (a *Adapter) ephemeral(channel, user, thread, text string) {
 // "/deploy lock prod" is a lock.
 func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	text := strings.TrimSpace(cmd.Text)
-	if first, _, _ := strings.Cut(text, " "); text != "" && !isVerb(first) {
+	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
 		text = "deploy " + text
 	}
 	if !a.seen.first("slash:" + cmd.TriggerID) {
@@ -290,12 +289,6 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	}
 	r := a.bot.Handle(a.ctx, bot.Message{User: a.userName(a.ctx, cmd.UserID), Text: text, Thread: threadRef(cmd.ChannelID, "")})
 	return r.Text, r.Err
-}
-
-func isVerb(w string) bool {
-	_, err := bot.Parse(w)
-	var pe *bot.ParseError
-	return err == nil || errors.As(err, &pe) && !strings.HasPrefix(pe.Msg, "unknown command")
 }
 
 // handleInteraction carries out a button click as the command it stands
