@@ -24,7 +24,8 @@ import (
 type Config struct {
 	File    string
 	Server  Server
-	Slack   *Slack // nil without a slack section
+	Slack   *Slack  // nil without a slack section
+	GitHub  *GitHub // nil without a github section
 	Apps    []*queue.App
 	Secrets []string // values that came from the environment; masked in logs
 }
@@ -54,6 +55,12 @@ type Slack struct {
 	LockNagAfter time.Duration `yaml:"lock_nag_after"`
 }
 
+// GitHub is the github section.
+type GitHub struct {
+	// WebhookSecret checks X-Hub-Signature-256 on POST /webhooks/github.
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
 // Token is an API bearer token; its name is the user of the calls made
 // with it.
 type Token struct {
@@ -71,6 +78,7 @@ type Kinds map[string]func() any
 type fileConfig struct {
 	Server       Server      `yaml:"server"`
 	Slack        *Slack      `yaml:"slack"`
+	GitHub       *GitHub     `yaml:"github"`
 	Apps         []appConfig `yaml:"apps"`
 	Environments []envConfig `yaml:"environments"`
 }
@@ -84,13 +92,18 @@ type appConfig struct {
 	Environments []envConfig `yaml:"environments"`
 }
 
+type autoDeploy struct {
+	On     []string `yaml:"on"`
+	Branch string   `yaml:"branch"`
+}
+
 type envConfig struct {
 	Name        string                `yaml:"name"`
 	Apps        []string              `yaml:"apps"` // top-level environments only
 	Runner      string                `yaml:"runner"`
 	Timeout     time.Duration         `yaml:"timeout"`
 	IdleTimeout time.Duration         `yaml:"idle_timeout"`
-	AutoDeploy  bool                  `yaml:"auto_deploy"`
+	AutoDeploy  autoDeploy            `yaml:"auto_deploy"`
 	Deployers   []string              `yaml:"deployers"`
 	Lockers     []string              `yaml:"lockers"`
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
@@ -129,7 +142,10 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 			return nil, err
 		}
 	}
-	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, Secrets: d.secrets}
+	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets}
+	if g := c.GitHub; g != nil && len(g.WebhookSecret) < 16 {
+		return nil, d.errf(findOr(&root, "github", "webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
+	}
 	if err := d.validateServer(&root, &c.Server); err != nil {
 		return nil, err
 	}
@@ -378,13 +394,22 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 	if settings == nil {
 		return d.errf(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
 	}
+	for i, on := range ec.AutoDeploy.On {
+		if on != "push" && on != "merge" {
+			return d.errf(find(n, "auto_deploy", "on", i), key+".auto_deploy.on", "want push or merge, got %q", on)
+		}
+	}
+	if b := ec.AutoDeploy.Branch; b != "" && !queue.ValidRef(b) {
+		return d.errf(find(n, "auto_deploy", "branch"), key+".auto_deploy.branch", "invalid branch %q", b)
+	}
 	if v, ok := settings.(Validator); ok {
 		if err := v.Validate(); err != nil {
 			return d.errf(ec.Rest[ec.Runner], key+"."+ec.Runner, "%s", err)
 		}
 	}
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
-		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, AutoDeploy: ec.AutoDeploy,
+		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
+		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
 		Deployers: ec.Deployers, Lockers: ec.Lockers})
 	return nil
 }

@@ -50,13 +50,33 @@ type Environment struct {
 	Settings    any           // the runner's own settings, decoded by its kind
 	Timeout     time.Duration // total; 0 means no limit
 	IdleTimeout time.Duration // without output; 0 means no limit
-	AutoDeploy  bool
+	AutoDeploy  AutoDeploy
 	// Deployers may deploy, roll back and cancel here; Lockers may lock
 	// and unlock (empty: the Deployers). Entries are user names or any
 	// identity an adapter knows (a Slack id, an email, an @group).
 	// Empty: everyone.
 	Deployers []string
 	Lockers   []string
+}
+
+// AutoDeploy says which GitHub events deploy an environment by themselves.
+type AutoDeploy struct {
+	On     []string // "push", "merge"
+	Branch string   // the tracked branch; default the app's default ref
+}
+
+// Wants reports whether event ("push", "merge") on branch deploys here.
+func (a AutoDeploy) Wants(event, branch, defaultRef string) bool {
+	tracked := a.Branch
+	if tracked == "" {
+		tracked = defaultRef
+	}
+	for _, on := range a.On {
+		if on == event && branch == tracked {
+			return true
+		}
+	}
+	return false
 }
 
 // Deploy is one request to put a sha of an app into an environment.
@@ -173,6 +193,9 @@ type Store interface {
 	Log(ctx context.Context, id, after int64, limit int) ([]LogLine, error)
 	// LastLogSeq returns the highest Seq stored for a deploy, 0 if none.
 	LastLogSeq(ctx context.Context, id int64) (int64, error)
+
+	// Once records key and reports whether it was new.
+	Once(ctx context.Context, key string) (bool, error)
 
 	// SetMeta keeps a value an adapter attaches to a deploy.
 	SetMeta(ctx context.Context, id int64, key, value string) error

@@ -38,6 +38,7 @@ type deployLog struct {
 	pending   []LogLine
 	persisted int64
 	flushing  bool
+	ending    bool // end has begun (it runs once)
 	ended     bool
 	subs      map[*follower]struct{}
 	wake      chan struct{}
@@ -218,10 +219,11 @@ func (l *deployLog) stored(lines []LogLine) {
 
 func (l *deployLog) end() {
 	l.mu.Lock()
-	if l.ended {
+	if l.ending {
 		l.mu.Unlock()
 		return
 	}
+	l.ending = true
 	l.mu.Unlock()
 	l.flush()
 	l.mu.Lock()

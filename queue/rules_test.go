@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,4 +332,49 @@ func TestPermissions(t *testing.T) {
 			t.Fatalf("someone else's production deploy: %v", err)
 		}
 	})
+}
+
+// Many auto-deploys at once while the lane is busy: the newest runs, the
+// others are superseded, each once.
+func TestConcurrentAutoDeploysCoalesce(t *testing.T) {
+	dir := t.TempDir()
+	gate := filepath.Join(dir, "gate")
+	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; echo $DEPLOY_ID >> %[1]s/ran; while [ ! -e %[2]s ]; do sleep 0.01; done`, dir, gate)
+	e := start(t, []*queue.App{app("web", shellEnv("staging", cmd))}, nil)
+	first := e.submit(queue.Request{App: "web", Ref: sha(1)})
+	waitFile(t, filepath.Join(dir, fmt.Sprintf("started-%d", first.ID)))
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.svc.Submit(context.Background(), queue.Request{App: "web", Ref: sha(i + 2), User: "ci", Source: queue.SourceAuto}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	os.WriteFile(gate, nil, 0o644)
+	ds, _ := e.svc.Deploys(context.Background(), queue.DeployFilter{Limit: -1})
+	var newest int64
+	for _, d := range ds {
+		newest = max(newest, d.ID)
+	}
+	for _, d := range ds {
+		got, log := e.wait(d.ID)
+		want := queue.StateSuperseded
+		if d.ID == first.ID || d.ID == newest {
+			want = queue.StateSucceeded
+		}
+		if got.State != want {
+			t.Fatalf("#%d %s, want %s", d.ID, got.State, want)
+		}
+		if want == queue.StateSuperseded && strings.Count(log, "superseded by #") != 1 {
+			t.Fatalf("#%d log: %q", d.ID, log)
+		}
+	}
+	ran, _ := os.ReadFile(filepath.Join(dir, "ran"))
+	if got := strings.Fields(string(ran)); len(got) != 2 || got[1] != fmt.Sprint(newest) {
+		t.Fatalf("ran %v, want #%d then #%d", got, first.ID, newest)
+	}
 }

@@ -62,6 +62,9 @@ type lane struct {
 	env  *Environment
 	wake chan struct{}
 
+	// supersede lets one auto-deploy at a time replace the older ones.
+	supersede sync.Mutex
+
 	// Only the lane's worker touches these.
 	current       string // sha of the newest succeeded deploy
 	currentLoaded bool
@@ -282,7 +285,10 @@ type Request struct {
 	Source     Source
 	Force      bool // skip required checks (never a lock)
 	ChatThread string
-	sha        string // set by Rollback: already resolved
+	// SHA, when set, is the full sha the caller already knows (a webhook
+	// names it); Ref is then what it was asked as.
+	SHA                string
+	GitHubDeploymentID int64
 }
 
 // Submit validates, resolves and persists a deploy request, then queues
@@ -311,7 +317,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if !ValidRef(r.Ref) {
 		return nil, Errorf(EInvalid, "invalid ref %q: use a sha, branch or tag", r.Ref)
 	}
-	sha := r.sha
+	sha := r.SHA
 	if sha == "" {
 		if sha, err = s.resolver.Resolve(ctx, app, r.Ref); err != nil {
 			return nil, err
@@ -321,7 +327,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 		return nil, Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
 	}
 	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: StateQueued,
-		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread}
+		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID}
 
 	mu := s.envMus[env.Name]
 	mu.RLock()
@@ -334,11 +340,14 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 		err = s.store.CreateDeploy(ctx, d, AuditEntry{Time: time.Now().UTC(), User: r.User, Action: "deploy",
 			Detail: fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source)})
 	}
+	mu.RUnlock()
 	var superseded []*Deploy
 	if err == nil && r.Source == SourceAuto {
+		l := s.lanes[laneKey(app.Name, env.Name)]
+		l.supersede.Lock()
 		superseded, err = s.supersede(ctx, d)
+		l.supersede.Unlock()
 	}
-	mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +475,7 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (*Deploy, err
 			return nil, Errorf(EConflict, "%s in %s has no earlier successful deploy than #%d (%s) to roll back to",
 				app.Name, env.Name, cur.ID, ShortSHA(cur.SHA))
 		}
-		req.Ref, req.sha = prev.SHA, prev.SHA
+		req.Ref, req.SHA = prev.SHA, prev.SHA
 	case strings.HasPrefix(r.To, "#"):
 		var id int64
 		if _, err := fmt.Sscanf(r.To, "#%d", &id); err != nil || fmt.Sprintf("#%d", id) != r.To {
@@ -482,7 +491,7 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (*Deploy, err
 		if d.State != StateSucceeded {
 			return nil, Errorf(EConflict, "deploy #%d %s; roll back only to a deploy that succeeded", id, d.State)
 		}
-		req.Ref, req.sha = d.SHA, d.SHA
+		req.Ref, req.SHA = d.SHA, d.SHA
 	default:
 		req.Ref = r.To
 	}
@@ -896,6 +905,12 @@ func (s *Service) Operate(ctx context.Context, appName, envName, op string, n in
 		s.audit(ctx, user, op, laneKey(app.Name, env.Name), msg)
 	}
 	return msg, err
+}
+
+// Once records key (a webhook delivery id, ...) and reports whether this
+// is the first time; it survives restarts.
+func (s *Service) Once(ctx context.Context, key string) (bool, error) {
+	return s.store.Once(ctx, key)
 }
 
 // SetMeta keeps a value an adapter attaches to a deploy, such as the chat

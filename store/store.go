@@ -586,6 +586,19 @@ func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
 	return n, err
 }
 
+// Once implements queue.Store.
+func (s *Store) Once(ctx context.Context, key string) (bool, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO once_keys (key, at) VALUES (?, ?)`, key, fmtTime(time.Now()))
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n == 1, err
+}
+
 // SetMeta implements queue.Store.
 func (s *Store) SetMeta(ctx context.Context, id int64, key, value string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {

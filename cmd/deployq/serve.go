@@ -21,6 +21,7 @@ import (
 	"github.com/deployq/deployq/bot/slack"
 	"github.com/deployq/deployq/config"
 	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners/shell"
 	"github.com/deployq/deployq/store"
@@ -169,6 +170,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			mounts = sl.Handlers()
 		}
 		log.Info("slack connected", "mode", cfg.Slack.Mode)
+	}
+	if cfg.GitHub != nil {
+		mounts["/webhooks/github"] = github.NewReceiver(cfg.GitHub.WebhookSecret, svc, log)
 	}
 	handler := api.New(api.Options{
 		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics, Mount: mounts,

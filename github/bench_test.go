@@ -1,0 +1,100 @@
+package github_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// post sends one signed delivery and returns how long the answer took.
+func post(b *testing.B, client *http.Client, url, event, delivery string, body []byte, want int) time.Duration {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(string(body)))
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", sign(body, secret))
+	at := time.Now()
+	resp, err := client.Do(req)
+	took := time.Since(at)
+	if err != nil || resp.StatusCode != want {
+		b.Fatalf("%v %v", err, resp)
+	}
+	resp.Body.Close()
+	return took
+}
+
+// BenchmarkWebhookIngestion: signed status events, each with its own
+// delivery id (checked, deduped and recorded), from 8 concurrent senders;
+// reports events per second.
+func BenchmarkWebhookIngestion(b *testing.B) {
+	e := start(b)
+	body := fixture(b, "status.success.json")
+	const events = 4000
+	var rates []float64
+	for n := range b.N {
+		at := time.Now()
+		var wg sync.WaitGroup
+		ch := make(chan int)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{}
+				for i := range ch {
+					post(b, client, e.url, "status", fmt.Sprintf("bench-%d-%d", n, i), body, 202)
+				}
+			}()
+		}
+		for i := range events {
+			ch <- i
+		}
+		close(ch)
+		wg.Wait()
+		rates = append(rates, events/time.Since(at).Seconds())
+	}
+	slices.Sort(rates)
+	b.ReportMetric(rates[len(rates)/2], "events/s")
+}
+
+// BenchmarkPushToQueued: a push event to a tracked branch, answered once
+// its auto-deploy is stored and queued; p50 and p99 of 500 pushes from 8
+// senders.
+func BenchmarkPushToQueued(b *testing.B) {
+	e := start(b)
+	push := fixture(b, "push.default-branch.json")
+	var p50s, p99s []float64
+	for n := range b.N {
+		var mu sync.Mutex
+		var lat []float64
+		var wg sync.WaitGroup
+		ch := make(chan int)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				client := &http.Client{}
+				for i := range ch {
+					body := derive(b, push, fmt.Sprintf("%040x", n*1000+i+1), "after")
+					took := post(b, client, e.url, "push", fmt.Sprintf("push-%d-%d", n, i), body, 202)
+					mu.Lock()
+					lat = append(lat, float64(took)/float64(time.Millisecond))
+					mu.Unlock()
+				}
+			}()
+		}
+		for i := range 500 {
+			ch <- i
+		}
+		close(ch)
+		wg.Wait()
+		slices.Sort(lat)
+		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
+	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+}

@@ -1,0 +1,249 @@
+package github_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/shell"
+	"github.com/deployq/deployq/store"
+)
+
+const secret = "webhook-secret-for-tests"
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// derive returns a copy of a JSON payload with the value at path set.
+func derive(t testing.TB, raw []byte, value any, path ...string) []byte {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	m := v
+	for _, p := range path[:len(path)-1] {
+		m = m[p].(map[string]any)
+	}
+	m[path[len(path)-1]] = value
+	b, _ := json.Marshal(v)
+	return b
+}
+
+type env struct {
+	t   testing.TB
+	url string
+	svc *queue.Service
+}
+
+func start(t testing.TB) *env {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := func(name string, auto queue.AutoDeploy) *queue.Environment {
+		return &queue.Environment{Name: name, Runner: "shell", Settings: &shell.Settings{Command: "true"}, AutoDeploy: auto}
+	}
+	apps := []*queue.App{
+		{Name: "sample", Repo: "binkkatal/sample_app", DefaultRef: "master", DefaultEnv: "staging", Environments: []*queue.Environment{
+			sh("staging", queue.AutoDeploy{On: []string{"push"}}),
+			sh("production", queue.AutoDeploy{On: []string{"merge"}}),
+			sh("qa", queue.AutoDeploy{On: []string{"push"}, Branch: "develop"}),
+		}},
+		{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "staging", Environments: []*queue.Environment{
+			sh("staging", queue.AutoDeploy{On: []string{"merge"}}),
+			sh("production", queue.AutoDeploy{}),
+		}},
+	}
+	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
+		Resolver: git.NewResolver(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(github.NewReceiver(secret, svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(func() { srv.Close(); svc.Stop(); cancel(); st.Close() })
+	return &env{t: t, url: srv.URL, svc: svc}
+}
+
+func sign(body []byte, key string) string {
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func (e *env) send(event, delivery string, body []byte, signature string) (int, github.Result) {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.url, strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	if signature != "" {
+		req.Header.Set("X-Hub-Signature-256", signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res github.Result
+	json.NewDecoder(resp.Body).Decode(&res)
+	return resp.StatusCode, res
+}
+
+func (e *env) deploys() []*queue.Deploy {
+	ds, _ := e.svc.Deploys(context.Background(), queue.DeployFilter{Limit: -1})
+	return ds
+}
+
+func TestWebhooks(t *testing.T) {
+	e := start(t)
+	push := fixture(t, "push.default-branch.json")
+
+	t.Run("ErrUnsigned", func(t *testing.T) {
+		if code, _ := e.send("push", "d-1", push, ""); code != 401 {
+			t.Fatalf("%d", code)
+		}
+	})
+	t.Run("ErrBadSignature", func(t *testing.T) {
+		if code, _ := e.send("push", "d-1", push, sign(push, "another secret")); code != 401 {
+			t.Fatalf("%d", code)
+		}
+		if n := len(e.deploys()); n != 0 {
+			t.Fatalf("%d deploys from refused requests", n)
+		}
+	})
+	t.Run("ping", func(t *testing.T) {
+		ping := fixture(t, "ping.json")
+		code, res := e.send("ping", "d-ping", ping, sign(ping, secret))
+		if code != 200 || !strings.HasPrefix(res.Ignored, "pong: ") {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("push to the tracked branch auto-deploys", func(t *testing.T) {
+		code, res := e.send("push", "d-push", push, sign(push, secret))
+		if code != 202 || len(res.Deploys) != 1 {
+			t.Fatalf("%d %+v", code, res)
+		}
+		d, _ := e.svc.Deploy(context.Background(), res.Deploys[0])
+		if d.App != "sample" || d.Env != "staging" || d.Source != queue.SourceAuto || d.SHA != "fd489864e7642b48eaad6e3f155c10e46810ec72" ||
+			d.Ref != "master" || d.User != "binkkatal" {
+			t.Fatalf("%+v", d)
+		}
+	})
+	t.Run("a redelivery does nothing twice", func(t *testing.T) {
+		before := len(e.deploys())
+		code, res := e.send("push", "d-push", push, sign(push, secret))
+		if code != 200 || !res.Duplicate || len(e.deploys()) != before {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("a push to another branch", func(t *testing.T) {
+		other := derive(t, push, "refs/heads/feature", "ref")
+		code, res := e.send("push", "d-push-feature", other, sign(other, secret))
+		if code != 202 || len(res.Deploys) != 0 || !strings.Contains(res.Ignored, "no environment of binkkatal/sample_app auto-deploys on push to feature") {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("closed without merging: nothing", func(t *testing.T) {
+		pr := fixture(t, "pull_request.closed.not-merged.json")
+		before := len(e.deploys())
+		code, res := e.send("pull_request", "d-pr", pr, sign(pr, secret))
+		if code != 202 || res.Ignored != "pull request closed without merging" || len(e.deploys()) != before {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("merged: deploys where merges deploy", func(t *testing.T) {
+		// No real example of a merged pull request exists: the closed one,
+		// with merged set to true.
+		pr := derive(t, fixture(t, "pull_request.closed.not-merged.json"), true, "pull_request", "merged")
+		code, res := e.send("pull_request", "d-pr-merged", pr, sign(pr, secret))
+		if code != 202 || len(res.Deploys) != 1 {
+			t.Fatalf("%d %+v", code, res)
+		}
+		d, _ := e.svc.Deploy(context.Background(), res.Deploys[0])
+		if d.App != "hello" || d.Env != "staging" || d.SHA != "c4295bd74fb0f4fda03689c3df3f2803b658fd85" || d.Source != queue.SourceAuto {
+			t.Fatalf("%+v", d)
+		}
+	})
+	t.Run("a deployment made elsewhere runs here", func(t *testing.T) {
+		dep := fixture(t, "deployment.created.json")
+		code, res := e.send("deployment", "d-dep", dep, sign(dep, secret))
+		if code != 202 || len(res.Deploys) != 1 {
+			t.Fatalf("%d %+v", code, res)
+		}
+		d, _ := e.svc.Deploy(context.Background(), res.Deploys[0])
+		if d.App != "hello" || d.Env != "production" || d.Source != queue.SourceGitHub || d.GitHubDeploymentID != 145988746 ||
+			d.SHA != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" || d.User != "Codertocat" {
+			t.Fatalf("%+v", d)
+		}
+	})
+	t.Run("a deployment for an unknown environment", func(t *testing.T) {
+		dep := derive(t, fixture(t, "deployment.created.json"), "moon", "deployment", "environment")
+		code, res := e.send("deployment", "d-dep-moon", dep, sign(dep, secret))
+		if code != 202 || len(res.Deploys) != 0 || !strings.Contains(res.Ignored, `has an environment "moon"`) {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("deployq's own deployments are not run again", func(t *testing.T) {
+		dep := derive(t, fixture(t, "deployment.created.json"), map[string]any{github.PayloadKey: 7}, "deployment", "payload")
+		code, res := e.send("deployment", "d-dep-ours", dep, sign(dep, secret))
+		if code != 202 || res.Ignored != "a deployment deployq made" {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("unknown repository", func(t *testing.T) {
+		other := derive(t, push, "someone/else", "repository", "full_name")
+		code, res := e.send("push", "d-other", other, sign(other, secret))
+		if code != 202 || res.Ignored != "no app deploys someone/else" {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("an event deployq does not use", func(t *testing.T) {
+		st := fixture(t, "status.success.json")
+		if code, res := e.send("status", "d-status", st, sign(st, secret)); code != 202 || res.Ignored == "" {
+			t.Fatalf("%d %+v", code, res)
+		}
+		body := []byte(`{"zen":"x"}`)
+		if code, res := e.send("marketplace_purchase_x", "d-x", body, sign(body, secret)); code != 202 || res.Ignored == "" {
+			t.Fatalf("%d %+v", code, res)
+		}
+	})
+	t.Run("ErrMalformed", func(t *testing.T) {
+		body := []byte(`{"ref": 12`)
+		if code, _ := e.send("push", "d-bad", body, sign(body, secret)); code != 400 {
+			t.Fatalf("%d", code)
+		}
+	})
+	// Every queued deploy runs to the end.
+	for _, d := range e.deploys() {
+		ctx := context.Background()
+		got, err := e.svc.FollowLog(ctx, d.ID, 0, func([]queue.LogLine) error { return nil })
+		if err != nil || got.State != queue.StateSucceeded {
+			t.Fatalf("#%d: %v %+v", d.ID, err, got)
+		}
+	}
+}
