@@ -410,7 +410,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
 		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
 		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		Deployers: ec.Deployers, Lockers: ec.Lockers})
+		Deployers:  ec.Deployers, Lockers: ec.Lockers})
 	return nil
 }
 
