@@ -11,12 +11,13 @@ require (
 
 require github.com/gorilla/websocket v1.5.3
 
-require github.com/robfig/cron/v3 v3.0.1
-
 require (
-	github.com/google/go-github/v62 v62.0.0 // indirect
-	github.com/google/go-querystring v1.1.0 // indirect
+	github.com/google/go-github/v62 v62.0.0
+	github.com/robfig/cron/v3 v3.0.1
+	golang.org/x/oauth2 v0.37.0
 )
+
+require github.com/google/go-querystring v1.1.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -147,9 +147,13 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 }
 
 func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
-	text := fmt.Sprintf("#%d %squeued: %s@%s (%s) to %s by %s", d.ID, kind, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
+	what := "queued"
+	if d.State == queue.StateWaiting {
+		what = "waiting for checks"
+	}
+	text := fmt.Sprintf("#%d %s%s: %s@%s (%s) to %s by %s", d.ID, kind, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
 	if d.Ref == d.SHA {
-		text = fmt.Sprintf("#%d %squeued: %s %s to %s by %s", d.ID, kind, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
+		text = fmt.Sprintf("#%d %s%s: %s %s to %s by %s", d.ID, kind, what, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
 	}
 	ahead, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env,
 		States: []queue.State{queue.StateQueued, queue.StateRunning}, Limit: -1})

@@ -59,6 +59,9 @@ type Slack struct {
 type GitHub struct {
 	// WebhookSecret checks X-Hub-Signature-256 on POST /webhooks/github.
 	WebhookSecret string `yaml:"webhook_secret"`
+	// Token reads checks (required_contexts) through the API.
+	Token  string `yaml:"token"`
+	APIURL string `yaml:"api_url"` // GitHub Enterprise, a test server
 }
 
 // Token is an API bearer token; its name is the user of the calls made
@@ -106,6 +109,8 @@ type envConfig struct {
 	AutoDeploy  autoDeploy            `yaml:"auto_deploy"`
 	Deployers   []string              `yaml:"deployers"`
 	Lockers     []string              `yaml:"lockers"`
+	Required    []string              `yaml:"required_contexts"` // a list, or "all"
+	ChecksWait  time.Duration         `yaml:"checks_timeout"`
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 
@@ -157,6 +162,14 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		return nil, err
 	}
 	c.Apps = apps
+	for i, a := range apps {
+		for _, e := range a.Environments {
+			if len(e.RequiredContexts) > 0 && (c.GitHub == nil || c.GitHub.Token == "" || a.Repo == "") {
+				return nil, d.errf(find(&root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
+					"checks are read from GitHub: set the app's repo and github.token")
+			}
+		}
+	}
 	if c.Slack != nil {
 		for env := range c.Slack.Channels {
 			known := false
@@ -410,7 +423,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
 		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
 		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		Deployers:  ec.Deployers, Lockers: ec.Lockers})
+		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait})
 	return nil
 }
 

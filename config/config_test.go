@@ -100,6 +100,8 @@ func TestParseErrors(t *testing.T) {
 		{"ErrGitHubSecret", "github:\n  webhook_secret: short\n", `deployq.yaml:2: github.webhook_secret: required, at least 16 characters`},
 		{"ErrAutoDeployOn", base("      - {name: s, runner: shell, shell: {command: x}, auto_deploy: {on: [pr]}}\n"),
 			`deployq.yaml:4: apps[web].environments[s].auto_deploy.on: want push or merge, got "pr"`},
+		{"ErrChecksWithoutGitHub", base("      - {name: s, runner: shell, shell: {command: x}, required_contexts: all}\n"),
+			`deployq.yaml:2: apps[web].environments[s].required_contexts: checks are read from GitHub: set the app's repo and github.token`},
 		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",
 			`deployq.yaml:2: server.listen: 0.0.0.0:8080 is not a loopback address: set server.api_tokens, or listen on 127.0.0.1`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),
@@ -125,6 +127,20 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", err, c.want)
 			}
 		})
+	}
+}
+
+func TestRequiredContexts(t *testing.T) {
+	y := "github: {webhook_secret: 0123456789abcdef, token: t}\napps:\n  - name: web\n    repo: acme/web\n    environments:\n" +
+		"      - {name: a, runner: shell, shell: {command: x}, required_contexts: all, checks_timeout: 30m}\n" +
+		"      - {name: b, runner: shell, shell: {command: x}, required_contexts: [ci/build, lint]}\n"
+	c, err := config.Parse("deployq.yaml", []byte(y), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Apps[0].Env("a"), c.Apps[0].Env("b")
+	if len(a.RequiredContexts) != 1 || a.RequiredContexts[0] != "all" || a.ChecksTimeout != 30*time.Minute || len(b.RequiredContexts) != 2 {
+		t.Fatalf("%+v %+v", a, b)
 	}
 }
 

@@ -130,6 +130,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
 	case reflect.Struct:
 		return d.decodeStruct(n, v, key)
 	case reflect.Slice:
+		if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
+			v.Set(reflect.ValueOf([]string{n.Value}).Convert(v.Type())) // "all" means [all]
+			return nil
+		}
 		if n.Kind != yaml.SequenceNode {
 			return d.errf(n, key, "want a list, got %s", kindName(n))
 		}

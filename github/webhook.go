@@ -107,6 +107,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.pullRequest(r.Context(), p, &res)
 	case *gh.DeploymentEvent:
 		rc.deployment(r.Context(), p, &res)
+	case *gh.StatusEvent:
+		rc.recheck(r.Context(), p.GetSHA(), &res)
+	case *gh.CheckRunEvent:
+		rc.recheck(r.Context(), p.GetCheckRun().GetHeadSHA(), &res)
+	case *gh.CheckSuiteEvent:
+		rc.recheck(r.Context(), p.GetCheckSuite().GetHeadSHA(), &res)
 	default:
 		res.Ignored = "event not used by deployq"
 	}
@@ -189,6 +195,18 @@ func (rc *Receiver) pullRequest(ctx context.Context, p *gh.PullRequestEvent, res
 		}
 		rc.auto(ctx, p.GetRepo().GetFullName(), "merge", pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, res)
 	}
+}
+
+// recheck moves deploys waiting on sha on.
+func (rc *Receiver) recheck(ctx context.Context, sha string, res *Result) {
+	if !queue.IsFullSHA(sha) {
+		res.Ignored = "no sha"
+		return
+	}
+	if err := rc.svc.Recheck(ctx, sha); err != nil {
+		rc.log.Error("github: rechecking deploys", "sha", sha, "err", err)
+	}
+	res.Ignored = "rechecked deploys waiting on " + queue.ShortSHA(sha)
 }
 
 // PayloadKey marks deployments deployq made itself in their payload.

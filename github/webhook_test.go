@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,18 +34,38 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// derive returns a copy of a JSON payload with the value at path set.
+// derive returns a copy of a JSON payload with the value at path set;
+// a number in the path indexes a list.
 func derive(t testing.TB, raw []byte, value any, path ...string) []byte {
 	t.Helper()
-	var v map[string]any
+	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatal(err)
 	}
-	m := v
-	for _, p := range path[:len(path)-1] {
-		m = m[p].(map[string]any)
+	cur := v
+	for i, p := range path {
+		last := i == len(path)-1
+		switch c := cur.(type) {
+		case map[string]any:
+			if last {
+				c[p] = value
+			} else {
+				cur = c[p]
+			}
+		case []any:
+			n, err := strconv.Atoi(p)
+			if err != nil || n >= len(c) {
+				t.Fatalf("bad index %q", p)
+			}
+			if last {
+				c[n] = value
+			} else {
+				cur = c[n]
+			}
+		default:
+			t.Fatalf("cannot follow %q", p)
+		}
 	}
-	m[path[len(path)-1]] = value
 	b, _ := json.Marshal(v)
 	return b
 }

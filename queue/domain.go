@@ -57,6 +57,11 @@ type Environment struct {
 	// Empty: everyone.
 	Deployers []string
 	Lockers   []string
+	// RequiredContexts must be green on the sha before a deploy runs
+	// (statuses and check runs by name; "all": every one on the sha).
+	// Pending ones make the deploy wait, up to ChecksTimeout.
+	RequiredContexts []string
+	ChecksTimeout    time.Duration
 }
 
 // AutoDeploy says which GitHub events deploy an environment by themselves.
@@ -277,6 +282,25 @@ type Output interface {
 // for a ref that does not exist.
 type Resolver interface {
 	Resolve(ctx context.Context, app *App, ref string) (string, error)
+}
+
+// Check is one status or check run.
+type Check struct {
+	Name string
+	URL  string
+}
+
+// CheckReport is the state of a sha's required checks.
+type CheckReport struct {
+	State   string  // "success", "pending" or "failure"
+	Failed  []Check // for "failure"
+	Pending []Check // for "pending" (names required but not reported yet too)
+}
+
+// Checker reads the checks of a sha (GitHub's statuses and check runs).
+type Checker interface {
+	// Checks evaluates required on sha; ["all"] means every check there.
+	Checks(ctx context.Context, app *App, sha string, required []string) (CheckReport, error)
 }
 
 // Notifier hears about every change of a deploy and of locks. Calls are

@@ -25,6 +25,11 @@ type Options struct {
 	// Identify returns the identities of a user beyond its name (a chat id,
 	// an email, @groups), for the deployers and lockers rules.
 	Identify func(ctx context.Context, user string) []string
+	// Checker reads required checks; without one, required_contexts are
+	// not enforced.
+	Checker Checker
+	// RecheckEvery rechecks waiting deploys even without events (default 1m).
+	RecheckEvery time.Duration
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -37,6 +42,8 @@ type Service struct {
 	resolver  Resolver
 	notifiers []Notifier
 	identify  func(ctx context.Context, user string) []string
+	checker   Checker
+	recheck   time.Duration
 	log       *slog.Logger
 	logs      *logHub
 	slots     chan struct{}
@@ -104,7 +111,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	}
 	s := &Service{
 		apps: apps, store: o.Store, runners: o.Runners, resolver: o.Resolver,
-		notifiers: o.Notifiers, identify: o.Identify, log: o.Logger,
+		notifiers: o.Notifiers, identify: o.Identify, checker: o.Checker, recheck: o.RecheckEvery, log: o.Logger,
 		slots: make(chan struct{}, o.MaxParallel),
 		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
 		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
@@ -148,6 +155,13 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.work(l)
 		s.kick(l)
+	}
+	if s.checker != nil {
+		if s.recheck <= 0 {
+			s.recheck = time.Minute
+		}
+		s.wg.Add(1)
+		go s.watchWaiting()
 	}
 	return nil
 }
@@ -326,7 +340,22 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if !IsFullSHA(sha) {
 		return nil, Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
 	}
-	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: StateQueued,
+	state := StateQueued
+	var waitingFor []Check
+	if len(env.RequiredContexts) > 0 && !r.Force && s.checker != nil {
+		rep, err := s.checker.Checks(ctx, app, sha, env.RequiredContexts)
+		switch {
+		case err != nil:
+			// GitHub did not answer: wait and ask again, never fail for it.
+			s.log.Warn("reading checks", "app", app.Name, "sha", sha, "err", err)
+			state = StateWaiting
+		case rep.State == "failure":
+			return nil, Errorf(EChecksFailed, "checks failed for %s: %s (deploy! skips checks)", ShortSHA(sha), checkList(rep.Failed))
+		case rep.State == "pending":
+			state, waitingFor = StateWaiting, rep.Pending
+		}
+	}
+	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: state,
 		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID}
 
 	mu := s.envMus[env.Name]
@@ -355,8 +384,120 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	for _, old := range superseded {
 		s.notify(old)
 	}
+	if d.State == StateWaiting {
+		msg := "waiting for checks"
+		if len(waitingFor) > 0 {
+			msg += ": " + checkList(waitingFor)
+		}
+		s.systemLine(ctx, d.ID, msg)
+		s.scheduleChecksTimeout(d, env)
+		return d, nil
+	}
 	s.kick(s.lanes[laneKey(app.Name, env.Name)])
 	return d, nil
+}
+
+func checkList(cs []Check) string {
+	var parts []string
+	for _, c := range cs {
+		if c.URL != "" {
+			parts = append(parts, c.Name+" ("+c.URL+")")
+		} else {
+			parts = append(parts, c.Name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Recheck evaluates again the checks of deploys waiting on sha (all
+// waiting deploys if sha is ""): green ones are queued, red ones fail with
+// the contexts named. Webhooks call it on status and check events.
+func (s *Service) Recheck(ctx context.Context, sha string) error {
+	if s.checker == nil {
+		return nil
+	}
+	waiting, err := s.store.Deploys(ctx, DeployFilter{States: []State{StateWaiting}, Limit: -1})
+	if err != nil {
+		return err
+	}
+	for _, d := range waiting {
+		if sha != "" && d.SHA != sha {
+			continue
+		}
+		app, env, err := s.Lookup(d.App, d.Env)
+		if err != nil {
+			continue
+		}
+		rep, err := s.checker.Checks(ctx, app, d.SHA, env.RequiredContexts)
+		if err != nil {
+			s.log.Warn("reading checks", "deploy", d.ID, "err", err)
+			continue
+		}
+		switch rep.State {
+		case "success":
+			s.systemLine(ctx, d.ID, "checks passed")
+			if err := s.transition(ctx, d, StateQueued, nil); err == nil {
+				s.kick(s.lanes[laneKey(d.App, d.Env)])
+			}
+		case "failure":
+			msg := "checks failed: " + checkList(rep.Failed)
+			s.systemLine(ctx, d.ID, msg)
+			s.transition(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg })
+		}
+	}
+	return nil
+}
+
+// scheduleChecksTimeout fails d if it still waits when its environment's
+// checks_timeout has passed since it was asked for.
+func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
+	if env.ChecksTimeout <= 0 {
+		return
+	}
+	id := d.ID
+	time.AfterFunc(time.Until(d.CreatedAt.Add(env.ChecksTimeout)), func() {
+		ctx := s.ctx
+		if ctx == nil || ctx.Err() != nil {
+			return
+		}
+		cur, err := s.store.Deploy(ctx, id)
+		if err != nil || cur.State != StateWaiting {
+			return
+		}
+		msg := fmt.Sprintf("checks still pending after %s", env.ChecksTimeout)
+		if app, _, err := s.Lookup(cur.App, cur.Env); err == nil {
+			if rep, err := s.checker.Checks(ctx, app, cur.SHA, env.RequiredContexts); err == nil && len(rep.Pending) > 0 {
+				msg += ": " + checkList(rep.Pending)
+			}
+		}
+		s.systemLine(ctx, id, msg)
+		s.transition(ctx, cur, StateFailed, func(d *Deploy) { d.Error = msg })
+	})
+}
+
+// watchWaiting rechecks waiting deploys now and then, in case an event
+// was missed, and at start sets their timeouts.
+func (s *Service) watchWaiting() {
+	defer s.wg.Done()
+	if waiting, err := s.store.Deploys(s.ctx, DeployFilter{States: []State{StateWaiting}, Limit: -1}); err == nil {
+		for _, d := range waiting {
+			if _, env, err := s.Lookup(d.App, d.Env); err == nil {
+				s.scheduleChecksTimeout(d, env)
+			}
+		}
+	}
+	t := time.NewTicker(s.recheck)
+	defer t.Stop()
+	for {
+		if err := s.Recheck(s.ctx, ""); err != nil && s.ctx.Err() == nil {
+			s.log.Error("rechecking waiting deploys", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // supersede marks older auto-deploys of d's lane that have not started.

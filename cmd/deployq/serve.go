@@ -133,6 +133,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if sl != nil {
 		identify = sl.Identify
 	}
+	var checker queue.Checker
+	if g := cfg.GitHub; g != nil && g.Token != "" {
+		c, err := github.NewClient(g.Token, g.APIURL)
+		if err != nil {
+			return err
+		}
+		checker = c
+	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
 		Runners:     map[string]queue.Runner{"shell": shellRunner},
@@ -142,6 +150,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxParallel: cfg.Server.MaxParallel,
 		Secrets:     cfg.Secrets,
 		Identify:    identify,
+		Checker:     checker,
 	})
 	if err != nil {
 		ln.Close()
