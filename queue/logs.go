@@ -191,6 +191,36 @@ func (l *deployLog) flush() {
 	}
 }
 
+// prepare gives a line the next seq without storing or sending it; the
+// caller stores it (with a state change), then publishes it. Only for
+// deploys no runner writes to.
+func (l *deployLog) prepare(stream, text string) LogLine {
+	if m := l.hub.mask; m != nil {
+		text = m.Replace(text)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	return LogLine{DeployID: l.id, Seq: l.seq, Time: time.Now().UTC(), Stream: stream, Text: text}
+}
+
+// publish sends a stored line to the followers.
+func (l *deployLog) publish(line LogLine) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.persisted = max(l.persisted, line.Seq)
+	for f := range l.subs {
+		select {
+		case f.c <- line:
+		default:
+			f.dropped = true
+			close(f.c)
+			delete(l.subs, f)
+		}
+	}
+	l.cond.Broadcast()
+}
+
 // takePending hands the pending lines to a caller who stores them itself
 // (with the deploy's end state) and then calls stored. No flush runs in
 // between.

@@ -104,7 +104,7 @@ func TestLockHoldsQueuedDeploysUntilItGoes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
-	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; while [ "$DEPLOY_ID" = 1 ] && [ ! -e %[2]s ]; do sleep 0.01; done`, dir, gate)
+	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; n=0; while [ "$DEPLOY_ID" = 1 ] && [ ! -e %[2]s ] && [ $n -lt 6000 ]; do sleep 0.01; n=$((n+1)); done`, dir, gate)
 	e := start(t, []*queue.App{app("web", shellEnv("staging", cmd))}, nil)
 
 	first := e.submit(queue.Request{App: "web", Ref: sha(1), User: "alice"})
@@ -179,7 +179,7 @@ func TestRollback(t *testing.T) {
 func TestAutoDeploysCoalesce(t *testing.T) {
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
-	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; echo $DEPLOY_SHA >> %[1]s/ran; while [ ! -e %[2]s ]; do sleep 0.01; done`, dir, gate)
+	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; echo $DEPLOY_SHA >> %[1]s/ran; n=0; while [ ! -e %[2]s ] && [ $n -lt 6000 ]; do sleep 0.01; n=$((n+1)); done`, dir, gate)
 	e := start(t, []*queue.App{app("web", shellEnv("staging", cmd))}, nil)
 
 	running := e.submit(queue.Request{App: "web", Ref: sha(1), Source: queue.SourceAuto})
@@ -211,7 +211,7 @@ func TestCancelQueued(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
-	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; while [ ! -e %[2]s ]; do sleep 0.01; done`, dir, gate)
+	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; n=0; while [ ! -e %[2]s ] && [ $n -lt 6000 ]; do sleep 0.01; n=$((n+1)); done`, dir, gate)
 	e := start(t, []*queue.App{app("web", shellEnv("staging", cmd))}, nil)
 	first := e.submit(queue.Request{App: "web", Ref: sha(1)})
 	waitFile(t, filepath.Join(dir, "started-1"))
@@ -339,7 +339,7 @@ func TestPermissions(t *testing.T) {
 func TestConcurrentAutoDeploysCoalesce(t *testing.T) {
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
-	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; echo $DEPLOY_ID >> %[1]s/ran; while [ ! -e %[2]s ]; do sleep 0.01; done`, dir, gate)
+	cmd := fmt.Sprintf(`touch %[1]s/started-$DEPLOY_ID; echo $DEPLOY_ID >> %[1]s/ran; n=0; while [ ! -e %[2]s ] && [ $n -lt 6000 ]; do sleep 0.01; n=$((n+1)); done`, dir, gate)
 	e := start(t, []*queue.App{app("web", shellEnv("staging", cmd))}, nil)
 	first := e.submit(queue.Request{App: "web", Ref: sha(1)})
 	waitFile(t, filepath.Join(dir, fmt.Sprintf("started-%d", first.ID)))

@@ -188,10 +188,12 @@ func (s *Service) recover(ctx context.Context) error {
 		return err
 	}
 	for _, d := range running {
-		s.systemLine(ctx, d.ID, "deployq stopped while this deploy ran; it is interrupted, check "+d.Env+" before deploying again")
-		if err := s.transition(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = errShutdown.Error() }); err != nil {
+		err := s.moveWithLine(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = errShutdown.Error() },
+			"deployq stopped while this deploy ran; it is interrupted, check "+d.Env+" before deploying again")
+		if err != nil {
 			return err
 		}
+		s.notify(d)
 		s.log.Warn("deploy interrupted by a restart", "id", d.ID, "app", d.App, "env", d.Env)
 		s.audit(ctx, "deployq", "interrupt", fmt.Sprintf("#%d", d.ID), "found running at start")
 	}
@@ -202,10 +204,10 @@ func (s *Service) recover(ctx context.Context) error {
 	for _, d := range pending {
 		if s.lanes[laneKey(d.App, d.Env)] == nil {
 			msg := fmt.Sprintf("%s/%s is no longer configured", d.App, d.Env)
-			s.systemLine(ctx, d.ID, msg)
-			if err := s.transition(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }); err != nil {
+			if err := s.moveWithLine(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err != nil {
 				return err
 			}
+			s.notify(d)
 		}
 	}
 	return nil
@@ -435,14 +437,15 @@ func (s *Service) Recheck(ctx context.Context, sha string) error {
 		}
 		switch rep.State {
 		case "success":
-			s.systemLine(ctx, d.ID, "checks passed")
-			if err := s.transition(ctx, d, StateQueued, nil); err == nil {
+			if err := s.moveWithLine(ctx, d, StateQueued, nil, "checks passed"); err == nil {
+				s.notify(d)
 				s.kick(s.lanes[laneKey(d.App, d.Env)])
 			}
 		case "failure":
 			msg := "checks failed: " + checkList(rep.Failed)
-			s.systemLine(ctx, d.ID, msg)
-			s.transition(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg })
+			if err := s.moveWithLine(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err == nil {
+				s.notify(d)
+			}
 		}
 	}
 	return nil
@@ -470,8 +473,9 @@ func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
 				msg += ": " + checkList(rep.Pending)
 			}
 		}
-		s.systemLine(ctx, id, msg)
-		s.transition(ctx, cur, StateFailed, func(d *Deploy) { d.Error = msg })
+		if err := s.moveWithLine(ctx, cur, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err == nil {
+			s.notify(cur)
+		}
 	})
 }
 
@@ -512,8 +516,7 @@ func (s *Service) supersede(ctx context.Context, d *Deploy) ([]*Deploy, error) {
 			continue
 		}
 		msg := fmt.Sprintf("superseded by #%d (%s)", d.ID, ShortSHA(d.SHA))
-		s.systemLine(ctx, o.ID, msg)
-		if err := s.transitionQuiet(ctx, o, StateSuperseded, func(o *Deploy) { o.Error = msg }); err != nil {
+		if err := s.moveWithLine(ctx, o, StateSuperseded, func(o *Deploy) { o.Error = msg }, msg); err != nil {
 			if ErrorCode(err) == EConflict {
 				continue // it started meanwhile
 			}
@@ -655,14 +658,15 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 		}
 		switch d.State {
 		case StateQueued, StateWaiting:
-			s.systemLine(ctx, d.ID, "canceled by "+user+" before it ran")
-			err := s.transition(ctx, d, StateCanceled, func(d *Deploy) { d.Error = "canceled by " + user })
+			err := s.moveWithLine(ctx, d, StateCanceled, func(d *Deploy) { d.Error = "canceled by " + user },
+				"canceled by "+user+" before it ran")
 			if ErrorCode(err) == EConflict {
 				continue // it just started: cancel the run
 			}
 			if err != nil {
 				return nil, err
 			}
+			s.notify(d)
 			s.audit(ctx, user, "cancel", fmt.Sprintf("#%d", id), "before it ran")
 			return d, nil
 		case StateRunning:
@@ -1331,6 +1335,27 @@ func (s *Service) notify(d *Deploy) {
 	for _, n := range s.notifiers {
 		n.DeployChanged(&c)
 	}
+}
+
+// moveWithLine moves a deploy that no runner holds (queued, waiting, or
+// found running at start) to a new state and writes a line to its log, in
+// one transaction; on a conflict neither happens. The caller notifies.
+func (s *Service) moveWithLine(ctx context.Context, d *Deploy, to State, mutate func(*Deploy), text string) error {
+	dl, err := s.logs.acquire(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	defer s.logs.release(dl)
+	dl.flush()
+	line := dl.prepare(StreamSystem, text)
+	if err := s.save(ctx, d, to, mutate, []LogLine{line}); err != nil {
+		return err
+	}
+	dl.publish(line)
+	if to.Terminal() {
+		s.logs.end(d.ID)
+	}
+	return nil
 }
 
 // systemLine writes one system line to a deploy's log and stores it.
