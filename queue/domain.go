@@ -199,6 +199,19 @@ type Store interface {
 	// LastLogSeq returns the highest Seq stored for a deploy, 0 if none.
 	LastLogSeq(ctx context.Context, id int64) (int64, error)
 
+	// OutboxAdd stores a message for an outside service; messages with the
+	// same key are delivered in the order they were added.
+	OutboxAdd(ctx context.Context, key, body string) error
+	// OutboxDue returns, for each key, its oldest message if it is due at
+	// now, oldest first, at most limit.
+	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
+	// OutboxNext says when the next message comes due (false: none waits).
+	OutboxNext(ctx context.Context) (time.Time, bool, error)
+	// OutboxDone removes a delivered (or given up) message.
+	OutboxDone(ctx context.Context, id int64) error
+	// OutboxRetry counts a failed attempt and sets when to try again.
+	OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
+
 	// Once records key and reports whether it was new.
 	Once(ctx context.Context, key string) (bool, error)
 
@@ -211,6 +224,15 @@ type Store interface {
 	Audit(ctx context.Context, e AuditEntry) error
 	// AuditLog returns the newest entries first.
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+}
+
+// OutboxItem is a message waiting to go out.
+type OutboxItem struct {
+	ID       int64
+	Key      string
+	Body     string
+	Attempts int
+	NextAt   time.Time
 }
 
 // LaneSummary is what the store knows of one app+env.

@@ -1052,6 +1052,20 @@ func (s *Service) Operate(ctx context.Context, appName, envName, op string, n in
 	return msg, err
 }
 
+// Outbox gives adapters the store's outbox: messages to outside services
+// that must not be lost, delivered in order per key.
+func (s *Service) Outbox() Outbox { return s.store }
+
+// Outbox is the part of the Store that keeps outgoing messages.
+type Outbox interface {
+	OutboxAdd(ctx context.Context, key, body string) error
+	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
+	// OutboxNext says when the next message comes due (false: none waits).
+	OutboxNext(ctx context.Context) (time.Time, bool, error)
+	OutboxDone(ctx context.Context, id int64) error
+	OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
+}
+
 // Once records key (a webhook delivery id, ...) and reports whether this
 // is the first time; it survives restarts.
 func (s *Service) Once(ctx context.Context, key string) (bool, error) {

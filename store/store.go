@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -30,6 +31,8 @@ type Store struct {
 
 	writes chan *writeOp // group commit: see writer
 	done   chan struct{}
+	closed sync.RWMutex // held shared while a write is handed over
+	isShut bool
 
 	// prepared hot statements: SQLite parses a statement once, not per call
 	nextQueued, lastSucceeded, deployByID, lastLogSeq              *sql.Stmt
@@ -167,12 +170,19 @@ func (s *Store) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for pending writes and closes the database.
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Close waits for pending writes and closes the database; later writes
+// return ErrClosed.
 func (s *Store) Close() error {
-	if s.writes != nil {
+	s.closed.Lock()
+	wasOpen := !s.isShut && s.writes != nil
+	s.isShut = true
+	s.closed.Unlock()
+	if wasOpen {
 		close(s.writes)
 		<-s.done
-		s.writes = nil
 	}
 	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq,
 		s.insertLog, s.insertLogs, s.insertDeploy, s.nextNumber, s.update, s.audit} {
@@ -225,6 +235,11 @@ func (s *Store) migrate(ctx context.Context) error {
 // tx runs fn in a write transaction, committed with the writes of other
 // callers that wait at the same time (group commit).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.closed.RLock()
+	defer s.closed.RUnlock()
+	if s.isShut {
+		return ErrClosed
+	}
 	if s.writes == nil { // during migrations
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -246,6 +261,10 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// fmtSortable is a fixed-width time, for columns compared in SQL: its text
+// order is its time order (RFC 3339 with trimmed fractions is not).
+func fmtSortable(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {
@@ -584,6 +603,65 @@ func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
 	var n int64
 	err := s.lastLogSeq.QueryRowContext(ctx, id).Scan(&n)
 	return n, err
+}
+
+// OutboxAdd implements queue.Store.
+func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
+	now := fmtSortable(time.Now())
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (key, body, next_at, created_at) VALUES (?, ?, ?, ?)`, key, body, now, now)
+		return err
+	})
+}
+
+// OutboxDue implements queue.Store.
+func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at FROM outbox o
+		WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key) AND o.next_at <= ? ORDER BY o.id LIMIT ?`,
+		fmtSortable(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.OutboxItem
+	for rows.Next() {
+		var it queue.OutboxItem
+		var next sql.NullString
+		if err := rows.Scan(&it.ID, &it.Key, &it.Body, &it.Attempts, &next); err != nil {
+			return nil, err
+		}
+		it.NextAt = parseTime(next)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// OutboxNext implements queue.Store.
+func (s *Store) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT min(next_at) FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key)`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.000000000Z", next.String)
+	return t, err == nil, err
+}
+
+// OutboxDone implements queue.Store.
+func (s *Store) OutboxDone(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
+		return err
+	})
+}
+
+// OutboxRetry implements queue.Store.
+func (s *Store) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
+			fmtSortable(next), lastErr, id)
+		return err
+	})
 }
 
 // Once implements queue.Store.

@@ -123,3 +123,42 @@ func TestLogLines(t *testing.T) {
 		t.Fatalf("%d lines from %d, last %d", len(got), got[0].Seq, last)
 	}
 }
+
+// The outbox gives each key's oldest message, when due, in order.
+func TestOutbox(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "db"))
+	defer s.Close()
+	for _, m := range [][2]string{{"deploy:1", "a"}, {"deploy:2", "x"}, {"deploy:1", "b"}} {
+		if err := s.OutboxAdd(ctx, m[0], m[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, _ := s.OutboxDue(ctx, time.Now(), 10)
+	if len(due) != 2 || due[0].Body != "a" || due[1].Body != "x" {
+		t.Fatalf("%+v", due)
+	}
+	// "a" fails: "b" waits behind it; "a" comes back when due
+	s.OutboxRetry(ctx, due[0].ID, time.Now().Add(500*time.Millisecond), "502")
+	s.OutboxDone(ctx, due[1].ID)
+	if due, _ := s.OutboxDue(ctx, time.Now(), 10); len(due) != 0 {
+		t.Fatalf("due while retrying: %+v", due)
+	}
+	due, _ = s.OutboxDue(ctx, time.Now().Add(time.Second), 10)
+	if len(due) != 1 || due[0].Body != "a" || due[0].Attempts != 1 {
+		t.Fatalf("%+v", due)
+	}
+	s.OutboxDone(ctx, due[0].ID)
+	due, _ = s.OutboxDue(ctx, time.Now().Add(time.Second), 10)
+	if len(due) != 1 || due[0].Body != "b" {
+		t.Fatalf("%+v", due)
+	}
+	// sub-second times compare as times
+	s.OutboxRetry(ctx, due[0].ID, time.Unix(1000, 500_000_000), "x")
+	if due, _ := s.OutboxDue(ctx, time.Unix(1000, 0), 10); len(due) != 0 {
+		t.Fatalf("due half a second early: %+v", due)
+	}
+	if due, _ := s.OutboxDue(ctx, time.Unix(1001, 0), 10); len(due) != 1 {
+		t.Fatalf("not due after: %+v", due)
+	}
+}

@@ -134,12 +134,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		identify = sl.Identify
 	}
 	var checker queue.Checker
+	var reporter *github.Reporter
 	if g := cfg.GitHub; g != nil && g.Token != "" {
 		c, err := github.NewClient(g.Token, g.APIURL)
 		if err != nil {
 			return err
 		}
 		checker = c
+		reporter = github.NewReporter(c, baseURL, log)
+		notifiers = append(notifiers, reporter)
 	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
@@ -155,6 +158,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	reportCtx, stopReporting := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopReporting()
+	if reporter != nil {
+		// before the queue starts: recovery's statuses must reach GitHub too
+		reporter.Start(reportCtx, svc)
+		defer reporter.Wait() // runs before the store closes
+		defer stopReporting()
 	}
 	if err := svc.Start(ctx); err != nil {
 		ln.Close()

@@ -1,0 +1,246 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	gh "github.com/google/go-github/v62/github"
+)
+
+// metaDeployment is the deploy meta key of its GitHub deployment id.
+const metaDeployment = "github.deployment"
+
+// statusOf is the one place deployq's states become GitHub's deployment
+// status states.
+var statusOf = map[queue.State]string{
+	queue.StateWaiting:     "pending",
+	queue.StateQueued:      "queued",
+	queue.StateRunning:     "in_progress",
+	queue.StateSucceeded:   "success",
+	queue.StateFailed:      "failure",
+	queue.StateCanceled:    "error",
+	queue.StateInterrupted: "error",
+	queue.StateSuperseded:  "inactive",
+}
+
+// report is one status to send, as kept in the outbox.
+type report struct {
+	Deploy      int64  `json:"deploy"`
+	Repo        string `json:"repo"`
+	Env         string `json:"env"`
+	SHA         string `json:"sha"`
+	User        string `json:"user"`
+	State       string `json:"state"`
+	Description string `json:"description"`
+	LogURL      string `json:"log_url"`
+	GitHubID    int64  `json:"github_id,omitempty"` // a deployment made on GitHub
+}
+
+// Reporter gives every deploy of an app with a repo a GitHub Deployment
+// and its statuses. It is a queue.Notifier: changes go into the store's
+// outbox at once and are sent from there, in order per deploy, retried
+// with backoff while GitHub is down or rate limited, so no status is lost
+// and no deploy waits for GitHub.
+type Reporter struct {
+	client  *Client
+	svc     *queue.Service
+	box     queue.Outbox
+	baseURL string
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	last map[int64]queue.State
+	wake chan struct{}
+	done chan struct{}
+
+	// MinBackoff is the first retry delay after a failure (default 1s).
+	MinBackoff time.Duration
+}
+
+// NewReporter returns a reporter; give it to the queue as a Notifier and
+// call Start before the queue starts, so that no change is missed.
+func NewReporter(client *Client, baseURL string, log *slog.Logger) *Reporter {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Reporter{client: client, baseURL: baseURL, log: log, last: map[int64]queue.State{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}), MinBackoff: time.Second}
+}
+
+// Start sends what the outbox holds, until ctx ends.
+func (r *Reporter) Start(ctx context.Context, svc *queue.Service) {
+	r.svc, r.box = svc, svc.Outbox()
+	go func() {
+		defer close(r.done)
+		r.run(ctx)
+	}()
+}
+
+// Wait waits for the reporter to stop after its context ended; what it
+// did not send stays in the outbox for the next start.
+func (r *Reporter) Wait() { <-r.done }
+
+// DeployChanged implements queue.Notifier.
+func (r *Reporter) DeployChanged(d *queue.Deploy) {
+	if r.svc == nil {
+		return
+	}
+	var repo string
+	for _, a := range r.svc.Apps() {
+		if a.Name == d.App {
+			repo = a.Repo
+		}
+	}
+	if repo == "" {
+		return
+	}
+	r.mu.Lock()
+	same := r.last[d.ID] == d.State
+	if d.State.Terminal() {
+		delete(r.last, d.ID)
+	} else {
+		r.last[d.ID] = d.State
+	}
+	r.mu.Unlock()
+	if same {
+		return
+	}
+	desc := fmt.Sprintf("deployq #%d %s", d.ID, d.State)
+	if d.Error != "" {
+		desc += ": " + d.Error
+	}
+	if len(desc) > 140 {
+		desc = desc[:137] + "..."
+	}
+	body, _ := json.Marshal(report{Deploy: d.ID, Repo: repo, Env: d.Env, SHA: d.SHA, User: d.User, State: statusOf[d.State],
+		Description: desc, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", r.baseURL, d.ID), GitHubID: d.GitHubDeploymentID})
+	if err := r.box.OutboxAdd(context.Background(), fmt.Sprintf("github:%d", d.ID), string(body)); err != nil {
+		r.log.Error("github: keeping a status to send", "deploy", d.ID, "err", err)
+		return
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// LockChanged implements queue.Notifier.
+func (r *Reporter) LockChanged(*queue.Lock, bool) {}
+
+func (r *Reporter) run(ctx context.Context) {
+	for {
+		items, err := r.box.OutboxDue(ctx, time.Now(), 50)
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("github: reading the outbox", "err", err)
+		}
+		for _, it := range items {
+			if ctx.Err() != nil {
+				return
+			}
+			r.deliver(ctx, it)
+		}
+		wait := 30 * time.Second
+		if next, ok, err := r.box.OutboxNext(ctx); err == nil && ok {
+			wait = min(wait, max(time.Until(next), time.Millisecond))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (r *Reporter) deliver(ctx context.Context, it queue.OutboxItem) {
+	var rep report
+	if err := json.Unmarshal([]byte(it.Body), &rep); err != nil {
+		r.box.OutboxDone(ctx, it.ID)
+		return
+	}
+	err := r.send(ctx, rep)
+	if err == nil {
+		r.box.OutboxDone(ctx, it.ID)
+		return
+	}
+	if retry, when := r.retryable(err, it.Attempts); retry {
+		r.log.Warn("github: status not sent yet, will retry", "deploy", rep.Deploy, "state", rep.State, "at", when, "err", err)
+		r.box.OutboxRetry(ctx, it.ID, when, err.Error())
+		return
+	}
+	r.log.Error("github: status refused, given up", "deploy", rep.Deploy, "state", rep.State, "err", err)
+	r.box.OutboxDone(ctx, it.ID)
+}
+
+// send creates the deployment if needed, then the status.
+func (r *Reporter) send(ctx context.Context, rep report) error {
+	owner, repo, err := splitRepo(rep.Repo)
+	if err != nil {
+		return err
+	}
+	id := rep.GitHubID
+	if id == 0 {
+		if v, err := r.svc.Meta(ctx, rep.Deploy, metaDeployment); err == nil && v != "" {
+			id, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if id == 0 {
+		req := &gh.DeploymentRequest{Ref: gh.String(rep.SHA), Environment: gh.String(rep.Env), AutoMerge: gh.Bool(false),
+			RequiredContexts: &[]string{}, Description: gh.String(fmt.Sprintf("deployq #%d by %s", rep.Deploy, rep.User)),
+			Payload: map[string]any{PayloadKey: rep.Deploy, "user": rep.User}}
+		dep, _, err := r.client.gh.Repositories.CreateDeployment(ctx, owner, repo, req)
+		if err != nil {
+			return fmt.Errorf("creating the deployment: %w", err)
+		}
+		id = dep.GetID()
+		if err := r.svc.SetMeta(context.WithoutCancel(ctx), rep.Deploy, metaDeployment, strconv.FormatInt(id, 10)); err != nil {
+			return err
+		}
+	}
+	_, _, err = r.client.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, &gh.DeploymentStatusRequest{
+		State: gh.String(rep.State), LogURL: gh.String(rep.LogURL), Description: gh.String(rep.Description),
+		Environment: gh.String(rep.Env)})
+	if err != nil {
+		return fmt.Errorf("deployment %d status %s: %w", id, rep.State, err)
+	}
+	return nil
+}
+
+// retryable says whether err is worth another try, and when: rate limits
+// say when themselves; server errors and network failures back off.
+func (r *Reporter) retryable(err error, attempts int) (bool, time.Time) {
+	backoff := r.MinBackoff << min(attempts, 8)
+	backoff = min(backoff, 5*time.Minute)
+	var rl *gh.RateLimitError
+	var abuse *gh.AbuseRateLimitError
+	var resp *gh.ErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return true, rl.Rate.Reset.Time.Add(time.Second)
+	case errors.As(err, &abuse):
+		if d := abuse.GetRetryAfter(); d > 0 {
+			return true, time.Now().Add(d)
+		}
+		return true, time.Now().Add(backoff)
+	case errors.As(err, &resp):
+		code := resp.Response.StatusCode
+		if code == http.StatusTooManyRequests || code >= 500 {
+			if s := resp.Response.Header.Get("Retry-After"); s != "" {
+				if n, err := strconv.Atoi(s); err == nil {
+					return true, time.Now().Add(time.Duration(n) * time.Second)
+				}
+			}
+			return true, time.Now().Add(backoff)
+		}
+		return false, time.Time{} // a 4xx will not get better by itself
+	}
+	return true, time.Now().Add(backoff) // the network
+}
