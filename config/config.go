@@ -59,10 +59,17 @@ type Slack struct {
 type GitHub struct {
 	// WebhookSecret checks X-Hub-Signature-256 on POST /webhooks/github.
 	WebhookSecret string `yaml:"webhook_secret"`
-	// Token reads checks (required_contexts) through the API.
-	Token  string `yaml:"token"`
-	APIURL string `yaml:"api_url"` // GitHub Enterprise, a test server
+	// Token (or a GitHub App: AppID, PrivateKeyFile, InstallationID) lets
+	// deployq read checks and report deployments.
+	Token          string `yaml:"token"`
+	AppID          int    `yaml:"app_id"`
+	PrivateKeyFile string `yaml:"private_key_file"`
+	InstallationID int    `yaml:"installation_id"`
+	APIURL         string `yaml:"api_url"` // GitHub Enterprise, a test server
 }
+
+// HasAPI reports whether deployq may call GitHub's API.
+func (g *GitHub) HasAPI() bool { return g != nil && (g.Token != "" || g.AppID != 0) }
 
 // Token is an API bearer token; its name is the user of the calls made
 // with it.
@@ -148,8 +155,21 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		}
 	}
 	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets}
-	if g := c.GitHub; g != nil && len(g.WebhookSecret) < 16 {
-		return nil, d.errf(findOr(&root, "github", "webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
+	if g := c.GitHub; g != nil {
+		app := g.AppID != 0 || g.PrivateKeyFile != "" || g.InstallationID != 0
+		switch {
+		case len(g.WebhookSecret) < 16:
+			return nil, d.errf(findOr(&root, "github", "webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
+		case app && g.Token != "":
+			return nil, d.errf(findOr(&root, "github", "app_id"), "github", "use a token or a GitHub App, not both")
+		case app && (g.AppID == 0 || g.PrivateKeyFile == "" || g.InstallationID == 0):
+			return nil, d.errf(findOr(&root, "github", "app_id"), "github", "a GitHub App needs app_id, private_key_file and installation_id")
+		}
+		if app {
+			if _, err := os.Stat(g.PrivateKeyFile); err != nil {
+				return nil, d.errf(findOr(&root, "github", "private_key_file"), "github.private_key_file", "%v", err)
+			}
+		}
 	}
 	if err := d.validateServer(&root, &c.Server); err != nil {
 		return nil, err
@@ -164,9 +184,9 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	c.Apps = apps
 	for i, a := range apps {
 		for _, e := range a.Environments {
-			if len(e.RequiredContexts) > 0 && (c.GitHub == nil || c.GitHub.Token == "" || a.Repo == "") {
+			if len(e.RequiredContexts) > 0 && (!c.GitHub.HasAPI() || a.Repo == "") {
 				return nil, d.errf(find(&root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
-					"checks are read from GitHub: set the app's repo and github.token")
+					"checks are read from GitHub: set the app's repo and github.token (or a GitHub App)")
 			}
 		}
 	}

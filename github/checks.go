@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/deployq/deployq/queue"
 	gh "github.com/google/go-github/v62/github"
 	"golang.org/x/oauth2"
@@ -24,6 +25,27 @@ func NewClient(token, apiURL string) (*Client, error) {
 	if token != "" {
 		hc = oauth2.NewClient(context.Background(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}))
 	}
+	return newClient(hc, apiURL)
+}
+
+// NewAppClient returns a client acting as a GitHub App installation: it
+// signs the app's JWT with the private key, trades it for installation
+// tokens and renews them before they expire (ghinstallation).
+func NewAppClient(appID, installationID int64, privateKeyFile, apiURL string) (*Client, error) {
+	tr, err := ghinstallation.NewKeyFromFile(http.DefaultTransport, appID, installationID, privateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("github app: %w", err)
+	}
+	if apiURL != "" {
+		tr.BaseURL = strings.TrimRight(apiURL, "/")
+		if !strings.HasSuffix(tr.BaseURL, "/api/v3") {
+			tr.BaseURL += "/api/v3"
+		}
+	}
+	return newClient(&http.Client{Transport: tr}, apiURL)
+}
+
+func newClient(hc *http.Client, apiURL string) (*Client, error) {
 	c := gh.NewClient(hc)
 	if apiURL != "" {
 		var err error

@@ -23,6 +23,7 @@ import (
 // fakeGitHub is a real HTTP server on 127.0.0.1 answering the two check
 // endpoints with the fixture bodies, or a variant set by the test.
 type fakeGitHub struct {
+	auth     string // the Authorization header it wants (default "Bearer gh-token")
 	mu       sync.Mutex
 	combined []byte
 	runs     []byte
@@ -43,7 +44,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case f.down:
 		w.WriteHeader(http.StatusBadGateway)
 		w.Write([]byte(`{"message":"Server Error"}`))
-	case r.Header.Get("Authorization") != "Bearer gh-token":
+	case r.Header.Get("Authorization") != f.wantAuth():
 		w.WriteHeader(http.StatusUnauthorized)
 		w.Write([]byte(`{"message":"Bad credentials"}`))
 	case strings.HasPrefix(r.URL.Path, "/api/v3/repos/Codertocat/Hello-World/commits/") && strings.HasSuffix(r.URL.Path, "/status"):
@@ -54,6 +55,13 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"message":"Not Found"}`))
 	}
+}
+
+func (f *fakeGitHub) wantAuth() string {
+	if f.auth != "" {
+		return f.auth
+	}
+	return "Bearer gh-token"
 }
 
 // The sha of the status webhook fixture, so its delivery names our deploy.

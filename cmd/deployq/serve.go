@@ -135,8 +135,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var checker queue.Checker
 	var reporter *github.Reporter
-	if g := cfg.GitHub; g != nil && g.Token != "" {
-		c, err := github.NewClient(g.Token, g.APIURL)
+	if g := cfg.GitHub; g.HasAPI() {
+		var c *github.Client
+		var err error
+		if g.Token != "" {
+			c, err = github.NewClient(g.Token, g.APIURL)
+		} else {
+			c, err = github.NewAppClient(int64(g.AppID), int64(g.InstallationID), g.PrivateKeyFile, g.APIURL)
+		}
 		if err != nil {
 			return err
 		}
