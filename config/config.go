@@ -66,6 +66,9 @@ type GitHub struct {
 	PrivateKeyFile string `yaml:"private_key_file"`
 	InstallationID int    `yaml:"installation_id"`
 	APIURL         string `yaml:"api_url"` // GitHub Enterprise, a test server
+	// Mode: webhook (default), or poll behind a firewall (no inbound).
+	Mode         string        `yaml:"mode"`
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // HasAPI reports whether deployq may call GitHub's API.
@@ -157,8 +160,18 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets}
 	if g := c.GitHub; g != nil {
 		app := g.AppID != 0 || g.PrivateKeyFile != "" || g.InstallationID != 0
+		if g.Mode == "" {
+			g.Mode = "webhook"
+		}
+		if g.PollInterval == 0 {
+			g.PollInterval = time.Minute
+		}
 		switch {
-		case len(g.WebhookSecret) < 16:
+		case g.Mode != "webhook" && g.Mode != "poll":
+			return nil, d.errf(findOr(&root, "github", "mode"), "github.mode", "want webhook or poll, got %q", g.Mode)
+		case g.Mode == "poll" && !g.HasAPI():
+			return nil, d.errf(findOr(&root, "github", "mode"), "github.mode", "polling reads GitHub's API: set github.token (or a GitHub App)")
+		case g.Mode == "webhook" && len(g.WebhookSecret) < 16 || g.WebhookSecret != "" && len(g.WebhookSecret) < 16:
 			return nil, d.errf(findOr(&root, "github", "webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
 		case app && g.Token != "":
 			return nil, d.errf(findOr(&root, "github", "app_id"), "github", "use a token or a GitHub App, not both")

@@ -106,6 +106,8 @@ func TestParseErrors(t *testing.T) {
 		{"ErrGitHubBoth", "github:\n  webhook_secret: 0123456789abcdef\n  token: t\n  app_id: 12\n", `deployq.yaml:4: github: use a token or a GitHub App, not both`},
 		{"ErrGitHubKeyFile", "github:\n  webhook_secret: 0123456789abcdef\n  app_id: 1\n  installation_id: 2\n  private_key_file: /nonexistent/key.pem\n",
 			`deployq.yaml:5: github.private_key_file: stat /nonexistent/key.pem: no such file or directory`},
+		{"ErrGitHubMode", "github:\n  mode: push\n", `deployq.yaml:2: github.mode: want webhook or poll, got "push"`},
+		{"ErrGitHubPollNoAPI", "github:\n  mode: poll\n", `deployq.yaml:2: github.mode: polling reads GitHub's API: set github.token (or a GitHub App)`},
 		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",
 			`deployq.yaml:2: server.listen: 0.0.0.0:8080 is not a loopback address: set server.api_tokens, or listen on 127.0.0.1`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),

@@ -133,8 +133,9 @@ func (rc *Receiver) apps(repo string) []*queue.App {
 	return out
 }
 
-// auto queues an auto-deploy of sha everywhere the event asks for one.
-func (rc *Receiver) auto(ctx context.Context, repo, event, branch, sha, user string, res *Result) {
+// auto queues an auto-deploy of sha, once, in every environment that asks
+// for one on any of events.
+func (rc *Receiver) auto(ctx context.Context, repo string, events []string, branch, sha, user string, res *Result) {
 	apps := rc.apps(repo)
 	if len(apps) == 0 {
 		res.Ignored = "no app deploys " + repo
@@ -142,7 +143,11 @@ func (rc *Receiver) auto(ctx context.Context, repo, event, branch, sha, user str
 	}
 	for _, a := range apps {
 		for _, e := range a.Environments {
-			if !e.AutoDeploy.Wants(event, branch, a.DefaultRef) {
+			wants := false
+			for _, event := range events {
+				wants = wants || e.AutoDeploy.Wants(event, branch, a.DefaultRef)
+			}
+			if !wants {
 				continue
 			}
 			d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: e.Name, Ref: branch, SHA: sha,
@@ -157,7 +162,7 @@ func (rc *Receiver) auto(ctx context.Context, repo, event, branch, sha, user str
 		}
 	}
 	if len(res.Deploys) == 0 && res.Ignored == "" {
-		res.Ignored = fmt.Sprintf("no environment of %s auto-deploys on %s to %s", repo, event, branch)
+		res.Ignored = fmt.Sprintf("no environment of %s auto-deploys on %s to %s", repo, strings.Join(events, " or "), branch)
 	}
 }
 
@@ -175,7 +180,7 @@ func (rc *Receiver) push(ctx context.Context, p *gh.PushEvent, res *Result) {
 		if user == "" {
 			user = p.GetSender().GetLogin()
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), "push", branch, p.GetAfter(), user, res)
+		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"push"}, branch, p.GetAfter(), user, res)
 	}
 }
 
@@ -193,7 +198,7 @@ func (rc *Receiver) pullRequest(ctx context.Context, p *gh.PullRequestEvent, res
 		if user == "" {
 			user = p.GetSender().GetLogin()
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), "merge", pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, res)
+		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"merge"}, pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, res)
 	}
 }
 

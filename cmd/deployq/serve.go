@@ -134,6 +134,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		identify = sl.Identify
 	}
 	var checker queue.Checker
+	var checkerClient *github.Client
 	var reporter *github.Reporter
 	if g := cfg.GitHub; g.HasAPI() {
 		var c *github.Client
@@ -146,7 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		checker = c
+		checker, checkerClient = c, c
 		reporter = github.NewReporter(c, baseURL, log)
 		notifiers = append(notifiers, reporter)
 	}
@@ -160,6 +161,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Secrets:     cfg.Secrets,
 		Identify:    identify,
 		Checker:     checker,
+		RecheckEvery: func() time.Duration {
+			if cfg.GitHub != nil {
+				return cfg.GitHub.PollInterval
+			}
+			return 0
+		}(),
 	})
 	if err != nil {
 		ln.Close()
@@ -197,8 +204,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		log.Info("slack connected", "mode", cfg.Slack.Mode)
 	}
-	if cfg.GitHub != nil {
-		mounts["/webhooks/github"] = github.NewReceiver(cfg.GitHub.WebhookSecret, svc, log)
+	if g := cfg.GitHub; g != nil && g.WebhookSecret != "" {
+		mounts["/webhooks/github"] = github.NewReceiver(g.WebhookSecret, svc, log)
+	}
+	if g := cfg.GitHub; g != nil && g.Mode == "poll" {
+		github.NewPoller(checkerClient, svc, g.PollInterval, log).Start(reportCtx)
+		log.Info("polling GitHub", "every", g.PollInterval)
 	}
 	handler := api.New(api.Options{
 		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics, Mount: mounts,

@@ -1,0 +1,91 @@
+package github_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/shell"
+	"github.com/deployq/deployq/store"
+)
+
+// Behind a firewall: the poller sees the branch's first head (recorded,
+// not deployed), then a new one (deployed once, where push or merge
+// deploys), then the same one again (nothing).
+func TestPolling(t *testing.T) {
+	var mu sync.Mutex
+	head := fixture(t, "api/get-ref.200.json")
+	refs := 0
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path != "/api/v3/repos/octocat/Hello-World/git/ref/heads/main" {
+			http.NotFound(w, r)
+			return
+		}
+		refs++
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(head)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	env := func(name string, on ...string) *queue.Environment {
+		return &queue.Environment{Name: name, Runner: "shell", Settings: &shell.Settings{Command: "true"}, AutoDeploy: queue.AutoDeploy{On: on}}
+	}
+	apps := []*queue.App{{Name: "hello", Repo: "octocat/Hello-World", DefaultRef: "main", DefaultEnv: "staging",
+		Environments: []*queue.Environment{env("staging", "push", "merge"), env("production")}}}
+	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
+		Resolver: git.NewResolver(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start(ctx)
+	defer svc.Stop()
+	client, _ := github.NewClient("gh-token", api.URL)
+	p := github.NewPoller(client, svc, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	deploys := func() []*queue.Deploy {
+		ds, _ := svc.Deploys(ctx, queue.DeployFilter{Limit: -1})
+		return ds
+	}
+
+	p.Poll(ctx)
+	if n := len(deploys()); n != 0 {
+		t.Fatalf("the first head seen was deployed (%d)", n)
+	}
+	// No real example of a ref that moved: the fixture with another sha.
+	mu.Lock()
+	head = derive(t, head, "bb218f56b14c9653891f9e74264a383fa43fefbd", "object", "sha")
+	mu.Unlock()
+	p.Poll(ctx)
+	p.Poll(ctx)
+	ds := deploys()
+	if len(ds) != 1 || ds[0].Env != "staging" || ds[0].SHA != "bb218f56b14c9653891f9e74264a383fa43fefbd" || ds[0].Source != queue.SourceAuto {
+		t.Fatalf("%d deploys: %+v", len(ds), ds)
+	}
+	mu.Lock()
+	reads := refs
+	mu.Unlock()
+	if reads != 3 {
+		t.Fatalf("%d ref reads", reads)
+	}
+	if !strings.HasPrefix(ds[0].Ref, "main") {
+		t.Fatalf("ref %q", ds[0].Ref)
+	}
+}
