@@ -166,6 +166,13 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 	if err == nil && n > 0 {
 		text += fmt.Sprintf(", %d ahead", n)
 	}
+	if url, commits := b.svc.Changes(ctx, d); url != "" {
+		unit := "commits"
+		if commits == 1 {
+			unit = "commit"
+		}
+		text += fmt.Sprintf("\nchanges: %s (%d %s)", url, commits, unit)
+	}
 	return Reply{Text: text + "\nlog: " + b.LogURL(d.ID), Deploy: d}
 }
 

@@ -325,6 +325,12 @@ type Checker interface {
 	Checks(ctx context.Context, app *App, sha string, required []string) (CheckReport, error)
 }
 
+// Comparer links what changes between two shas of an app (GitHub's
+// compare view) and counts the commits.
+type Comparer interface {
+	Compare(ctx context.Context, app *App, base, head string) (url string, commits int, err error)
+}
+
 // Notifier hears about every change of a deploy and of locks. Calls are
 // made from the queue's goroutines: implementations must not block.
 type Notifier interface {

@@ -30,6 +30,8 @@ type Options struct {
 	Checker Checker
 	// RecheckEvery rechecks waiting deploys even without events (default 1m).
 	RecheckEvery time.Duration
+	// Comparer links changes for apps with a repo, in chat replies.
+	Comparer Comparer
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -43,6 +45,7 @@ type Service struct {
 	notifiers []Notifier
 	identify  func(ctx context.Context, user string) []string
 	checker   Checker
+	comparer  Comparer
 	recheck   time.Duration
 	log       *slog.Logger
 	logs      *logHub
@@ -111,7 +114,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	}
 	s := &Service{
 		apps: apps, store: o.Store, runners: o.Runners, resolver: o.Resolver,
-		notifiers: o.Notifiers, identify: o.Identify, checker: o.Checker, recheck: o.RecheckEvery, log: o.Logger,
+		notifiers: o.Notifiers, identify: o.Identify, checker: o.Checker, comparer: o.Comparer, recheck: o.RecheckEvery, log: o.Logger,
 		slots: make(chan struct{}, o.MaxParallel),
 		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
 		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
@@ -913,6 +916,25 @@ func (s *Service) Deploy(ctx context.Context, id int64) (*Deploy, error) {
 // Deploys lists deploys, newest first.
 func (s *Service) Deploys(ctx context.Context, f DeployFilter) ([]*Deploy, error) {
 	return s.store.Deploys(ctx, f)
+}
+
+// Changes says what a deploy brings to its environment compared with what
+// runs there now: a link and a commit count ("" when unknown).
+func (s *Service) Changes(ctx context.Context, d *Deploy) (string, int) {
+	app, _, err := s.Lookup(d.App, d.Env)
+	if err != nil || s.comparer == nil || app.Repo == "" {
+		return "", 0
+	}
+	cur, err := s.store.LastSucceeded(ctx, d.App, d.Env, 0)
+	if err != nil || cur == nil || cur.SHA == d.SHA {
+		return "", 0
+	}
+	url, n, err := s.comparer.Compare(ctx, app, cur.SHA, d.SHA)
+	if err != nil {
+		s.log.Warn("comparing", "deploy", d.ID, "err", err)
+		return "", 0
+	}
+	return url, n
 }
 
 // Progress returns the last progress a running deploy reported, or nil.

@@ -151,10 +151,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		reporter = github.NewReporter(c, baseURL, log)
 		notifiers = append(notifiers, reporter)
 	}
+	var resolver queue.Resolver = git.NewResolver(filepath.Join(dataDir, "git"))
+	var comparer queue.Comparer
+	if checkerClient != nil {
+		resolver = github.NewResolver(checkerClient, resolver)
+		comparer = checkerClient
+	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store:       st,
 		Runners:     map[string]queue.Runner{"shell": shellRunner},
-		Resolver:    git.NewResolver(filepath.Join(dataDir, "git")),
+		Resolver:    resolver,
+		Comparer:    comparer,
 		Notifiers:   notifiers,
 		Logger:      log,
 		MaxParallel: cfg.Server.MaxParallel,
