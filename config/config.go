@@ -121,6 +121,7 @@ type envConfig struct {
 	Lockers     []string              `yaml:"lockers"`
 	Required    []string              `yaml:"required_contexts"` // a list, or "all"
 	ChecksWait  time.Duration         `yaml:"checks_timeout"`
+	URL         string                `yaml:"url"`     // where it can be seen; {app} is replaced
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 
@@ -456,7 +457,8 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
 		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
 		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait})
+		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
+		URL: strings.ReplaceAll(ec.URL, "{app}", app.Name)})
 	return nil
 }
 

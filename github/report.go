@@ -41,6 +41,7 @@ type report struct {
 	State       string `json:"state"`
 	Description string `json:"description"`
 	LogURL      string `json:"log_url"`
+	EnvURL      string `json:"environment_url,omitempty"`
 	GitHubID    int64  `json:"github_id,omitempty"` // a deployment made on GitHub
 }
 
@@ -93,11 +94,9 @@ func (r *Reporter) DeployChanged(d *queue.Deploy) {
 	if r.svc == nil {
 		return
 	}
-	var repo string
-	for _, a := range r.svc.Apps() {
-		if a.Name == d.App {
-			repo = a.Repo
-		}
+	var repo, envURL string
+	if app, env, err := r.svc.Lookup(d.App, d.Env); err == nil {
+		repo, envURL = app.Repo, env.URL
 	}
 	if repo == "" {
 		return
@@ -121,7 +120,8 @@ func (r *Reporter) DeployChanged(d *queue.Deploy) {
 		desc = desc[:137] + "..."
 	}
 	body, _ := json.Marshal(report{Deploy: d.ID, Repo: repo, Env: d.Env, SHA: d.SHA, User: d.User, State: statusOf[d.State],
-		Description: desc, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", r.baseURL, d.ID), GitHubID: d.GitHubDeploymentID})
+		Description: desc, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", r.baseURL, d.ID), EnvURL: envURL,
+		GitHubID: d.GitHubDeploymentID})
 	if err := r.box.OutboxAdd(context.Background(), fmt.Sprintf("github:%d", d.ID), string(body)); err != nil {
 		r.log.Error("github: keeping a status to send", "deploy", d.ID, "err", err)
 		return
@@ -207,7 +207,7 @@ func (r *Reporter) send(ctx context.Context, rep report) error {
 	}
 	_, _, err = r.client.gh.Repositories.CreateDeploymentStatus(ctx, owner, repo, id, &gh.DeploymentStatusRequest{
 		State: gh.String(rep.State), LogURL: gh.String(rep.LogURL), Description: gh.String(rep.Description),
-		Environment: gh.String(rep.Env)})
+		Environment: gh.String(rep.Env), EnvironmentURL: optional(rep.EnvURL)})
 	if err != nil {
 		return fmt.Errorf("deployment %d status %s: %w", id, rep.State, err)
 	}
@@ -243,4 +243,11 @@ func (r *Reporter) retryable(err error, attempts int) (bool, time.Time) {
 		return false, time.Time{} // a 4xx will not get better by itself
 	}
 	return true, time.Now().Add(backoff) // the network
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

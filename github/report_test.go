@@ -104,7 +104,8 @@ func startReporting(t *testing.T, command string) (*queue.Service, *deploymentsA
 	rep := github.NewReporter(client, "http://deployq.test", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rep.MinBackoff = 20 * time.Millisecond
 	apps := []*queue.App{{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "production",
-		Environments: []*queue.Environment{{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: command}}}}}
+		Environments: []*queue.Environment{{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: command},
+			URL: "https://hello.example.com"}}}}
 	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
 		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{rep}})
 	if err != nil {
@@ -134,7 +135,7 @@ func TestEveryDeployIsReported(t *testing.T) {
 		len(created["required_contexts"].([]any)) != 0 || created["payload"].(map[string]any)[github.PayloadKey] != float64(d.ID) {
 		t.Fatalf("deployment %v", created)
 	}
-	if last["log_url"] != "http://deployq.test/api/v1/deploys/1/log" {
+	if last["log_url"] != "http://deployq.test/api/v1/deploys/1/log" || last["environment_url"] != "https://hello.example.com" {
 		t.Fatalf("status %v", last)
 	}
 	if ref, _ := svc.Meta(context.Background(), d.ID, "github.deployment"); ref != "1" {

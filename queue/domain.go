@@ -62,6 +62,9 @@ type Environment struct {
 	// Pending ones make the deploy wait, up to ChecksTimeout.
 	RequiredContexts []string
 	ChecksTimeout    time.Duration
+	// URL is where the environment can be seen ({app} is replaced);
+	// GitHub shows it on the deployment.
+	URL string
 }
 
 // AutoDeploy says which GitHub events deploy an environment by themselves.
