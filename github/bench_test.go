@@ -61,8 +61,13 @@ func BenchmarkWebhookIngestion(b *testing.B) {
 
 // BenchmarkPushToQueued: a push event to a tracked branch, answered once
 // its auto-deploy is stored and queued; p50 and p99 of 500 pushes from 8
-// senders.
-func BenchmarkPushToQueued(b *testing.B) {
+// senders at once (the machine saturated).
+func BenchmarkPushToQueued(b *testing.B) { benchPush(b, 8) }
+
+// BenchmarkPushToQueuedOneSender: the same, one push at a time.
+func BenchmarkPushToQueuedOneSender(b *testing.B) { benchPush(b, 1) }
+
+func benchPush(b *testing.B, senders int) {
 	e := start(b)
 	push := fixture(b, "push.default-branch.json")
 	var p50s, p99s []float64
@@ -71,7 +76,7 @@ func BenchmarkPushToQueued(b *testing.B) {
 		var lat []float64
 		var wg sync.WaitGroup
 		ch := make(chan int)
-		for range 8 {
+		for range senders {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
