@@ -131,15 +131,7 @@ func (l *deployLog) appendLine(stream, host, text string) {
 	l.seq++
 	line := LogLine{DeployID: l.id, Seq: l.seq, Time: time.Now().UTC(), Stream: stream, Host: host, Text: text}
 	l.pending = append(l.pending, line)
-	for f := range l.subs {
-		select {
-		case f.c <- line:
-		default:
-			f.dropped = true
-			close(f.c)
-			delete(l.subs, f)
-		}
-	}
+	l.fanOut(line)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -209,6 +201,13 @@ func (l *deployLog) publish(line LogLine) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.persisted = max(l.persisted, line.Seq)
+	l.fanOut(line)
+	l.cond.Broadcast()
+}
+
+// fanOut gives a line to every follower; one whose buffer is full is
+// dropped (it catches up from the store). Call with l.mu held.
+func (l *deployLog) fanOut(line LogLine) {
 	for f := range l.subs {
 		select {
 		case f.c <- line:
@@ -218,7 +217,6 @@ func (l *deployLog) publish(line LogLine) {
 			delete(l.subs, f)
 		}
 	}
-	l.cond.Broadcast()
 }
 
 // takePending hands the pending lines to a caller who stores them itself
