@@ -8,17 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deployq/deployq/api"
 	"github.com/deployq/deployq/bot"
-	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 const sha1 = "1111111111111111111111111111111111111111"
@@ -29,27 +26,12 @@ type server struct {
 }
 
 func newServer(t testing.TB, command string, tokens map[string]string) *server {
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	metrics := api.NewMetrics()
 	apps := []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{
-		{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: command}},
-		{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: command}},
+		queuetest.Shell("staging", command), queuetest.Shell("production", command),
 	}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(filepath.Join(dir, "git")), Notifiers: []queue.Notifier{metrics}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	svc := queuetest.Start(t, apps, func(o *queue.Options) { o.Notifiers = []queue.Notifier{metrics} }).Svc
 	metrics.Watch(svc)
-	var base string
 	b := bot.New(svc, "")
 	h := api.New(api.Options{Service: svc, Tokens: tokens, Metrics: metrics,
 		BaseURL: "http://deployq.test",
@@ -60,9 +42,8 @@ func newServer(t testing.TB, command string, tokens map[string]string) *server {
 		Mount: map[string]http.Handler{"/boom": http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") })},
 	})
 	ts := httptest.NewServer(h)
-	base = ts.URL
-	t.Cleanup(func() { ts.Close(); svc.Stop(); st.Close() })
-	return &server{url: base, svc: svc}
+	t.Cleanup(ts.Close)
+	return &server{url: ts.URL, svc: svc}
 }
 
 type response struct {

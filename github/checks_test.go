@@ -7,17 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 // fakeGitHub is a real HTTP server on 127.0.0.1 answering the two check
@@ -73,33 +70,22 @@ type checksEnv struct {
 }
 
 func startChecks(t *testing.T, required []string, timeout time.Duration) *checksEnv {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	fake := &fakeGitHub{}
 	fake.set(fixture(t, "api/get-combined-status-for-ref.200.json"), fixture(t, "api/list-check-runs-for-ref.200.json"), false)
 	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
 	client, err := github.NewClient("gh-token", api.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	prod := queuetest.Shell("production", "echo deployed")
+	prod.RequiredContexts, prod.ChecksTimeout = required, timeout
 	apps := []*queue.App{{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "production",
-		Environments: []*queue.Environment{{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: "echo deployed"},
-			RequiredContexts: required, ChecksTimeout: timeout}}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir), Checker: client, RecheckEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(github.NewReceiver(secret, svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	t.Cleanup(func() { srv.Close(); api.Close(); svc.Stop(); cancel(); st.Close() })
-	return &checksEnv{env: &env{t: t, url: srv.URL, svc: svc}, fake: fake}
+		Environments: []*queue.Environment{prod}}}
+	q := queuetest.Start(t, apps, func(o *queue.Options) { o.Checker, o.RecheckEvery = client, time.Hour })
+	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(srv.Close)
+	return &checksEnv{env: &env{t: t, url: srv.URL, svc: q.Svc}, fake: fake}
 }
 
 func (e *checksEnv) submit(force bool) (*queue.Deploy, error) {

@@ -1,22 +1,18 @@
 package github_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 // Behind a firewall: the poller sees the branch's first head (recorded,
@@ -38,26 +34,15 @@ func TestPolling(t *testing.T) {
 		w.Write(head)
 	}))
 	defer api.Close()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	env := func(name string, on ...string) *queue.Environment {
-		return &queue.Environment{Name: name, Runner: "shell", Settings: &shell.Settings{Command: "true"}, AutoDeploy: queue.AutoDeploy{On: on}}
+		e := queuetest.Shell(name, "true")
+		e.AutoDeploy = queue.AutoDeploy{On: on}
+		return e
 	}
 	apps := []*queue.App{{Name: "hello", Repo: "octocat/Hello-World", DefaultRef: "main", DefaultEnv: "staging",
 		Environments: []*queue.Environment{env("staging", "push", "merge"), env("production")}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start(ctx)
-	defer svc.Stop()
+	q := queuetest.Start(t, apps, nil)
+	svc, ctx := q.Svc, q.Ctx
 	client, _ := github.NewClient("gh-token", api.URL)
 	p := github.NewPoller(client, svc, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deploys := func() []*queue.Deploy {

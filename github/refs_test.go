@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,9 +11,8 @@ import (
 	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 const commitSHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e" // get-commit.200.json
@@ -68,20 +66,9 @@ func TestRefsThroughTheAPIAndChanges(t *testing.T) {
 	}
 
 	// The chat reply links what a deploy changes from what runs now.
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	apps := []*queue.App{{Name: "hello", Repo: "octocat/Hello-World", DefaultRef: "main", DefaultEnv: "production",
-		Environments: []*queue.Environment{{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: "true"}}}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: res, Comparer: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Start(ctx)
-	defer svc.Stop()
+		Environments: []*queue.Environment{queuetest.Shell("production", "true")}}}
+	svc := queuetest.Start(t, apps, func(o *queue.Options) { o.Resolver, o.Comparer = res, client }).Svc
 	first, _ := svc.Submit(ctx, queue.Request{App: "hello", Ref: strings.Repeat("a", 40), SHA: strings.Repeat("a", 40), User: "alice"})
 	svc.FollowLog(ctx, first.ID, 0, func([]queue.LogLine) error { return nil })
 	r := bot.New(svc, "").Handle(ctx, bot.Message{User: "bob", Text: "deploy hello@main"})

@@ -7,17 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 // deploymentsAPI is a fake GitHub answering the Deployments endpoints with
@@ -92,31 +89,21 @@ func (f *deploymentsAPI) waitStates(t *testing.T, deployment string, want ...str
 }
 
 func startReporting(t *testing.T, command string) (*queue.Service, *deploymentsAPI) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	api := &deploymentsAPI{t: t, got: make(chan struct{}, 1)}
 	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
 	client, _ := github.NewClient("gh-token", srv.URL)
 	rep := github.NewReporter(client, "http://deployq.test", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rep.MinBackoff = 20 * time.Millisecond
+	env := queuetest.Shell("production", command)
+	env.URL = "https://hello.example.com"
 	apps := []*queue.App{{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "production",
-		Environments: []*queue.Environment{{Name: "production", Runner: "shell", Settings: &shell.Settings{Command: command},
-			URL: "https://hello.example.com"}}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{rep}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep.Start(ctx, svc)
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Stop(); cancel(); rep.Wait(); srv.Close(); st.Close() })
-	return svc, api
+		Environments: []*queue.Environment{env}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := queuetest.Start(t, apps, func(o *queue.Options) { o.Notifiers = []queue.Notifier{rep} },
+		func(svc *queue.Service) { rep.Start(ctx, svc) })
+	t.Cleanup(func() { q.Svc.Stop(); cancel(); rep.Wait() }) // before the store closes
+	return q.Svc, api
 }
 
 func TestEveryDeployIsReported(t *testing.T) {

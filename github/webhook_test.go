@@ -16,11 +16,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
-	"github.com/deployq/deployq/store"
 )
 
 const secret = "webhook-secret-for-tests"
@@ -77,14 +75,10 @@ type env struct {
 }
 
 func start(t testing.TB) *env {
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	sh := func(name string, auto queue.AutoDeploy) *queue.Environment {
-		return &queue.Environment{Name: name, Runner: "shell", Settings: &shell.Settings{Command: "true"}, AutoDeploy: auto}
+		e := queuetest.Shell(name, "true")
+		e.AutoDeploy = auto
+		return e
 	}
 	apps := []*queue.App{
 		{Name: "sample", Repo: "binkkatal/sample_app", DefaultRef: "master", DefaultEnv: "staging", Environments: []*queue.Environment{
@@ -97,17 +91,10 @@ func start(t testing.TB) *env {
 			sh("production", queue.AutoDeploy{}),
 		}},
 	}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(github.NewReceiver(secret, svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	t.Cleanup(func() { srv.Close(); svc.Stop(); cancel(); st.Close() })
-	return &env{t: t, url: srv.URL, svc: svc}
+	q := queuetest.Start(t, apps, nil)
+	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, svc: q.Svc}
 }
 
 func sign(body []byte, key string) string {
