@@ -18,9 +18,8 @@ import (
 
 	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/bot/slack"
-	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
-	"github.com/deployq/deployq/runners/shell"
 	"github.com/deployq/deployq/store"
 	"github.com/gorilla/websocket"
 )
@@ -200,12 +199,6 @@ func start(t testing.TB, mode, command string, tweak func(*slack.Adapter)) *env 
 
 func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment)) *env {
 	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, filepath.Join(dir, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	fake := newFakeSlack(t)
 	a := slack.New(slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
 		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"},
@@ -214,29 +207,22 @@ func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), s
 	if tweak != nil {
 		tweak(a)
 	}
-	staging := &queue.Environment{Name: "staging", Runner: "shell", Settings: &shell.Settings{Command: command}}
+	staging := queuetest.Shell("staging", command)
 	if setup != nil {
 		setup(fake, staging)
 	}
 	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
-	svc, err := queue.New(apps, queue.Options{Store: st, Runners: map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver: git.NewResolver(dir), Notifiers: []queue.Notifier{a}, Identify: a.Identify})
-	if err != nil {
+	q := queuetest.Start(t, apps, func(o *queue.Options) { o.Notifiers, o.Identify = []queue.Notifier{a}, a.Identify })
+	ctx, cancel := context.WithCancel(q.Ctx)
+	if err := a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test")); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx, svc, bot.New(svc, "http://deployq.test")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		svc.Stop()
+	t.Cleanup(func() { // before the queue's own cleanup closes the store
+		q.Svc.Stop()
 		cancel()
 		a.Wait()
-		st.Close()
 	})
-	return &env{svc: svc, slack: a, fake: fake, st: st}
+	return &env{svc: q.Svc, slack: a, fake: fake, st: q.Store}
 }
 
 // waitDeploy follows a deploy to its end.
