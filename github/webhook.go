@@ -42,6 +42,7 @@ type Result struct {
 	Delivery  string  `json:"delivery"`
 	Duplicate bool    `json:"duplicate,omitempty"`
 	Deploys   []int64 `json:"deploys,omitempty"`
+	Refused   []int64 `json:"refused,omitempty"` // recorded as failed deploys
 	Ignored   string  `json:"ignored,omitempty"`
 }
 
@@ -152,6 +153,9 @@ func (rc *Receiver) auto(ctx context.Context, repo string, events []string, bran
 			}
 			d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: e.Name, Ref: branch, SHA: sha,
 				User: user, Source: queue.SourceAuto})
+			if err != nil && d != nil {
+				res.Refused = append(res.Refused, d.ID)
+			}
 			if err != nil {
 				// Never silent: the reason is logged and answered.
 				rc.log.Error("github: auto-deploy refused", "app", a.Name, "env", e.Name, "sha", sha, "err", queue.ErrorMessage(err))

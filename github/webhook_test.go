@@ -240,6 +240,21 @@ func TestWebhooks(t *testing.T) {
 			t.Fatalf("%d %+v", code, res)
 		}
 	})
+	t.Run("a push to a locked environment is recorded as refused", func(t *testing.T) {
+		if _, _, err := e.svc.Lock(context.Background(), queue.LockRequest{Env: "staging", App: "sample", Owner: "alice", Reason: "incident"}); err != nil {
+			t.Fatal(err)
+		}
+		defer e.svc.Unlock(context.Background(), "staging", "sample", "alice")
+		p := derive(t, push, "cccccccccccccccccccccccccccccccccccccccc", "after")
+		code, res := e.send("push", "d-push-locked", p, sign(p, secret))
+		if code != 202 || len(res.Deploys) != 0 || len(res.Refused) != 1 || !strings.Contains(res.Ignored, "sample in staging is locked by alice") {
+			t.Fatalf("%d %+v", code, res)
+		}
+		d, _ := e.svc.Deploy(context.Background(), res.Refused[0])
+		if d.State != queue.StateFailed || !strings.HasPrefix(d.Error, "auto-deploy refused: ") {
+			t.Fatalf("%+v", d)
+		}
+	})
 	t.Run("ErrMalformed", func(t *testing.T) {
 		body := []byte(`{"ref": 12`)
 		if code, _ := e.send("push", "d-bad", body, sign(body, secret)); code != 400 {
@@ -250,7 +265,7 @@ func TestWebhooks(t *testing.T) {
 	for _, d := range e.deploys() {
 		ctx := context.Background()
 		got, err := e.svc.FollowLog(ctx, d.ID, 0, func([]queue.LogLine) error { return nil })
-		if err != nil || got.State != queue.StateSucceeded {
+		if err != nil || got.State != queue.StateSucceeded && !strings.HasPrefix(got.Error, "auto-deploy refused") {
 			t.Fatalf("#%d: %v %+v", d.ID, err, got)
 		}
 	}

@@ -378,3 +378,35 @@ func TestConcurrentAutoDeploysCoalesce(t *testing.T) {
 		t.Fatalf("ran %v, want #%d then #%d", got, first.ID, newest)
 	}
 }
+
+// A refused auto-deploy is not silent: it is recorded as a failed deploy
+// with the reason; a refused manual deploy is just refused.
+func TestRefusedAutoDeploysAreRecorded(t *testing.T) {
+	ctx := context.Background()
+	prod := shellEnv("production", "true")
+	prod.Deployers = []string{"alice"}
+	e := start(t, []*queue.App{app("web", shellEnv("staging", "true"), prod)}, nil)
+	if _, _, err := e.svc.Lock(ctx, queue.LockRequest{Env: "staging", Owner: "alice", Reason: "db migration"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.svc.Submit(ctx, queue.Request{App: "web", Env: "staging", Ref: "main", SHA: sha(1), User: "ci", Source: queue.SourceAuto})
+	if queue.ErrorCode(err) != queue.ELocked || d == nil || d.State != queue.StateFailed || d.Source != queue.SourceAuto ||
+		!strings.HasPrefix(d.Error, "auto-deploy refused: staging is locked by alice") {
+		t.Fatalf("%v %+v", err, d)
+	}
+	if _, log := e.wait(d.ID); !strings.Contains(log, "auto-deploy refused: staging is locked by alice") {
+		t.Fatalf("log %q", log)
+	}
+	d, err = e.svc.Submit(ctx, queue.Request{App: "web", Env: "production", Ref: "main", SHA: sha(2), User: "ci", Source: queue.SourceAuto})
+	if queue.ErrorCode(err) != queue.EForbidden || d == nil || !strings.Contains(d.Error, "ci may not deploy web in production") {
+		t.Fatalf("%v %+v", err, d)
+	}
+	before, _ := e.svc.Deploys(ctx, queue.DeployFilter{Limit: -1})
+	if d, err := e.svc.Submit(ctx, queue.Request{App: "web", Env: "staging", Ref: sha(3), User: "bob"}); queue.ErrorCode(err) != queue.ELocked || d != nil {
+		t.Fatalf("manual: %v %+v", err, d)
+	}
+	after, _ := e.svc.Deploys(ctx, queue.DeployFilter{Limit: -1})
+	if len(after) != len(before) {
+		t.Fatal("a refused manual deploy was recorded")
+	}
+}

@@ -311,7 +311,9 @@ type Request struct {
 }
 
 // Submit validates, resolves and persists a deploy request, then queues
-// it. It returns ENotFound (app, env), EInvalid (ref), ELocked.
+// it. It returns ENotFound (app, env), EInvalid (ref), EForbidden, ELocked,
+// EChecksFailed. An auto-deploy refused for a lock, a permission or red
+// checks is recorded as a failed deploy, returned along with the error.
 func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	app, env, err := s.Lookup(r.App, r.Env)
 	if err != nil {
@@ -324,8 +326,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if r.Source == SourceRollback {
 		what = "roll back"
 	}
-	if err := s.mayDeploy(ctx, app, env, r.User, what); err != nil {
-		return nil, err
+	forbidden := s.mayDeploy(ctx, app, env, r.User, what)
+	if forbidden != nil && r.Source != SourceAuto {
+		return nil, forbidden
 	}
 	if r.Source == "" {
 		r.Source = SourceAPI
@@ -345,6 +348,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if !IsFullSHA(sha) {
 		return nil, Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
 	}
+	if forbidden != nil {
+		return s.refuseAuto(ctx, app, env, r, sha, forbidden)
+	}
 	state := StateQueued
 	var waitingFor []Check
 	if len(env.RequiredContexts) > 0 && !r.Force && s.checker != nil {
@@ -355,7 +361,11 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 			s.log.Warn("reading checks", "app", app.Name, "sha", sha, "err", err)
 			state = StateWaiting
 		case rep.State == "failure":
-			return nil, Errorf(EChecksFailed, "checks failed for %s: %s (deploy! skips checks)", ShortSHA(sha), checkList(rep.Failed))
+			err := Errorf(EChecksFailed, "checks failed for %s: %s (deploy! skips checks)", ShortSHA(sha), checkList(rep.Failed))
+			if r.Source == SourceAuto {
+				return s.refuseAuto(ctx, app, env, r, sha, err)
+			}
+			return nil, err
 		case rep.State == "pending":
 			state, waitingFor = StateWaiting, rep.Pending
 		}
@@ -375,6 +385,9 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 			Detail: fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source)})
 	}
 	mu.RUnlock()
+	if ErrorCode(err) == ELocked && r.Source == SourceAuto {
+		return s.refuseAuto(ctx, app, env, r, sha, err)
+	}
 	var superseded []*Deploy
 	if err == nil && r.Source == SourceAuto {
 		l := s.lanes[laneKey(app.Name, env.Name)]
@@ -400,6 +413,25 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	}
 	s.kick(s.lanes[laneKey(app.Name, env.Name)])
 	return d, nil
+}
+
+// refuseAuto records a refused auto-deploy as a failed deploy, so that no
+// auto-deploy fails silently: it shows in history, chat and on GitHub like
+// any other. It returns that deploy with the refusal.
+func (s *Service) refuseAuto(ctx context.Context, app *App, env *Environment, r Request, sha string, refusal error) (*Deploy, error) {
+	now := time.Now().UTC()
+	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: StateFailed, User: r.User, Source: r.Source,
+		ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID, CreatedAt: now, FinishedAt: now,
+		Error: "auto-deploy refused: " + ErrorMessage(refusal)}
+	err := s.store.CreateDeploy(ctx, d, AuditEntry{Time: now, User: r.User, Action: "refuse",
+		Detail: fmt.Sprintf("auto-deploy of %s (%s) to %s: %s", d.App, ShortSHA(sha), d.Env, ErrorMessage(refusal))})
+	if err != nil {
+		return nil, err
+	}
+	s.systemLine(ctx, d.ID, d.Error)
+	s.log.Warn("auto-deploy refused", "id", d.ID, "app", d.App, "env", d.Env, "sha", sha, "why", ErrorMessage(refusal))
+	s.notify(d)
+	return d, refusal
 }
 
 func checkList(cs []Check) string {
