@@ -2,12 +2,15 @@ package github
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/deployq/deployq/queue"
+	gh "github.com/google/go-github/v62/github"
 	"github.com/robfig/cron/v3"
 )
 
@@ -91,6 +94,7 @@ func (p *Poller) Poll(ctx context.Context) {
 		rc.auto(ctx, t.repo, []string{"push", "merge"}, t.branch, sha, "github", res)
 		p.log.Info("github: new head", "repo", t.repo, "branch", t.branch, "sha", queue.ShortSHA(sha), "deploys", res.Deploys, "ignored", res.Ignored)
 	}
+	p.pollDeployments(ctx)
 	if err := p.svc.Recheck(ctx, ""); err != nil && ctx.Err() == nil {
 		p.log.Error("github: rechecking waiting deploys", "err", err)
 	}
@@ -111,4 +115,53 @@ func (c *Client) branchHead(ctx context.Context, repoName, branch string) (strin
 		return "", fmt.Errorf("%s has no commit at its head", branch)
 	}
 	return sha, nil
+}
+
+// pollDeployments runs deployments made on GitHub since the first poll;
+// the ones there at the first poll are recorded, not run.
+func (p *Poller) pollDeployments(ctx context.Context) {
+	repos := map[string]bool{}
+	for _, a := range p.svc.Apps() {
+		if a.Repo != "" {
+			repos[a.Repo] = true
+		}
+	}
+	names := make([]string, 0, len(repos))
+	for r := range repos {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	rc := &Receiver{svc: p.svc, log: p.log}
+	for _, repoName := range names {
+		owner, repo, err := splitRepo(repoName)
+		if err != nil {
+			continue
+		}
+		deps, _, err := p.client.gh.Repositories.ListDeployments(ctx, owner, repo, &gh.DeploymentsListOptions{ListOptions: gh.ListOptions{PerPage: 30}})
+		if err != nil {
+			p.log.Warn("github: polling deployments", "repo", repoName, "err", err)
+			continue
+		}
+		first, err := p.svc.Once(ctx, "github-poll-deployments-init:"+repoName)
+		if err != nil {
+			continue
+		}
+		for i := len(deps) - 1; i >= 0; i-- { // oldest first
+			dep := deps[i]
+			if first {
+				p.svc.Once(ctx, fmt.Sprintf("github-deployment:%d", dep.GetID()))
+				continue
+			}
+			var payload map[string]any
+			json.Unmarshal(dep.Payload, &payload)
+			if _, ours := payload[PayloadKey]; ours {
+				continue
+			}
+			res := &Result{}
+			rc.runDeployment(ctx, repoName, dep, res)
+			if len(res.Deploys) > 0 || !strings.HasSuffix(res.Ignored, "already run") {
+				p.log.Info("github: polled deployment", "repo", repoName, "deployment", dep.GetID(), "deploys", res.Deploys, "ignored", res.Ignored)
+			}
+		}
+	}
 }

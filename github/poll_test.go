@@ -1,6 +1,7 @@
 package github_test
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,17 +22,21 @@ import (
 func TestPolling(t *testing.T) {
 	var mu sync.Mutex
 	head := fixture(t, "api/get-ref.200.json")
+	deployments := fixture(t, "api/list-deployments.200.json")
 	refs := 0
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.URL.Path != "/api/v3/repos/octocat/Hello-World/git/ref/heads/main" {
-			http.NotFound(w, r)
-			return
-		}
-		refs++
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(head)
+		switch r.URL.Path {
+		case "/api/v3/repos/octocat/Hello-World/git/ref/heads/main":
+			refs++
+			w.Write(head)
+		case "/api/v3/repos/octocat/Hello-World/deployments":
+			w.Write(deployments)
+		default:
+			http.NotFound(w, r)
+		}
 	}))
 	defer api.Close()
 	env := func(name string, on ...string) *queue.Environment {
@@ -72,5 +77,31 @@ func TestPolling(t *testing.T) {
 	}
 	if !strings.HasPrefix(ds[0].Ref, "main") {
 		t.Fatalf("ref %q", ds[0].Ref)
+	}
+
+	// Deployments made on GitHub: the one there at the first poll was
+	// recorded, not run; a new one (the fixture's, with another id) runs
+	// once; one deployq made is left alone.
+	mu.Lock()
+	fresh := derive(t, deployments, float64(2), "0", "id")
+	ours := derive(t, derive(t, deployments, float64(3), "0", "id"), map[string]any{github.PayloadKey: 9}, "0", "payload")
+	var list []any
+	for _, b := range [][]byte{ours, fresh, deployments} { // newest first, as GitHub lists them
+		var one []any
+		json.Unmarshal(b, &one)
+		list = append(list, one[0])
+	}
+	deployments, _ = json.Marshal(list)
+	mu.Unlock()
+	p.Poll(ctx)
+	p.Poll(ctx)
+	var fromGitHub []*queue.Deploy
+	for _, d := range deploys() {
+		if d.Source == queue.SourceGitHub {
+			fromGitHub = append(fromGitHub, d)
+		}
+	}
+	if len(fromGitHub) != 1 || fromGitHub[0].GitHubDeploymentID != 2 || fromGitHub[0].Env != "production" || fromGitHub[0].User != "octocat" {
+		t.Fatalf("%d deploys from GitHub deployments: %+v", len(fromGitHub), fromGitHub)
 	}
 }

@@ -229,14 +229,23 @@ func (rc *Receiver) deployment(ctx context.Context, p *gh.DeploymentEvent, res *
 		res.Ignored = "a deployment deployq made"
 		return
 	}
-	apps := rc.apps(p.GetRepo().GetFullName())
+	rc.runDeployment(ctx, p.GetRepo().GetFullName(), dep, res)
+}
+
+// runDeployment runs a deployment made on GitHub, once per deployment id.
+func (rc *Receiver) runDeployment(ctx context.Context, repoName string, dep *gh.Deployment, res *Result) {
+	apps := rc.apps(repoName)
 	if len(apps) == 0 {
-		res.Ignored = "no app deploys " + p.GetRepo().GetFullName()
+		res.Ignored = "no app deploys " + repoName
 		return
 	}
 	for _, a := range apps {
 		if a.Env(dep.GetEnvironment()) == nil {
 			continue
+		}
+		if first, err := rc.svc.Once(ctx, fmt.Sprintf("github-deployment:%d", dep.GetID())); err != nil || !first {
+			res.Ignored = fmt.Sprintf("deployment %d already run", dep.GetID())
+			return
 		}
 		d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: dep.GetEnvironment(), Ref: dep.GetRef(), SHA: dep.GetSHA(),
 			User: dep.GetCreator().GetLogin(), Source: queue.SourceGitHub, GitHubDeploymentID: dep.GetID()})
@@ -248,5 +257,5 @@ func (rc *Receiver) deployment(ctx context.Context, p *gh.DeploymentEvent, res *
 		res.Deploys = append(res.Deploys, d.ID)
 		return
 	}
-	res.Ignored = fmt.Sprintf("no app of %s has an environment %q", p.GetRepo().GetFullName(), dep.GetEnvironment())
+	res.Ignored = fmt.Sprintf("no app of %s has an environment %q", repoName, dep.GetEnvironment())
 }
