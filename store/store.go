@@ -108,6 +108,18 @@ func (s *Store) writer() {
 func (s *Store) commit(group []*writeOp) {
 	errs := make([]error, len(group))
 	tx, err := s.w.Begin()
+	if err == nil && len(group) == 1 { // alone: its failure is the transaction's
+		if errs[0] = group[0].ctx.Err(); errs[0] == nil {
+			errs[0] = group[0].fn(tx)
+		}
+		if errs[0] == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		group[0].done <- errors.Join(errs[0], err)
+		return
+	}
 	if err == nil {
 		for i, op := range group {
 			if errs[i] = op.ctx.Err(); errs[i] != nil {
