@@ -91,7 +91,7 @@ func (p *Poller) Poll(ctx context.Context) {
 		}
 		res := &Result{}
 		rc := &Receiver{svc: p.svc, log: p.log}
-		rc.auto(ctx, t.repo, []string{"push", "merge"}, t.branch, sha, "github", res)
+		rc.auto(ctx, t.repo, []string{"push", "merge"}, t.branch, sha, "github", "", res)
 		p.log.Info("github: new head", "repo", t.repo, "branch", t.branch, "sha", queue.ShortSHA(sha), "deploys", res.Deploys, "ignored", res.Ignored)
 	}
 	p.pollDeployments(ctx)

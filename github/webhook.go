@@ -135,8 +135,8 @@ func (rc *Receiver) apps(repo string) []*queue.App {
 }
 
 // auto queues an auto-deploy of sha, once, in every environment that asks
-// for one on any of events.
-func (rc *Receiver) auto(ctx context.Context, repo string, events []string, branch, sha, user string, res *Result) {
+// for one on any of events; email (of who pushed, if known) is kept.
+func (rc *Receiver) auto(ctx context.Context, repo string, events []string, branch, sha, user, email string, res *Result) {
 	apps := rc.apps(repo)
 	if len(apps) == 0 {
 		res.Ignored = "no app deploys " + repo
@@ -152,7 +152,7 @@ func (rc *Receiver) auto(ctx context.Context, repo string, events []string, bran
 				continue
 			}
 			d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: e.Name, Ref: branch, SHA: sha,
-				User: user, Source: queue.SourceAuto})
+				User: user, Source: queue.SourceAuto, AuthorEmail: email})
 			if err != nil && d != nil {
 				res.Refused = append(res.Refused, d.ID)
 			}
@@ -184,7 +184,7 @@ func (rc *Receiver) push(ctx context.Context, p *gh.PushEvent, res *Result) {
 		if user == "" {
 			user = p.GetSender().GetLogin()
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"push"}, branch, p.GetAfter(), user, res)
+		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"push"}, branch, p.GetAfter(), user, p.GetPusher().GetEmail(), res)
 	}
 }
 
@@ -202,7 +202,7 @@ func (rc *Receiver) pullRequest(ctx context.Context, p *gh.PullRequestEvent, res
 		if user == "" {
 			user = p.GetSender().GetLogin()
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"merge"}, pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, res)
+		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"merge"}, pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, pr.GetMergedBy().GetEmail(), res)
 	}
 }
 

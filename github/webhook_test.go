@@ -161,6 +161,9 @@ func TestWebhooks(t *testing.T) {
 			d.Ref != "master" || d.User != "binkkatal" {
 			t.Fatalf("%+v", d)
 		}
+		if email, _ := e.svc.Meta(context.Background(), d.ID, queue.MetaAuthorEmail); email != "binkkatal.r@gmail.com" {
+			t.Fatalf("author email %q", email)
+		}
 	})
 	t.Run("a redelivery does nothing twice", func(t *testing.T) {
 		before := len(e.deploys())

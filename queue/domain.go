@@ -334,6 +334,10 @@ type Comparer interface {
 	Compare(ctx context.Context, app *App, base, head string) (url string, commits int, err error)
 }
 
+// MetaAuthorEmail is the deploy meta key of the email of the person behind
+// an auto-deploy (who pushed), so a chat adapter can tell them.
+const MetaAuthorEmail = "author.email"
+
 // Notifier hears about every change of a deploy and of locks. Calls are
 // made from the queue's goroutines: implementations must not block.
 type Notifier interface {

@@ -308,6 +308,9 @@ type Request struct {
 	// names it); Ref is then what it was asked as.
 	SHA                string
 	GitHubDeploymentID int64
+	// AuthorEmail is who pushed, for auto-deploys: kept (MetaAuthorEmail)
+	// before anyone hears of the deploy.
+	AuthorEmail string
 }
 
 // Submit validates, resolves and persists a deploy request, then queues
@@ -398,6 +401,7 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.keepAuthor(ctx, d, r)
 	s.notify(d)
 	for _, old := range superseded {
 		s.notify(old)
@@ -428,10 +432,20 @@ func (s *Service) refuseAuto(ctx context.Context, app *App, env *Environment, r 
 	if err != nil {
 		return nil, err
 	}
+	s.keepAuthor(ctx, d, r)
 	s.systemLine(ctx, d.ID, d.Error)
 	s.log.Warn("auto-deploy refused", "id", d.ID, "app", d.App, "env", d.Env, "sha", sha, "why", ErrorMessage(refusal))
 	s.notify(d)
 	return d, refusal
+}
+
+func (s *Service) keepAuthor(ctx context.Context, d *Deploy, r Request) {
+	if r.AuthorEmail == "" {
+		return
+	}
+	if err := s.store.SetMeta(ctx, d.ID, MetaAuthorEmail, r.AuthorEmail); err != nil {
+		s.log.Error("keeping the author of a deploy", "id", d.ID, "err", err)
+	}
 }
 
 func checkList(cs []Check) string {

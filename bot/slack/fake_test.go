@@ -102,6 +102,15 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			}
 			json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": map[string]any{"id": r.Form.Get("user"),
 				"name": u[0], "profile": map[string]any{"email": u[1]}}})
+		case method == "users.lookupByEmail":
+			// No fixture holds this answer; it follows the documented shape.
+			for id, u := range f.users {
+				if u[1] == r.Form.Get("email") {
+					json.NewEncoder(w).Encode(map[string]any{"ok": true, "user": map[string]any{"id": id, "name": u[0]}})
+					return
+				}
+			}
+			w.Write([]byte(`{"ok":false,"error":"users_not_found"}`))
 		case method == "usergroups.list" && f.groups != nil:
 			var gs []map[string]any
 			for handle, users := range f.groups {

@@ -625,3 +625,26 @@ func TestMessageUpdatedAfterRestart(t *testing.T) {
 		t.Fatalf("updated %v", u[len(u)-1].Form)
 	}
 }
+
+// An auto-deploy that fails: whoever pushed hears it by DM, found by the
+// email the push carried.
+func TestFailedAutoDeployTellsThePusher(t *testing.T) {
+	e := startWith(t, "socket", "exit 4", nil, func(f *fakeSlack, _ *queue.Environment) {
+		f.users = map[string][2]string{"U777": {"pat", "pat@example.com"}}
+	})
+	ctx := t.Context()
+	d, err := e.svc.Submit(ctx, queue.Request{App: "web", Ref: "main", SHA: sha, User: "pat-on-github", Source: queue.SourceAuto,
+		AuthorEmail: "pat@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitDeploy(t, d.ID)
+	e.fake.waitFor(t, "the DM to the pusher", func() bool {
+		for _, p := range e.fake.callsOf("chat.postMessage") {
+			if p.Form.Get("channel") == "U777" && strings.Contains(p.Form.Get("text"), "failed: exit status 4") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -468,9 +468,21 @@ func (a *Adapter) Idle() {
 	}
 }
 
-// tellRequester DMs the Slack user who asked for a deploy that failed.
+// tellRequester DMs the Slack user who asked for a deploy that failed:
+// by name for deploys asked in chat, by email for auto-deploys (who
+// pushed).
 func (a *Adapter) tellRequester(d *queue.Deploy) {
 	id := a.slackID(d.User)
+	if d.Source == queue.SourceAuto {
+		id = ""
+		if email, err := a.svc.Meta(a.ctx, d.ID, queue.MetaAuthorEmail); err == nil && email != "" {
+			if u, err := a.api.GetUserByEmailContext(a.ctx, email); err == nil {
+				id = u.ID
+			} else {
+				a.log.Warn("slack: finding who pushed", "deploy", d.ID, "err", err)
+			}
+		}
+	}
 	if id == "" {
 		return
 	}
