@@ -134,14 +134,18 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 			return Reply{}, err
 		}
 		return Reply{Text: msg}, nil
-	case "continue", "approve", "reject":
+	case "continue":
+		d, err := b.svc.Continue(ctx, c.ID, m.User)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("#%d continues (%s to %s)", d.ID, d.App, d.Env)}, nil
+	case "approve", "reject":
 		d, err := b.svc.Deploy(ctx, c.ID)
 		if err != nil {
 			return Reply{}, err
 		}
-		what := map[string]string{"continue": "paused (only rollouts in manual mode pause)",
-			"approve": "waiting for approval", "reject": "waiting for approval"}[c.Verb]
-		return Reply{}, queue.Errorf(queue.EConflict, "#%d is %s, not %s", d.ID, d.State, what)
+		return Reply{}, queue.Errorf(queue.EConflict, "#%d is %s, not waiting for approval", d.ID, d.State)
 	}
 	return Reply{}, queue.Errorf(queue.EUnsupported, "%s is not supported by this server yet", c.Verb)
 }

@@ -301,7 +301,15 @@ type Output interface {
 	// Progress reports progress; it also counts as output for the idle
 	// timeout.
 	Progress(p Progress)
+	// Pause waits until someone continues the deploy (chat: continue #ID),
+	// reporting the phase "paused" with reason meanwhile; ctx ending (a
+	// cancel, a timeout) ends the wait with ctx's error. The idle timeout
+	// does not run while paused.
+	Pause(ctx context.Context, reason string) error
 }
+
+// PhasePaused is the progress phase of a deploy waiting to be continued.
+const PhasePaused = "paused"
 
 // Resolver turns a ref into a 40-hex sha for an app. It returns EInvalid
 // for a ref that does not exist.

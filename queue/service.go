@@ -60,11 +60,12 @@ type Service struct {
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	running  map[int64]context.CancelCauseFunc
-	progress map[int64]Progress
-	timers   map[string]*time.Timer // lock expiry, by env/app
-	locks    map[string]*Lock       // by env/app; the store's copy, kept here
+	mu        sync.Mutex
+	running   map[int64]context.CancelCauseFunc
+	progress  map[int64]Progress
+	continues map[int64]chan string  // paused deploys: who continues them
+	timers    map[string]*time.Timer // lock expiry, by env/app
+	locks     map[string]*Lock       // by env/app; the store's copy, kept here
 }
 
 type lane struct {
@@ -117,7 +118,7 @@ func New(apps []*App, o Options) (*Service, error) {
 		notifiers: o.Notifiers, identify: o.Identify, checker: o.Checker, comparer: o.Comparer, recheck: o.RecheckEvery, log: o.Logger,
 		slots: make(chan struct{}, o.MaxParallel),
 		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
-		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{},
+		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{}, continues: map[int64]chan string{},
 		timers: map[string]*time.Timer{}, locks: map[string]*Lock{},
 	}
 	s.logs = newLogHub(o.Store, o.Secrets, func(err error) { s.log.Error("saving log lines", "err", err) })
@@ -733,6 +734,33 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 			return nil, Errorf(EConflict, "deploy #%d already %s", id, d.State)
 		}
 	}
+}
+
+// Continue lets a paused deploy go on. ENotFound, EForbidden (deployers
+// of its environment, or whoever asked for it), EConflict when it is not
+// paused.
+func (s *Service) Continue(ctx context.Context, id int64, user string) (*Deploy, error) {
+	d, err := s.store.Deploy(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if app, env, err := s.Lookup(d.App, d.Env); err == nil && d.User != user {
+		if err := s.mayDeploy(ctx, app, env, user, "continue deploys of"); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	ch := s.continues[id]
+	if ch != nil {
+		delete(s.continues, id)
+	}
+	s.mu.Unlock()
+	if ch == nil {
+		return nil, Errorf(EConflict, "#%d is %s, not paused", id, d.State)
+	}
+	ch <- user
+	s.audit(ctx, user, "continue", fmt.Sprintf("#%d", id), "")
+	return d, nil
 }
 
 // LockRequest asks for a lock.
@@ -1462,10 +1490,11 @@ func (s *Service) audit(ctx context.Context, user, action, target, detail string
 
 // runOutput is the Output a runner writes to.
 type runOutput struct {
-	s    *Service
-	d    *Deploy
-	log  *deployLog
-	last atomic.Int64
+	s      *Service
+	d      *Deploy
+	log    *deployLog
+	last   atomic.Int64
+	paused atomic.Bool
 
 	mu      sync.Mutex
 	writers []*lineWriter
@@ -1494,6 +1523,32 @@ func (o *runOutput) Progress(p Progress) {
 	o.s.notify(o.d)
 }
 
+// Pause implements Output.
+func (o *runOutput) Pause(ctx context.Context, reason string) error {
+	ch := make(chan string, 1)
+	o.s.mu.Lock()
+	prev := o.s.progress[o.d.ID]
+	o.s.continues[o.d.ID] = ch
+	o.s.mu.Unlock()
+	defer func() {
+		o.s.mu.Lock()
+		delete(o.s.continues, o.d.ID)
+		o.s.mu.Unlock()
+	}()
+	o.paused.Store(true)
+	defer func() { o.paused.Store(false); o.touch() }()
+	o.log.appendLine(StreamSystem, "", "paused: "+reason+fmt.Sprintf(" (continue #%d to go on)", o.d.ID))
+	o.Progress(Progress{Phase: PhasePaused, Done: prev.Done, Total: prev.Total, Message: reason})
+	select {
+	case user := <-ch:
+		o.log.appendLine(StreamSystem, "", "continued by "+user)
+		o.Progress(prev)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (o *runOutput) closeAll() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -1511,6 +1566,9 @@ func (o *runOutput) watch(ctx context.Context, idle time.Duration, cancel contex
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if o.paused.Load() {
+				o.touch() // waiting for a person is not silence
+			}
 			since := time.Since(time.Unix(0, o.last.Load()))
 			if since >= idle {
 				cancel(&timeoutError{idle: true, d: idle})

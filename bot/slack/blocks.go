@@ -104,6 +104,9 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	}
 	var buttons []slackgo.BlockElement
 	id := fmt.Sprint(d.ID)
+	if d.State == queue.StateRunning && v.Progress != nil && v.Progress.Phase == queue.PhasePaused {
+		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionContinue, id, plain("Continue")).WithStyle(slackgo.StylePrimary))
+	}
 	switch d.State {
 	case queue.StateWaiting, queue.StateQueued, queue.StateRunning:
 		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionCancel, id, plain("Cancel")).WithStyle(slackgo.StyleDanger))

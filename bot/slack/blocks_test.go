@@ -57,6 +57,11 @@ func TestDeployBlocksGolden(t *testing.T) {
 		"deploy_succeeded": view(queue.StateSucceeded, func(d *queue.Deploy) { d.StartedAt, d.FinishedAt = t0, t0.Add(95*time.Second) }),
 		"deploy_failed":    failed,
 		"deploy_no_repo":   func() slack.DeployView { v := view(queue.StateSuperseded, nil); v.Repo = ""; return v }(),
+		"deploy_paused": func() slack.DeployView {
+			v := view(queue.StateRunning, func(d *queue.Deploy) { d.StartedAt = t0 })
+			v.Progress = &queue.Progress{Phase: queue.PhasePaused, Done: 1, Total: 4, Message: "canary done"}
+			return v
+		}(),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) { golden(t, name, slack.DeployBlocks(v)) })

@@ -206,7 +206,8 @@ func start(t testing.TB, mode, command string, tweak func(*slack.Adapter)) *env 
 	return startWith(t, mode, command, tweak, nil)
 }
 
-func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment)) *env {
+func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment),
+	queueTweak ...func(*queue.Options)) *env {
 	t.Helper()
 	fake := newFakeSlack(t)
 	a := slack.New(slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
@@ -221,7 +222,12 @@ func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), s
 		setup(fake, staging)
 	}
 	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
-	q := queuetest.Start(t, apps, func(o *queue.Options) { o.Notifiers, o.Identify = []queue.Notifier{a}, a.Identify })
+	q := queuetest.Start(t, apps, func(o *queue.Options) {
+		o.Notifiers, o.Identify = []queue.Notifier{a}, a.Identify
+		for _, f := range queueTweak {
+			f(o)
+		}
+	})
 	ctx, cancel := context.WithCancel(q.Ctx)
 	if err := a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test")); err != nil {
 		t.Fatal(err)

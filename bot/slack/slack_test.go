@@ -648,3 +648,38 @@ func TestFailedAutoDeployTellsThePusher(t *testing.T) {
 		return false
 	})
 }
+
+// pauser pauses once, as a rollout in manual mode does after its canary.
+type pauser struct{}
+
+func (pauser) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	if err := out.Pause(ctx, "canary done"); err != nil {
+		return queue.Result{}, err
+	}
+	return queue.Result{OK: true}, nil
+}
+
+// A paused deploy's message has a Continue button; clicking it goes on.
+func TestContinueButton(t *testing.T) {
+	e := startWith(t, "socket", "true", nil, func(_ *fakeSlack, env *queue.Environment) { env.Runner = "pauser" },
+		func(o *queue.Options) { o.Runners["pauser"] = pauser{} })
+	c := e.fake.conn()
+	waitAck(t, e.fake, sendEnvelope(t, c, mention(t, "deploy web@"+sha)))
+	e.fake.waitFor(t, "the Continue button", func() bool {
+		for _, u := range e.fake.callsOf("chat.update") {
+			if strings.Contains(blocksOf(u), slack.ActionContinue) {
+				return true
+			}
+		}
+		return false
+	})
+	var payload map[string]any
+	json.Unmarshal(fixture(t, "interactive.block_actions.button.json"), &payload)
+	act := payload["actions"].([]any)[0].(map[string]any)
+	act["action_id"], act["value"] = slack.ActionContinue, "1"
+	envelope, _ := json.Marshal(map[string]any{"envelope_id": "env-continue", "type": "interactive", "payload": payload})
+	waitAck(t, e.fake, sendEnvelope(t, c, envelope))
+	if d := e.waitDeploy(t, 1); d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q", d.State, d.Error)
+	}
+}

@@ -99,3 +99,5 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func (o *output) Pause(ctx context.Context, reason string) error { return nil }
