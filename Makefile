@@ -12,11 +12,12 @@ build:
 run: deps build
 	./$(BIN) serve
 
-# The packages the tests need: git (refs, checkouts), gcc (cgo for SQLite).
+# The packages the tests need: git (refs, checkouts), gcc (cgo for SQLite),
+# sshd (the SSH runner's test fleet).
 deps:
 	@missing=""; \
-	for p in git:git gcc:gcc; do cmd=$${p%%:*}; pkg=$${p##*:}; \
-		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for p in git:git gcc:gcc sshd:openssh-server; do cmd=$${p%%:*}; pkg=$${p##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || test -x /usr/sbin/$$cmd || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

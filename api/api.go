@@ -80,6 +80,7 @@ func New(o Options) *Server {
 		r.Get("/deploys", s.listDeploys)
 		r.Get("/deploys/{id}", s.getDeploy)
 		r.Post("/deploys/{id}/cancel", s.cancelDeploy)
+		r.Post("/deploys/{id}/continue", s.continueDeploy)
 		r.Get("/deploys/{id}/log", s.getLog)
 		r.Post("/rollbacks", s.createRollback)
 		r.Get("/environments", s.environments)
@@ -259,6 +260,19 @@ func (s *Server) cancelDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.svc.Cancel(r.Context(), id, userOf(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
+}
+
+func (s *Server) continueDeploy(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.deployID(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.svc.Continue(r.Context(), id, userOf(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -132,6 +132,9 @@ func TestDeployLifecycle(t *testing.T) {
 	if c := s.do(t, "POST", "/api/v1/deploys/1/cancel", ""); c.status != 409 || !strings.HasPrefix(errCode(t, c), "conflict: deploy #1 already succeeded") {
 		t.Fatalf("cancel finished: %d %s", c.status, c.body)
 	}
+	if c := s.do(t, "POST", "/api/v1/deploys/1/continue", ""); c.status != 409 || !strings.HasPrefix(errCode(t, c), "conflict: #1 is succeeded, not paused") {
+		t.Fatalf("continue finished: %d %s", c.status, c.body)
+	}
 	m := s.do(t, "GET", "/metrics", "")
 	for _, want := range []string{`deployq_deploys_total{state="succeeded"} 1`, `deployq_queue_depth{app="web",env="staging"} 0`,
 		`deployq_deploy_duration_seconds_count{state="succeeded"} 1`} {
@@ -166,6 +169,7 @@ func TestBadRequests(t *testing.T) {
 		{"ErrNoRoute", "GET", "/api/v2/x", "", 404, "not_found: no route GET /api/v2/x"},
 		{"ErrBadTTL", "POST", "/api/v1/locks", `{"env":"staging","ttl":"soon"}`, 400, `invalid: bad ttl "soon"`},
 		{"ErrNotLocked", "DELETE", "/api/v1/locks/staging", "", 404, "not_found: staging is not locked"},
+		{"ErrContinueUnknown", "POST", "/api/v1/deploys/77/continue", "", 404, "not_found: no deploy #77"},
 		{"ErrPanic", "GET", "/boom", "", 500, "internal: internal error"},
 	}
 	for _, c := range cases {

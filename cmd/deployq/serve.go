@@ -24,12 +24,14 @@ import (
 	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners/shell"
+	sshrunner "github.com/deployq/deployq/runners/ssh"
 	"github.com/deployq/deployq/store"
 )
 
 // kinds are the runner kinds this build knows, with their settings types.
 var kinds = config.Kinds{
 	"shell": func() any { return &shell.Settings{} },
+	"ssh":   func() any { return &sshrunner.Settings{} },
 }
 
 // defaultConfig is used when --config is not given and it exists.
@@ -158,8 +160,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		comparer = checkerClient
 	}
 	svc, err := queue.New(cfg.Apps, queue.Options{
-		Store:       st,
-		Runners:     map[string]queue.Runner{"shell": shellRunner},
+		Store: st,
+		Runners: map[string]queue.Runner{"shell": shellRunner,
+			"ssh": sshrunner.New(func(msg string) { log.Warn(msg) })},
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,

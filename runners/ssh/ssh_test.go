@@ -1,0 +1,212 @@
+package ssh_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/internal/proctest"
+	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/queue"
+	sshrunner "github.com/deployq/deployq/runners/ssh"
+)
+
+const sha1 = "1111111111111111111111111111111111111111"
+
+var steps = []sshrunner.Step{
+	{Name: "install", Command: `echo "$DEPLOY_SHA" > "$HOSTDIR/version"; echo installed $DEPLOY_APP`},
+	{Name: "verify", Command: `[ ! -e "$HOSTDIR/broken" ] && [ "$(cat "$HOSTDIR/version")" = "$DEPLOY_SHA" ]`, Retries: 1},
+}
+
+func settings(f *fleet, tweak func(*sshrunner.Settings)) *sshrunner.Settings {
+	s := &sshrunner.Settings{Hosts: f.names(), KeyFiles: []string{f.keyFile}, KnownHosts: f.knownHosts,
+		Canary: "1", Batch: "25%", Parallel: 4, Steps: steps,
+		Rollback: &sshrunner.Step{Name: "rollback", Command: `echo "back to [$DEPLOY_PREVIOUS_SHA]" > "$HOSTDIR/rolledback"`}}
+	if tweak != nil {
+		tweak(s)
+	}
+	if err := s.Validate(); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func deploy(t *testing.T, s *sshrunner.Settings, during func(*queuetest.Env, *queue.Deploy)) (*queue.Deploy, string) {
+	t.Helper()
+	env := &queue.Environment{Name: "production", Runner: "ssh", Settings: s}
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production", Environments: []*queue.Environment{env}}},
+		func(o *queue.Options) { o.Runners["ssh"] = sshrunner.New(nil) })
+	d, err := q.Svc.Submit(q.Ctx, queue.Request{App: "web", Ref: sha1, User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during != nil {
+		during(q, d)
+	}
+	var log strings.Builder
+	ctx, cancel := context.WithTimeout(q.Ctx, 2*time.Minute)
+	defer cancel()
+	got, err := q.Svc.FollowLog(ctx, d.ID, 0, func(ls []queue.LogLine) error {
+		for _, l := range ls {
+			if l.Host != "" {
+				log.WriteString("[" + l.Host + "] ")
+			}
+			log.WriteString(l.Text + "\n")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, log.String()
+}
+
+func TestTenHostsSucceed(t *testing.T) {
+	f := newFleet(t, 10)
+	d, log := deploy(t, settings(f, nil), nil)
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	for _, h := range f.hosts {
+		if h.file("version") != sha1 {
+			t.Errorf("%s has version %q", h.name, h.file("version"))
+		}
+		if !strings.Contains(log, "["+h.name+"] installed web") {
+			t.Errorf("no output of %s", h.name)
+		}
+	}
+	if !strings.Contains(log, "rollout to 10 hosts in 4 batches (canary 1)") || strings.Count(log, " ok ") < 10 {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
+func TestBrakeRollsBackTheFinishedHosts(t *testing.T) {
+	f := newFleet(t, 6)
+	os.WriteFile(filepath.Join(f.hosts[3].dir, "broken"), nil, 0o644)
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Batch, s.Parallel = "1", 1 }), nil)
+	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 6 hosts failed ("+f.hosts[3].name+" at verify)") {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	for i, h := range f.hosts {
+		rolled := h.file("rolledback") != ""
+		deployed := h.file("version") != ""
+		switch {
+		case i < 3 && (!rolled || !deployed):
+			t.Errorf("%s finished before the brake: deployed %v, rolled back %v", h.name, deployed, rolled)
+		case i == 3 && rolled:
+			t.Errorf("%s failed, it must not be rolled back", h.name)
+		case i > 3 && (rolled || deployed):
+			t.Errorf("%s came after the brake: deployed %v, rolled back %v", h.name, deployed, rolled)
+		}
+	}
+	if !strings.Contains(log, "rolled back") || !strings.Contains(log, "retrying verify (1/1)") {
+		t.Fatalf("log:\n%s", log)
+	}
+}
+
+func TestChangedHostKeyIsRefused(t *testing.T) {
+	f := newFleet(t, 3)
+	other := newFleet(t, 1)
+	// host 1's entry in known_hosts carries another server's key
+	b, _ := os.ReadFile(f.knownHosts)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	ob, _ := os.ReadFile(other.knownHosts)
+	lines[1] = strings.Replace(strings.TrimSpace(string(ob)), other.hosts[0].name[len("127.0.0.1:"):], f.hosts[1].name[len("127.0.0.1:"):], 1)
+	os.WriteFile(f.knownHosts, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	d, log := deploy(t, settings(f, nil), nil)
+	if d.State != queue.StateFailed || !strings.Contains(log, "["+f.hosts[1].name+"] refused: host key changed") {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	if f.hosts[1].file("version") != "" {
+		t.Fatal("deployed to a host whose key changed")
+	}
+}
+
+func TestUnreachableHost(t *testing.T) {
+	f := newFleet(t, 4)
+	f.hosts[2].stop()
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.MaxFailures = "1" }), nil)
+	if d.State != queue.StateSucceeded || !strings.Contains(d.Error, "") || !strings.Contains(log, "["+f.hosts[2].name+"] cannot connect") {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	if !strings.Contains(log, "unreachable") {
+		t.Fatalf("no unreachable host in the table:\n%s", log)
+	}
+}
+
+func TestManualPauseThenContinue(t *testing.T) {
+	f := newFleet(t, 3)
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Manual = true }), func(q *queuetest.Env, d *queue.Deploy) {
+		for {
+			if p := q.Svc.Progress(d.ID); p != nil && p.Phase == queue.PhasePaused {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if f.hosts[0].file("version") != sha1 || f.hosts[1].file("version") != "" {
+			t.Errorf("paused with the wrong hosts done")
+		}
+		if _, err := q.Svc.Continue(q.Ctx, d.ID, "alice"); err != nil {
+			t.Error(err)
+		}
+	})
+	if d.State != queue.StateSucceeded || !strings.Contains(log, "continued by alice") {
+		t.Fatalf("%s\n%s", d.State, log)
+	}
+}
+
+func TestConcurrentOutputLosesNoLine(t *testing.T) {
+	f := newFleet(t, 2)
+	loud := []sshrunner.Step{{Name: "loud", Command: `i=0; while [ $i -lt 500 ]; do echo "out $i"; echo "err $i" >&2; i=$((i+1)); done`}}
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps = loud }), nil)
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("%s", d.State)
+	}
+	for _, h := range f.hosts {
+		for i := range 500 {
+			for _, s := range []string{"out", "err"} {
+				if !strings.Contains(log, fmt.Sprintf("[%s] %s %d\n", h.name, s, i)) {
+					t.Fatalf("%s lost %s %d", h.name, s, i)
+				}
+			}
+		}
+	}
+}
+
+// Cancel in the middle of a batch: no new host starts, the running remote
+// commands are ended, the deploy is canceled.
+func TestCancelMidBatch(t *testing.T) {
+	f := newFleet(t, 4)
+	slow := []sshrunner.Step{{Name: "slow", Command: `echo $$ > "$HOSTDIR/pid"; exec sleep 300`}}
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Canary, s.Batch = slow, "2", "2" }), func(q *queuetest.Env, d *queue.Deploy) {
+		for f.hosts[0].file("pid") == "" || f.hosts[1].file("pid") == "" {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := q.Svc.Cancel(q.Ctx, d.ID, "bob"); err != nil {
+			t.Error(err)
+		}
+	})
+	if d.State != queue.StateCanceled {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	if f.hosts[2].file("pid") != "" || f.hosts[3].file("pid") != "" {
+		t.Fatal("a host started after the cancel")
+	}
+	for _, h := range f.hosts[:2] {
+		var pid int
+		fmt.Sscan(h.file("pid"), &pid)
+		deadline := time.Now().Add(10 * time.Second)
+		for proctest.Alive(pid) {
+			if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("the remote command on %s (pid %d) survived the cancel", h.name, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
