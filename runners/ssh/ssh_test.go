@@ -203,8 +203,9 @@ func TestCancelMidBatch(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for proctest.Alive(pid) {
 			if time.Now().After(deadline) {
-				syscall.Kill(pid, syscall.SIGKILL)
-				t.Fatalf("the remote command on %s (pid %d) survived the cancel", h.name, pid)
+				syscall.Kill(pid, syscall.SIGKILL) // leave nothing behind, even failing
+				t.Errorf("the remote command on %s (pid %d) survived the cancel", h.name, pid)
+				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
