@@ -61,8 +61,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// newFleet starts n sshd servers, each with its own host key and home.
-func newFleet(t *testing.T, n int) *fleet {
+// newFleet starts n sshd servers, each with its own host key and home;
+// tweak may change host i's sshd_config text.
+func newFleet(t *testing.T, n int, tweak ...func(i int, config string) string) *fleet {
 	bin := sshd(t)
 	os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
 	f := &fleet{dir: t.TempDir()}
@@ -83,7 +84,7 @@ func newFleet(t *testing.T, n int) *fleet {
 		port := freePort(t)
 		h.name = fmt.Sprintf("127.0.0.1:%d", port)
 		cfg := filepath.Join(f.dir, fmt.Sprintf("sshd%d.conf", i))
-		os.WriteFile(cfg, []byte(fmt.Sprintf(`Port %d
+		text := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile none
@@ -98,7 +99,11 @@ MaxSessions 50
 AcceptEnv DEPLOY_*
 SetEnv HOSTDIR=%s
 LogLevel ERROR
-`, port, hkFile, authorized, h.dir)), 0o644)
+`, port, hkFile, authorized, h.dir)
+		for _, f := range tweak {
+			text = f(i, text)
+		}
+		os.WriteFile(cfg, []byte(text), 0o644)
 		h.cmd = exec.Command(bin, "-D", "-e", "-f", cfg)
 		h.cmd.Stderr = os.Stderr
 		if err := h.cmd.Start(); err != nil {

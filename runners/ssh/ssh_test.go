@@ -211,3 +211,25 @@ func TestCancelMidBatch(t *testing.T) {
 		}
 	}
 }
+
+// Hosts from an inventory file; a server that refuses SetEnv still gets
+// the DEPLOY_* values (as a quoted export prefix).
+func TestInventoryAndEnvFallback(t *testing.T) {
+	f := newFleet(t, 2, func(i int, cfg string) string {
+		if i == 1 {
+			return strings.Replace(cfg, "AcceptEnv DEPLOY_*\n", "", 1)
+		}
+		return cfg
+	})
+	inv := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(inv, []byte("# the web fleet\n"+f.hosts[0].name+"\n\nroot@"+f.hosts[1].name+"  # no AcceptEnv here\n"), 0o644)
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Hosts, s.Inventory = nil, inv }), nil)
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	for _, h := range f.hosts {
+		if h.file("version") != sha1 {
+			t.Errorf("%s has version %q", h.name, h.file("version"))
+		}
+	}
+}
