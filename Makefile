@@ -36,7 +36,7 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github
 
 clean:
 	rm -rf bin data
