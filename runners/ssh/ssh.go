@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
@@ -34,9 +36,11 @@ type Step struct {
 
 // Settings are an environment's ssh runner settings.
 type Settings struct {
-	Hosts                 []string      `yaml:"hosts"`     // [user@]host[:port]
-	Inventory             string        `yaml:"inventory"` // a file of hosts, one a line, # comments
-	User                  string        `yaml:"user"`      // default for hosts without one
+	Hosts                 []string      `yaml:"hosts"`         // [user@]host[:port]
+	Inventory             string        `yaml:"inventory"`     // a file of hosts, one a line, # comments
+	HostsCommand          string        `yaml:"hosts_command"` // prints the hosts, one a line (a dynamic inventory)
+	Agent                 bool          `yaml:"agent"`         // also use the ssh-agent at $SSH_AUTH_SOCK
+	User                  string        `yaml:"user"`          // default for hosts without one
 	KeyFiles              []string      `yaml:"key_files"`
 	KnownHosts            string        `yaml:"known_hosts"`
 	InsecureIgnoreHostKey bool          `yaml:"insecure_ignore_host_key"`
@@ -54,14 +58,14 @@ type Settings struct {
 
 // Validate checks the settings.
 func (s *Settings) Validate() error {
-	if len(s.Hosts) == 0 && s.Inventory == "" {
-		return errors.New("hosts or inventory is required")
+	if len(s.Hosts) == 0 && s.Inventory == "" && s.HostsCommand == "" {
+		return errors.New("hosts, inventory or hosts_command is required")
 	}
 	if s.KnownHosts == "" && !s.InsecureIgnoreHostKey {
 		return errors.New("known_hosts is required (host keys are verified)")
 	}
-	if len(s.KeyFiles) == 0 {
-		return errors.New("key_files is required")
+	if len(s.KeyFiles) == 0 && !s.Agent {
+		return errors.New("key_files or agent is required")
 	}
 	if len(s.Steps) == 0 {
 		return errors.New("steps are required")
@@ -143,18 +147,33 @@ func parseHost(s, defUser string) (host, error) {
 	return h, nil
 }
 
-func (s *Settings) hosts() ([]host, error) {
+func (s *Settings) hosts(ctx context.Context) ([]host, error) {
 	lines := append([]string{}, s.Hosts...)
+	var text string
 	if s.Inventory != "" {
 		b, err := os.ReadFile(s.Inventory)
 		if err != nil {
 			return nil, fmt.Errorf("inventory: %w", err)
 		}
-		for _, l := range strings.Split(string(b), "\n") {
-			if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
-				lines = append(lines, strings.TrimSpace(l))
-			}
+		text = string(b)
+	}
+	if s.HostsCommand != "" {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.HostsCommand)
+		var errb strings.Builder
+		cmd.Stderr = &errb
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("hosts_command: %v: %s", err, strings.TrimSpace(errb.String()))
 		}
+		text += "\n" + string(b)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	if len(lines) == 0 {
+		return nil, errors.New("no hosts to deploy to")
 	}
 	var out []host
 	for _, l := range lines {
@@ -180,14 +199,15 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	if !ok {
 		return queue.Result{}, fmt.Errorf("ssh: settings are %T", job.Settings)
 	}
-	hosts, err := st.hosts()
+	hosts, err := st.hosts(ctx)
 	if err != nil {
 		return queue.Result{}, err
 	}
-	cfg, err := r.clientConfig(st)
+	cfg, closeAuth, err := r.clientConfig(st)
 	if err != nil {
 		return queue.Result{}, err
 	}
+	defer closeAuth()
 	plan, err := batches(st, len(hosts))
 	if err != nil {
 		return queue.Result{}, err
@@ -259,9 +279,10 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 		if b == 0 && len(plan) > 1 && ctx.Err() == nil {
 			if st.Bake > 0 {
 				fmt.Fprintf(sys, "canary done; baking %s\n", st.Bake)
-				select {
-				case <-ctx.Done():
-				case <-time.After(st.Bake):
+				failures += r.bake(ctx, st, hosts, idx, cfg, job, out, states)
+				if failures > maxFail {
+					braked = true
+					break
 				}
 			}
 			if st.Manual && ctx.Err() == nil {
@@ -290,7 +311,7 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 				defer func() { <-sem }()
 				hs := r.deployHost(rctx, hosts[i], cfg, []Step{*st.Rollback}, job, out)
 				if hs.state == "ok" {
-					states[i] = hostState{state: "rolled back"}
+					states[i] = hostState{state: "rolled back", step: states[i].step, detail: states[i].detail}
 				} else {
 					states[i] = hostState{state: "rollback failed", step: hs.step, detail: hs.detail}
 				}
@@ -313,7 +334,7 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 func failedList(hosts []host, states []hostState) string {
 	var parts []string
 	for i, s := range states {
-		if s.step != "" && (s.state == "failed" || s.state == "unreachable") {
+		if s.step != "" && s.state != "rollback failed" {
 			parts = append(parts, hosts[i].name+" at "+s.step)
 		}
 	}
@@ -334,6 +355,47 @@ func summary(w io.Writer, hosts []host, states []hostState) {
 		}
 		fmt.Fprintf(w, "%-28s %-16s %s\n", h.name, s.state, detail)
 	}
+}
+
+// bake waits st.Bake after the canary, running its "verify" step (if
+// there is one) on the canary hosts a few times meanwhile; a host that
+// fails it is marked failed (it stays among the done hosts, so a rollback
+// covers it). It returns how many failed.
+func (r *Runner) bake(ctx context.Context, st *Settings, hosts []host, canary []int, cfg *ssh.ClientConfig,
+	job queue.Job, out queue.Output, states []hostState) int {
+	var verify *Step
+	for i := range st.Steps {
+		if st.Steps[i].Name == "verify" {
+			verify = &st.Steps[i]
+		}
+	}
+	deadline := time.Now().Add(st.Bake)
+	every := max(st.Bake/3, 100*time.Millisecond)
+	failed := 0
+	for ctx.Err() == nil {
+		wait := min(every, time.Until(deadline))
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return failed
+		case <-time.After(wait):
+		}
+		if verify == nil {
+			continue
+		}
+		for _, i := range canary {
+			if states[i].state != "ok" {
+				continue
+			}
+			if hs := r.deployHost(ctx, hosts[i], cfg, []Step{*verify}, job, out); hs.state != "ok" && ctx.Err() == nil {
+				states[i] = hostState{state: "failed", step: "bake: verify", detail: hs.detail}
+				failed++
+			}
+		}
+	}
+	return failed
 }
 
 // batches plans the rollout: the canary, then batches.
@@ -358,19 +420,41 @@ func batches(st *Settings, total int) ([]int, error) {
 	return plan, nil
 }
 
-func (r *Runner) clientConfig(st *Settings) (*ssh.ClientConfig, error) {
+// clientConfig returns the SSH client settings and what to close after
+// the deploy.
+func (r *Runner) clientConfig(st *Settings) (_ *ssh.ClientConfig, closer func() error, _ error) {
+	closer = func() error { return nil }
 	var signers []ssh.Signer
 	for _, f := range st.KeyFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", f, err)
+			return nil, nil, fmt.Errorf("key %s: %w", f, err)
 		}
 		s, err := ssh.ParsePrivateKey(b)
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", f, err)
+			return nil, nil, fmt.Errorf("key %s: %w", f, err)
 		}
 		signers = append(signers, s)
 	}
+	// One publickey method with every key: the client tries a method once.
+	keys := func() ([]ssh.Signer, error) { return signers, nil }
+	if st.Agent {
+		sock := os.Getenv("SSH_AUTH_SOCK")
+		if sock == "" {
+			return nil, nil, errors.New("agent: SSH_AUTH_SOCK is not set")
+		}
+		conn, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent: %w", err)
+		}
+		closer = conn.Close // the agent signs: it stays open for the deploy
+		ag := agent.NewClient(conn)
+		keys = func() ([]ssh.Signer, error) {
+			more, err := ag.Signers()
+			return append(append([]ssh.Signer{}, signers...), more...), err
+		}
+	}
+	auths := []ssh.AuthMethod{ssh.PublicKeysCallback(keys)}
 	var cb ssh.HostKeyCallback
 	if st.InsecureIgnoreHostKey {
 		if r.Warn != nil {
@@ -380,7 +464,8 @@ func (r *Runner) clientConfig(st *Settings) (*ssh.ClientConfig, error) {
 	} else {
 		kh, err := knownhosts.New(st.KnownHosts)
 		if err != nil {
-			return nil, fmt.Errorf("known_hosts: %w", err)
+			closer()
+			return nil, nil, fmt.Errorf("known_hosts: %w", err)
 		}
 		cb = kh
 	}
@@ -388,7 +473,7 @@ func (r *Runner) clientConfig(st *Settings) (*ssh.ClientConfig, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &ssh.ClientConfig{Auth: []ssh.AuthMethod{ssh.PublicKeys(signers...)}, HostKeyCallback: cb, Timeout: timeout}, nil
+	return &ssh.ClientConfig{Auth: auths, HostKeyCallback: cb, Timeout: timeout}, closer, nil
 }
 
 // deployHost runs steps on one host over one connection.

@@ -3,6 +3,7 @@ package ssh_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 	sshrunner "github.com/deployq/deployq/runners/ssh"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 )
 
 const sha1 = "1111111111111111111111111111111111111111"
@@ -224,6 +227,63 @@ func TestInventoryAndEnvFallback(t *testing.T) {
 	inv := filepath.Join(t.TempDir(), "hosts")
 	os.WriteFile(inv, []byte("# the web fleet\n"+f.hosts[0].name+"\n\nroot@"+f.hosts[1].name+"  # no AcceptEnv here\n"), 0o644)
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Hosts, s.Inventory = nil, inv }), nil)
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	for _, h := range f.hosts {
+		if h.file("version") != sha1 {
+			t.Errorf("%s has version %q", h.name, h.file("version"))
+		}
+	}
+}
+
+// The canary passes its steps, then fails verify during the bake: the
+// brake holds the rollout, and the canary is rolled back.
+func TestBakeWatchesVerify(t *testing.T) {
+	f := newFleet(t, 3)
+	breaks := []sshrunner.Step{
+		{Name: "install", Command: `echo "$DEPLOY_SHA" > "$HOSTDIR/version"; setsid sh -c 'sleep 0.3; touch "$HOSTDIR/broken"' >/dev/null 2>&1 < /dev/null &`},
+		steps[1],
+	}
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Bake = breaks, 1500*time.Millisecond }), nil)
+	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 3 hosts failed ("+f.hosts[0].name+" at bake: verify)") {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	if f.hosts[0].file("rolledback") == "" || f.hosts[1].file("version") != "" || f.hosts[2].file("version") != "" {
+		t.Fatalf("canary rolled back %q, others %q %q", f.hosts[0].file("rolledback"), f.hosts[1].file("version"), f.hosts[2].file("version"))
+	}
+}
+
+// Keys from an ssh-agent; hosts from a command.
+func TestAgentAndHostsCommand(t *testing.T) {
+	f := newFleet(t, 2)
+	b, _ := os.ReadFile(f.keyFile)
+	key, err := gossh.ParseRawPrivateKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	keyring.Add(agent.AddedKey{PrivateKey: key})
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) {
+		s.KeyFiles, s.Agent = nil, true
+		s.Hosts, s.HostsCommand = nil, fmt.Sprintf("printf '%%s\\n' %s %s", f.hosts[0].name, f.hosts[1].name)
+	}), nil)
 	if d.State != queue.StateSucceeded {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
