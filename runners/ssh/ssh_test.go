@@ -13,6 +13,7 @@ import (
 
 	"github.com/deployq/deployq/internal/proctest"
 	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/internal/sshfleet"
 	"github.com/deployq/deployq/queue"
 	sshrunner "github.com/deployq/deployq/runners/ssh"
 	gossh "golang.org/x/crypto/ssh"
@@ -26,8 +27,8 @@ var steps = []sshrunner.Step{
 	{Name: "verify", Command: `[ ! -e "$HOSTDIR/broken" ] && [ "$(cat "$HOSTDIR/version")" = "$DEPLOY_SHA" ]`, Retries: 1},
 }
 
-func settings(f *fleet, tweak func(*sshrunner.Settings)) *sshrunner.Settings {
-	s := &sshrunner.Settings{Hosts: f.names(), KeyFiles: []string{f.keyFile}, KnownHosts: f.knownHosts,
+func settings(f *sshfleet.Fleet, tweak func(*sshrunner.Settings)) *sshrunner.Settings {
+	s := &sshrunner.Settings{Hosts: f.Names(), KeyFiles: []string{f.KeyFile}, KnownHosts: f.KnownHosts,
 		Canary: "1", Batch: "25%", Parallel: 4, Steps: steps,
 		Rollback: &sshrunner.Step{Name: "rollback", Command: `echo "back to [$DEPLOY_PREVIOUS_SHA]" > "$HOSTDIR/rolledback"`}}
 	if tweak != nil {
@@ -75,12 +76,12 @@ func TestTenHostsSucceed(t *testing.T) {
 	if d.State != queue.StateSucceeded {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	for _, h := range f.hosts {
-		if h.file("version") != sha1 {
-			t.Errorf("%s has version %q", h.name, h.file("version"))
+	for _, h := range f.Hosts {
+		if h.File("version") != sha1 {
+			t.Errorf("%s has version %q", h.Name, h.File("version"))
 		}
-		if !strings.Contains(log, "["+h.name+"] installed web") {
-			t.Errorf("no output of %s", h.name)
+		if !strings.Contains(log, "["+h.Name+"] installed web") {
+			t.Errorf("no output of %s", h.Name)
 		}
 	}
 	if !strings.Contains(log, "rollout to 10 hosts in 4 batches (canary 1)") || strings.Count(log, " ok ") < 10 {
@@ -90,21 +91,21 @@ func TestTenHostsSucceed(t *testing.T) {
 
 func TestBrakeRollsBackTheFinishedHosts(t *testing.T) {
 	f := newFleet(t, 6)
-	os.WriteFile(filepath.Join(f.hosts[3].dir, "broken"), nil, 0o644)
+	os.WriteFile(filepath.Join(f.Hosts[3].Dir, "broken"), nil, 0o644)
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Batch, s.Parallel = "1", 1 }), nil)
-	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 6 hosts failed ("+f.hosts[3].name+" at verify)") {
+	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 6 hosts failed ("+f.Hosts[3].Name+" at verify)") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	for i, h := range f.hosts {
-		rolled := h.file("rolledback") != ""
-		deployed := h.file("version") != ""
+	for i, h := range f.Hosts {
+		rolled := h.File("rolledback") != ""
+		deployed := h.File("version") != ""
 		switch {
 		case i < 3 && (!rolled || !deployed):
-			t.Errorf("%s finished before the brake: deployed %v, rolled back %v", h.name, deployed, rolled)
+			t.Errorf("%s finished before the brake: deployed %v, rolled back %v", h.Name, deployed, rolled)
 		case i == 3 && rolled:
-			t.Errorf("%s failed, it must not be rolled back", h.name)
+			t.Errorf("%s failed, it must not be rolled back", h.Name)
 		case i > 3 && (rolled || deployed):
-			t.Errorf("%s came after the brake: deployed %v, rolled back %v", h.name, deployed, rolled)
+			t.Errorf("%s came after the brake: deployed %v, rolled back %v", h.Name, deployed, rolled)
 		}
 	}
 	if !strings.Contains(log, "rolled back") || !strings.Contains(log, "retrying verify (1/1)") {
@@ -116,25 +117,25 @@ func TestChangedHostKeyIsRefused(t *testing.T) {
 	f := newFleet(t, 3)
 	other := newFleet(t, 1)
 	// host 1's entry in known_hosts carries another server's key
-	b, _ := os.ReadFile(f.knownHosts)
+	b, _ := os.ReadFile(f.KnownHosts)
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	ob, _ := os.ReadFile(other.knownHosts)
-	lines[1] = strings.Replace(strings.TrimSpace(string(ob)), other.hosts[0].name[len("127.0.0.1:"):], f.hosts[1].name[len("127.0.0.1:"):], 1)
-	os.WriteFile(f.knownHosts, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	ob, _ := os.ReadFile(other.KnownHosts)
+	lines[1] = strings.Replace(strings.TrimSpace(string(ob)), other.Hosts[0].Name[len("127.0.0.1:"):], f.Hosts[1].Name[len("127.0.0.1:"):], 1)
+	os.WriteFile(f.KnownHosts, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	d, log := deploy(t, settings(f, nil), nil)
-	if d.State != queue.StateFailed || !strings.Contains(log, "["+f.hosts[1].name+"] refused: host key changed") {
+	if d.State != queue.StateFailed || !strings.Contains(log, "["+f.Hosts[1].Name+"] refused: host key changed") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	if f.hosts[1].file("version") != "" {
+	if f.Hosts[1].File("version") != "" {
 		t.Fatal("deployed to a host whose key changed")
 	}
 }
 
 func TestUnreachableHost(t *testing.T) {
 	f := newFleet(t, 4)
-	f.hosts[2].stop()
+	f.Hosts[2].Stop()
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.MaxFailures = "1" }), nil)
-	if d.State != queue.StateSucceeded || !strings.Contains(d.Error, "") || !strings.Contains(log, "["+f.hosts[2].name+"] cannot connect") {
+	if d.State != queue.StateSucceeded || !strings.Contains(d.Error, "") || !strings.Contains(log, "["+f.Hosts[2].Name+"] cannot connect") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
 	if !strings.Contains(log, "unreachable") {
@@ -151,7 +152,7 @@ func TestManualPauseThenContinue(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if f.hosts[0].file("version") != sha1 || f.hosts[1].file("version") != "" {
+		if f.Hosts[0].File("version") != sha1 || f.Hosts[1].File("version") != "" {
 			t.Errorf("paused with the wrong hosts done")
 		}
 		if _, err := q.Svc.Continue(q.Ctx, d.ID, "alice"); err != nil {
@@ -170,11 +171,11 @@ func TestConcurrentOutputLosesNoLine(t *testing.T) {
 	if d.State != queue.StateSucceeded {
 		t.Fatalf("%s", d.State)
 	}
-	for _, h := range f.hosts {
+	for _, h := range f.Hosts {
 		for i := range 500 {
 			for _, s := range []string{"out", "err"} {
-				if !strings.Contains(log, fmt.Sprintf("[%s] %s %d\n", h.name, s, i)) {
-					t.Fatalf("%s lost %s %d", h.name, s, i)
+				if !strings.Contains(log, fmt.Sprintf("[%s] %s %d\n", h.Name, s, i)) {
+					t.Fatalf("%s lost %s %d", h.Name, s, i)
 				}
 			}
 		}
@@ -187,7 +188,7 @@ func TestCancelMidBatch(t *testing.T) {
 	f := newFleet(t, 4)
 	slow := []sshrunner.Step{{Name: "slow", Command: `echo $$ > "$HOSTDIR/pid"; exec sleep 300`}}
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Canary, s.Batch = slow, "2", "2" }), func(q *queuetest.Env, d *queue.Deploy) {
-		for f.hosts[0].file("pid") == "" || f.hosts[1].file("pid") == "" {
+		for f.Hosts[0].File("pid") == "" || f.Hosts[1].File("pid") == "" {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if _, err := q.Svc.Cancel(q.Ctx, d.ID, "bob"); err != nil {
@@ -197,17 +198,17 @@ func TestCancelMidBatch(t *testing.T) {
 	if d.State != queue.StateCanceled {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	if f.hosts[2].file("pid") != "" || f.hosts[3].file("pid") != "" {
+	if f.Hosts[2].File("pid") != "" || f.Hosts[3].File("pid") != "" {
 		t.Fatal("a host started after the cancel")
 	}
-	for _, h := range f.hosts[:2] {
+	for _, h := range f.Hosts[:2] {
 		var pid int
-		fmt.Sscan(h.file("pid"), &pid)
+		fmt.Sscan(h.File("pid"), &pid)
 		deadline := time.Now().Add(10 * time.Second)
 		for proctest.Alive(pid) {
 			if time.Now().After(deadline) {
 				syscall.Kill(pid, syscall.SIGKILL) // leave nothing behind, even failing
-				t.Errorf("the remote command on %s (pid %d) survived the cancel", h.name, pid)
+				t.Errorf("the remote command on %s (pid %d) survived the cancel", h.Name, pid)
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -225,14 +226,14 @@ func TestInventoryAndEnvFallback(t *testing.T) {
 		return cfg
 	})
 	inv := filepath.Join(t.TempDir(), "hosts")
-	os.WriteFile(inv, []byte("# the web fleet\n"+f.hosts[0].name+"\n\nroot@"+f.hosts[1].name+"  # no AcceptEnv here\n"), 0o644)
+	os.WriteFile(inv, []byte("# the web fleet\n"+f.Hosts[0].Name+"\n\nroot@"+f.Hosts[1].Name+"  # no AcceptEnv here\n"), 0o644)
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Hosts, s.Inventory = nil, inv }), nil)
 	if d.State != queue.StateSucceeded {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	for _, h := range f.hosts {
-		if h.file("version") != sha1 {
-			t.Errorf("%s has version %q", h.name, h.file("version"))
+	for _, h := range f.Hosts {
+		if h.File("version") != sha1 {
+			t.Errorf("%s has version %q", h.Name, h.File("version"))
 		}
 	}
 }
@@ -246,18 +247,18 @@ func TestBakeWatchesVerify(t *testing.T) {
 		steps[1],
 	}
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Bake = breaks, 1500*time.Millisecond }), nil)
-	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 3 hosts failed ("+f.hosts[0].name+" at bake: verify)") {
+	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 3 hosts failed ("+f.Hosts[0].Name+" at bake: verify)") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	if f.hosts[0].file("rolledback") == "" || f.hosts[1].file("version") != "" || f.hosts[2].file("version") != "" {
-		t.Fatalf("canary rolled back %q, others %q %q", f.hosts[0].file("rolledback"), f.hosts[1].file("version"), f.hosts[2].file("version"))
+	if f.Hosts[0].File("rolledback") == "" || f.Hosts[1].File("version") != "" || f.Hosts[2].File("version") != "" {
+		t.Fatalf("canary rolled back %q, others %q %q", f.Hosts[0].File("rolledback"), f.Hosts[1].File("version"), f.Hosts[2].File("version"))
 	}
 }
 
 // Keys from an ssh-agent; hosts from a command.
 func TestAgentAndHostsCommand(t *testing.T) {
 	f := newFleet(t, 2)
-	b, _ := os.ReadFile(f.keyFile)
+	b, _ := os.ReadFile(f.KeyFile)
 	key, err := gossh.ParseRawPrivateKey(b)
 	if err != nil {
 		t.Fatal(err)
@@ -282,14 +283,14 @@ func TestAgentAndHostsCommand(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) {
 		s.KeyFiles, s.Agent = nil, true
-		s.Hosts, s.HostsCommand = nil, fmt.Sprintf("printf '%%s\\n' %s %s", f.hosts[0].name, f.hosts[1].name)
+		s.Hosts, s.HostsCommand = nil, fmt.Sprintf("printf '%%s\\n' %s %s", f.Hosts[0].Name, f.Hosts[1].Name)
 	}), nil)
 	if d.State != queue.StateSucceeded {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
-	for _, h := range f.hosts {
-		if h.file("version") != sha1 {
-			t.Errorf("%s has version %q", h.name, h.file("version"))
+	for _, h := range f.Hosts {
+		if h.File("version") != sha1 {
+			t.Errorf("%s has version %q", h.Name, h.File("version"))
 		}
 	}
 }

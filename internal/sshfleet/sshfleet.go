@@ -1,0 +1,178 @@
+// Package sshfleet starts real OpenSSH servers on 127.0.0.1, one per host,
+// each with its own port, host key and directory ($HOSTDIR in sessions),
+// for the ssh runner's tests and benchmark.
+package sshfleet
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Fleet is a set of running sshd servers.
+type Fleet struct {
+	Dir        string
+	KeyFile    string // the client's private key (ed25519, OpenSSH format)
+	KnownHosts string // pinned keys of every host
+	Hosts      []*Host
+}
+
+// Host is one sshd.
+type Host struct {
+	Name    string // 127.0.0.1:port
+	Port    int
+	Dir     string // $HOSTDIR in its sessions
+	HostKey ssh.PublicKey
+	cmd     *exec.Cmd
+}
+
+// Binary finds sshd.
+func Binary() (string, error) {
+	for _, p := range []string{"/usr/sbin/sshd", "/usr/bin/sshd"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("sshd is not installed (make test installs openssh-server)")
+}
+
+func writeKey(path string, key ed25519.PrivateKey) error {
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, pem.EncodeToMemory(block), 0o600)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start starts n servers under dir; tweak may change host i's
+// sshd_config text. Stop them with Close.
+func Start(dir string, n int, tweak ...func(i int, config string) string) (*Fleet, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
+	f := &Fleet{Dir: dir}
+	_, clientKey, _ := ed25519.GenerateKey(rand.Reader)
+	f.KeyFile = filepath.Join(dir, "id_ed25519")
+	if err := writeKey(f.KeyFile, clientKey); err != nil {
+		return nil, err
+	}
+	clientPub, _ := ssh.NewPublicKey(clientKey.Public())
+	authorized := filepath.Join(dir, "authorized_keys")
+	os.WriteFile(authorized, ssh.MarshalAuthorizedKey(clientPub), 0o600)
+	var known []string
+	for i := range n {
+		h := &Host{Dir: filepath.Join(dir, fmt.Sprintf("host%d", i))}
+		os.MkdirAll(h.Dir, 0o755)
+		_, hk, _ := ed25519.GenerateKey(rand.Reader)
+		hkFile := filepath.Join(dir, fmt.Sprintf("hostkey%d", i))
+		if err := writeKey(hkFile, hk); err != nil {
+			f.Close()
+			return nil, err
+		}
+		h.HostKey, _ = ssh.NewPublicKey(hk.Public())
+		if h.Port, err = freePort(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		h.Name = fmt.Sprintf("127.0.0.1:%d", h.Port)
+		text := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile none
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+AuthorizedKeysFile %s
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+MaxStartups 200:30:400
+MaxSessions 50
+AcceptEnv DEPLOY_*
+SetEnv HOSTDIR=%s
+LogLevel ERROR
+`, h.Port, hkFile, authorized, h.Dir)
+		for _, t := range tweak {
+			text = t(i, text)
+		}
+		cfg := filepath.Join(dir, fmt.Sprintf("sshd%d.conf", i))
+		os.WriteFile(cfg, []byte(text), 0o644)
+		h.cmd = exec.Command(bin, "-D", "-e", "-f", cfg)
+		h.cmd.Stderr = os.Stderr
+		if err := h.cmd.Start(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		known = append(known, knownhosts.Line([]string{knownhosts.Normalize(h.Name)}, h.HostKey))
+		f.Hosts = append(f.Hosts, h)
+	}
+	f.KnownHosts = filepath.Join(dir, "known_hosts")
+	os.WriteFile(f.KnownHosts, []byte(strings.Join(known, "\n")+"\n"), 0o644)
+	for _, h := range f.Hosts {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, err := net.Dial("tcp", h.Name)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				f.Close()
+				return nil, fmt.Errorf("sshd on %s never listened", h.Name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return f, nil
+}
+
+// Close stops every server (by pid).
+func (f *Fleet) Close() {
+	for _, h := range f.Hosts {
+		h.Stop()
+	}
+}
+
+// Stop ends this host's sshd.
+func (h *Host) Stop() {
+	if h.cmd != nil && h.cmd.ProcessState == nil {
+		h.cmd.Process.Kill()
+		h.cmd.Wait()
+	}
+}
+
+// Names lists the hosts as host:port.
+func (f *Fleet) Names() []string {
+	var out []string
+	for _, h := range f.Hosts {
+		out = append(out, h.Name)
+	}
+	return out
+}
+
+// File reads a file in the host's directory, trimmed.
+func (h *Host) File(name string) string {
+	b, _ := os.ReadFile(filepath.Join(h.Dir, name))
+	return strings.TrimSpace(string(b))
+}
