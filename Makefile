@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin/deployq
 FUZZTIME ?= 15s
 
-.PHONY: build run test deps fuzz lint bench clean
+.PHONY: build run test deps fuzz lint bench bench-ssh clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/deployq
@@ -37,6 +37,12 @@ lint:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github
+
+# The ssh runner against parallel-ssh and Ansible over 200 local sshd servers.
+bench-ssh: deps
+	@for p in parallel-ssh:pssh ansible-playbook:ansible-core; do cmd=$${p%%:*}; pkg=$${p##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkg; }; done
+	$(GO) run ./bench/sshbench -hosts 200 -parallel 50 -runs 3
 
 clean:
 	rm -rf bin data

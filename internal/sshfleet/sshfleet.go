@@ -111,7 +111,7 @@ MaxStartups 200:30:400
 MaxSessions 50
 AcceptEnv DEPLOY_*
 SetEnv HOSTDIR=%s
-LogLevel ERROR
+LogLevel QUIET
 `, h.Port, hkFile, authorized, h.Dir)
 		for _, t := range tweak {
 			text = t(i, text)
