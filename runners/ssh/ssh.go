@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ type Settings struct {
 	KnownHosts            string        `yaml:"known_hosts"`
 	InsecureIgnoreHostKey bool          `yaml:"insecure_ignore_host_key"`
 	Canary                string        `yaml:"canary"`       // count or %, default 1
+	CanaryLabel           string        `yaml:"canary_label"` // key=value: the hosts with this label are the canary
 	Batch                 string        `yaml:"batch"`        // count or %, default 25%
 	Bake                  time.Duration `yaml:"bake"`         // wait after the canary
 	Pause                 time.Duration `yaml:"pause"`        // between batches
@@ -70,6 +72,11 @@ func (s *Settings) Validate() error {
 	if len(s.Steps) == 0 {
 		return errors.New("steps are required")
 	}
+	if s.CanaryLabel != "" {
+		if k, _, ok := strings.Cut(s.CanaryLabel, "="); !ok || !labelKeyRe.MatchString(k) {
+			return fmt.Errorf("canary_label %q: want key=value", s.CanaryLabel)
+		}
+	}
 	for _, v := range []struct{ name, val string }{{"canary", s.Canary}, {"batch", s.Batch}, {"max_failures", s.MaxFailures}} {
 		if v.val != "" {
 			if _, err := amount(v.val, 100); err != nil {
@@ -90,6 +97,13 @@ func (s *Settings) rollbackSteps() []Step {
 		return nil
 	}
 	return []Step{*s.Rollback}
+}
+
+// withCanary returns a copy of st whose canary is n hosts.
+func withCanary(st *Settings, n int) *Settings {
+	c := *st
+	c.Canary = strconv.Itoa(n)
+	return &c
 }
 
 // amount reads "3" or "25%" of total (at least 1 for a percentage of a
@@ -124,13 +138,29 @@ func New(warn func(string)) *Runner { return &Runner{Warn: warn} }
 
 // host is one target.
 type host struct {
-	name string // as configured, for the log
-	addr string // host:port
-	user string
+	name   string // as configured, for the log
+	addr   string // host:port
+	user   string
+	labels map[string]string
 }
 
-func parseHost(s, defUser string) (host, error) {
-	h := host{name: s, user: defUser}
+var labelKeyRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// parseHost reads "[user@]host[:port] [key=value ...]".
+func parseHost(line, defUser string) (host, error) {
+	fields := strings.Fields(line)
+	if len(fields) == 0 {
+		return host{}, fmt.Errorf("empty host line")
+	}
+	s := fields[0]
+	h := host{name: s, user: defUser, labels: map[string]string{}}
+	for _, f := range fields[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || !labelKeyRe.MatchString(k) {
+			return h, fmt.Errorf("bad label %q on %s (want key=value)", f, s)
+		}
+		h.labels[k] = v
+	}
 	if u, rest, ok := strings.Cut(s, "@"); ok {
 		h.user, s = u, rest
 	}
@@ -202,6 +232,21 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	hosts, err := st.hosts(ctx)
 	if err != nil {
 		return queue.Result{}, err
+	}
+	if st.CanaryLabel != "" {
+		// hosts with the label go first, and make the canary
+		k, v, _ := strings.Cut(st.CanaryLabel, "=")
+		sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].labels[k] == v && hosts[j].labels[k] != v })
+		n := 0
+		for _, h := range hosts {
+			if h.labels[k] == v {
+				n++
+			}
+		}
+		if n == 0 {
+			return queue.Result{}, fmt.Errorf("canary_label %s: no host has it", st.CanaryLabel)
+		}
+		st = withCanary(st, n)
 	}
 	cfg, closeAuth, err := r.clientConfig(st)
 	if err != nil {
@@ -506,7 +551,15 @@ func (r *Runner) deployHost(ctx context.Context, h host, base *ssh.ClientConfig,
 	}
 	client := ssh.NewClient(c, chans, reqs)
 	defer client.Close()
-	env := runners.JobEnv(job)
+	env := append(runners.JobEnv(job), "DEPLOY_HOST="+h.name)
+	keys := make([]string, 0, len(h.labels))
+	for k := range h.labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		env = append(env, "DEPLOY_HOST_LABEL_"+strings.ToUpper(k)+"="+h.labels[k])
+	}
 	for _, step := range steps {
 		var err error
 		for attempt := 0; attempt <= step.Retries; attempt++ {

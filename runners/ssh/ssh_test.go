@@ -294,3 +294,34 @@ func TestAgentAndHostsCommand(t *testing.T) {
 		}
 	}
 }
+
+// Labels on inventory lines reach the steps; canary_label picks the canary.
+func TestLabelsAndCanaryLabel(t *testing.T) {
+	f := newFleet(t, 3)
+	inv := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(inv, []byte(f.Hosts[0].Name+" role=web\n"+f.Hosts[1].Name+" role=canary zone=a\n"+f.Hosts[2].Name+" role=web\n"), 0o644)
+	labelled := []sshrunner.Step{{Name: "install", Command: `echo "$DEPLOY_HOST_LABEL_ROLE $DEPLOY_HOST_LABEL_ZONE $DEPLOY_HOST" > "$HOSTDIR/labels"; echo "$DEPLOY_SHA" > "$HOSTDIR/version"`}}
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) {
+		s.Hosts, s.Inventory, s.Steps, s.CanaryLabel, s.Manual = nil, inv, labelled, "role=canary", true
+	}), func(q *queuetest.Env, d *queue.Deploy) {
+		for {
+			if p := q.Svc.Progress(d.ID); p != nil && p.Phase == queue.PhasePaused {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if f.Hosts[1].File("version") != sha1 || f.Hosts[0].File("version") != "" || f.Hosts[2].File("version") != "" {
+			t.Errorf("the canary was not the labelled host")
+		}
+		q.Svc.Continue(q.Ctx, d.ID, "alice")
+	})
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
+	}
+	if got := f.Hosts[1].File("labels"); got != "canary a "+f.Hosts[1].Name {
+		t.Fatalf("labels on the canary: %q", got)
+	}
+	if got := f.Hosts[0].File("labels"); got != "web  "+f.Hosts[0].Name {
+		t.Fatalf("labels on a web host: %q", got)
+	}
+}
