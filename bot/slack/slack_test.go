@@ -104,10 +104,7 @@ func TestMentionDeploysOverSocketMode(t *testing.T) {
 	}
 	// One message, posted in the thread of the mention, then updated in
 	// place until it says succeeded; the log in the same thread.
-	e.fake.waitFor(t, "the final update", func() bool {
-		ups := e.fake.callsOf("chat.update")
-		return len(ups) > 0 && strings.Contains(blocksOf(ups[len(ups)-1]), "succeeded")
-	})
+	e.fake.waitFor(t, "the final state", func() bool { return shows(e.fake, "succeeded") })
 	var messages, logPosts []call
 	for _, p := range e.fake.callsOf("chat.postMessage") {
 		if p.Form.Get("channel") == "CANNOUNCE" {
@@ -279,7 +276,7 @@ func TestThreadPostsAreCoalesced(t *testing.T) {
 // Slack answers 429 with Retry-After: deployq waits and the message still
 // ends with the final state.
 func TestRateLimitedUpdatesStillEndRight(t *testing.T) {
-	e := start(t, "socket", "echo hi", nil)
+	e := start(t, "socket", "sleep 0.3; echo hi", nil) // long enough to be updated
 	e.fake.mu.Lock()
 	e.fake.limited["chat.update"] = 2
 	e.fake.limited["chat.postMessage"] = 1
@@ -309,10 +306,7 @@ func TestAPIDeployIsAnnounced(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitDeploy(t, d.ID)
-	e.fake.waitFor(t, "the announcement", func() bool {
-		ups := e.fake.callsOf("chat.update")
-		return len(ups) > 0 && strings.Contains(blocksOf(ups[len(ups)-1]), "succeeded")
-	})
+	e.fake.waitFor(t, "the announcement", func() bool { return shows(e.fake, "succeeded") })
 	if p := e.fake.callsOf("chat.postMessage")[0].Form; p.Get("channel") != "CANNOUNCE" || p.Get("thread_ts") != "" {
 		t.Fatalf("announced in %v", p)
 	}
@@ -665,14 +659,7 @@ func TestContinueButton(t *testing.T) {
 		func(o *queue.Options) { o.Runners["pauser"] = pauser{} })
 	c := e.fake.conn()
 	waitAck(t, e.fake, sendEnvelope(t, c, mention(t, "deploy web@"+sha)))
-	e.fake.waitFor(t, "the Continue button", func() bool {
-		for _, u := range e.fake.callsOf("chat.update") {
-			if strings.Contains(blocksOf(u), slack.ActionContinue) {
-				return true
-			}
-		}
-		return false
-	})
+	e.fake.waitFor(t, "the Continue button", func() bool { return shows(e.fake, slack.ActionContinue) })
 	var payload map[string]any
 	json.Unmarshal(fixture(t, "interactive.block_actions.button.json"), &payload)
 	act := payload["actions"].([]any)[0].(map[string]any)
@@ -682,4 +669,18 @@ func TestContinueButton(t *testing.T) {
 	if d := e.waitDeploy(t, 1); d.State != queue.StateSucceeded {
 		t.Fatalf("%s %q", d.State, d.Error)
 	}
+}
+
+// shows reports whether the deploy message's last version (its post, or
+// its last update) shows state: a fast deploy may be posted already ended.
+func shows(f *fakeSlack, state string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	last := ""
+	for _, c := range f.calls {
+		if (c.Method == "chat.postMessage" || c.Method == "chat.update") && strings.Contains(c.Form.Get("blocks"), `"block_id":"deploy"`) {
+			last = c.Form.Get("blocks")
+		}
+	}
+	return strings.Contains(last, state)
 }
