@@ -105,6 +105,7 @@ func forker(dir string) string {
 sh -c 'sleep 300 & echo $! >> %[1]s/pids; trap "" TERM; wait' & echo $! >> %[1]s/pids
 trap "" TERM
 echo $$ >> %[1]s/pids
+n=0; while [ "$(wc -l < %[1]s/pids)" -lt 4 ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done
 touch %[1]s/ready
 echo started
 wait`, dir)
