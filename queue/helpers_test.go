@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners/shell"
 	"github.com/deployq/deployq/store"
@@ -43,33 +42,8 @@ func start(t *testing.T, apps []*queue.App, tweak func(*queue.Options)) *env {
 
 func startIn(t *testing.T, dir string, apps []*queue.App, tweak func(*queue.Options)) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(dir, "deployq.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := queue.Options{
-		Store:       st,
-		Runners:     map[string]queue.Runner{"shell": shell.New(filepath.Join(dir, "ws"))},
-		Resolver:    git.NewResolver(filepath.Join(dir, "git")),
-		MaxParallel: 8,
-	}
-	if tweak != nil {
-		tweak(&o)
-	}
-	svc, err := queue.New(apps, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, dir: dir, store: st, svc: svc}
-	t.Cleanup(func() {
-		svc.Stop()
-		st.Close()
-	})
-	return e
+	q := queuetest.StartIn(t, dir, apps, tweak)
+	return &env{t: t, dir: dir, store: q.Store, svc: q.Svc}
 }
 
 func (e *env) submit(r queue.Request) *queue.Deploy {

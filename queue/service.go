@@ -1401,20 +1401,13 @@ func (s *Service) finish(ctx context.Context, d *Deploy, dl *deployLog, state St
 // transition moves d to a new state through the transition table, saves
 // it conditionally, and tells the notifiers.
 func (s *Service) transition(ctx context.Context, d *Deploy, to State, mutate func(*Deploy)) error {
-	if err := s.transitionQuiet(ctx, d, to, mutate); err != nil {
-		return err
-	}
-	s.notify(d)
-	return nil
-}
-
-func (s *Service) transitionQuiet(ctx context.Context, d *Deploy, to State, mutate func(*Deploy)) error {
 	if err := s.save(ctx, d, to, mutate, nil); err != nil {
 		return err
 	}
 	if to.Terminal() {
 		s.logs.end(d.ID)
 	}
+	s.notify(d)
 	return nil
 }
 

@@ -71,26 +71,21 @@ func main() {
 		}
 		return nil
 	}
-	tools := []struct {
+	type tool struct {
 		name string
 		run  func(v string) error
-	}{
+	}
+	tools := []tool{
 		{"deployq ssh runner", func(v string) error { return deployq(f, *parallel, v) }},
 		{"bare x/crypto/ssh fan-out", func(v string) error { return bare(f, *parallel, v) }},
 	}
 	if _, err := exec.LookPath("parallel-ssh"); err == nil {
-		tools = append(tools, struct {
-			name string
-			run  func(v string) error
-		}{"parallel-ssh -p", func(v string) error { return pssh(f, *parallel, v) }})
+		tools = append(tools, tool{"parallel-ssh -p", func(v string) error { return pssh(f, *parallel, v) }})
 	} else {
 		fmt.Println("parallel-ssh not installed: skipped (make bench-ssh installs it)")
 	}
 	if _, err := exec.LookPath("ansible-playbook"); err == nil {
-		tools = append(tools, struct {
-			name string
-			run  func(v string) error
-		}{"ansible-playbook", func(v string) error { return ansible(f, *parallel, v) }})
+		tools = append(tools, tool{"ansible-playbook", func(v string) error { return ansible(f, *parallel, v) }})
 	} else {
 		fmt.Println("ansible-playbook not installed: skipped (make bench-ssh installs it)")
 	}

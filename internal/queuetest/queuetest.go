@@ -26,7 +26,13 @@ type Env struct {
 // when the test ends.
 func Start(t testing.TB, apps []*queue.App, tweak func(*queue.Options), before ...func(*queue.Service)) *Env {
 	t.Helper()
-	dir := t.TempDir()
+	return StartIn(t, t.TempDir(), apps, tweak, before...)
+}
+
+// StartIn is Start on the database and workspaces in dir, so that a test
+// can start a second server where a first one stopped.
+func StartIn(t testing.TB, dir string, apps []*queue.App, tweak func(*queue.Options), before ...func(*queue.Service)) *Env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.Open(ctx, filepath.Join(dir, "deployq.db"))
 	if err != nil {
