@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -118,7 +119,16 @@ LogLevel QUIET
 		}
 		cfg := filepath.Join(dir, fmt.Sprintf("sshd%d.conf", i))
 		os.WriteFile(cfg, []byte(text), 0o644)
-		h.cmd = exec.Command(bin, "-D", "-e", "-f", cfg)
+		// Each server runs in its own mount and UTS namespace with its own
+		// home bound over the login user's, as a separate machine would:
+		// the fleet's sessions never read this machine's dotfiles, and
+		// `hostname` names the host. unshare and sh exec, so the pid is
+		// sshd's.
+		home := filepath.Join(h.Dir, "home")
+		os.MkdirAll(home, 0o700)
+		h.cmd = exec.Command("unshare", "--mount", "--uts", "sh", "-c",
+			`mount --bind "$1" "$2" && hostname "$3" && exec "$4" -D -e -f "$5"`,
+			"sh", home, userHome(), fmt.Sprintf("host%d", i), bin, cfg)
 		h.cmd.Stderr = os.Stderr
 		if err := h.cmd.Start(); err != nil {
 			f.Close()
@@ -145,6 +155,15 @@ LogLevel QUIET
 		}
 	}
 	return f, nil
+}
+
+// userHome is the home of the user the sessions log in as (this
+// process's, root: sshd needs it).
+func userHome() string {
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
+	}
+	return "/root"
 }
 
 // Close stops every server (by pid).
