@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin/deployq
 FUZZTIME ?= 15s
 
-.PHONY: build run test deps fuzz lint bench bench-ssh clean
+.PHONY: build run test deps kube-tools fuzz lint bench bench-ssh bench-kube clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/deployq
@@ -23,9 +23,17 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-test: deps
+# The Kubernetes control plane, etcd and kwok the kubernetes runner's
+# tests run against, built from the Go module proxy into ~/.cache (several
+# minutes the first time, a moment after).
+kube-tools:
+	$(GO) run ./internal/kubetest/build
+
+# DEPLOYQ_KUBE_REQUIRED: the kubernetes tests fail, never skip, without
+# their control plane.
+test: deps kube-tools
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 fuzz:
@@ -43,6 +51,11 @@ bench-ssh: deps
 	@for p in parallel-ssh:pssh ansible-playbook:ansible-core; do cmd=$${p%%:*}; pkg=$${p##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkg; }; done
 	$(GO) run ./bench/sshbench -hosts 200 -parallel 50 -runs 3
+
+# How soon deployq marks a Kubernetes deploy succeeded, against kubectl
+# rollout status on the same rollout.
+bench-kube: kube-tools
+	$(GO) run ./bench/kubebench -runs 15
 
 clean:
 	rm -rf bin data

@@ -259,9 +259,25 @@ func (b *Bot) where(ctx context.Context, app string) (Reply, error) {
 		if l := st.Lock; l != nil {
 			line += " " + lockText(l, b.now())
 		}
+		if live := b.live(ctx, app, st.Env); live != "" {
+			line += "\n  running now: " + live
+		}
 		lines = append(lines, line)
 	}
 	return Reply{Text: app + "\n" + strings.Join(lines, "\n")}, nil
+}
+
+// live asks the environment's runner what runs there now (the image in
+// the cluster), briefly: `where` must answer even when the target does
+// not.
+func (b *Bot) live(ctx context.Context, app, env string) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	live, err := b.svc.Live(ctx, app, env)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return live
 }
 
 func (b *Bot) history(ctx context.Context, app, env string) (Reply, error) {

@@ -284,6 +284,14 @@ type Operator interface {
 	Operate(ctx context.Context, app *App, env *Environment, op string, n int) (string, error)
 }
 
+// Inspector is implemented by runners that can read what runs in the
+// target now (the image in the cluster), for `where`.
+type Inspector interface {
+	// Live describes it in one short line, e.g.
+	// "deployment/web: web=registry/web:3f9c2e1".
+	Live(ctx context.Context, app *App, env *Environment) (string, error)
+}
+
 // Progress reports how far a deploy is.
 type Progress struct {
 	Phase   string `json:"phase,omitempty"`

@@ -84,7 +84,10 @@ type lane struct {
 func laneKey(app, env string) string { return app + "/" + env }
 
 // Errors used as cancellation causes.
-var errShutdown = errors.New("deployq stopped while it ran")
+// ErrShutdown is the cause of a running deploy's context when deployq
+// stops. Runners whose work goes on by itself outside deployq (a rollout
+// in a cluster) leave it alone then, rather than undo it.
+var ErrShutdown = errors.New("deployq stopped while it ran")
 
 type canceledBy struct{ user string }
 
@@ -142,7 +145,7 @@ func New(apps []*App, o Options) (*Service, error) {
 func (s *Service) Start(ctx context.Context) error {
 	// However the parent ends, for the deploys it is a shutdown.
 	s.ctx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { s.cancel(errShutdown) })
+	stop := context.AfterFunc(ctx, func() { s.cancel(ErrShutdown) })
 	go func() { <-s.ctx.Done(); stop() }()
 	if err := s.recover(ctx); err != nil {
 		return err
@@ -177,7 +180,7 @@ func (s *Service) Stop() {
 	if s.cancel == nil {
 		return
 	}
-	s.cancel(errShutdown)
+	s.cancel(ErrShutdown)
 	s.wg.Wait()
 	s.mu.Lock()
 	for _, t := range s.timers {
@@ -192,7 +195,7 @@ func (s *Service) recover(ctx context.Context) error {
 		return err
 	}
 	for _, d := range running {
-		err := s.moveWithLine(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = errShutdown.Error() },
+		err := s.moveWithLine(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = ErrShutdown.Error() },
 			"deployq stopped while this deploy ran; it is interrupted, check "+d.Env+" before deploying again")
 		if err != nil {
 			return err
@@ -1148,6 +1151,20 @@ func (s *Service) Operate(ctx context.Context, appName, envName, op string, n in
 	return msg, err
 }
 
+// Live asks the runner of app in env what runs there now (the images in
+// the cluster, ...): "" when it cannot tell.
+func (s *Service) Live(ctx context.Context, appName, envName string) (string, error) {
+	app, env, err := s.Lookup(appName, envName)
+	if err != nil {
+		return "", err
+	}
+	in, ok := s.runners[env.Runner].(Inspector)
+	if !ok {
+		return "", nil
+	}
+	return in.Live(ctx, app, env)
+}
+
 // Outbox gives adapters the store's outbox: messages to outside services
 // that must not be lost, delivered in order per key.
 func (s *Service) Outbox() Outbox { return s.store }
@@ -1330,11 +1347,11 @@ func (s *Service) run(l *lane, d *Deploy) {
 	switch {
 	case runErr == nil && res.OK:
 	case errors.As(cause, &by):
-		state, msg = StateCanceled, by.Error()
-	case errors.Is(cause, errShutdown):
-		state, msg = StateInterrupted, errShutdown.Error()
+		state, msg = StateCanceled, withSummary(by.Error(), res.Message)
+	case errors.Is(cause, ErrShutdown):
+		state, msg = StateInterrupted, withSummary(ErrShutdown.Error(), res.Message)
 	case errors.As(cause, &to):
-		state, msg = StateFailed, to.Error()
+		state, msg = StateFailed, withSummary(to.Error(), res.Message)
 	case runErr != nil:
 		state, msg = StateFailed, "could not run: "+runErr.Error()
 	default:
@@ -1347,6 +1364,15 @@ func (s *Service) run(l *lane, d *Deploy) {
 	if d.State == StateSucceeded {
 		l.current = d.SHA
 	}
+}
+
+// withSummary adds what the runner said of how it stopped (say, what it
+// undid) to why it stopped.
+func withSummary(why, summary string) string {
+	if summary == "" {
+		return why
+	}
+	return why + "; " + summary
 }
 
 func (s *Service) safeRun(ctx context.Context, r Runner, job Job, out Output) (res Result, err error) {

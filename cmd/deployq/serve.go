@@ -23,6 +23,7 @@ import (
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	"github.com/deployq/deployq/runners/shell"
 	sshrunner "github.com/deployq/deployq/runners/ssh"
 	"github.com/deployq/deployq/store"
@@ -30,8 +31,9 @@ import (
 
 // kinds are the runner kinds this build knows, with their settings types.
 var kinds = config.Kinds{
-	"shell": func() any { return &shell.Settings{} },
-	"ssh":   func() any { return &sshrunner.Settings{} },
+	"shell":      func() any { return &shell.Settings{} },
+	"ssh":        func() any { return &sshrunner.Settings{} },
+	"kubernetes": func() any { return &kuberunner.Settings{} },
 }
 
 // defaultConfig is used when --config is not given and it exists.
@@ -162,7 +164,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	svc, err := queue.New(cfg.Apps, queue.Options{
 		Store: st,
 		Runners: map[string]queue.Runner{"shell": shellRunner,
-			"ssh": sshrunner.New(func(msg string) { log.Warn(msg) })},
+			"ssh":        sshrunner.New(func(msg string) { log.Warn(msg) }),
+			"kubernetes": kuberunner.New()},
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,
