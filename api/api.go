@@ -83,6 +83,7 @@ func New(o Options) *Server {
 		r.Post("/deploys/{id}/continue", s.continueDeploy)
 		r.Get("/deploys/{id}/log", s.getLog)
 		r.Post("/rollbacks", s.createRollback)
+		r.Post("/operations", s.createOperation)
 		r.Get("/environments", s.environments)
 		r.Get("/locks", s.listLocks)
 		r.Post("/locks", s.createLock)
@@ -193,6 +194,36 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.svc.Rollback(r.Context(), queue.RollbackRequest{App: req.App, Env: req.Env, To: req.To, User: userOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
+}
+
+// createOperation queues an app operation: {"app", "env", "op":
+// scale|restart|stop|start, "instances" (scale)}. It answers 202 with the
+// operation, a deploy record with "op" set, whose log is the deploy log.
+func (s *Server) createOperation(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		App       string `json:"app"`
+		Env       string `json:"env"`
+		Op        string `json:"op"`
+		Instances *int   `json:"instances"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	n := 0
+	if req.Op == "scale" {
+		if req.Instances == nil {
+			s.writeError(w, r, queue.Errorf(queue.EInvalid, "scale needs instances"))
+			return
+		}
+		n = *req.Instances
+	}
+	d, err := s.svc.Operate(r.Context(), queue.OpRequest{App: req.App, Env: req.Env, Op: req.Op, Instances: n, User: userOf(r), Source: queue.SourceAPI})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

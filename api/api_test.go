@@ -171,6 +171,9 @@ func TestBadRequests(t *testing.T) {
 		{"ErrNotLocked", "DELETE", "/api/v1/locks/staging", "", 404, "not_found: staging is not locked"},
 		{"ErrContinueUnknown", "POST", "/api/v1/deploys/77/continue", "", 404, "not_found: no deploy #77"},
 		{"ErrPanic", "GET", "/boom", "", 500, "internal: internal error"},
+		{"ErrOpUnknown", "POST", "/api/v1/operations", `{"app":"web","op":"explode"}`, 400, `invalid: unknown operation "explode"`},
+		{"ErrScaleNoInstances", "POST", "/api/v1/operations", `{"app":"web","op":"scale"}`, 400, "invalid: scale needs instances"},
+		{"ErrOpUnsupported", "POST", "/api/v1/operations", `{"app":"web","op":"restart"}`, 501, "unsupported: the shell runner of web in staging cannot restart"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

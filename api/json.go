@@ -23,6 +23,8 @@ type Deploy struct {
 	User        string          `json:"user"`
 	Source      queue.Source    `json:"source"`
 	Force       bool            `json:"force"`
+	Op          string          `json:"op,omitempty"`        // an app operation: scale, restart, stop, start
+	Instances   int             `json:"instances,omitempty"` // for scale
 	CreatedAt   *time.Time      `json:"created_at,omitempty"`
 	StartedAt   *time.Time      `json:"started_at,omitempty"`
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
@@ -74,7 +76,7 @@ func (s *Server) deployJSON(d *queue.Deploy) *Deploy {
 		return nil
 	}
 	out := &Deploy{ID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA, PreviousSHA: d.PreviousSHA,
-		State: d.State, User: d.User, Source: d.Source, Force: d.Force, CreatedAt: timePtr(d.CreatedAt),
+		State: d.State, User: d.User, Source: d.Source, Force: d.Force, Op: d.Op, Instances: d.Instances, CreatedAt: timePtr(d.CreatedAt),
 		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error,
 		LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", s.baseURL, d.ID)}
 	if d.State == queue.StateRunning {

@@ -129,11 +129,12 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 	case "history":
 		return b.history(ctx, c.App, c.Env)
 	case "scale", "restart", "stop", "start":
-		msg, err := b.svc.Operate(ctx, c.App, c.Env, c.Verb, c.N, m.User)
+		d, err := b.svc.Operate(ctx, queue.OpRequest{App: c.App, Env: c.Env, Op: c.Verb, Instances: c.N,
+			User: m.User, Source: queue.SourceChat, ChatThread: m.Thread})
 		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{Text: msg}, nil
+		return b.queued(ctx, d, ""), nil
 	case "continue":
 		d, err := b.svc.Continue(ctx, c.ID, m.User)
 		if err != nil {
@@ -156,7 +157,9 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 		what = "waiting for checks"
 	}
 	text := fmt.Sprintf("#%d %s%s: %s@%s (%s) to %s by %s", d.ID, kind, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
-	if d.Ref == d.SHA {
+	if d.Op != "" {
+		text = fmt.Sprintf("#%d %s: %s by %s", d.ID, what, d.Describe(), d.User)
+	} else if d.Ref == d.SHA {
 		text = fmt.Sprintf("#%d %s%s: %s %s to %s by %s", d.ID, kind, what, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
 	}
 	ahead, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env,
@@ -170,7 +173,7 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 	if err == nil && n > 0 {
 		text += fmt.Sprintf(", %d ahead", n)
 	}
-	if url, commits := b.svc.Changes(ctx, d); url != "" {
+	if url, commits := b.svc.Changes(ctx, d); url != "" && d.Op == "" {
 		unit := "commits"
 		if commits == 1 {
 			unit = "commit"
@@ -295,6 +298,9 @@ func (b *Bot) history(ctx context.Context, app, env string) (Reply, error) {
 	for _, d := range ds {
 		line := fmt.Sprintf("#%d %s %s %s@%s by %s, %s ago", d.ID, d.Env, d.State, queue.ShortSHA(d.SHA), d.Ref, d.User,
 			queue.Age(b.now().Sub(d.CreatedAt)))
+		if d.Op != "" {
+			line = fmt.Sprintf("#%d %s %s: %s by %s, %s ago", d.ID, d.Env, d.State, d.Describe(), d.User, queue.Age(b.now().Sub(d.CreatedAt)))
+		}
 		if d.Error != "" {
 			line += ": " + d.Error
 		}

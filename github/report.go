@@ -98,7 +98,7 @@ func (r *Reporter) DeployChanged(d *queue.Deploy) {
 	if app, env, err := r.svc.Lookup(d.App, d.Env); err == nil {
 		repo, envURL = app.Repo, env.URL
 	}
-	if repo == "" {
+	if repo == "" || d.Op != "" { // operations are not deployments
 		return
 	}
 	r.mu.Lock()

@@ -6,6 +6,7 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -106,6 +107,28 @@ type Deploy struct {
 	GitHubDeploymentID int64
 	ChatThread         string
 	Error              string
+	// Op, when set, makes this an app operation rather than a deploy:
+	// "scale" (to Instances), "restart", "stop" or "start". It runs through
+	// the queue like a deploy, on the sha already there, and never counts
+	// as what runs in the environment.
+	Op        string
+	Instances int
+}
+
+// Ops are the app operations.
+var Ops = []string{"scale", "restart", "stop", "start"}
+
+// Describe says what a deploy or operation does, for replies and logs:
+// "web@v1.2 (3f9c2e1) to production" or "scale web in production to 5".
+func (d *Deploy) Describe() string {
+	switch d.Op {
+	case "":
+		return fmt.Sprintf("%s@%s (%s) to %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env)
+	case "scale":
+		return fmt.Sprintf("scale %s in %s to %d", d.App, d.Env, d.Instances)
+	default:
+		return fmt.Sprintf("%s %s in %s", d.Op, d.App, d.Env)
+	}
 }
 
 // Lock keeps others from deploying to an environment, or to one app in it.
@@ -259,6 +282,8 @@ type Job struct {
 	User        string
 	Git         string // the app's git URL, "" if none
 	Settings    any    // the environment's runner settings
+	Op          string // an app operation (Operator.Operate), "" for a deploy
+	Instances   int    // for Op "scale"
 }
 
 // Result is how a deploy that ran ended.
@@ -276,12 +301,12 @@ type Runner interface {
 	Run(ctx context.Context, job Job, out Output) (Result, error)
 }
 
-// Operator is implemented by runners that can act on a running app
-// (scale, restart, stop, start). Runners without it answer EUnsupported.
+// Operator is implemented by runners that can act on a running app:
+// job.Op is "scale" (to job.Instances), "restart", "stop" or "start".
+// Operations are queued, locked, logged and cancelled like deploys; for
+// runners without it they are refused (EUnsupported).
 type Operator interface {
-	// Operate performs op ("scale", "restart", "stop", "start"); n is the
-	// instance count for scale. Returns EInvalid or EUnsupported.
-	Operate(ctx context.Context, app *App, env *Environment, op string, n int) (string, error)
+	Operate(ctx context.Context, job Job, out Output) (Result, error)
 }
 
 // Inspector is implemented by runners that can read what runs in the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -685,6 +686,9 @@ func (s *Service) Rollback(ctx context.Context, r RollbackRequest) (*Deploy, err
 		if d.App != app.Name || d.Env != env.Name {
 			return nil, Errorf(EInvalid, "deploy #%d is %s in %s, not %s in %s", id, d.App, d.Env, app.Name, env.Name)
 		}
+		if d.Op != "" {
+			return nil, Errorf(EInvalid, "#%d is an operation (%s), not a deploy", id, d.Describe())
+		}
 		if d.State != StateSucceeded {
 			return nil, Errorf(EConflict, "deploy #%d %s; roll back only to a deploy that succeeded", id, d.State)
 		}
@@ -1134,21 +1138,67 @@ func (s *Service) FollowLog(ctx context.Context, id, after int64, emit func([]Lo
 	}
 }
 
-// Operate asks the runner of app in env to scale, restart, stop or start.
-func (s *Service) Operate(ctx context.Context, appName, envName, op string, n int, user string) (string, error) {
-	app, env, err := s.Lookup(appName, envName)
+// OpRequest asks for an app operation.
+type OpRequest struct {
+	App, Env   string // Env "" means the app's default
+	Op         string // scale, restart, stop, start
+	Instances  int    // for scale
+	User       string
+	Source     Source
+	ChatThread string
+}
+
+// Operate queues an app operation (scale, restart, stop, start) in the
+// app+env's lane: the same permissions (deployers) and locks as a deploy,
+// logged, cancellable, one at a time with deploys. It returns EUnsupported
+// for runners that cannot, EInvalid, EForbidden, ELocked.
+func (s *Service) Operate(ctx context.Context, r OpRequest) (*Deploy, error) {
+	app, env, err := s.Lookup(r.App, r.Env)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	o, ok := s.runners[env.Runner].(Operator)
-	if !ok {
-		return "", Errorf(EUnsupported, "the %s runner of %s in %s cannot %s", env.Runner, app.Name, env.Name, op)
+	if !slices.Contains(Ops, r.Op) {
+		return nil, Errorf(EInvalid, "unknown operation %q (known: %s)", r.Op, strings.Join(Ops, ", "))
 	}
-	msg, err := o.Operate(ctx, app, env, op, n)
-	if err == nil {
-		s.audit(ctx, user, op, laneKey(app.Name, env.Name), msg)
+	if r.Op == "scale" && (r.Instances < 0 || r.Instances > 10000) {
+		return nil, Errorf(EInvalid, "cannot scale to %d instances", r.Instances)
 	}
-	return msg, err
+	if r.Op != "scale" {
+		r.Instances = 0
+	}
+	if _, ok := s.runners[env.Runner].(Operator); !ok {
+		return nil, Errorf(EUnsupported, "the %s runner of %s in %s cannot %s (runners that can: marathon)", env.Runner, app.Name, env.Name, r.Op)
+	}
+	if r.User == "" {
+		return nil, Errorf(EInvalid, "an operation needs a user")
+	}
+	if err := s.mayDeploy(ctx, app, env, r.User, r.Op); err != nil {
+		return nil, err
+	}
+	if r.Source == "" {
+		r.Source = SourceAPI
+	}
+	sha := ""
+	if prev, err := s.store.LastSucceeded(ctx, app.Name, env.Name, 0); err == nil && prev != nil {
+		sha = prev.SHA
+	}
+	d := &Deploy{App: app.Name, Env: env.Name, SHA: sha, State: StateQueued, User: r.User, Source: r.Source,
+		ChatThread: r.ChatThread, Op: r.Op, Instances: r.Instances}
+	mu := s.envMus[env.Name]
+	mu.RLock()
+	if lock := s.blockingLock(app.Name, env.Name, r.User); lock != nil {
+		err = lockedError(lock, time.Now())
+	} else {
+		err = s.store.CreateDeploy(ctx, d, AuditEntry{Time: time.Now().UTC(), User: r.User, Action: r.Op,
+			Detail: d.Describe() + ", " + string(d.Source)})
+	}
+	mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	s.notify(d)
+	s.kick(s.lanes[laneKey(app.Name, env.Name)])
+	return d, nil
 }
 
 // Live asks the runner of app in env what runs there now (the images in
@@ -1332,10 +1382,13 @@ func (s *Service) run(l *lane, d *Deploy) {
 	if l.env.IdleTimeout > 0 {
 		go out.watch(ctx, l.env.IdleTimeout, cancel)
 	}
-	dl.appendLine(StreamSystem, "", fmt.Sprintf("deploy #%d: %s@%s (%s) to %s by %s, runner %s",
-		d.ID, d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.User, l.env.Runner))
+	what := "deploy"
+	if d.Op != "" {
+		what = "operation"
+	}
+	dl.appendLine(StreamSystem, "", fmt.Sprintf("%s #%d: %s by %s, runner %s", what, d.ID, d.Describe(), d.User, l.env.Runner))
 	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
-		PreviousSHA: d.PreviousSHA, User: d.User, Git: l.app.Git, Settings: l.env.Settings}
+		PreviousSHA: d.PreviousSHA, User: d.User, Git: l.app.Git, Settings: l.env.Settings, Op: d.Op, Instances: d.Instances}
 
 	res, runErr := s.safeRun(ctx, s.runners[l.env.Runner], job, out)
 	out.closeAll()
@@ -1361,7 +1414,7 @@ func (s *Service) run(l *lane, d *Deploy) {
 		}
 	}
 	s.finish(final, d, dl, state, msg)
-	if d.State == StateSucceeded {
+	if d.State == StateSucceeded && d.Op == "" {
 		l.current = d.SHA
 	}
 }
@@ -1382,6 +1435,13 @@ func (s *Service) safeRun(ctx context.Context, r Runner, job Job, out Output) (r
 			res, err = Result{}, fmt.Errorf("runner panic: %v", p)
 		}
 	}()
+	if job.Op != "" {
+		o, ok := r.(Operator)
+		if !ok {
+			return Result{}, fmt.Errorf("the runner cannot %s", job.Op)
+		}
+		return o.Operate(ctx, job, out)
+	}
 	return r.Run(ctx, job, out)
 }
 
@@ -1389,7 +1449,11 @@ func (s *Service) safeRun(ctx context.Context, r Runner, job Job, out Output) (r
 // state, so that whoever sees the end state finds the whole log stored.
 func (s *Service) finish(ctx context.Context, d *Deploy, dl *deployLog, state State, msg string) {
 	took := time.Since(d.StartedAt).Round(100 * time.Millisecond)
-	line := fmt.Sprintf("deploy #%d %s in %s", d.ID, state, took)
+	what := "deploy"
+	if d.Op != "" {
+		what = "operation"
+	}
+	line := fmt.Sprintf("%s #%d %s in %s", what, d.ID, state, took)
 	if msg != "" {
 		line += ": " + msg
 	}

@@ -158,7 +158,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		q    string
 	}{
 		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
-		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND id < ? ORDER BY id DESC LIMIT 1`},
+		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
 		{s.r, &s.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`},
 		{s.w, &s.insertLog, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`},
@@ -166,8 +166,8 @@ func (s *Store) prepare(ctx context.Context) error {
 			strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, logRows-1)},
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
-			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.update, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
 			started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?
 			WHERE id = ? AND state = ?`},
@@ -294,7 +294,7 @@ func parseTime(s sql.NullString) time.Time {
 }
 
 const deployCols = `id, number, app, env, ref, sha, previous_sha, state, user, source, force,
-	created_at, started_at, finished_at, github_deployment_id, chat_thread, error`
+	created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances`
 
 type scanner interface{ Scan(...any) error }
 
@@ -303,7 +303,7 @@ func scanDeploy(row scanner) (*queue.Deploy, error) {
 	var created, started, finished sql.NullString
 	var state, source string
 	err := row.Scan(&d.ID, &d.Number, &d.App, &d.Env, &d.Ref, &d.SHA, &d.PreviousSHA, &state, &d.User,
-		&source, &d.Force, &created, &started, &finished, &d.GitHubDeploymentID, &d.ChatThread, &d.Error)
+		&source, &d.Force, &created, &started, &finished, &d.GitHubDeploymentID, &d.ChatThread, &d.Error, &d.Op, &d.Instances)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 		}
 		res, err := tx.StmtContext(ctx, s.insertDeploy).ExecContext(ctx,
 			d.Number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
-			fmtTime(d.CreatedAt), nullTime(d.StartedAt), nullTime(d.FinishedAt), d.GitHubDeploymentID, d.ChatThread, d.Error)
+			fmtTime(d.CreatedAt), nullTime(d.StartedAt), nullTime(d.FinishedAt), d.GitHubDeploymentID, d.ChatThread, d.Error, d.Op, d.Instances)
 		if err != nil {
 			return err
 		}
@@ -486,7 +486,7 @@ func (s *Store) Lanes(ctx context.Context) ([]queue.LaneSummary, error) {
 		return byKey[k]
 	}
 	current, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE id IN
-		(SELECT max(id) FROM deploys WHERE state = 'succeeded' GROUP BY app, env)`)
+		(SELECT max(id) FROM deploys WHERE state = 'succeeded' AND op = '' GROUP BY app, env)`)
 	if err != nil {
 		return nil, err
 	}

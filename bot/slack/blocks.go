@@ -63,8 +63,7 @@ func Escape(s string) string {
 // clients without blocks).
 func Summary(v DeployView) string {
 	d := v.Deploy
-	s := fmt.Sprintf("%s #%d %s@%s (%s) to %s by %s: %s", stateEmoji[d.State], d.ID, d.App, d.Ref,
-		queue.ShortSHA(d.SHA), d.Env, d.User, d.State)
+	s := fmt.Sprintf("%s #%d %s by %s: %s", stateEmoji[d.State], d.ID, d.Describe(), d.User, d.State)
 	if d.Error != "" {
 		s += ": " + d.Error
 	}
@@ -75,6 +74,9 @@ func Summary(v DeployView) string {
 func DeployBlocks(v DeployView) []slackgo.Block {
 	d := v.Deploy
 	head := fmt.Sprintf("%s *%s* to *%s*: %s", stateEmoji[d.State], Escape(d.App), Escape(d.Env), d.State)
+	if d.Op != "" {
+		head = fmt.Sprintf("%s *%s*: %s", stateEmoji[d.State], Escape(d.Describe()), d.State)
+	}
 	switch {
 	case d.State.Terminal() && !d.StartedAt.IsZero() && !d.FinishedAt.IsZero():
 		head += " in " + d.FinishedAt.Sub(d.StartedAt).Round(time.Second).String()
@@ -94,6 +96,13 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 		mrkdwn("*By*\n" + Escape(d.User)),
 		mrkdwn(fmt.Sprintf("*Deploy*\n#%d (%s)", d.ID, d.Source)),
 	}
+	if d.Op != "" {
+		fields = []*slackgo.TextBlockObject{
+			mrkdwn("*Running*\n" + sha),
+			mrkdwn("*By*\n" + Escape(d.User)),
+			mrkdwn(fmt.Sprintf("*Operation*\n#%d (%s)", d.ID, d.Source)),
+		}
+	}
 	blocks := []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(head), fields, nil, slackgo.SectionBlockOptionBlockID("deploy")),
 	}
@@ -111,6 +120,9 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	case queue.StateWaiting, queue.StateQueued, queue.StateRunning:
 		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionCancel, id, plain("Cancel")).WithStyle(slackgo.StyleDanger))
 	case queue.StateSucceeded, queue.StateFailed, queue.StateInterrupted:
+		if d.Op != "" {
+			break // nothing to roll back to: an operation changes no version
+		}
 		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionRollback, id, plain("Roll back")))
 	}
 	if v.LogURL != "" {

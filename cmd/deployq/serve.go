@@ -24,6 +24,7 @@ import (
 	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
 	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	"github.com/deployq/deployq/runners/marathon"
 	"github.com/deployq/deployq/runners/shell"
 	sshrunner "github.com/deployq/deployq/runners/ssh"
 	"github.com/deployq/deployq/store"
@@ -34,6 +35,7 @@ var kinds = config.Kinds{
 	"shell":      func() any { return &shell.Settings{} },
 	"ssh":        func() any { return &sshrunner.Settings{} },
 	"kubernetes": func() any { return &kuberunner.Settings{} },
+	"marathon":   func() any { return &marathon.Settings{} },
 }
 
 // defaultConfig is used when --config is not given and it exists.
@@ -165,7 +167,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Store: st,
 		Runners: map[string]queue.Runner{"shell": shellRunner,
 			"ssh":        sshrunner.New(func(msg string) { log.Warn(msg) }),
-			"kubernetes": kuberunner.New()},
+			"kubernetes": kuberunner.New(),
+			"marathon":   marathon.New()},
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,

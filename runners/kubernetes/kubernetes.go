@@ -299,6 +299,7 @@ func (d *deploy) setImages(ctx context.Context, t Target) error {
 		images[cname] = img
 	}
 	res := d.c.dyn.Resource(w.gvr).Namespace(w.ns)
+	since := d.eventsNow(ctx, w.ns)
 	var ch *change
 	var updated *unstructured.Unstructured
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -333,7 +334,18 @@ func (d *deploy) setImages(ctx context.Context, t Target) error {
 		return fmt.Errorf("update %s: %v", w, err)
 	}
 	d.changed = append(d.changed, ch)
-	return d.follow(ctx, ch, updated, d.st.Timeout, "rollout")
+	return d.follow(ctx, ch, updated, d.st.Timeout, "rollout", since)
+}
+
+// eventsNow is the resource version of the namespace's events now: the
+// Warning events of a change are followed from before it is made, so the
+// first ones (a scheduler's, within milliseconds) are not missed.
+func (d *deploy) eventsNow(ctx context.Context, ns string) string {
+	list, err := d.c.typed.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "type=Warning", Limit: 1})
+	if err != nil {
+		return ""
+	}
+	return list.ResourceVersion
 }
 
 // setContainerImages sets the images of the named containers (and init
@@ -376,7 +388,7 @@ func setContainerImages(obj *unstructured.Unstructured, images map[string]string
 
 // follow watches a workload until its rollout completes, fails or the
 // timeout passes, streaming the Warning events of its pods meanwhile.
-func (d *deploy) follow(ctx context.Context, ch *change, obj *unstructured.Unstructured, timeout time.Duration, phase string) error {
+func (d *deploy) follow(ctx context.Context, ch *change, obj *unstructured.Unstructured, timeout time.Duration, phase, since string) error {
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
 	}
@@ -386,7 +398,7 @@ func (d *deploy) follow(ctx context.Context, ch *change, obj *unstructured.Unstr
 	evctx, stopEvents := context.WithCancel(wctx)
 	var evDone sync.WaitGroup
 	evDone.Add(1)
-	go func() { defer evDone.Done(); d.events(evctx, w, obj) }()
+	go func() { defer evDone.Done(); d.events(evctx, w, obj, since) }()
 	defer func() { stopEvents(); evDone.Wait() }()
 
 	res := d.c.dyn.Resource(w.gvr).Namespace(w.ns)
@@ -455,19 +467,20 @@ func (d *deploy) follow(ctx context.Context, ch *change, obj *unstructured.Unstr
 
 // events streams the Warning events of a workload, its ReplicaSets and
 // its pods, from now on, as log lines.
-func (d *deploy) events(ctx context.Context, w workload, obj *unstructured.Unstructured) {
+func (d *deploy) events(ctx context.Context, w workload, obj *unstructured.Unstructured, since string) {
 	selMap, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "selector", "matchLabels")
 	selector := labels.SelectorFromSet(selMap)
 	evs := d.c.typed.CoreV1().Events(w.ns)
-	list, err := evs.List(ctx, metav1.ListOptions{FieldSelector: "type=Warning", Limit: 1})
-	if err != nil {
-		return
+	if since == "" {
+		if since = d.eventsNow(ctx, w.ns); since == "" {
+			return
+		}
 	}
 	lw := &cache.ListWatch{WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 		o.FieldSelector = "type=Warning"
 		return evs.Watch(ctx, o)
 	}}
-	rw, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, lw)
+	rw, err := watchtools.NewRetryWatcherWithContext(ctx, since, lw)
 	if err != nil {
 		return
 	}
@@ -557,6 +570,7 @@ func (d *deploy) undo(ctx context.Context, why string) string {
 // rollout undo` would, and follows that rollout.
 func (d *deploy) restore(ctx context.Context, ch *change, why string) error {
 	res := d.c.dyn.Resource(ch.w.gvr).Namespace(ch.w.ns)
+	since := d.eventsNow(ctx, ch.w.ns)
 	var updated *unstructured.Unstructured
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		obj, err := res.Get(ctx, ch.w.name, metav1.GetOptions{})
@@ -577,7 +591,7 @@ func (d *deploy) restore(ctx context.Context, ch *change, why string) error {
 		return err
 	}
 	d.logf("%s: restoring the previous pod template", ch.w)
-	return d.follow(ctx, ch, updated, d.st.UndoTimeout, "undo")
+	return d.follow(ctx, ch, updated, d.st.UndoTimeout, "undo", since)
 }
 
 // table ends the log with where each workload stands.

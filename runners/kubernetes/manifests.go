@@ -105,6 +105,7 @@ func (d *deploy) applyManifests(ctx context.Context) error {
 	}
 	var follow []*change
 	var applied []*unstructured.Unstructured
+	since := map[string]string{} // namespace -> events before the apply
 	for _, obj := range objs {
 		if err := expandImages(obj.Object, d.values); err != nil {
 			return fmt.Errorf("%s/%s: %v", strings.ToLower(obj.GetKind()), obj.GetName(), err)
@@ -138,6 +139,9 @@ func (d *deploy) applyManifests(ctx context.Context) error {
 				return fmt.Errorf("%s: %v", w, err)
 			}
 		}
+		if _, ok := since[ns]; !ok && isWorkload {
+			since[ns] = d.eventsNow(ctx, ns)
+		}
 		d.annotate(obj, d.changeCause())
 		got, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
 		if err != nil {
@@ -152,7 +156,7 @@ func (d *deploy) applyManifests(ctx context.Context) error {
 		}
 	}
 	for i, ch := range follow {
-		if err := d.follow(ctx, ch, applied[i], d.st.Timeout, "rollout"); err != nil {
+		if err := d.follow(ctx, ch, applied[i], d.st.Timeout, "rollout", since[ch.w.ns]); err != nil {
 			return err
 		}
 	}
