@@ -84,6 +84,13 @@ func New(o Options) *Server {
 		r.Get("/deploys/{id}/log", s.getLog)
 		r.Post("/rollbacks", s.createRollback)
 		r.Post("/operations", s.createOperation)
+		r.Post("/promotions", s.createPromotion)
+		r.Post("/deploys/{id}/approve", s.approveDeploy)
+		r.Post("/deploys/{id}/reject", s.rejectDeploy)
+		r.Get("/freezes", s.listFreezes)
+		r.Post("/freezes", s.createFreeze)
+		r.Delete("/freezes/{env}", s.deleteFreeze)
+		r.Delete("/locks", s.deleteAllLocks)
 		r.Get("/environments", s.environments)
 		r.Get("/locks", s.listLocks)
 		r.Post("/locks", s.createLock)
@@ -161,10 +168,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		App   string `json:"app"`
-		Env   string `json:"env"`
-		Ref   string `json:"ref"`
-		Force bool   `json:"force"`
+		App            string `json:"app"`
+		Env            string `json:"env"`
+		Ref            string `json:"ref"`
+		Force          bool   `json:"force"`
+		OverrideFreeze bool   `json:"override_freeze"` // admins: deploy!!
 	}
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -175,7 +183,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.svc.Submit(r.Context(), queue.Request{App: req.App, Env: req.Env, Ref: req.Ref, Force: req.Force,
-		User: userOf(r), Source: queue.SourceAPI})
+		Override: req.OverrideFreeze, User: userOf(r), Source: queue.SourceAPI})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -309,6 +317,158 @@ func (s *Server) continueDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
+}
+
+func (s *Server) approveDeploy(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.deployID(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.svc.Approve(r.Context(), id, userOf(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.deployJSON(d))
+}
+
+func (s *Server) rejectDeploy(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.deployID(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	d, err := s.svc.Reject(r.Context(), id, userOf(r), req.Reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.deployJSON(d))
+}
+
+func (s *Server) createPromotion(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		App  string `json:"app"`
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.svc.Promote(r.Context(), queue.PromoteRequest{App: req.App, From: req.From, To: req.To, User: userOf(r)})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
+}
+
+// Freeze is a one-off freeze as the API shows it.
+type Freeze struct {
+	Env       string     `json:"env"`
+	Owner     string     `json:"owner"`
+	Reason    string     `json:"reason"`
+	CreatedAt time.Time  `json:"created_at"`
+	EndsAt    *time.Time `json:"ends_at,omitempty"`
+}
+
+func freezeJSON(f *queue.Freeze) Freeze {
+	return Freeze{Env: f.Env, Owner: f.Owner, Reason: f.Reason, CreatedAt: f.CreatedAt.UTC(), EndsAt: timePtr(f.EndsAt)}
+}
+
+// listFreezes answers what holds each frozen environment now, windows
+// from the config included: [{env, status}], and the one-off freezes.
+func (s *Server) listFreezes(w http.ResponseWriter, r *http.Request) {
+	type frozen struct {
+		Env    string `json:"env"`
+		Status string `json:"status"`
+	}
+	out := struct {
+		Frozen  []frozen `json:"frozen"`
+		OneOffs []Freeze `json:"one_off"`
+	}{Frozen: []frozen{}, OneOffs: []Freeze{}}
+	seen := map[string]bool{}
+	sts, err := s.svc.Environments(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, st := range sts {
+		if seen[st.Env] {
+			continue
+		}
+		seen[st.Env] = true
+		if f := s.svc.FreezeStatus(st.Env); f != "" {
+			out.Frozen = append(out.Frozen, frozen{Env: st.Env, Status: f})
+		}
+	}
+	fs, err := s.svc.Freezes(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, f := range fs {
+		out.OneOffs = append(out.OneOffs, freezeJSON(f))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) createFreeze(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Env    string `json:"env"`
+		Reason string `json:"reason"`
+		TTL    string `json:"ttl"`
+	}
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		var err error
+		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
+			s.writeError(w, r, queue.Errorf(queue.EInvalid, "bad ttl %q (use e.g. 30m, 2h)", req.TTL))
+			return
+		}
+	}
+	f, err := s.svc.Freeze(r.Context(), queue.FreezeRequest{Env: req.Env, Owner: userOf(r), Reason: req.Reason, TTL: ttl})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, freezeJSON(f))
+}
+
+func (s *Server) deleteFreeze(w http.ResponseWriter, r *http.Request) {
+	f, err := s.svc.Unfreeze(r.Context(), chi.URLParam(r, "env"), userOf(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, freezeJSON(f))
+}
+
+// deleteAllLocks is `unlock all`: admins only.
+func (s *Server) deleteAllLocks(w http.ResponseWriter, r *http.Request) {
+	ls, err := s.svc.UnlockAll(r.Context(), userOf(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]*Lock, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, lockJSON(l))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) environments(w http.ResponseWriter, r *http.Request) {

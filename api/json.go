@@ -101,6 +101,7 @@ var statuses = map[queue.Code]int{
 	queue.ELocked:       http.StatusConflict,
 	queue.EConflict:     http.StatusConflict,
 	queue.EChecksFailed: http.StatusUnprocessableEntity,
+	queue.EFrozen:       http.StatusConflict,
 	queue.EUnsupported:  http.StatusNotImplemented,
 	queue.EInternal:     http.StatusInternalServerError,
 }

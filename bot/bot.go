@@ -73,7 +73,7 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 		return Reply{Text: "deployq commands:\n" + strings.Join(Help, "\n")}, nil
 	case "deploy":
 		d, err := b.svc.Submit(ctx, queue.Request{App: c.App, Env: c.Env, Ref: c.Ref, User: m.User,
-			Source: queue.SourceChat, Force: c.Bang, ChatThread: m.Thread})
+			Source: queue.SourceChat, Force: c.Bang, Override: c.Override, ChatThread: m.Thread})
 		if err != nil {
 			return Reply{}, err
 		}
@@ -113,6 +113,20 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 		}
 		return Reply{Text: text, Lock: l, Locked: true}, nil
 	case "unlock":
+		if c.All {
+			ls, err := b.svc.UnlockAll(ctx, m.User)
+			if err != nil {
+				return Reply{}, err
+			}
+			if len(ls) == 0 {
+				return Reply{Text: "nothing was locked"}, nil
+			}
+			var scopes []string
+			for _, l := range ls {
+				scopes = append(scopes, l.Scope()+" (held by "+l.Owner+")")
+			}
+			return Reply{Text: "unlocked " + strings.Join(scopes, ", ")}, nil
+		}
 		l, err := b.svc.Unlock(ctx, c.Env, c.App, m.User)
 		if err != nil {
 			return Reply{}, err
@@ -141,12 +155,53 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 			return Reply{}, err
 		}
 		return Reply{Text: fmt.Sprintf("#%d continues (%s to %s)", d.ID, d.App, d.Env)}, nil
-	case "approve", "reject":
-		d, err := b.svc.Deploy(ctx, c.ID)
+	case "approve":
+		d, err := b.svc.Approve(ctx, c.ID, m.User)
 		if err != nil {
 			return Reply{}, err
 		}
-		return Reply{}, queue.Errorf(queue.EConflict, "#%d is %s, not waiting for approval", d.ID, d.State)
+		text := fmt.Sprintf("#%d approved by %s: %s", d.ID, m.User, d.State)
+		if d.State == queue.StateWaiting {
+			text += " (" + b.svc.WaitingFor(d.ID) + ")"
+		}
+		return Reply{Text: text, Deploy: d}, nil
+	case "reject":
+		d, err := b.svc.Reject(ctx, c.ID, m.User, c.Reason)
+		if err != nil {
+			return Reply{}, err
+		}
+		return Reply{Text: fmt.Sprintf("#%d rejected: %s", d.ID, d.Error), Deploy: d}, nil
+	case "freeze":
+		f, err := b.svc.Freeze(ctx, queue.FreezeRequest{Env: c.Env, Owner: m.User, Reason: c.Reason, TTL: c.Duration})
+		if err != nil {
+			return Reply{}, err
+		}
+		text := "froze " + f.Env
+		if !f.EndsAt.IsZero() {
+			text += " for " + queue.Age(c.Duration)
+		} else {
+			text += " until unfreeze"
+		}
+		if f.Reason != "" {
+			text += ": " + f.Reason
+		}
+		return Reply{Text: text + "\ndeploys are refused (an admin's deploy!! goes through); automatic ones wait"}, nil
+	case "unfreeze":
+		f, err := b.svc.Unfreeze(ctx, c.Env, m.User)
+		if err != nil {
+			return Reply{}, err
+		}
+		text := fmt.Sprintf("unfroze %s (frozen by %s for %s)", f.Env, f.Owner, queue.Age(b.now().Sub(f.CreatedAt)))
+		if still := b.svc.FreezeStatus(f.Env); still != "" {
+			text += "\nstill: " + still
+		}
+		return Reply{Text: text}, nil
+	case "promote":
+		d, err := b.svc.Promote(ctx, queue.PromoteRequest{App: c.App, From: c.From, To: c.To, User: m.User, ChatThread: m.Thread})
+		if err != nil {
+			return Reply{}, err
+		}
+		return b.queued(ctx, d, "promotion "), nil
 	}
 	return Reply{}, queue.Errorf(queue.EUnsupported, "%s is not supported by this server yet", c.Verb)
 }
@@ -154,7 +209,10 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 	what := "queued"
 	if d.State == queue.StateWaiting {
-		what = "waiting for checks"
+		what = "waiting"
+		if why := b.svc.WaitingFor(d.ID); why != "" {
+			what = why
+		}
 	}
 	text := fmt.Sprintf("#%d %s%s: %s@%s (%s) to %s by %s", d.ID, kind, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
 	if d.Op != "" {

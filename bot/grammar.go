@@ -16,6 +16,8 @@ import (
 type Command struct {
 	Verb     string // deploy, rollback, cancel, lock, unlock, promote, continue, approve, reject, freeze, unfreeze, scale, restart, stop, start, queue, where, history, help
 	Bang     bool   // deploy! (skip checks), lock! (steal)
+	Override bool   // deploy!! (an admin, through a freeze)
+	All      bool   // unlock all
 	App      string
 	Env      string
 	Ref      string        // deploy: the ref; "" for the default
@@ -29,13 +31,13 @@ type Command struct {
 
 // Help is the grammar, one line per command.
 var Help = []string{
-	"deploy[!] APP[@REF] [to ENV]          deploy (! skips required checks, never a lock)",
+	"deploy[!|!!] APP[@REF] [to ENV]       deploy (! skips required checks, never a lock; !! an admin's, through a freeze)",
 	"rollback APP [in ENV] [to REF|#N]     redeploy an earlier version (default: the one before)",
 	"cancel #ID                            cancel a queued or running deploy",
 	"lock[!] ENV|APP in ENV [for DURATION] [: reason]   keep others from deploying (! takes it)",
-	"unlock ENV|APP in ENV                 remove a lock",
+	"unlock ENV|APP in ENV | unlock all    remove a lock (all: admins)",
 	"promote APP from ENV to ENV           deploy what runs in one env to the next",
-	"continue #ID | approve #ID | reject #ID",
+	"continue #ID | approve #ID | reject #ID [: reason]",
 	"freeze ENV [for DURATION] [: reason] | unfreeze ENV",
 	"scale APP in ENV to N | restart|stop|start APP in ENV",
 	"queue [ENV] | where APP | history APP [in ENV] | help",
@@ -50,7 +52,7 @@ var verbHelp = map[string]int{
 
 // IsVerb reports whether word starts a command ("deploy", "lock!", ...).
 func IsVerb(word string) bool {
-	_, ok := verbHelp[strings.TrimSuffix(strings.ToLower(word), "!")]
+	_, ok := verbHelp[strings.TrimRight(strings.ToLower(word), "!")]
 	return ok
 }
 
@@ -79,6 +81,10 @@ func Parse(text string) (*Command, error) {
 	}
 	verb := strings.ToLower(words[0])
 	c := &Command{}
+	if strings.HasSuffix(verb, "!!") {
+		c.Override = true
+		verb = strings.TrimSuffix(verb, "!")
+	}
 	if strings.HasSuffix(verb, "!") {
 		c.Bang = true
 		verb = strings.TrimSuffix(verb, "!")
@@ -96,8 +102,11 @@ func Parse(text string) (*Command, error) {
 	if c.Bang && verb != "deploy" && verb != "lock" {
 		return nil, p.fail("%s has no ! form", verb)
 	}
-	if hasReason && verb != "lock" && verb != "freeze" {
-		return nil, p.fail("unexpected ':' (only lock and freeze take a reason)")
+	if c.Override && verb != "deploy" {
+		return nil, p.fail("%s has no !! form", verb)
+	}
+	if hasReason && verb != "lock" && verb != "freeze" && verb != "reject" {
+		return nil, p.fail("unexpected ':' (only lock, freeze and reject take a reason)")
 	}
 	c.Reason = strings.TrimSpace(reason)
 	var err error
@@ -111,6 +120,11 @@ func Parse(text string) (*Command, error) {
 	case "lock", "freeze":
 		err = p.lock(c)
 	case "unlock", "unfreeze":
+		if verb == "unlock" && p.peek() == "all" && len(p.words) == 1 {
+			p.next()
+			c.All = true
+			break
+		}
 		err = p.scope(c)
 	case "promote":
 		err = p.promote(c)

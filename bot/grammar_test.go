@@ -31,6 +31,10 @@ func TestParseOK(t *testing.T) {
 		{"promote web from staging to prod", bot.Command{Verb: "promote", App: "web", From: "staging", To: "prod"}},
 		{"continue #3", bot.Command{Verb: "continue", ID: 3}},
 		{"approve #3", bot.Command{Verb: "approve", ID: 3}},
+		{"reject #3: not during the sale", bot.Command{Verb: "reject", ID: 3, Reason: "not during the sale"}},
+		{"deploy!! web to prod", bot.Command{Verb: "deploy", Bang: true, Override: true, App: "web", Env: "prod"}},
+		{"unlock all", bot.Command{Verb: "unlock", All: true}},
+		{"unlock all in prod", bot.Command{Verb: "unlock", App: "all", Env: "prod"}},
 		{"freeze prod for 3h : release week", bot.Command{Verb: "freeze", Env: "prod", Duration: 3 * time.Hour, Reason: "release week"}},
 		{"unfreeze prod", bot.Command{Verb: "unfreeze", Env: "prod"}},
 		{"scale web in prod to 5", bot.Command{Verb: "scale", App: "web", Env: "prod", N: 5}},
@@ -56,11 +60,13 @@ func TestParseOK(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ in, want string }{
-		{"depoly web", "unknown command \"depoly\"; did you mean \"deploy\"?\nusage: deploy[!] APP[@REF] [to ENV]"},
+		{"depoly web", "unknown command \"depoly\"; did you mean \"deploy\"?\nusage: deploy[!|!!] APP[@REF] [to ENV]"},
 		{"rolback web", "did you mean \"rollback\"?"},
+		{"lock!! prod", "lock has no !! form"},
+		{"approve #3: fine", "unexpected ':' (only lock, freeze and reject take a reason)"},
 		{"frobnicate", "unknown command \"frobnicate\"; try `help`"},
 		{"", "say a command"},
-		{"deploy", "APP missing\nusage: deploy[!] APP[@REF] [to ENV]"},
+		{"deploy", "APP missing\nusage: deploy[!|!!] APP[@REF] [to ENV]"},
 		{"deploy web@main;rm -rf /", "invalid ref \"main;rm\""},
 		{"deploy web@$(reboot) to prod", "invalid ref \"$(reboot)\""},
 		{"deploy web@`id`", "invalid ref"},

@@ -87,9 +87,10 @@ func readError(resp *http.Response) error {
 }
 
 // Deploy asks for a deploy.
-func (c *Client) Deploy(ctx context.Context, app, env, ref string, force bool) (*api.Deploy, error) {
+func (c *Client) Deploy(ctx context.Context, app, env, ref string, force, overrideFreeze bool) (*api.Deploy, error) {
 	var d api.Deploy
-	err := c.do(ctx, "POST", "/api/v1/deploys", map[string]any{"app": app, "env": env, "ref": ref, "force": force}, &d)
+	err := c.do(ctx, "POST", "/api/v1/deploys", map[string]any{"app": app, "env": env, "ref": ref, "force": force,
+		"override_freeze": overrideFreeze}, &d)
 	return &d, err
 }
 

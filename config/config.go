@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/deployq/deployq/queue"
+	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,6 +29,10 @@ type Config struct {
 	GitHub  *GitHub // nil without a github section
 	Apps    []*queue.App
 	Secrets []string // values that came from the environment; masked in logs
+	// Admins may override freezes (deploy!!) and unlock all, everywhere.
+	Admins []string
+	// Freeze lists freeze windows of every environment.
+	Freeze []queue.FreezeWindow
 }
 
 // Server is the server section.
@@ -89,11 +94,31 @@ type Validator interface{ Validate() error }
 type Kinds map[string]func() any
 
 type fileConfig struct {
-	Server       Server      `yaml:"server"`
-	Slack        *Slack      `yaml:"slack"`
-	GitHub       *GitHub     `yaml:"github"`
-	Apps         []appConfig `yaml:"apps"`
-	Environments []envConfig `yaml:"environments"`
+	Server       Server         `yaml:"server"`
+	Slack        *Slack         `yaml:"slack"`
+	GitHub       *GitHub        `yaml:"github"`
+	Apps         []appConfig    `yaml:"apps"`
+	Environments []envConfig    `yaml:"environments"`
+	Admins       []string       `yaml:"admins"`
+	Freeze       []freezeConfig `yaml:"freeze"`
+}
+
+type freezeConfig struct {
+	Cron     string        `yaml:"cron"`
+	Duration time.Duration `yaml:"duration"`
+	Reason   string        `yaml:"reason"`
+}
+
+type approvalsConfig struct {
+	Required int      `yaml:"required"`
+	From     []string `yaml:"from"`
+}
+
+type promoteConfig struct {
+	To       string        `yaml:"to"`
+	When     string        `yaml:"when"`
+	Soak     time.Duration `yaml:"soak"`
+	Schedule string        `yaml:"schedule"`
 }
 
 type appConfig struct {
@@ -121,7 +146,12 @@ type envConfig struct {
 	Lockers     []string              `yaml:"lockers"`
 	Required    []string              `yaml:"required_contexts"` // a list, or "all"
 	ChecksWait  time.Duration         `yaml:"checks_timeout"`
-	URL         string                `yaml:"url"`     // where it can be seen; {app} is replaced
+	URL         string                `yaml:"url"` // where it can be seen; {app} is replaced
+	Admins      []string              `yaml:"admins"`
+	Approvals   approvalsConfig       `yaml:"approvals"`
+	ApprovalTTL time.Duration         `yaml:"approval_timeout"`
+	Freeze      []freezeConfig        `yaml:"freeze"`
+	Promote     *promoteConfig        `yaml:"promote"`
 	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 
@@ -158,7 +188,12 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 			return nil, err
 		}
 	}
-	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets}
+	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets, Admins: fc.Admins}
+	freeze, err := d.freezeWindows(fc.Freeze, find(&root, "freeze"), "freeze")
+	if err != nil {
+		return nil, err
+	}
+	c.Freeze = freeze
 	if g := c.GitHub; g != nil {
 		app := g.AppID != 0 || g.PrivateKeyFile != "" || g.InstallationID != 0
 		if g.Mode == "" {
@@ -196,6 +231,18 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		return nil, err
 	}
 	c.Apps = apps
+	for i, a := range apps {
+		for j, e := range a.Environments {
+			if p := e.Promote; p != nil && a.Env(p.To) == nil {
+				at := find(&root, "apps", i, "environments", j, "promote", "to")
+				if at == nil {
+					at = find(&root, "apps", i)
+				}
+				return nil, d.errf(at, fmt.Sprintf("apps[%s].environments[%s].promote.to", a.Name, e.Name),
+					"%s has no environment %q to promote to", a.Name, p.To)
+			}
+		}
+	}
 	for i, a := range apps {
 		for _, e := range a.Environments {
 			if len(e.RequiredContexts) > 0 && (!c.GitHub.HasAPI() || a.Repo == "") {
@@ -431,7 +478,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 			if _, isKind := kinds[k]; isKind {
 				return d.errf(v, key+"."+k, "settings for runner %s, but the runner is %s", k, ec.Runner)
 			}
-			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy, deployers, lockers)", ec.Runner)
+			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy, deployers, lockers, admins, required_contexts, checks_timeout, approvals, approval_timeout, freeze, promote, url)", ec.Runner)
 		}
 		settings = newSettings()
 		if err := d.decode(v, reflect.ValueOf(settings), key+"."+k); err != nil {
@@ -454,12 +501,59 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 			return d.errf(ec.Rest[ec.Runner], key+"."+ec.Runner, "%s", err)
 		}
 	}
+	windows, err := d.freezeWindows(ec.Freeze, find(n, "freeze"), key+".freeze")
+	if err != nil {
+		return err
+	}
+	if ec.Approvals.Required < 0 {
+		return d.errf(find(n, "approvals", "required"), key+".approvals.required", "cannot be negative")
+	}
+	var promote *queue.Promotion
+	if p := ec.Promote; p != nil {
+		if p.When != "" && p.When != "success" {
+			return d.errf(find(n, "promote", "when"), key+".promote.when", "want success, got %q", p.When)
+		}
+		if !queue.ValidName(p.To) || p.To == ec.Name {
+			return d.errf(find(n, "promote", "to"), key+".promote.to", "want another environment's name, got %q", p.To)
+		}
+		promote = &queue.Promotion{To: p.To, Soak: p.Soak, Spec: p.Schedule}
+		if p.Schedule != "" {
+			sched, err := cron.ParseStandard(p.Schedule)
+			if err != nil {
+				return d.errf(find(n, "promote", "schedule"), key+".promote.schedule", "bad cron expression %q: %v", p.Schedule, err)
+			}
+			promote.Schedule = sched
+		}
+	}
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
-		Settings: settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
+		Admins: ec.Admins, Freeze: windows, Promote: promote,
+		Approvals: queue.Approvals{Required: ec.Approvals.Required, From: ec.Approvals.From, Timeout: ec.ApprovalTTL},
+		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
 		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
 		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: strings.ReplaceAll(ec.URL, "{app}", app.Name)})
 	return nil
+}
+
+// freezeWindows parses freeze windows: a cron expression (when each
+// starts), a duration and a reason.
+func (d *decoder) freezeWindows(fcs []freezeConfig, n *yaml.Node, key string) ([]queue.FreezeWindow, error) {
+	var out []queue.FreezeWindow
+	for i, f := range fcs {
+		at := find(n, i)
+		if at == nil {
+			at = n
+		}
+		sched, err := cron.ParseStandard(f.Cron)
+		if err != nil {
+			return nil, d.errf(at, fmt.Sprintf("%s[%d].cron", key, i), "bad cron expression %q: %v", f.Cron, err)
+		}
+		if f.Duration <= 0 {
+			return nil, d.errf(at, fmt.Sprintf("%s[%d].duration", key, i), "a freeze window needs a duration, e.g. 62h")
+		}
+		out = append(out, queue.FreezeWindow{Spec: f.Cron, Schedule: sched, Duration: f.Duration, Reason: f.Reason})
+	}
+	return out, nil
 }
 
 func sortedStrings(s []string) []string {

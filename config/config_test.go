@@ -76,6 +76,14 @@ func TestParseErrors(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
+		{"ErrBadFreezeCron", base("      - name: production\n        runner: shell\n        shell: {command: x}\n        freeze:\n          - {cron: \"0 18 * * FRY\", duration: 62h}\n"),
+			`deployq.yaml:8: apps[web].environments[production].freeze[0].cron: bad cron expression "0 18 * * FRY"`},
+		{"ErrFreezeNoDuration", "freeze:\n  - {cron: \"0 18 * * FRI\", reason: weekend}\n",
+			`deployq.yaml:2: freeze[0].duration: a freeze window needs a duration, e.g. 62h`},
+		{"ErrPromoteUnknownEnv", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        promote: {to: prod, soak: 30m}\n"),
+			`deployq.yaml:7: apps[web].environments[staging].promote.to: web has no environment "prod" to promote to`},
+		{"ErrPromoteWhen", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        promote: {to: prod, when: failure}\n"),
+			`deployq.yaml:7: apps[web].environments[staging].promote.when: want success, got "failure"`},
 		{"ErrUnknownKey", base("      - name: staging\n        runner: shell\n        shell: {comand: x}\n"),
 			`deployq.yaml:6: apps[web].environments[staging].shell.comand: unknown key (known: checkout, command, dir, env, kill_grace)`},
 		{"ErrUnknownRunner", base("      - name: staging\n        runner: shel\n"),
@@ -159,5 +167,47 @@ func TestLoadNamesTheFile(t *testing.T) {
 	_, err = config.Load("../config.example.yaml", kinds)
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
+	}
+}
+
+func TestReleasePolicies(t *testing.T) {
+	y := `admins: [root, "@sre"]
+freeze:
+  - {cron: "0 9 * * MON", duration: 1h, reason: release train}
+apps:
+  - name: web
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: x}
+        promote: {to: production, when: success, soak: 30m, schedule: "0 10 * * 1-5"}
+      - name: production
+        runner: shell
+        shell: {command: x}
+        admins: [carol]
+        approvals: {required: 2, from: ["@release"]}
+        approval_timeout: 4h
+        freeze:
+          - {cron: "0 18 * * FRI", duration: 62h, reason: weekend}
+`
+	c, err := config.Parse("deployq.yaml", []byte(y), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Admins, ",") != "root,@sre" || len(c.Freeze) != 1 || c.Freeze[0].Reason != "release train" {
+		t.Fatalf("top level: %+v %+v", c.Admins, c.Freeze)
+	}
+	st, prod := c.Apps[0].Env("staging"), c.Apps[0].Env("production")
+	p := st.Promote
+	if p == nil || p.To != "production" || p.Soak != 30*time.Minute || p.Schedule == nil {
+		t.Fatalf("promote %+v", p)
+	}
+	// 10:00 on weekdays: from Friday 11:00 the next is Monday 10:00
+	if next := p.Schedule.Next(time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC)); !next.Equal(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)) {
+		t.Errorf("schedule next %v", next)
+	}
+	if prod.Approvals.Required != 2 || prod.Approvals.From[0] != "@release" || prod.Approvals.Timeout != 4*time.Hour ||
+		prod.Admins[0] != "carol" || len(prod.Freeze) != 1 || prod.Freeze[0].Duration != 62*time.Hour {
+		t.Fatalf("production %+v", prod)
 	}
 }

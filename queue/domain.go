@@ -66,6 +66,67 @@ type Environment struct {
 	// URL is where the environment can be seen ({app} is replaced);
 	// GitHub shows it on the deployment.
 	URL string
+	// Admins may override a freeze here (deploy!!), besides the server's
+	// admins (Options.Admins).
+	Admins []string
+	// Approvals, when Required > 0, make every deploy here wait for that
+	// many approvals from From (never the requester's own).
+	Approvals Approvals
+	// Freeze lists recurring freeze windows of this environment.
+	Freeze []FreezeWindow
+	// Promote, when set, deploys what succeeded here to another
+	// environment after a soak and/or at scheduled times.
+	Promote *Promotion
+}
+
+// Schedule is a cron schedule (robfig/cron's Schedule satisfies it).
+type Schedule interface {
+	// Next returns the first activation strictly after t.
+	Next(t time.Time) time.Time
+}
+
+// FreezeWindow is a recurring freeze: it starts at each activation of
+// Schedule (Spec, a cron expression) and lasts Duration.
+type FreezeWindow struct {
+	Spec     string
+	Schedule Schedule
+	Duration time.Duration
+	Reason   string
+}
+
+// Approvals is an environment's approval rule.
+type Approvals struct {
+	Required int
+	From     []string      // who may approve: names, ids, emails, @groups; empty: deployers
+	Timeout  time.Duration // a deploy not approved by then fails; 0: no limit
+}
+
+// Promotion is an environment's promotion rule: a deploy that succeeded
+// here goes to To once it has stayed Soak without a failed deploy or a
+// rollback here, at the next activation of Schedule if there is one.
+type Promotion struct {
+	To       string
+	Soak     time.Duration
+	Spec     string
+	Schedule Schedule // nil: as soon as the soak ends
+}
+
+// Freeze is a one-off freeze of an environment, set in chat or the API.
+type Freeze struct {
+	Env       string
+	Owner     string
+	Reason    string
+	CreatedAt time.Time
+	EndsAt    time.Time // zero: until unfrozen
+}
+
+// Approval is one person's answer to a deploy waiting for approval.
+type Approval struct {
+	DeployID int64
+	User     string
+	Approve  bool // false: rejected
+	Reason   string
+	At       time.Time
 }
 
 // AutoDeploy says which GitHub events deploy an environment by themselves.
@@ -217,6 +278,18 @@ type Store interface {
 	PutLock(ctx context.Context, l *Lock) error
 	// DeleteLock removes the lock of (env, app) (ENotFound).
 	DeleteLock(ctx context.Context, env, app string) error
+
+	// PutFreeze creates or replaces the one-off freeze of f.Env.
+	PutFreeze(ctx context.Context, f *Freeze) error
+	// DeleteFreeze removes the one-off freeze of env (ENotFound).
+	DeleteFreeze(ctx context.Context, env string) error
+	// Freezes lists the one-off freezes, ended ones included.
+	Freezes(ctx context.Context) ([]*Freeze, error)
+	// AddApproval records a's answer (one per user and deploy: a second
+	// replaces the first).
+	AddApproval(ctx context.Context, a *Approval) error
+	// Approvals lists the answers given to a deploy, oldest first.
+	Approvals(ctx context.Context, deployID int64) ([]*Approval, error)
 
 	// AppendLog saves lines in one transaction.
 	AppendLog(ctx context.Context, lines []LogLine) error

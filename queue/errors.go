@@ -18,6 +18,7 @@ const (
 	ELocked       Code = "locked"        // the scope is locked by someone else
 	EConflict     Code = "conflict"      // the deploy is not in a state for that
 	EChecksFailed Code = "checks_failed" // required checks failed
+	EFrozen       Code = "frozen"        // the environment is in a freeze
 	EUnsupported  Code = "unsupported"   // the runner or server cannot do that
 	EInternal     Code = "internal"      // a bug or an outside failure
 )

@@ -33,6 +33,13 @@ type Options struct {
 	RecheckEvery time.Duration
 	// Comparer links changes for apps with a repo, in chat replies.
 	Comparer Comparer
+	// Admins may override freezes (deploy!!) and unlock all, everywhere.
+	// Empty: nobody.
+	Admins []string
+	// Freeze lists freeze windows of every environment.
+	Freeze []FreezeWindow
+	// Clock is the release policies' time; default the real one.
+	Clock Clock
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -49,8 +56,12 @@ type Service struct {
 	comparer  Comparer
 	recheck   time.Duration
 	log       *slog.Logger
-	logs      *logHub
-	slots     chan struct{}
+	clock     Clock
+	admins    []string
+
+	globalFreeze []FreezeWindow
+	logs         *logHub
+	slots        chan struct{}
 
 	lanes map[string]*lane // by app/env
 	// envMus orders lock changes (exclusive) against deploy admission and
@@ -67,6 +78,10 @@ type Service struct {
 	continues map[int64]chan string  // paused deploys: who continues them
 	timers    map[string]*time.Timer // lock expiry, by env/app
 	locks     map[string]*Lock       // by env/app; the store's copy, kept here
+	freezes   map[string]*Freeze     // one-off freezes by env; the store's copy
+	wakes     map[int64]Timer        // when to look again at a waiting deploy
+	waitRule  map[int64]string       // the rule a waiting deploy waits on, and why
+	promos    map[int64]Timer        // pending promotions, by upstream deploy
 }
 
 type lane struct {
@@ -124,6 +139,11 @@ func New(apps []*App, o Options) (*Service, error) {
 		lanes: map[string]*lane{}, envMus: map[string]*sync.RWMutex{},
 		running: map[int64]context.CancelCauseFunc{}, progress: map[int64]Progress{}, continues: map[int64]chan string{},
 		timers: map[string]*time.Timer{}, locks: map[string]*Lock{},
+		freezes: map[string]*Freeze{}, wakes: map[int64]Timer{}, waitRule: map[int64]string{}, promos: map[int64]Timer{},
+		clock: o.Clock, admins: o.Admins, globalFreeze: o.Freeze,
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
 	}
 	s.logs = newLogHub(o.Store, o.Secrets, func(err error) { s.log.Error("saving log lines", "err", err) })
 	for _, a := range apps {
@@ -159,18 +179,26 @@ func (s *Service) Start(ctx context.Context) error {
 		s.locks[laneKey(l.Env, l.App)] = l
 		s.scheduleExpiry(l)
 	}
+	freezes, err := s.store.Freezes(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, f := range freezes {
+		s.freezes[f.Env] = f
+	}
+	s.mu.Unlock()
 	for _, l := range s.lanes {
 		s.wg.Add(1)
 		go s.work(l)
 		s.kick(l)
 	}
-	if s.checker != nil {
-		if s.recheck <= 0 {
-			s.recheck = time.Minute
-		}
-		s.wg.Add(1)
-		go s.watchWaiting()
+	if s.recheck <= 0 {
+		s.recheck = time.Minute
 	}
+	s.wg.Add(1)
+	go s.watchWaiting() // and at once: waiting deploys get their timers again
+	s.resumePromotions(s.ctx)
 	return nil
 }
 
@@ -185,6 +213,12 @@ func (s *Service) Stop() {
 	s.wg.Wait()
 	s.mu.Lock()
 	for _, t := range s.timers {
+		t.Stop()
+	}
+	for _, t := range s.wakes {
+		t.Stop()
+	}
+	for _, t := range s.promos {
 		t.Stop()
 	}
 	s.mu.Unlock()
@@ -316,6 +350,8 @@ type Request struct {
 	// AuthorEmail is who pushed, for auto-deploys: kept (MetaAuthorEmail)
 	// before anyone hears of the deploy.
 	AuthorEmail string
+	// Override (deploy!!) lets an admin deploy through a freeze; audited.
+	Override bool
 }
 
 // Submit validates, resolves and persists a deploy request, then queues
@@ -330,14 +366,6 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if r.User == "" {
 		return nil, Errorf(EInvalid, "a deploy needs a user")
 	}
-	what := "deploy"
-	if r.Source == SourceRollback {
-		what = "roll back"
-	}
-	forbidden := s.mayDeploy(ctx, app, env, r.User, what)
-	if forbidden != nil && r.Source != SourceAuto {
-		return nil, forbidden
-	}
 	if r.Source == "" {
 		r.Source = SourceAPI
 	}
@@ -347,8 +375,16 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if !ValidRef(r.Ref) {
 		return nil, Errorf(EInvalid, "invalid ref %q: use a sha, branch or tag", r.Ref)
 	}
+	if r.Override {
+		r.Force = true // deploy!! is deploy! too
+	}
 	sha := r.SHA
 	if sha == "" {
+		// who may is known before anything is resolved
+		if v := (permissionRule{s}).Check(ctx, &Admission{App: app, Env: env, Deploy: &Deploy{User: r.User, Source: r.Source},
+			Override: r.Override}); v != nil && !automatic(r.Source) {
+			return nil, v.Err
+		}
 		if sha, err = s.resolver.Resolve(ctx, app, r.Ref); err != nil {
 			return nil, err
 		}
@@ -356,44 +392,33 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if !IsFullSHA(sha) {
 		return nil, Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
 	}
-	if forbidden != nil {
-		return s.refuseAuto(ctx, app, env, r, sha, forbidden)
-	}
-	state := StateQueued
-	var waitingFor []Check
-	if len(env.RequiredContexts) > 0 && !r.Force && s.checker != nil {
-		rep, err := s.checker.Checks(ctx, app, sha, env.RequiredContexts)
-		switch {
-		case err != nil:
-			// GitHub did not answer: wait and ask again, never fail for it.
-			s.log.Warn("reading checks", "app", app.Name, "sha", sha, "err", err)
-			state = StateWaiting
-		case rep.State == "failure":
-			err := Errorf(EChecksFailed, "checks failed for %s: %s (deploy! skips checks)", ShortSHA(sha), checkList(rep.Failed))
-			if r.Source == SourceAuto {
-				return s.refuseAuto(ctx, app, env, r, sha, err)
-			}
-			return nil, err
-		case rep.State == "pending":
-			state, waitingFor = StateWaiting, rep.Pending
-		}
-	}
-	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: state,
+	now := s.clock.Now()
+	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, SHA: sha, State: StateQueued, CreatedAt: now.UTC(),
 		User: r.User, Source: r.Source, Force: r.Force, ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID}
+	v := s.judge(ctx, &Admission{App: app, Env: env, Deploy: d, Override: r.Override, Now: now})
+	if v != nil && !v.Wait {
+		if automatic(r.Source) {
+			return s.refuseAuto(ctx, app, env, r, sha, v.Err)
+		}
+		return nil, v.Err
+	}
+	if v != nil {
+		d.State = StateWaiting
+	}
+	overridden := r.Override && s.frozen(env, now) != nil
 
 	mu := s.envMus[env.Name]
 	mu.RLock()
-	var err2 error
+	// the lock rule again, under the env's lock: a deploy never slips past
+	// a lock taken meanwhile
 	if lock := s.blockingLock(app.Name, env.Name, r.User); lock != nil {
-		err2 = lockedError(lock, time.Now())
-	}
-	err = err2
-	if err == nil {
+		err = lockedError(lock, time.Now())
+	} else {
 		err = s.store.CreateDeploy(ctx, d, AuditEntry{Time: time.Now().UTC(), User: r.User, Action: "deploy",
 			Detail: fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source)})
 	}
 	mu.RUnlock()
-	if ErrorCode(err) == ELocked && r.Source == SourceAuto {
+	if ErrorCode(err) == ELocked && automatic(r.Source) {
 		return s.refuseAuto(ctx, app, env, r, sha, err)
 	}
 	var superseded []*Deploy
@@ -406,22 +431,130 @@ func (s *Service) Submit(ctx context.Context, r Request) (*Deploy, error) {
 	if err != nil {
 		return nil, err
 	}
+	if overridden {
+		s.SetMeta(ctx, d.ID, MetaOverrideFreeze, "1")
+		f := s.frozen(env, now)
+		s.audit(ctx, r.User, "override-freeze", fmt.Sprintf("#%d", d.ID), f.text(env.Name, now))
+		s.systemLine(ctx, d.ID, "freeze overridden by "+r.User+": "+f.text(env.Name, now))
+	}
 	s.keepAuthor(ctx, d, r)
 	s.notify(d)
 	for _, old := range superseded {
 		s.notify(old)
 	}
 	if d.State == StateWaiting {
-		msg := "waiting for checks"
-		if len(waitingFor) > 0 {
-			msg += ": " + checkList(waitingFor)
-		}
-		s.systemLine(ctx, d.ID, msg)
-		s.scheduleChecksTimeout(d, env)
+		s.waiting(d, env, v)
 		return d, nil
 	}
 	s.kick(s.lanes[laneKey(app.Name, env.Name)])
 	return d, nil
+}
+
+// MetaOverrideFreeze marks a deploy an admin pushed through a freeze
+// (deploy!!): it stays overridden while it waits for other rules.
+const MetaOverrideFreeze = "override_freeze"
+
+// waiting records why d waits, says it in its log once, and sets when to
+// look again: at the verdict's Until, at the checks timeout.
+func (s *Service) waiting(d *Deploy, env *Environment, v *Verdict) {
+	s.mu.Lock()
+	last := s.waitRule[d.ID]
+	s.waitRule[d.ID] = v.Rule + ": " + v.Reason
+	s.mu.Unlock()
+	if last == v.Rule+": "+v.Reason {
+		return
+	}
+	s.systemLine(s.ctxOr(), d.ID, v.Reason)
+	if last != "" {
+		s.notify(d) // the reason shows on its chat message
+	}
+	if v.Rule == "checks" && !strings.HasPrefix(last, "checks") {
+		s.scheduleChecksTimeout(d, env)
+	}
+	if !v.Until.IsZero() {
+		id := d.ID
+		delay := v.Until.Sub(s.clock.Now()) + 10*time.Millisecond
+		t := s.clock.AfterFunc(delay, func() { s.lookAgain(id) })
+		s.mu.Lock()
+		if old := s.wakes[id]; old != nil {
+			old.Stop()
+		}
+		s.wakes[id] = t
+		s.mu.Unlock()
+	}
+}
+
+func (s *Service) ctxOr() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return context.Background()
+}
+
+// lookAgain reevaluates one waiting deploy.
+func (s *Service) lookAgain(id int64) {
+	ctx := s.ctx
+	if ctx == nil || ctx.Err() != nil {
+		return
+	}
+	d, err := s.store.Deploy(ctx, id)
+	if err != nil || d.State != StateWaiting {
+		return
+	}
+	s.reevaluate(ctx, d)
+}
+
+// reevaluate passes a waiting deploy through the rules again: it is
+// queued when they all let it through, fails when one refuses it, and
+// otherwise waits on.
+func (s *Service) reevaluate(ctx context.Context, d *Deploy) {
+	app, env, err := s.Lookup(d.App, d.Env)
+	if err != nil {
+		return
+	}
+	override := false
+	if v, _ := s.Meta(ctx, d.ID, MetaOverrideFreeze); v == "1" {
+		override = true
+	}
+	v := s.judge(ctx, &Admission{App: app, Env: env, Deploy: d, Override: override, Recheck: true, Now: s.clock.Now()})
+	s.mu.Lock()
+	was := s.waitRule[d.ID]
+	s.mu.Unlock()
+	switch {
+	case v == nil:
+		line := "no longer waiting"
+		switch {
+		case strings.HasPrefix(was, "checks"):
+			line = "checks passed"
+		case strings.HasPrefix(was, "freeze"):
+			line = "the freeze is over"
+		case strings.HasPrefix(was, "approvals"):
+			line = "approved"
+		}
+		if err := s.moveWithLine(ctx, d, StateQueued, nil, line); err == nil {
+			s.forgetWait(d.ID)
+			s.notify(d)
+			s.kick(s.lanes[laneKey(d.App, d.Env)])
+		}
+	case !v.Wait:
+		msg := v.Reason
+		if err := s.moveWithLine(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err == nil {
+			s.forgetWait(d.ID)
+			s.notify(d)
+		}
+	default:
+		s.waiting(d, env, v)
+	}
+}
+
+func (s *Service) forgetWait(id int64) {
+	s.mu.Lock()
+	if t := s.wakes[id]; t != nil {
+		t.Stop()
+	}
+	delete(s.wakes, id)
+	delete(s.waitRule, id)
+	s.mu.Unlock()
 }
 
 // refuseAuto records a refused auto-deploy as a failed deploy, so that no
@@ -465,13 +598,11 @@ func checkList(cs []Check) string {
 	return strings.Join(parts, ", ")
 }
 
-// Recheck evaluates again the checks of deploys waiting on sha (all
-// waiting deploys if sha is ""): green ones are queued, red ones fail with
-// the contexts named. Webhooks call it on status and check events.
+// Recheck passes deploys waiting on sha (every waiting deploy if sha is
+// "") through the release rules again: those now let through are queued,
+// refused ones fail with the reason. Webhooks call it on status and check
+// events; a ticker calls it now and then in case an event was missed.
 func (s *Service) Recheck(ctx context.Context, sha string) error {
-	if s.checker == nil {
-		return nil
-	}
 	waiting, err := s.store.Deploys(ctx, DeployFilter{States: []State{StateWaiting}, Limit: -1})
 	if err != nil {
 		return err
@@ -480,27 +611,7 @@ func (s *Service) Recheck(ctx context.Context, sha string) error {
 		if sha != "" && d.SHA != sha {
 			continue
 		}
-		app, env, err := s.Lookup(d.App, d.Env)
-		if err != nil {
-			continue
-		}
-		rep, err := s.checker.Checks(ctx, app, d.SHA, env.RequiredContexts)
-		if err != nil {
-			s.log.Warn("reading checks", "deploy", d.ID, "err", err)
-			continue
-		}
-		switch rep.State {
-		case "success":
-			if err := s.moveWithLine(ctx, d, StateQueued, nil, "checks passed"); err == nil {
-				s.notify(d)
-				s.kick(s.lanes[laneKey(d.App, d.Env)])
-			}
-		case "failure":
-			msg := "checks failed: " + checkList(rep.Failed)
-			if err := s.moveWithLine(ctx, d, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err == nil {
-				s.notify(d)
-			}
-		}
+		s.reevaluate(ctx, d)
 	}
 	return nil
 }
@@ -512,7 +623,7 @@ func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
 		return
 	}
 	id := d.ID
-	time.AfterFunc(time.Until(d.CreatedAt.Add(env.ChecksTimeout)), func() {
+	s.clock.AfterFunc(d.CreatedAt.Add(env.ChecksTimeout).Sub(s.clock.Now()), func() {
 		ctx := s.ctx
 		if ctx == nil || ctx.Err() != nil {
 			return
@@ -521,6 +632,12 @@ func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
 		if err != nil || cur.State != StateWaiting {
 			return
 		}
+		s.mu.Lock()
+		onChecks := strings.HasPrefix(s.waitRule[id], "checks")
+		s.mu.Unlock()
+		if !onChecks {
+			return // it waits on another rule now
+		}
 		msg := fmt.Sprintf("checks still pending after %s", env.ChecksTimeout)
 		if app, _, err := s.Lookup(cur.App, cur.Env); err == nil {
 			if rep, err := s.checker.Checks(ctx, app, cur.SHA, env.RequiredContexts); err == nil && len(rep.Pending) > 0 {
@@ -528,6 +645,7 @@ func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
 			}
 		}
 		if err := s.moveWithLine(ctx, cur, StateFailed, func(d *Deploy) { d.Error = msg }, msg); err == nil {
+			s.forgetWait(id)
 			s.notify(cur)
 		}
 	})
@@ -537,13 +655,6 @@ func (s *Service) scheduleChecksTimeout(d *Deploy, env *Environment) {
 // was missed, and at start sets their timeouts.
 func (s *Service) watchWaiting() {
 	defer s.wg.Done()
-	if waiting, err := s.store.Deploys(s.ctx, DeployFilter{States: []State{StateWaiting}, Limit: -1}); err == nil {
-		for _, d := range waiting {
-			if _, env, err := s.Lookup(d.App, d.Env); err == nil {
-				s.scheduleChecksTimeout(d, env)
-			}
-		}
-	}
 	t := time.NewTicker(s.recheck)
 	defer t.Stop()
 	for {
@@ -1416,6 +1527,7 @@ func (s *Service) run(l *lane, d *Deploy) {
 	s.finish(final, d, dl, state, msg)
 	if d.State == StateSucceeded && d.Op == "" {
 		l.current = d.SHA
+		s.schedulePromotion(d, l.env, s.clock.Now())
 	}
 }
 

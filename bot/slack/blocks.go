@@ -15,6 +15,8 @@ const (
 	ActionRollback = "deployq_rollback"
 	ActionContinue = "deployq_continue"
 	ActionUnlock   = "deployq_unlock"
+	ActionApprove  = "deployq_approve"
+	ActionReject   = "deployq_reject"
 )
 
 var stateEmoji = map[queue.State]string{
@@ -35,6 +37,10 @@ type DeployView struct {
 	LogURL   string
 	Progress *queue.Progress
 	Now      time.Time
+	// NeedsApproval puts Approve and Reject buttons on a waiting deploy;
+	// WaitingFor says why it waits.
+	NeedsApproval bool
+	WaitingFor    string
 }
 
 // ProgressBar draws "▓▓▓▓░░░░ 4/10 hosts, batch 2/4" (8 cells).
@@ -86,6 +92,9 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	if d.Error != "" {
 		head += "\n" + Escape(d.Error)
 	}
+	if d.State == queue.StateWaiting && v.WaitingFor != "" {
+		head += "\n" + Escape(v.WaitingFor)
+	}
 	sha := "`" + queue.ShortSHA(d.SHA) + "`"
 	if v.Repo != "" {
 		sha = fmt.Sprintf("<https://github.com/%s/commit/%s|%s>", v.Repo, d.SHA, queue.ShortSHA(d.SHA))
@@ -115,6 +124,10 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	id := fmt.Sprint(d.ID)
 	if d.State == queue.StateRunning && v.Progress != nil && v.Progress.Phase == queue.PhasePaused {
 		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionContinue, id, plain("Continue")).WithStyle(slackgo.StylePrimary))
+	}
+	if v.NeedsApproval && d.State == queue.StateWaiting {
+		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionApprove, id, plain("Approve")).WithStyle(slackgo.StylePrimary),
+			slackgo.NewButtonBlockElement(ActionReject, id, plain("Reject")))
 	}
 	switch d.State {
 	case queue.StateWaiting, queue.StateQueued, queue.StateRunning:

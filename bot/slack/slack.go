@@ -307,6 +307,10 @@ func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
 			text = "cancel #" + act.Value
 		case ActionContinue:
 			text = "continue #" + act.Value
+		case ActionApprove:
+			text = "approve #" + act.Value
+		case ActionReject:
+			text = "reject #" + act.Value
 		case ActionUnlock:
 			text = "unlock " + act.Value
 		case ActionRollback:

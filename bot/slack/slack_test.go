@@ -178,7 +178,7 @@ func TestTypoAndUnknownAppAreEphemeral(t *testing.T) {
 		texts = append(texts, html.UnescapeString(r.Form.Get("text")))
 	}
 	all := strings.Join(texts, "\n")
-	for _, want := range []string{`did you mean "deploy"?`, "usage: deploy[!] APP[@REF] [to ENV]", `unknown app "wbe"`, `invalid ref "$(id)"`} {
+	for _, want := range []string{`did you mean "deploy"?`, "usage: deploy[!|!!] APP[@REF] [to ENV]", `unknown app "wbe"`, `invalid ref "$(id)"`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("replies lack %q:\n%s", want, all)
 		}
@@ -686,4 +686,26 @@ func shows(f *fakeSlack, state string) bool {
 		}
 	}
 	return strings.Contains(last, state)
+}
+
+// A deploy waiting for approval shows Approve and Reject; an approver's
+// click approves it (the same rules as `approve #ID`).
+func TestApproveButton(t *testing.T) {
+	e := startWith(t, "socket", "true", nil, func(_ *fakeSlack, env *queue.Environment) {
+		env.Approvals = queue.Approvals{Required: 1, From: []string{"UA8RXUSPL"}} // the fixture's clicking user
+	})
+	c := e.fake.conn()
+	waitAck(t, e.fake, sendEnvelope(t, c, mention(t, "deploy web@"+sha)))
+	e.fake.waitFor(t, "the Approve button", func() bool {
+		return shows(e.fake, slack.ActionApprove) && shows(e.fake, slack.ActionReject) && shows(e.fake, "waiting for approval: 0 of 1 from UA8RXUSPL")
+	})
+	var payload map[string]any
+	json.Unmarshal(fixture(t, "interactive.block_actions.button.json"), &payload)
+	act := payload["actions"].([]any)[0].(map[string]any)
+	act["action_id"], act["value"] = slack.ActionApprove, "1"
+	envelope, _ := json.Marshal(map[string]any{"envelope_id": "env-approve", "type": "interactive", "payload": payload})
+	waitAck(t, e.fake, sendEnvelope(t, c, envelope))
+	if d := e.waitDeploy(t, 1); d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q", d.State, d.Error)
+	}
 }

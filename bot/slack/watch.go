@@ -188,6 +188,10 @@ func (w *watcher) view() DeployView {
 	if d.State == queue.StateRunning {
 		v.Progress = w.a.svc.Progress(d.ID)
 	}
+	if d.State == queue.StateWaiting {
+		v.NeedsApproval = w.a.svc.NeedsApproval(d)
+		v.WaitingFor = w.a.svc.WaitingFor(d.ID)
+	}
 	for _, app := range w.a.svc.Apps() {
 		if app.Name == d.App {
 			v.Repo = app.Repo

@@ -81,7 +81,7 @@ func newClient(server string) *client.Client {
 
 func clientCommand(ctx context.Context, name string, args []string, stdin io.Reader, stdout io.Writer) error {
 	flags := map[string][]string{
-		"deploy": {"force", "follow", "f"}, "rollback": {"follow", "f"}, "logs": {"f", "follow"},
+		"deploy": {"force", "override-freeze", "follow", "f"}, "rollback": {"follow", "f"}, "logs": {"f", "follow"},
 		"lock": {"steal"},
 	}
 	ca, err := parseClientArgs(args, flags[name]...)
@@ -107,7 +107,7 @@ func clientCommand(ctx context.Context, name string, args []string, stdin io.Rea
 		}
 		var d *api.Deploy
 		if name == "deploy" {
-			d, err = c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, ca.flags["force"])
+			d, err = c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, ca.flags["force"], ca.flags["override-freeze"])
 		} else {
 			d, err = c.Rollback(ctx, cmd.App, cmd.Env, cmd.To)
 		}

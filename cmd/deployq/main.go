@@ -25,7 +25,7 @@ Server:
 
 Client (talks to --server URL, default $DEPLOYQ_SERVER or http://127.0.0.1:8080;
 token from $DEPLOYQ_TOKEN):
-  deploy [--force] [--follow] APP[@REF] [to ENV]
+  deploy [--force] [--override-freeze] [--follow] APP[@REF] [to ENV]
   rollback [--follow] APP [in ENV] [to REF|#N]
   cancel ID
   lock [--steal] ENV|APP in ENV [for DURATION] [: reason]

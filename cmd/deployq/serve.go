@@ -174,6 +174,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Notifiers:   notifiers,
 		Logger:      log,
 		MaxParallel: cfg.Server.MaxParallel,
+		Admins:      cfg.Admins,
+		Freeze:      cfg.Freeze,
 		Secrets:     cfg.Secrets,
 		Identify:    identify,
 		Checker:     checker,

@@ -1,0 +1,93 @@
+package bot_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/queue"
+)
+
+// The release policies in chat: freeze, unfreeze, deploy!!, approve,
+// reject, promote, unlock all, each answered in one short line.
+func TestPolicyCommands(t *testing.T) {
+	staging := queuetest.Shell("staging", "true")
+	prod := queuetest.Shell("production", "true")
+	prod.Approvals = queue.Approvals{Required: 1, From: []string{"bob"}}
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging",
+		Environments: []*queue.Environment{staging, prod}}}, func(o *queue.Options) { o.Admins = []string{"root"} })
+	b := bot.New(q.Svc, "")
+	say := func(user, text string) bot.Reply {
+		t.Helper()
+		return b.Handle(q.Ctx, bot.Message{User: user, Text: text})
+	}
+	sha := strings.Repeat("1", 40)
+
+	if r := say("carol", "freeze staging for 2h: incident 7"); r.Err != nil || r.Text != "froze staging for 2h: incident 7\ndeploys are refused (an admin's deploy!! goes through); automatic ones wait" {
+		t.Fatalf("freeze: %q %v", r.Text, r.Err)
+	}
+	if r := say("alice", "deploy! web@"+sha+" to staging"); queue.ErrorCode(r.Err) != queue.EFrozen || !strings.Contains(r.Text, "staging is frozen until") || !strings.Contains(r.Text, "incident 7 (frozen by carol)") {
+		t.Fatalf("deploy! while frozen: %q", r.Text)
+	}
+	if r := say("alice", "deploy!! web@"+sha+" to staging"); queue.ErrorCode(r.Err) != queue.EForbidden || r.Text != "alice may not override a freeze in staging (admins: root)" {
+		t.Fatalf("deploy!! by alice: %q", r.Text)
+	}
+	r := say("root", "deploy!! web@"+sha+" to staging")
+	if r.Err != nil || r.Deploy == nil {
+		t.Fatalf("deploy!! by root: %q %v", r.Text, r.Err)
+	}
+	if d := wait(t, q, r.Deploy.ID); d.State != queue.StateSucceeded {
+		t.Fatalf("%s", d.State)
+	}
+	if r := say("carol", "unfreeze staging"); r.Err != nil || !strings.HasPrefix(r.Text, "unfroze staging (frozen by carol for ") {
+		t.Fatalf("unfreeze: %q %v", r.Text, r.Err)
+	}
+
+	// promote what runs in staging; production needs an approval
+	r = say("alice", "promote web from staging to production")
+	if r.Err != nil || r.Deploy == nil || !strings.Contains(r.Text, "waiting for approval: 0 of 1 from bob") {
+		t.Fatalf("promote: %q %v", r.Text, r.Err)
+	}
+	if r.Deploy.SHA != sha || r.Deploy.Source != queue.SourcePromotion {
+		t.Fatalf("%+v", r.Deploy)
+	}
+	id := r.Deploy.ID
+	if r := say("alice", "approve #"+itoa(id)); queue.ErrorCode(r.Err) != queue.EForbidden || !strings.Contains(r.Text, "someone else must approve it") {
+		t.Fatalf("self-approval: %q", r.Text)
+	}
+	if r := say("bob", "approve #"+itoa(id)); r.Err != nil {
+		t.Fatalf("approve: %q %v", r.Text, r.Err)
+	}
+	if d := wait(t, q, id); d.State != queue.StateSucceeded {
+		t.Fatalf("%s %s", d.State, d.Error)
+	}
+	r = say("alice", "deploy web@"+sha+" to production")
+	if r := say("bob", "reject #"+itoa(r.Deploy.ID)+": not today"); r.Err != nil || r.Text != "#"+itoa(r.Deploy.ID)+" rejected: rejected by bob: not today" {
+		t.Fatalf("reject: %q %v", r.Text, r.Err)
+	}
+
+	say("alice", "lock staging")
+	if r := say("alice", "unlock all"); queue.ErrorCode(r.Err) != queue.EForbidden {
+		t.Fatalf("unlock all by alice: %q", r.Text)
+	}
+	if r := say("root", "unlock all"); r.Err != nil || r.Text != "unlocked staging (held by alice)" {
+		t.Fatalf("unlock all: %q %v", r.Text, r.Err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func wait(t *testing.T, q *queuetest.Env, id int64) *queue.Deploy {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(q.Ctx, time.Minute)
+	defer cancel()
+	d, err := q.Svc.FollowLog(ctx, id, 0, func([]queue.LogLine) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
