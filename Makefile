@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin/deployq
 FUZZTIME ?= 15s
 
-.PHONY: build run test deps kube-tools fuzz lint bench bench-ssh bench-kube clean
+.PHONY: build run test deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/deployq
@@ -13,10 +13,10 @@ run: deps build
 	./$(BIN) serve
 
 # The packages the tests need: git (refs, checkouts), gcc (cgo for SQLite),
-# sshd (the SSH runner's test fleet).
+# sshd (the SSH runner's test fleet), chromium (the dashboard's tests).
 deps:
 	@missing=""; \
-	for p in git:git gcc:gcc sshd:openssh-server; do cmd=$${p%%:*}; pkg=$${p##*:}; \
+	for p in git:git gcc:gcc sshd:openssh-server chromium:chromium; do cmd=$${p%%:*}; pkg=$${p##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || test -x /usr/sbin/$$cmd || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
@@ -33,7 +33,7 @@ kube-tools:
 # their control plane.
 test: deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 fuzz:
@@ -56,6 +56,11 @@ bench-ssh: deps
 # rollout status on the same rollout.
 bench-kube: kube-tools
 	$(GO) run ./bench/kubebench -runs 15
+
+# The dashboard's screenshots in docs/screenshots (1280px and 390px),
+# taken by its browser test.
+screenshots: deps build
+	DEPLOYQ_SCREENSHOTS=$(CURDIR)/docs/screenshots DEPLOYQ_BROWSER_REQUIRED=1 $(GO) test -count=1 -run '^TestDashboard$$' ./cmd/deployq
 
 clean:
 	rm -rf bin data

@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -41,21 +40,31 @@ type Options struct {
 	Metrics *Metrics
 	// Mount adds handlers outside the API (webhooks, chat adapters) by path.
 	Mount map[string]http.Handler
+	// Events feeds GET /api/v1/events; register it as a queue Notifier.
+	Events *Events
+	// GitHubOAuth, when set, lets dashboard users sign in with GitHub.
+	GitHubOAuth *GitHubOAuth
+	// NoUI leaves the dashboard out.
+	NoUI bool
 }
 
 // Server is the HTTP handler of deployq.
 type Server struct {
-	svc     *queue.Service
-	log     *slog.Logger
-	baseURL string
-	tokens  map[string]string
-	chat    ChatFunc
-	router  chi.Router
+	svc      *queue.Service
+	log      *slog.Logger
+	baseURL  string
+	tokens   map[string]string
+	chat     ChatFunc
+	router   chi.Router
+	hub      *Events
+	sessions *sessions
+	oauth    *GitHubOAuth
 }
 
 // New builds the handler.
 func New(o Options) *Server {
-	s := &Server{svc: o.Service, log: o.Logger, baseURL: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, chat: o.Chat}
+	s := &Server{svc: o.Service, log: o.Logger, baseURL: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, chat: o.Chat,
+		hub: o.Events, sessions: newSessions(), oauth: o.GitHubOAuth}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -68,6 +77,17 @@ func New(o Options) *Server {
 	for path, h := range o.Mount {
 		r.Handle(path, h)
 	}
+	if !o.NoUI {
+		s.mountUI(r)
+	}
+	r.Post("/ui/login", s.login)
+	r.Get("/ui/whoami", s.uiWhoami)
+	r.Get("/ui/config", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"open": len(s.tokens) == 0, "github": s.oauth != nil})
+	})
+	r.Post("/ui/logout", s.logout)
+	r.Get("/ui/auth/github", s.githubLogin)
+	r.Get("/ui/auth/github/callback", s.githubCallback)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.auth)
 		r.Use(func(next http.Handler) http.Handler {
@@ -97,6 +117,9 @@ func New(o Options) *Server {
 		r.Delete("/locks/{env}", s.deleteLock)
 		r.Post("/chat", s.postChat)
 		r.Get("/audit", s.audit)
+		r.Get("/events", s.events)
+		r.Get("/whoami", s.whoami)
+		r.Get("/preview", s.preview)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, queue.Errorf(queue.ENotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -135,22 +158,29 @@ var userRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := "anonymous"
-		if len(s.tokens) == 0 {
-			if u := r.Header.Get("X-Deployq-User"); userRe.MatchString(u) {
-				user = u
-			}
-		} else {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			user = ""
-			for tok, name := range s.tokens {
-				if ok && subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
-					user = name
-				}
-			}
-			if user == "" {
+		got, bearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		cookieUser, cookie := s.sessions.user(r)
+		switch {
+		case bearer && len(s.tokens) > 0:
+			if user = s.tokenUser(got); user == "" {
 				s.writeError(w, r, queue.Errorf(queue.EUnauthorized, "missing or unknown bearer token"))
 				return
 			}
+		case cookie:
+			// the dashboard: changes must come with the UI header, which
+			// another site cannot make a browser send
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(uiHeader) == "" {
+				s.writeError(w, r, queue.Errorf(queue.EForbidden, "a change from a browser session needs the %s header", uiHeader))
+				return
+			}
+			user = cookieUser
+		case len(s.tokens) == 0:
+			if u := r.Header.Get("X-Deployq-User"); userRe.MatchString(u) {
+				user = u
+			}
+		default:
+			s.writeError(w, r, queue.Errorf(queue.EUnauthorized, "missing or unknown bearer token"))
+			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 	})
@@ -478,9 +508,18 @@ func (s *Server) environments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]Environment, 0, len(sts))
+	repos := map[string]string{}
+	for _, a := range s.svc.Apps() {
+		repos[a.Name] = a.Repo
+	}
 	for _, st := range sts {
+		var last *Deploy
+		if ds, err := s.svc.Deploys(r.Context(), queue.DeployFilter{App: st.App, Env: st.Env, Limit: 1}); err == nil && len(ds) > 0 {
+			last = s.deployJSON(ds[0])
+		}
 		out = append(out, Environment{App: st.App, Env: st.Env, Current: s.deployJSON(st.Current),
-			Running: s.deployJSON(st.Running), Queued: st.Queued, Waiting: st.Waiting, Lock: lockJSON(st.Lock)})
+			Running: s.deployJSON(st.Running), Queued: st.Queued, Waiting: st.Waiting, Lock: lockJSON(st.Lock),
+			Last: last, Freeze: s.svc.FreezeStatus(st.Env), Repo: repos[st.App]})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -31,6 +31,9 @@ type Deploy struct {
 	Error       string          `json:"error"`
 	LogURL      string          `json:"log_url"`
 	Progress    *queue.Progress `json:"progress,omitempty"`
+	WaitingFor  string          `json:"waiting_for,omitempty"`
+	// NeedsApproval: approve and reject apply to it.
+	NeedsApproval bool `json:"needs_approval,omitempty"`
 }
 
 // Environment is one app in one environment: what runs there.
@@ -42,6 +45,9 @@ type Environment struct {
 	Queued  int     `json:"queued"`
 	Waiting int     `json:"waiting"`
 	Lock    *Lock   `json:"lock"`
+	Last    *Deploy `json:"last"`             // the newest deploy or operation, whatever its state
+	Freeze  string  `json:"freeze,omitempty"` // what freezes the environment now
+	Repo    string  `json:"repo,omitempty"`   // GitHub owner/name, for commit links
 }
 
 // Lock is a lock as the API shows it.
@@ -81,6 +87,10 @@ func (s *Server) deployJSON(d *queue.Deploy) *Deploy {
 		LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", s.baseURL, d.ID)}
 	if d.State == queue.StateRunning {
 		out.Progress = s.svc.Progress(d.ID)
+	}
+	if d.State == queue.StateWaiting {
+		out.WaitingFor = s.svc.WaitingFor(d.ID)
+		out.NeedsApproval = s.svc.NeedsApproval(d)
 	}
 	return out
 }

@@ -44,6 +44,19 @@ type Server struct {
 	APITokens   []Token `yaml:"api_tokens"`
 	// KillGrace is the default time between SIGTERM and SIGKILL.
 	KillGrace time.Duration `yaml:"kill_grace"`
+	// GitHubOAuth lets dashboard users sign in with GitHub.
+	GitHubOAuth *GitHubOAuth `yaml:"github_oauth"`
+}
+
+// GitHubOAuth is a GitHub OAuth app for the dashboard's sign-in; its
+// callback URL is base_url + /ui/auth/github/callback.
+type GitHubOAuth struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// AuthURL, TokenURL and APIURL: GitHub Enterprise (default github.com).
+	AuthURL  string `yaml:"auth_url"`
+	TokenURL string `yaml:"token_url"`
+	APIURL   string `yaml:"api_url"`
 }
 
 // Slack is the slack section.

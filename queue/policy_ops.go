@@ -390,3 +390,27 @@ func (s *Service) Freezes(ctx context.Context) ([]*Freeze, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Env < out[j].Env })
 	return out, nil
 }
+
+// Preview resolves ref for app in env and says what a deploy of it would
+// bring: its sha, the sha running there now, and the compare link with
+// its commit count when the app has a repo.
+func (s *Service) Preview(ctx context.Context, appName, envName, ref string) (sha, current, url string, commits int, err error) {
+	app, env, err := s.Lookup(appName, envName)
+	if err != nil {
+		return "", "", "", 0, err
+	}
+	if ref == "" {
+		ref = app.DefaultRef
+	}
+	if !ValidRef(ref) {
+		return "", "", "", 0, Errorf(EInvalid, "invalid ref %q: use a sha, branch or tag", ref)
+	}
+	if sha, err = s.resolver.Resolve(ctx, app, ref); err != nil {
+		return "", "", "", 0, err
+	}
+	if cur, err := s.store.LastSucceeded(ctx, app.Name, env.Name, 0); err == nil && cur != nil {
+		current = cur.SHA
+	}
+	url, commits = s.Changes(ctx, &Deploy{App: app.Name, Env: env.Name, SHA: sha})
+	return sha, current, url, commits, nil
+}

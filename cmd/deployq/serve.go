@@ -127,7 +127,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("ended process groups left by deploys of a server that died", "pgids", pgids)
 	}
 	metrics := api.NewMetrics()
-	notifiers := []queue.Notifier{metrics}
+	events := api.NewEvents()
+	notifiers := []queue.Notifier{metrics, events}
 	var sl *slack.Adapter
 	if c := cfg.Slack; c != nil {
 		sl = slack.New(slack.Config{Mode: c.Mode, BotToken: c.BotToken, AppToken: c.AppToken,
@@ -229,8 +230,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		github.NewPoller(checkerClient, svc, g.PollInterval, log).Start(reportCtx)
 		log.Info("polling GitHub", "every", g.PollInterval)
 	}
+	var oauth *api.GitHubOAuth
+	if g := cfg.Server.GitHubOAuth; g != nil {
+		oauth = &api.GitHubOAuth{ClientID: g.ClientID, ClientSecret: g.ClientSecret, AuthURL: g.AuthURL, TokenURL: g.TokenURL, APIURL: g.APIURL}
+	}
 	handler := api.New(api.Options{
-		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics, Mount: mounts,
+		Service: svc, Logger: log, BaseURL: baseURL, Tokens: tokens, Metrics: metrics, Mount: mounts, Events: events,
+		GitHubOAuth: oauth,
 		Chat: func(ctx context.Context, user, text string) (string, *queue.Deploy, error) {
 			r := b.Handle(ctx, bot.Message{User: user, Text: text})
 			return r.Text, r.Deploy, r.Err

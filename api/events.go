@@ -1,0 +1,88 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// Events fans deploy and lock changes out to the dashboards following
+// GET /api/v1/events (server-sent events). It is a queue.Notifier that
+// never blocks: a follower that does not keep up misses events, and the
+// dashboard refetches what it shows on each one anyway.
+type Events struct {
+	mu   sync.Mutex
+	subs map[chan event]bool
+}
+
+type event struct {
+	name string
+	data any
+}
+
+// NewEvents returns an empty hub.
+func NewEvents() *Events { return &Events{subs: map[chan event]bool{}} }
+
+func (e *Events) send(ev event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.subs {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
+}
+
+// DeployChanged implements queue.Notifier.
+func (e *Events) DeployChanged(d *queue.Deploy) {
+	e.send(event{"deploy", map[string]any{"id": d.ID, "app": d.App, "env": d.Env, "state": d.State}})
+}
+
+// LockChanged implements queue.Notifier.
+func (e *Events) LockChanged(l *queue.Lock, locked bool) {
+	e.send(event{"lock", map[string]any{"env": l.Env, "app": l.App, "locked": locked}})
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	if s.hub == nil {
+		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "no event stream on this server"))
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return
+	}
+	ch := make(chan event, 64)
+	s.hub.mu.Lock()
+	s.hub.subs[ch] = true
+	s.hub.mu.Unlock()
+	defer func() {
+		s.hub.mu.Lock()
+		delete(s.hub.subs, ch)
+		s.hub.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": deployq events\n\n")
+	fl.Flush()
+	keep := time.NewTicker(25 * time.Second)
+	defer keep.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-keep.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+		case ev := <-ch:
+			b, _ := json.Marshal(ev.data)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b)
+		}
+		fl.Flush()
+	}
+}

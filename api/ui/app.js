@@ -1,0 +1,458 @@
+// deployq dashboard: plain JavaScript over deployq's HTTP API (the same
+// endpoints and permissions as the CLI and chat). Views: environments
+// matrix with the queue, a deploy with its live log, history, a deploy
+// form, sign-in. Live through GET /api/v1/events (server-sent events).
+"use strict";
+
+const $main = document.getElementById("main");
+const state = { me: null, envs: [], view: null, logSource: null };
+
+// ---------- helpers ----------
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "style") e.style.cssText = v; // CSSOM: allowed by the page's CSP
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const k of kids.flat(Infinity)) {
+    if (k === null || k === undefined || k === false) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+
+// fill replaces a node's children, skipping null, undefined and false.
+function fill(node, ...kids) {
+  node.replaceChildren();
+  for (const k of kids.flat(Infinity)) {
+    if (k === null || k === undefined || k === false) continue;
+    node.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return node;
+}
+
+async function api(method, path, body) {
+  const opts = { method, credentials: "same-origin", headers: { "X-Deployq-UI": "1", "Accept": "application/json" } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  const text = await r.text();
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = { error: { message: text } }; }
+  if (!r.ok) {
+    const msg = (data && data.error && data.error.message) || r.statusText;
+    if (r.status === 401) { location.hash = "#/login"; }
+    throw new Error(msg);
+  }
+  return data;
+}
+
+function toast(msg, bad) {
+  const t = document.getElementById("toast");
+  t.textContent = msg;
+  t.className = "toast" + (bad ? " bad" : "");
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
+}
+
+const short = (sha) => (sha || "").slice(0, 7);
+
+function age(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return Math.floor(s) + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m";
+  if (s < 86400) return Math.floor(s / 3600) + "h" + (Math.floor(s / 60) % 60 ? (Math.floor(s / 60) % 60) + "m" : "");
+  return Math.floor(s / 86400) + "d" + (Math.floor(s / 3600) % 24 ? (Math.floor(s / 3600) % 24) + "h" : "");
+}
+
+function when(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
+
+function commitLink(repo, sha) {
+  if (!sha) return el("span", { class: "muted" }, "—");
+  if (repo) return el("a", { href: `https://github.com/${repo}/commit/${sha}`, class: "sha", target: "_blank", rel: "noopener" }, short(sha));
+  return el("code", { class: "sha", title: sha }, short(sha));
+}
+
+function badge(st) { return el("span", { class: "badge s-" + st }, st); }
+
+function progressBar(p) {
+  if (!p) return null;
+  const total = p.total || 0, done = Math.min(p.done || 0, total);
+  const pct = total > 0 ? Math.round(done * 100 / total) : 0;
+  return el("div", { class: "progress", title: p.message || "" },
+    el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${pct}%` })),
+    el("span", { class: "ptext" }, (total > 0 ? `${done}/${total} ` : "") + (p.phase ? p.phase + " " : "") + (p.message || "")));
+}
+
+function what(d) {
+  if (d.op) return d.op === "scale" ? `scale to ${d.instances}` : d.op;
+  return `${d.ref === d.sha ? short(d.sha) : d.ref + " (" + short(d.sha) + ")"}`;
+}
+
+// ANSI SGR colours -> spans; everything else of the line is text.
+function ansi(text) {
+  const frag = document.createDocumentFragment();
+  const re = /\x1b\[([0-9;]*)m/g;
+  let cls = [], last = 0, m;
+  const push = (s) => {
+    if (!s) return;
+    frag.append(cls.length ? el("span", { class: cls.join(" ") }, s) : document.createTextNode(s));
+  };
+  while ((m = re.exec(text)) !== null) {
+    push(text.slice(last, m.index));
+    last = re.lastIndex;
+    for (const c of (m[1] || "0").split(";").map(Number)) {
+      if (c === 0) cls = [];
+      else if (c === 1) cls.push("a-bold");
+      else if ((c >= 30 && c <= 37) || (c >= 90 && c <= 97)) cls = cls.filter((x) => !x.startsWith("a-fg")).concat("a-fg" + c);
+      else if ((c >= 40 && c <= 47) || (c >= 100 && c <= 107)) cls = cls.filter((x) => !x.startsWith("a-bg")).concat("a-bg" + c);
+      else if (c === 39) cls = cls.filter((x) => !x.startsWith("a-fg"));
+      else if (c === 49) cls = cls.filter((x) => !x.startsWith("a-bg"));
+    }
+  }
+  push(text.slice(last).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ""));
+  return frag;
+}
+
+// ---------- live updates ----------
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { if (state.view && state.view.refresh) state.view.refresh(); }, 150);
+}
+
+function followEvents() {
+  if (state.events) return;
+  const es = new EventSource("/api/v1/events");
+  state.events = es;
+  for (const name of ["deploy", "lock"]) es.addEventListener(name, refreshSoon);
+  es.onerror = () => { /* EventSource reconnects by itself */ };
+}
+
+// ---------- views ----------
+
+async function loadEnvs() {
+  state.envs = await api("GET", "/api/v1/environments");
+  return state.envs;
+}
+
+function matrixView() {
+  const view = { refresh: render };
+  async function render() {
+    let envs;
+    try { envs = await loadEnvs(); } catch (e) { fill($main, el("p", { class: "error" }, e.message)); return; }
+    const apps = [], envNames = [];
+    for (const e of envs) {
+      if (!apps.includes(e.app)) apps.push(e.app);
+      if (!envNames.includes(e.env)) envNames.push(e.env);
+    }
+    const table = el("table", { class: "matrix", id: "matrix" },
+      el("thead", {}, el("tr", {}, el("th", {}, "app"), envNames.map((n) => el("th", {}, n)))),
+      el("tbody", {}, apps.map((a) => el("tr", {},
+        el("th", { scope: "row" }, a),
+        envNames.map((n) => {
+          const e = envs.find((x) => x.app === a && x.env === n);
+          return el("td", { "data-app": a, "data-env": n }, e ? cell(e) : el("span", { class: "muted" }, "—"));
+        })))));
+    let queueList = [];
+    try { queueList = await api("GET", "/api/v1/deploys?state=running,queued,waiting&limit=50"); } catch (e) { }
+    const queue = el("section", { class: "queue", id: "queue" }, el("h2", {}, "Queue and running"),
+      queueList.length === 0 ? el("p", { class: "muted" }, "Nothing queued or running.") :
+        el("ul", { class: "qlist" }, queueList.slice().reverse().map((d) => el("li", {},
+          badge(d.state), " ", el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`), ` ${d.app} → ${d.env} `, what(d),
+          ` by ${d.user}`, d.waiting_for ? el("span", { class: "muted" }, " · " + d.waiting_for) : null,
+          d.state === "running" ? progressBar(d.progress) : null))));
+    fill($main, el("h1", {}, "Environments"), el("div", { class: "scroll" }, table), queue);
+  }
+  render();
+  return view;
+}
+
+function cell(e) {
+  const c = e.current, r = e.running, last = e.last;
+  const parts = [];
+  if (c) {
+    parts.push(el("div", { class: "version" }, commitLink(e.repo, c.sha), " ",
+      el("span", { class: "ref" }, c.ref !== c.sha ? c.ref : ""),
+      el("div", { class: "meta" }, `${c.user} · `, el("span", { title: when(c.finished_at) }, age(c.finished_at) + " ago"))));
+  } else {
+    parts.push(el("div", { class: "muted" }, "never deployed"));
+  }
+  if (last && (!c || last.id !== c.id)) {
+    parts.push(el("div", { class: "last" }, "last: ", el("a", { href: `#/deploy/${last.id}` }, `#${last.id}`), " ", badge(last.state)));
+  }
+  if (r) {
+    parts.push(el("div", { class: "running" }, el("a", { href: `#/deploy/${r.id}` }, `#${r.id}`), " deploying ", what(r), progressBar(r.progress)));
+  }
+  if (e.queued || e.waiting) {
+    parts.push(el("div", { class: "qlen" }, `${e.queued} queued` + (e.waiting ? `, ${e.waiting} waiting` : "")));
+  }
+  if (e.freeze) parts.push(el("div", { class: "freeze", title: e.freeze }, el("strong", {}, "Frozen: "), e.freeze));
+  if (e.lock) {
+    const l = e.lock;
+    parts.push(el("div", { class: "lock" }, el("strong", {}, "Locked: "), `${l.app ? l.app + " in " : ""}${l.env} by ${l.owner}`,
+      l.reason ? `: ${l.reason}` : "", el("div", { class: "meta" }, `since ${age(l.created_at)}`,
+        l.expires_at ? ` · expires ${when(l.expires_at)}` : " · no expiry")));
+  }
+  const actions = el("div", { class: "actions" },
+    e.lock ? el("button", { class: "small", onclick: () => unlock(e) }, "Unlock") :
+      el("button", { class: "small lock-btn", onclick: (ev) => lockForm(ev.target.closest("td"), e) }, "Lock"),
+    el("a", { class: "small", href: `#/history/${encodeURIComponent(e.app)}/${encodeURIComponent(e.env)}` }, "History"),
+    el("a", { class: "small", href: `#/deploy-new/${encodeURIComponent(e.app)}/${encodeURIComponent(e.env)}` }, "Deploy"));
+  return [parts, actions];
+}
+
+function lockForm(td, e) {
+  const reason = el("input", { name: "reason", placeholder: "reason", required: true });
+  const ttl = el("input", { name: "ttl", placeholder: "for (e.g. 2h)", size: 8 });
+  const scope = el("select", { name: "scope" }, el("option", { value: "app" }, `${e.app} in ${e.env}`), el("option", { value: "env" }, `all of ${e.env}`));
+  const form = el("form", { class: "lockform" }, scope, reason, ttl, el("button", { type: "submit" }, "Lock"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api("POST", "/api/v1/locks", { env: e.env, app: scope.value === "app" ? e.app : "", reason: reason.value, ttl: ttl.value });
+      toast(`locked ${scope.value === "app" ? e.app + " in " : ""}${e.env}`);
+      refreshSoon();
+    } catch (err) { toast(err.message, true); }
+  });
+  td.append(form);
+  reason.focus();
+}
+
+async function unlock(e) {
+  try {
+    const q = e.lock.app ? `?app=${encodeURIComponent(e.lock.app)}` : "";
+    await api("DELETE", `/api/v1/locks/${encodeURIComponent(e.lock.env)}${q}`);
+    toast(`unlocked ${e.lock.env}`);
+    refreshSoon();
+  } catch (err) { toast(err.message, true); }
+}
+
+function deployView(id) {
+  const view = { refresh: header };
+  const head = el("section", { class: "dhead", id: "dhead" });
+  const hostSel = el("select", { id: "hostfilter" }, el("option", { value: "" }, "all hosts"));
+  const log = el("pre", { class: "log", id: "log" });
+  const follow = el("label", { class: "muted" }, el("input", { type: "checkbox", id: "autoscroll", checked: true }), " follow");
+  const hosts = new Set();
+  fill($main, head, el("div", { class: "logbar" }, el("strong", {}, "Log"), " ", hostSel, " ", follow, " ",
+    el("a", { href: `/api/v1/deploys/${id}/log`, target: "_blank" }, "raw log")), log);
+  let auto = true;
+  log.addEventListener("scroll", () => {
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 24;
+    auto = atBottom;
+    follow.firstChild.checked = atBottom;
+  });
+  follow.firstChild.addEventListener("change", (ev) => { auto = ev.target.checked; if (auto) log.scrollTop = log.scrollHeight; });
+  hostSel.addEventListener("change", () => {
+    for (const line of log.children) line.hidden = hostSel.value !== "" && line.dataset.host !== hostSel.value;
+  });
+  async function header() {
+    let d;
+    try { d = await api("GET", `/api/v1/deploys/${id}`); } catch (e) { fill(head, el("p", { class: "error" }, e.message)); return; }
+    const env = state.envs.find((x) => x.app === d.app && x.env === d.env) || {};
+    const buttons = [];
+    const act = (label, method, path, body, cls) => el("button", { class: cls || "", onclick: async () => {
+      try { const r = await api(method, path, body); toast(`${label}: #${r.id} ${r.state}`); refreshSoon(); if (label === "Roll back") location.hash = `#/deploy/${r.id}`; }
+      catch (e) { toast(e.message, true); }
+    } }, label);
+    if (["waiting", "queued", "running"].includes(d.state)) buttons.push(act("Cancel", "POST", `/api/v1/deploys/${id}/cancel`, undefined, "danger"));
+    if (d.state === "running" && d.progress && d.progress.phase === "paused") buttons.push(act("Continue", "POST", `/api/v1/deploys/${id}/continue`, undefined, "primary"));
+    if (d.needs_approval) {
+      buttons.push(act("Approve", "POST", `/api/v1/deploys/${id}/approve`, undefined, "primary"));
+      buttons.push(act("Reject", "POST", `/api/v1/deploys/${id}/reject`, {}));
+    }
+    if (!d.op && ["succeeded", "failed", "interrupted"].includes(d.state)) buttons.push(act("Roll back", "POST", "/api/v1/rollbacks", { app: d.app, env: d.env }));
+    fill(head, 
+      el("h1", {}, `#${d.id} `, d.op ? `${d.op} ${d.app} in ${d.env}` : `${d.app} → ${d.env}`, " ", badge(d.state)),
+      el("dl", { class: "facts" },
+        el("dt", {}, "sha"), el("dd", {}, commitLink(env.repo, d.sha)),
+        el("dt", {}, "ref"), el("dd", {}, d.ref && d.ref !== d.sha ? d.ref : "—"),
+        el("dt", {}, "by"), el("dd", {}, d.user),
+        el("dt", {}, "source"), el("dd", {}, d.source),
+        el("dt", {}, "asked"), el("dd", {}, when(d.created_at)),
+        el("dt", {}, "started"), el("dd", {}, when(d.started_at) || "—"),
+        el("dt", {}, "finished"), el("dd", {}, d.finished_at ? `${when(d.finished_at)} (${Math.round((new Date(d.finished_at) - new Date(d.started_at || d.created_at)) / 1000)}s)` : "—"),
+        d.previous_sha ? [el("dt", {}, "before"), el("dd", {}, commitLink(env.repo, d.previous_sha))] : null),
+      d.error ? el("p", { class: "error" }, d.error) : null,
+      d.waiting_for ? el("p", { class: "muted" }, d.waiting_for) : null,
+      d.state === "running" ? progressBar(d.progress) : null,
+      el("div", { class: "buttons" }, buttons));
+  }
+  if (state.logSource) state.logSource.close();
+  const src = new EventSource(`/api/v1/deploys/${id}/log`);
+  state.logSource = src;
+  src.addEventListener("line", (ev) => {
+    const l = JSON.parse(ev.data);
+    if (l.host && !hosts.has(l.host)) { hosts.add(l.host); hostSel.append(el("option", { value: l.host }, l.host)); }
+    const line = el("div", { class: "line s-" + l.stream, "data-host": l.host || "" },
+      el("span", { class: "t" }, new Date(l.time).toLocaleTimeString()), " ",
+      l.host ? el("span", { class: "h" }, "[" + l.host + "] ") : null, ansi(l.text));
+    if (hostSel.value && (l.host || "") !== hostSel.value) line.hidden = true;
+    log.append(line);
+    if (auto) log.scrollTop = log.scrollHeight;
+  });
+  src.addEventListener("end", () => { src.close(); header(); });
+  header();
+  view.leave = () => src.close();
+  return view;
+}
+
+function historyView(app, env) {
+  const view = { refresh: render };
+  const stateSel = el("select", { id: "f-state" }, el("option", { value: "" }, "any state"),
+    ["succeeded", "failed", "canceled", "interrupted", "superseded", "running", "queued", "waiting"].map((s) => el("option", { value: s }, s)));
+  const sourceSel = el("select", { id: "f-source" }, el("option", { value: "" }, "any source"),
+    ["chat", "api", "github", "auto", "rollback", "promotion"].map((s) => el("option", { value: s }, s)));
+  const userIn = el("input", { id: "f-user", placeholder: "user" });
+  const body = el("div", {});
+  const diff = el("div", { class: "diff", id: "diff" });
+  for (const c of [stateSel, sourceSel, userIn]) c.addEventListener("input", render);
+  fill($main, el("h1", {}, `History: ${app} in ${env}`),
+    el("div", { class: "filters" }, stateSel, sourceSel, userIn), diff, body);
+  async function render() {
+    const q = new URLSearchParams({ app, env, limit: "200" });
+    if (stateSel.value) q.set("state", stateSel.value);
+    let ds;
+    try { ds = await api("GET", "/api/v1/deploys?" + q); } catch (e) { fill(body, el("p", { class: "error" }, e.message)); return; }
+    if (!state.envs.length) await loadEnvs().catch(() => {});
+    const repo = (state.envs.find((x) => x.app === app && x.env === env) || {}).repo;
+    ds = ds.filter((d) => (!sourceSel.value || d.source === sourceSel.value) && (!userIn.value || d.user.includes(userIn.value)));
+    const picked = [];
+    const updateDiff = () => {
+      if (picked.length !== 2) { fill(diff, el("span", { class: "muted" }, "Pick two deploys to compare them.")); return; }
+      const [a, b] = picked.slice().sort((x, y) => x.id - y.id);
+      fill(diff, repo ? el("a", { href: `https://github.com/${repo}/compare/${a.sha}...${b.sha}`, target: "_blank", rel: "noopener" },
+        `compare #${a.id} (${short(a.sha)}) … #${b.id} (${short(b.sha)})`) : el("code", {}, `${short(a.sha)}..${short(b.sha)}`));
+    };
+    fill(body, el("table", { class: "history" },
+      el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "#"), el("th", {}, "state"), el("th", {}, "what"), el("th", {}, "by"), el("th", {}, "source"), el("th", {}, "when"))),
+      el("tbody", {}, ds.map((d) => el("tr", {},
+        el("td", {}, d.op ? null : el("input", { type: "checkbox", onchange: (ev) => {
+          if (ev.target.checked) picked.push(d); else picked.splice(picked.indexOf(d), 1);
+          if (picked.length > 2) { picked.shift(); }
+          updateDiff();
+        } })),
+        el("td", {}, el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`)),
+        el("td", {}, badge(d.state)),
+        el("td", {}, what(d), d.error ? el("div", { class: "muted" }, d.error) : null),
+        el("td", {}, d.user), el("td", {}, d.source), el("td", { title: when(d.created_at) }, age(d.created_at) + " ago"))))));
+    updateDiff();
+  }
+  render();
+  return view;
+}
+
+function deployFormView(app, env) {
+  const view = {};
+  const appSel = el("select", { id: "d-app", name: "app" });
+  const envSel = el("select", { id: "d-env", name: "env" });
+  const ref = el("input", { id: "d-ref", name: "ref", placeholder: "ref: a sha, branch or tag (default: the app's)" });
+  const force = el("label", {}, el("input", { type: "checkbox", id: "d-force" }), " skip required checks (deploy!)");
+  const preview = el("div", { class: "preview", id: "preview" });
+  const form = el("form", { class: "deployform" }, appSel, envSel, ref, force,
+    el("div", { class: "buttons" }, el("button", { type: "button", id: "d-preview", onclick: doPreview }, "Preview"),
+      el("button", { type: "submit", class: "primary" }, "Deploy")), preview);
+  fill($main, el("h1", {}, "Deploy"), form);
+  loadEnvs().then((envs) => {
+    const apps = [...new Set(envs.map((e) => e.app))];
+    fill(appSel, ...apps.map((a) => el("option", { value: a, selected: a === app }, a)));
+    const envOptions = () => fill(envSel, envs.filter((e) => e.app === appSel.value).map((e) => el("option", { value: e.env, selected: e.env === env }, e.env)));
+    appSel.addEventListener("change", envOptions);
+    envOptions();
+  }).catch((e) => toast(e.message, true));
+  async function doPreview() {
+    try {
+      const p = await api("GET", `/api/v1/preview?${new URLSearchParams({ app: appSel.value, env: envSel.value, ref: ref.value })}`);
+      fill(preview, el("p", {}, p.current_sha ? `${short(p.current_sha)} → ${short(p.sha)}` : `first deploy: ${short(p.sha)}`,
+        p.compare_url ? [" · ", el("a", { href: p.compare_url, target: "_blank", rel: "noopener" }, `${p.commits} commit${p.commits === 1 ? "" : "s"}`)] : null));
+    } catch (e) { fill(preview, el("p", { class: "error" }, e.message)); }
+  }
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const d = await api("POST", "/api/v1/deploys", { app: appSel.value, env: envSel.value, ref: ref.value, force: force.firstChild.checked });
+      location.hash = `#/deploy/${d.id}`;
+    } catch (e) { toast(e.message, true); }
+  });
+  return view;
+}
+
+function loginView() {
+  const token = el("input", { id: "token", type: "password", placeholder: "API token", autocomplete: "off" });
+  const name = el("input", { id: "name", placeholder: "your name" });
+  const form = el("form", { class: "login" },
+    el("p", {}, "Sign in with an API token (the CLI's DEPLOYQ_TOKEN)."), token,
+    el("button", { type: "submit", class: "primary" }, "Sign in"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await api("POST", "/ui/login", { token: token.value, user: name.value });
+      state.me = r.user;
+      renderWho();
+      followEvents();
+      location.hash = "#/";
+    } catch (e) { toast(e.message, true); }
+  });
+  const parts = [el("h1", {}, "Sign in"), form];
+  if (state.github) parts.push(el("p", {}, el("a", { class: "button", href: "/ui/auth/github" }, "Sign in with GitHub")));
+  if (state.open) {
+    form.querySelector("p").textContent = "This server is open on loopback: say who you are.";
+    token.replaceWith(name);
+  }
+  fill($main, ...parts);
+  return {};
+}
+
+function renderWho() {
+  const who = document.getElementById("who");
+  fill(who, state.me ? `signed in as ${state.me} ` : "", state.me && state.me !== "anonymous" ?
+    el("button", { class: "small", onclick: async () => {
+      await api("POST", "/ui/logout"); state.me = null;
+      if (state.events) { state.events.close(); state.events = null; }
+      location.hash = "#/login";
+    } }, "sign out") :
+    el("a", { href: "#/login" }, "sign in"));
+}
+
+// ---------- routing ----------
+
+function route() {
+  if (state.view && state.view.leave) state.view.leave();
+  if (state.logSource) { state.logSource.close(); state.logSource = null; }
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  switch (parts[0]) {
+    case "deploy": state.view = deployView(Number(parts[1])); break;
+    case "history": state.view = historyView(parts[1], parts[2]); break;
+    case "deploy-new": state.view = deployFormView(parts[1], parts[2]); break;
+    case "login": state.view = loginView(); break;
+    default: state.view = matrixView();
+  }
+}
+
+async function start() {
+  window.addEventListener("hashchange", route);
+  try {
+    const cfg = await api("GET", "/ui/config");
+    state.open = cfg.open; state.github = cfg.github;
+    const me = await api("GET", "/ui/whoami");
+    state.me = me.user || null;
+  } catch (e) {
+    state.me = null;
+  }
+  renderWho();
+  if (state.me === null) { location.hash = "#/login"; }
+  else followEvents();
+  route();
+}
+
+start();
