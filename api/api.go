@@ -462,13 +462,10 @@ func (s *Server) createFreeze(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var ttl time.Duration
-	if req.TTL != "" {
-		var err error
-		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
-			s.writeError(w, r, queue.Errorf(queue.EInvalid, "bad ttl %q (use e.g. 30m, 2h)", req.TTL))
-			return
-		}
+	ttl, err := parseTTL(req.TTL)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	f, err := s.svc.Freeze(r.Context(), queue.FreezeRequest{Env: req.Env, Owner: userOf(r), Reason: req.Reason, TTL: ttl})
 	if err != nil {
@@ -549,13 +546,10 @@ func (s *Server) createLock(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var ttl time.Duration
-	if req.TTL != "" {
-		var err error
-		if ttl, err = time.ParseDuration(req.TTL); err != nil || ttl <= 0 {
-			s.writeError(w, r, queue.Errorf(queue.EInvalid, "bad ttl %q (use e.g. 30m, 2h)", req.TTL))
-			return
-		}
+	ttl, err := parseTTL(req.TTL)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	l, _, err := s.svc.Lock(r.Context(), queue.LockRequest{Env: req.Env, App: req.App, Owner: userOf(r),
 		Reason: req.Reason, TTL: ttl, Steal: req.Steal})
@@ -701,4 +695,16 @@ func (c *laneCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, b(st.Running != nil), st.App, st.Env)
 		ch <- prometheus.MustNewConstMetric(lockedDesc, prometheus.GaugeValue, b(st.Lock != nil), st.App, st.Env)
 	}
+}
+
+// parseTTL reads an optional duration ("" is none).
+func parseTTL(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, queue.Errorf(queue.EInvalid, "bad ttl %q (use e.g. 30m, 2h)", v)
+	}
+	return d, nil
 }

@@ -295,3 +295,48 @@ func ShellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// Undoable is a runner's run that changed a target which goes on by
+// itself (a rollout in a cluster, a Marathon deployment) and can be undone.
+type Undoable struct {
+	// Undo takes back what the run changed; why says what went wrong. It
+	// returns a summary: "undone: deployment/web".
+	Undo func(ctx context.Context, why string) string
+	// Table ends the log with where each target stands.
+	Table func()
+	// Log writes a line.
+	Log func(format string, args ...any)
+	// Left is what the run says when deployq stops under it: the change
+	// goes on and is not undone for that ("the rollout was left to the
+	// cluster").
+	Left string
+}
+
+// Finish ends such a run: success; deployq stopping (left as it goes,
+// not undone); or a failure, a timeout or a cancel (undone, and the deploy
+// fails, or is canceled, saying what was undone).
+func (u Undoable) Finish(ctx context.Context, failure error) (queue.Result, error) {
+	if failure == nil {
+		u.Table()
+		return queue.Result{OK: true}, nil
+	}
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), queue.ErrShutdown) {
+		u.Log("deployq is stopping: %s, unwatched and not undone", u.Left)
+		u.Table()
+		return queue.Result{Message: u.Left}, ctx.Err()
+	}
+	why := failure.Error()
+	if ctx.Err() != nil {
+		why = context.Cause(ctx).Error()
+	}
+	summary := u.Undo(context.WithoutCancel(ctx), why)
+	u.Table()
+	if ctx.Err() != nil {
+		return queue.Result{Message: summary}, ctx.Err()
+	}
+	msg := failure.Error()
+	if summary != "" {
+		msg += "; " + summary
+	}
+	return queue.Result{Message: msg}, nil
+}

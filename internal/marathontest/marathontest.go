@@ -554,6 +554,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// locked answers 409 with Marathon's body for an app a deployment locks.
+func locked(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusConflict)
+	w.Write(fixture("put-app.409-locked-by-deployment.json"))
+}
+
 func notFound(w http.ResponseWriter, id string) {
 	writeJSON(w, http.StatusNotFound, map[string]any{"message": fmt.Sprintf("App '%s' does not exist", id)})
 }
@@ -696,9 +703,7 @@ func (s *Server) putApp(w http.ResponseWriter, r *http.Request, id string) {
 	force := r.URL.Query().Get("force") == "true"
 	if d := s.deploymentOf(id); d != nil {
 		if !force {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusConflict)
-			w.Write(fixture("put-app.409-locked-by-deployment.json"))
+			locked(w)
 			return
 		}
 		s.removeDeployment(d.id)
@@ -728,9 +733,7 @@ func (s *Server) restart(w http.ResponseWriter, id string) {
 		return
 	}
 	if s.deploymentOf(id) != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusConflict)
-		w.Write(fixture("put-app.409-locked-by-deployment.json"))
+		locked(w)
 		return
 	}
 	def := a.def

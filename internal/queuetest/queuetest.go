@@ -4,8 +4,11 @@ package queuetest
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/queue"
@@ -77,4 +80,23 @@ func (e *Env) Wait(t testing.TB, id int64) *queue.Deploy {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// WaitLog waits (bounded) until a deploy's log has a line containing s.
+func (e *Env) WaitLog(t testing.TB, id int64, s string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
+	defer cancel()
+	found := errors.New("found")
+	_, err := e.Svc.FollowLog(ctx, id, 0, func(ls []queue.LogLine) error {
+		for _, l := range ls {
+			if strings.Contains(l.Text, s) {
+				return found
+			}
+		}
+		return nil
+	})
+	if err != found {
+		t.Fatalf("the log never said %q (%v)", s, err)
+	}
 }

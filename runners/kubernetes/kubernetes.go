@@ -256,31 +256,7 @@ func (d *deploy) run(ctx context.Context) (queue.Result, error) {
 		}
 		failure = d.setImages(ctx, t)
 	}
-	if failure == nil {
-		d.table()
-		return queue.Result{OK: true}, nil
-	}
-	if ctx.Err() != nil && errors.Is(context.Cause(ctx), queue.ErrShutdown) {
-		// deployq stops: the rollout goes on in the cluster by itself and
-		// is not undone for that
-		d.logf("deployq is stopping: the rollout goes on in the cluster, unwatched and not undone")
-		d.table()
-		return queue.Result{Message: "the rollout was left to the cluster"}, ctx.Err()
-	}
-	why := failure.Error()
-	if ctx.Err() != nil {
-		why = context.Cause(ctx).Error()
-	}
-	summary := d.undo(context.WithoutCancel(ctx), why)
-	d.table()
-	if ctx.Err() != nil {
-		return queue.Result{Message: summary}, ctx.Err()
-	}
-	msg := failure.Error()
-	if summary != "" {
-		msg += "; " + summary
-	}
-	return queue.Result{Message: msg}, nil
+	return runners.Undoable{Undo: d.undo, Table: d.table, Log: d.logf, Left: "the rollout was left to the cluster"}.Finish(ctx, failure)
 }
 
 // setImages updates one target's container images and follows its rollout.

@@ -231,24 +231,6 @@ func deploy(t *testing.T, st *kuberunner.Settings, sha string, during func(*queu
 	return got, log.String(), q
 }
 
-// waitLog waits (bounded) until the deploy's log has a line containing s.
-func waitLog(t *testing.T, q *queuetest.Env, id int64, s string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(q.Ctx, 2*time.Minute)
-	defer cancel()
-	found := fmt.Errorf("found")
-	_, err := q.Svc.FollowLog(ctx, id, 0, func(ls []queue.LogLine) error {
-		for _, l := range ls {
-			if strings.Contains(l.Text, s) {
-				return found
-			}
-		}
-		return nil
-	})
-	if err != found {
-		t.Fatalf("the log never said %q (%v)", s, err)
-	}
-}
 
 func TestImageUpdateRollsOut(t *testing.T) {
 	ctx, ns := needCluster(t)
@@ -361,7 +343,7 @@ func TestCancelMidRolloutUndoes(t *testing.T) {
 	createDeployment(t, ctx, ns, "web", "registry.example.com/web:good", 3, 600)
 	st := settings(ns, kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": "registry.example.com/" + denied + "/web:{sha}"}})
 	d, log, _ := deploy(t, st, sha1, func(q *queuetest.Env, d *queue.Deploy) {
-		waitLog(t, q, d.ID, "image not allowed by policy") // stuck mid-rollout
+		q.WaitLog(t, d.ID, "image not allowed by policy") // stuck mid-rollout
 		if _, err := q.Svc.Cancel(q.Ctx, d.ID, "bob"); err != nil {
 			t.Fatal(err)
 		}

@@ -268,29 +268,7 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 
 // end rolls back on failure and reports.
 func (x *run) end(ctx context.Context, failure error) (queue.Result, error) {
-	if failure == nil {
-		x.table()
-		return queue.Result{OK: true}, nil
-	}
-	if ctx.Err() != nil && errors.Is(context.Cause(ctx), queue.ErrShutdown) {
-		x.logf("deployq is stopping: Marathon goes on with the deployment, unwatched and not rolled back")
-		x.table()
-		return queue.Result{Message: "the deployment was left to Marathon"}, ctx.Err()
-	}
-	why := failure.Error()
-	if ctx.Err() != nil {
-		why = context.Cause(ctx).Error()
-	}
-	summary := x.rollback(context.WithoutCancel(ctx), why)
-	x.table()
-	if ctx.Err() != nil {
-		return queue.Result{Message: summary}, ctx.Err()
-	}
-	msg := failure.Error()
-	if summary != "" {
-		msg += "; " + summary
-	}
-	return queue.Result{Message: msg}, nil
+	return runners.Undoable{Undo: x.rollback, Table: x.table, Log: x.logf, Left: "the deployment was left to Marathon"}.Finish(ctx, failure)
 }
 
 // deployApp sets one app's image and labels, PUTs it and follows the

@@ -207,7 +207,7 @@ func TestCancelRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, e, d.ID, "tasks healthy 0/2")
+	e.WaitLog(t, d.ID, "tasks healthy 0/2")
 	if _, err := e.Svc.Cancel(e.Ctx, d.ID, "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -220,24 +220,6 @@ func TestCancelRollsBack(t *testing.T) {
 	}
 }
 
-// waitLog waits (bounded) for a line containing s.
-func waitLog(t *testing.T, e env, id int64, s string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(e.Ctx, time.Minute)
-	defer cancel()
-	found := fmt.Errorf("found")
-	_, err := e.Svc.FollowLog(ctx, id, 0, func(ls []queue.LogLine) error {
-		for _, l := range ls {
-			if strings.Contains(l.Text, s) {
-				return found
-			}
-		}
-		return nil
-	})
-	if err != found {
-		t.Fatalf("the log never said %q (%v)", s, err)
-	}
-}
 
 func TestCanaryFailureStopsBeforeTheMainApp(t *testing.T) {
 	m := simulator(t)
@@ -298,7 +280,7 @@ func TestLockedByAnotherDeploymentWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, e, d.ID, "is locked by deployment 5cd987cd-85ae-4e70-8df7-f1438367d9cb")
+	e.WaitLog(t, d.ID, "is locked by deployment 5cd987cd-85ae-4e70-8df7-f1438367d9cb")
 	m.Finish(other)
 	got, log := e.wait(t, d)
 	if got.State != queue.StateSucceeded {
