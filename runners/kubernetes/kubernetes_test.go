@@ -231,7 +231,6 @@ func deploy(t *testing.T, st *kuberunner.Settings, sha string, during func(*queu
 	return got, log.String(), q
 }
 
-
 func TestImageUpdateRollsOut(t *testing.T) {
 	ctx, ns := needCluster(t)
 	createDeployment(t, ctx, ns, "web", "registry.example.com/web:old", 4, 600)

@@ -220,7 +220,6 @@ func TestCancelRollsBack(t *testing.T) {
 	}
 }
 
-
 func TestCanaryFailureStopsBeforeTheMainApp(t *testing.T) {
 	m := simulator(t)
 	seed(t, m, "/web", "registry.example.com/web:good", 3)
