@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"strconv"
@@ -79,3 +80,35 @@ func TestPolicyEndpoints(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// operator runs operations at once.
+type operator struct{}
+
+func (operator) Run(context.Context, queue.Job, queue.Output) (queue.Result, error) {
+	return queue.Result{OK: true}, nil
+}
+func (operator) Operate(context.Context, queue.Job, queue.Output) (queue.Result, error) {
+	return queue.Result{OK: true}, nil
+}
+
+func TestOperationEndpoint(t *testing.T) {
+	svc := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production",
+		Environments: []*queue.Environment{{Name: "production", Runner: "op"}}}},
+		func(o *queue.Options) { o.Runners["op"] = operator{} }).Svc
+	ts := httptest.NewServer(api.New(api.Options{Service: svc}))
+	t.Cleanup(ts.Close)
+	s := &server{url: ts.URL, svc: svc}
+	r := s.do(t, "POST", "/api/v1/operations", `{"app":"web","op":"scale","instances":3}`, "X-Deployq-User", "alice")
+	var d struct {
+		ID        int64
+		Op        string
+		Instances int
+	}
+	json.Unmarshal([]byte(r.body), &d)
+	if r.status != 202 || d.Op != "scale" || d.Instances != 3 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := s.waitEnd(t, d.ID); got.State != queue.StateSucceeded || got.Op != "scale" {
+		t.Fatalf("%+v", got)
+	}
+}

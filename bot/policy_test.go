@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,4 +91,46 @@ func wait(t *testing.T, q *queuetest.Env, id int64) *queue.Deploy {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// fakeTarget is a runner that can operate an app and tell what runs.
+type fakeTarget struct{}
+
+func (fakeTarget) Run(context.Context, queue.Job, queue.Output) (queue.Result, error) {
+	return queue.Result{OK: true}, nil
+}
+
+func (fakeTarget) Operate(_ context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	w := out.Stream(queue.StreamStdout, "")
+	defer w.Close()
+	fmt.Fprintf(w, "did %s %d\n", job.Op, job.Instances)
+	return queue.Result{OK: true}, nil
+}
+
+func (fakeTarget) Live(context.Context, *queue.App, *queue.Environment) (string, error) {
+	return "deployment/web: web=registry.example.com/web:v7", nil
+}
+
+// Operations from chat are queued like deploys; `where` says what the
+// runner sees running.
+func TestOperationsAndWhere(t *testing.T) {
+	prod := &queue.Environment{Name: "production", Runner: "fake"}
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production",
+		Environments: []*queue.Environment{prod}}}, func(o *queue.Options) { o.Runners["fake"] = fakeTarget{} })
+	b := bot.New(q.Svc, "")
+	r := b.Handle(q.Ctx, bot.Message{User: "alice", Text: "scale web in production to 4"})
+	if r.Err != nil || r.Deploy == nil || r.Deploy.Op != "scale" || !strings.HasPrefix(r.Text, "#1 queued: scale web in production to 4 by alice") {
+		t.Fatalf("%q %v", r.Text, r.Err)
+	}
+	if d := wait(t, q, r.Deploy.ID); d.State != queue.StateSucceeded {
+		t.Fatalf("%s", d.State)
+	}
+	r = b.Handle(q.Ctx, bot.Message{User: "alice", Text: "history web"})
+	if !strings.Contains(r.Text, "#1 production succeeded: scale web in production to 4 by alice") {
+		t.Errorf("history: %q", r.Text)
+	}
+	r = b.Handle(q.Ctx, bot.Message{User: "alice", Text: "where web"})
+	if !strings.Contains(r.Text, "running now: deployment/web: web=registry.example.com/web:v7") {
+		t.Errorf("where: %q", r.Text)
+	}
 }

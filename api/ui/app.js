@@ -148,6 +148,8 @@ async function loadEnvs() {
 function matrixView() {
   const view = { refresh: render };
   async function render() {
+    // a form open in a cell is being typed in: refresh once it closes
+    if ($main.querySelector(".lockform")) { view.pending = true; return; }
     let envs;
     try { envs = await loadEnvs(); } catch (e) { fill($main, el("p", { class: "error" }, e.message)); return; }
     const apps = [], envNames = [];
@@ -171,6 +173,7 @@ function matrixView() {
           badge(d.state), " ", el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`), ` ${d.app} → ${d.env} `, what(d),
           ` by ${d.user}`, d.waiting_for ? el("span", { class: "muted" }, " · " + d.waiting_for) : null,
           d.state === "running" ? progressBar(d.progress) : null))));
+    if ($main.querySelector(".lockform")) { view.pending = true; return; } // opened meanwhile
     fill($main, el("h1", {}, "Environments"), el("div", { class: "scroll" }, table), queue);
   }
   render();
@@ -215,15 +218,18 @@ function lockForm(td, e) {
   const reason = el("input", { name: "reason", placeholder: "reason", required: true });
   const ttl = el("input", { name: "ttl", placeholder: "for (e.g. 2h)", size: 8 });
   const scope = el("select", { name: "scope" }, el("option", { value: "app" }, `${e.app} in ${e.env}`), el("option", { value: "env" }, `all of ${e.env}`));
-  const form = el("form", { class: "lockform" }, scope, reason, ttl, el("button", { type: "submit" }, "Lock"));
+  const close = () => { form.remove(); refreshSoon(); };
+  const form = el("form", { class: "lockform" }, scope, reason, ttl, el("button", { type: "submit" }, "Lock"),
+    el("button", { type: "button", onclick: close }, "Cancel"));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       await api("POST", "/api/v1/locks", { env: e.env, app: scope.value === "app" ? e.app : "", reason: reason.value, ttl: ttl.value });
       toast(`locked ${scope.value === "app" ? e.app + " in " : ""}${e.env}`);
-      refreshSoon();
+      close();
     } catch (err) { toast(err.message, true); }
   });
+  if (td.querySelector(".lockform")) return;
   td.append(form);
   reason.focus();
 }

@@ -101,14 +101,33 @@ func value[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
 	return v
 }
 
+var loads int
+
+// open loads a page of the dashboard: a real navigation each time (a new
+// query), never one within the document, whose end the browser may not
+// report.
+func open(base, hash string) chromedp.Action[chromedp.Void] {
+	loads++
+	return chromedp.Navigate(fmt.Sprintf("%s/?load=%d%s", base, loads, hash))
+}
+
 // poll waits until a JavaScript expression is true in the page.
+// A navigation under way (a redirect, a sign-in) ends the page's
+// JavaScript context: the wait goes on in the next page.
 func poll(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(60*time.Second))(ctx, tg)
-		if err != nil {
-			err = fmt.Errorf("waiting for %s: %w", expr, err)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Until(deadline)))(ctx, tg)
+			if err == nil {
+				return chromedp.Void{}, nil
+			}
+			navigated := strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "navigated or closed")
+			if !navigated || time.Now().After(deadline) || ctx.Err() != nil {
+				return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		return chromedp.Void{}, err
 	}
 }
 
@@ -171,11 +190,11 @@ apps:
 func (b *browser) signIn(t *testing.T, s *server) {
 	t.Helper()
 	b.run(t, "sign in",
-		chromedp.Navigate(s.url+"/#/login"),
-		chromedp.WaitVisible(chromedp.ID("#token")),
+		open(s.url, "#/login"),
+		poll(`document.getElementById("token")`),
 		chromedp.SendKeys(chromedp.ID("#token"), webToken),
 		chromedp.Click(chromedp.CSS(".login button[type=submit]")),
-		chromedp.WaitVisible(chromedp.ID("#matrix")),
+		poll(`document.getElementById("matrix")`),
 		poll(`document.getElementById("who").textContent.includes("signed in as alice")`))
 }
 
@@ -199,7 +218,7 @@ func TestDashboard(t *testing.T) {
 		var d struct{ ID int64 }
 		apiCall(t, s, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &d)
 		b.run(t, "deploy page",
-			chromedp.Navigate(fmt.Sprintf("%s/#/deploy/%d", s.url, d.ID)),
+			open(s.url, fmt.Sprintf("#/deploy/%d", d.ID)),
 			poll(`document.getElementById("log")?.textContent.includes("first line")`),
 			func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 				_, err := chromedp.Evaluate[bool](`window.stayed = true`)(ctx, tg)
@@ -217,10 +236,10 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("a lock taken on the page shows in the matrix and the API", func(t *testing.T) {
 		b.run(t, "lock",
-			chromedp.Navigate(s.url+"/#/"),
-			chromedp.WaitVisible(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
+			open(s.url, "#/"),
+			poll(`document.querySelector("td[data-app=web][data-env=production] .lock-btn")`),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
-			chromedp.WaitVisible(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`)),
+			poll(`document.querySelector("td[data-app=web][data-env=production] input[name=reason]")`),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "db migration"),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=ttl]`), "2h"),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
@@ -250,7 +269,7 @@ func TestDashboard(t *testing.T) {
 			for _, p := range pages {
 				b.run(t, p.name+" at "+w.name,
 					chromedp.EmulateViewport(w.w, w.h),
-					chromedp.Navigate(s.url+"/"+p.hash),
+					open(s.url, p.hash),
 					poll(p.ready))
 				img := value(t, b, chromedp.CaptureScreenshot())
 				if _, err := png.Decode(bytes.NewReader(img)); err != nil {
@@ -288,10 +307,10 @@ apps:
 	s := startServer(t, dir, []string{"CI_TOKEN=ci-token-0123456789abcdef", "OAUTH_SECRET=oauth-secret-0123456789"})
 	b := newBrowser(t)
 	b.run(t, "sign in with GitHub",
-		chromedp.Navigate(s.url+"/#/login"),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/auth/github"]`)),
+		open(s.url, "#/login"),
+		poll(`document.querySelector('a[href="/ui/auth/github"]')`),
 		chromedp.Click(chromedp.CSS(`a[href="/ui/auth/github"]`)),
-		chromedp.WaitVisible(chromedp.ID("#matrix")),
+		poll(`document.getElementById("matrix")`),
 		poll(`document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
 	// the login is the user: it may lock, as the lockers rule says
 	b.run(t, "lock as the GitHub user",

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/internal/kubetest"
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
@@ -257,10 +256,9 @@ func TestImageUpdateRollsOut(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
-	// `where` reads the image running in the cluster
-	where := bot.New(q.Svc, "").Handle(ctx, bot.Message{User: "carol", Text: "where web"})
-	if want := "running now: deployment/web: web=registry.example.com/web:" + sha1; !strings.Contains(where.Text, want) {
-		t.Errorf("where says %q, want %q in it", where.Text, want)
+	// what `where` shows: the image running in the cluster
+	if live, err := q.Svc.Live(ctx, "web", "production"); err != nil || live != "deployment/web: web=registry.example.com/web:"+sha1 {
+		t.Errorf("live %q %v", live, err)
 	}
 }
 

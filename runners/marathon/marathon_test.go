@@ -2,17 +2,12 @@ package marathon_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/api"
-	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/internal/marathontest"
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
@@ -322,68 +317,45 @@ func TestUnknownAppFailsClearly(t *testing.T) {
 	}
 }
 
-// scale, stop, start and restart: from chat, queued and logged like a
-// deploy, locked out like one.
+// scale, stop, start and restart: queued and logged like a deploy,
+// locked out like one.
 func TestOperations(t *testing.T) {
 	m := simulator(t)
 	seed(t, m, "/web", "registry.example.com/web:good", 2)
 	e := start(t, m, settings(m, nil))
-	b := bot.New(e.Svc, "")
-	op := func(text string) (*queue.Deploy, string) {
+	op := func(r queue.OpRequest) (*queue.Deploy, string) {
 		t.Helper()
-		r := b.Handle(e.Ctx, bot.Message{User: "alice", Text: text})
-		if r.Err != nil || r.Deploy == nil {
-			t.Fatalf("%s: %q %v", text, r.Text, r.Err)
+		r.App, r.Env, r.User = "web", "production", "alice"
+		d, err := e.Svc.Operate(e.Ctx, r)
+		if err != nil {
+			t.Fatalf("%+v: %v", r, err)
 		}
-		d, log := e.wait(t, r.Deploy)
+		d, log := e.wait(t, d)
 		if d.State != queue.StateSucceeded {
-			t.Fatalf("%s: %s %q\n%s", text, d.State, d.Error, log)
+			t.Fatalf("%+v: %s %q\n%s", r, d.State, d.Error, log)
 		}
 		return d, log
 	}
-	if d, log := op("scale web in production to 4"); d.Op != "scale" || d.Instances != 4 || !strings.Contains(log, "operation #") {
+	if d, log := op(queue.OpRequest{Op: "scale", Instances: 4}); d.Op != "scale" || d.Instances != 4 || !strings.Contains(log, "operation #") {
 		t.Errorf("%+v\n%s", d, log)
 	}
-	// the same through the HTTP API
-	srv := httptest.NewServer(api.New(api.Options{Service: e.Svc, BaseURL: "http://deployq.test"}))
-	defer srv.Close()
-	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/operations", strings.NewReader(`{"app":"web","env":"production","op":"scale","instances":3}`))
-	req.Header.Set("X-Deployq-User", "alice")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
-		ID        int64
-		Op        string
-		Instances int
-	}
-	json.NewDecoder(resp.Body).Decode(&got)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted || got.Op != "scale" || got.Instances != 3 {
-		t.Fatalf("POST /api/v1/operations: %d %+v", resp.StatusCode, got)
-	}
-	if d, log := e.wait(t, &queue.Deploy{ID: got.ID}); d.State != queue.StateSucceeded || !strings.Contains(log, "/web: scale 4 -> 3") {
-		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
-	}
-	op("scale web in production to 4")
 	if _, n := m.Image("/web"); n != 4 || !m.Healthy("/web") {
 		t.Errorf("after scale: %d instances, healthy %v", n, m.Healthy("/web"))
 	}
-	op("stop web in production")
+	op(queue.OpRequest{Op: "stop"})
 	if _, n := m.Image("/web"); n != 0 || m.Labels("/web")[marathon.LabelStoppedInstances] != "4" {
 		t.Errorf("after stop: %d instances, labels %v", n, m.Labels("/web"))
 	}
-	op("start web in production")
+	op(queue.OpRequest{Op: "start"})
 	if _, n := m.Image("/web"); n != 4 || !m.Healthy("/web") {
 		t.Errorf("after start: %d instances", n)
 	}
 	before := m.Requests()
-	_, log := op("restart web in production")
+	_, log := op(queue.OpRequest{Op: "restart"})
 	if !slicesContains(m.Requests()[len(before):], "POST /v2/apps/web/restart") || !m.Healthy("/web") {
 		t.Errorf("restart: %v\n%s", m.Requests()[len(before):], log)
 	}
-	// operations are not deploys: rollback still goes to the last deploy
+	// operations are not deploys: rollback finds no deploy to go back to
 	if _, err := e.Svc.Rollback(e.Ctx, queue.RollbackRequest{App: "web", User: "alice"}); queue.ErrorCode(err) != queue.ENotFound && queue.ErrorCode(err) != queue.EConflict {
 		t.Errorf("rollback with no deploy before: %v", err)
 	}
@@ -391,9 +363,8 @@ func TestOperations(t *testing.T) {
 	if _, _, err := e.Svc.Lock(e.Ctx, queue.LockRequest{Env: "production", Owner: "carol", Reason: "incident"}); err != nil {
 		t.Fatal(err)
 	}
-	r := b.Handle(e.Ctx, bot.Message{User: "alice", Text: "scale web in production to 1"})
-	if queue.ErrorCode(r.Err) != queue.ELocked {
-		t.Errorf("scale under a lock: %q %v", r.Text, r.Err)
+	if _, err := e.Svc.Operate(e.Ctx, queue.OpRequest{App: "web", Op: "scale", Instances: 1, User: "alice"}); queue.ErrorCode(err) != queue.ELocked {
+		t.Errorf("scale under a lock: %v", err)
 	}
 }
 
