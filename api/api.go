@@ -99,13 +99,13 @@ func New(o Options) *Server {
 		r.Post("/deploys", s.createDeploy)
 		r.Get("/deploys", s.listDeploys)
 		r.Get("/deploys/{id}", s.getDeploy)
-		r.Post("/deploys/{id}/cancel", s.cancelDeploy)
-		r.Post("/deploys/{id}/continue", s.continueDeploy)
+		r.Post("/deploys/{id}/cancel", s.onDeploy(http.StatusAccepted, s.svc.Cancel))
+		r.Post("/deploys/{id}/continue", s.onDeploy(http.StatusAccepted, s.svc.Continue))
 		r.Get("/deploys/{id}/log", s.getLog)
 		r.Post("/rollbacks", s.createRollback)
 		r.Post("/operations", s.createOperation)
 		r.Post("/promotions", s.createPromotion)
-		r.Post("/deploys/{id}/approve", s.approveDeploy)
+		r.Post("/deploys/{id}/approve", s.onDeploy(http.StatusOK, s.svc.Approve))
 		r.Post("/deploys/{id}/reject", s.rejectDeploy)
 		r.Get("/freezes", s.listFreezes)
 		r.Post("/freezes", s.createFreeze)
@@ -301,6 +301,23 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// onDeploy answers POST /deploys/{id}/cancel, continue, approve: act on
+// the deploy as the user, answer with it.
+func (s *Server) onDeploy(status int, act func(ctx context.Context, id int64, user string) (*queue.Deploy, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := s.deployID(w, r)
+		if !ok {
+			return
+		}
+		d, err := act(r.Context(), id, userOf(r))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, status, s.deployJSON(d))
+	}
+}
+
 func (s *Server) deployID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
@@ -316,45 +333,6 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.svc.Deploy(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.deployJSON(d))
-}
-
-func (s *Server) cancelDeploy(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.deployID(w, r)
-	if !ok {
-		return
-	}
-	d, err := s.svc.Cancel(r.Context(), id, userOf(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
-}
-
-func (s *Server) continueDeploy(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.deployID(w, r)
-	if !ok {
-		return
-	}
-	d, err := s.svc.Continue(r.Context(), id, userOf(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, s.deployJSON(d))
-}
-
-func (s *Server) approveDeploy(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.deployID(w, r)
-	if !ok {
-		return
-	}
-	d, err := s.svc.Approve(r.Context(), id, userOf(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -577,18 +578,12 @@ func (s *Server) getApp(w http.ResponseWriter, id string) {
 	body := decode("get-app.with-tasks-healthchecks.json").(map[string]any)
 	tmpl := body["app"].(map[string]any)
 	taskTmpl := tmpl["tasks"].([]any)[0].(map[string]any)
-	out := map[string]any{}
-	for k, v := range a.def {
-		out[k] = v
-	}
+	out := maps.Clone(a.def)
 	var tasks []any
 	running, healthy, unhealthy, staged := 0, 0, 0, 0
 	checks, _ := a.def["healthChecks"].([]any)
 	for _, t := range a.tasks {
-		tj := map[string]any{}
-		for k, v := range taskTmpl {
-			tj[k] = v
-		}
+		tj := maps.Clone(taskTmpl)
 		tj["appId"], tj["id"], tj["host"], tj["version"], tj["stagedAt"], tj["state"] = id, t.id, "127.0.0.1", t.version, t.stagedAt, t.state
 		tj["ports"] = []any{31000}
 		if t.startedAt != "" {
@@ -600,10 +595,7 @@ func (s *Server) getApp(w http.ResponseWriter, id string) {
 		if t.state == "TASK_RUNNING" && (t.healthy || t.failures > 0) {
 			hcTmpl := taskTmpl["healthCheckResults"].([]any)[0].(map[string]any)
 			for range checks {
-				h := map[string]any{}
-				for k, v := range hcTmpl {
-					h[k] = v
-				}
+				h := maps.Clone(hcTmpl)
 				h["taskId"], h["alive"], h["consecutiveFailures"] = t.id, t.healthy && t.failures == 0, t.failures
 				if t.failures > 0 {
 					h["lastFailure"] = s.clock.Format("2006-01-02T15:04:05.000Z")
@@ -657,10 +649,7 @@ func (s *Server) appTasks(w http.ResponseWriter, id string) {
 	tmpl := body["tasks"].([]any)[0].(map[string]any)
 	tasks := []any{}
 	for _, t := range a.tasks {
-		tj := map[string]any{}
-		for k, v := range tmpl {
-			tj[k] = v
-		}
+		tj := maps.Clone(tmpl)
 		tj["appId"], tj["id"], tj["host"], tj["version"], tj["state"], tj["stagedAt"], tj["startedAt"] =
 			id, t.id, "127.0.0.1", t.version, t.state, t.stagedAt, t.startedAt
 		tasks = append(tasks, tj)
@@ -779,10 +768,7 @@ func (s *Server) listDeployments(w http.ResponseWriter) {
 	ds := append([]*deployment{}, s.deployments...)
 	sort.Slice(ds, func(i, j int) bool { return ds[i].version < ds[j].version })
 	for _, d := range ds {
-		dj := map[string]any{}
-		for k, v := range tmpl {
-			dj[k] = v
-		}
+		dj := maps.Clone(tmpl)
 		dj["id"], dj["version"], dj["affectedApps"], dj["affectedPods"] = d.id, d.version, []any{d.app}, []any{}
 		dj["steps"] = []any{map[string]any{"actions": []any{map[string]any{"action": "RestartApplication", "app": d.app}}}}
 		dj["currentActions"] = []any{map[string]any{"action": "RestartApplication", "app": d.app, "readinessCheckResults": []any{}}}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -539,130 +540,102 @@ func stripNulls(v any) any {
 	return v
 }
 
-// UnmarshalJSON keeps the schema's properties.
-func (a *AppDefinition) UnmarshalJSON(b []byte) error {
+// splitObject decodes a JSON object: the members named in known into
+// their destinations, the others (but nulls, at any depth) kept as they
+// came. keep, when set, says which other members to keep at all.
+func splitObject(b []byte, known map[string]any, keep func(string) bool) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
-		return err
+		return nil, err
 	}
-	*a = AppDefinition{Other: map[string]json.RawMessage{}}
+	rest := map[string]json.RawMessage{}
 	for k, v := range m {
-		if !writable[k] || isNull(v) {
+		if keep != nil && !keep(k) {
 			continue
 		}
-		v = dropNulls(v)
-		var err error
-		switch k {
-		case "id":
-			err = json.Unmarshal(v, &a.ID)
-		case "instances":
-			err = json.Unmarshal(v, &a.Instances)
-		case "labels":
-			err = json.Unmarshal(v, &a.Labels)
-		case "healthChecks":
-			err = json.Unmarshal(v, &a.HealthChecks)
-		case "container":
-			a.Container = &Container{}
-			err = json.Unmarshal(v, a.Container)
-		default:
-			a.Other[k] = v
+		if v = dropNulls(v); isNull(v) {
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %v", k, err)
+		if dst, ok := known[k]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return nil, fmt.Errorf("%s: %v", k, err)
+			}
+			continue
 		}
+		rest[k] = v
 	}
-	return nil
+	return rest, nil
 }
 
-// MarshalJSON writes the properties back, in name order.
-func (a AppDefinition) MarshalJSON() ([]byte, error) {
+// joinObject writes rest with the set members over it.
+func joinObject(rest map[string]json.RawMessage, set map[string]any) ([]byte, error) {
 	m := map[string]any{}
-	for k, v := range a.Other {
+	for k, v := range rest {
 		m[k] = v
 	}
-	m["id"] = a.ID
+	maps.Copy(m, set)
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON keeps the schema's properties.
+func (a *AppDefinition) UnmarshalJSON(b []byte) error {
+	*a = AppDefinition{}
+	rest, err := splitObject(b, map[string]any{"id": &a.ID, "instances": &a.Instances, "labels": &a.Labels,
+		"healthChecks": &a.HealthChecks, "container": &a.Container}, func(k string) bool { return writable[k] })
+	a.Other = rest
+	return err
+}
+
+// MarshalJSON writes the properties back.
+func (a AppDefinition) MarshalJSON() ([]byte, error) {
+	set := map[string]any{"id": a.ID}
 	if a.Instances != nil {
-		m["instances"] = *a.Instances
+		set["instances"] = *a.Instances
 	}
 	if a.Labels != nil {
-		m["labels"] = a.Labels
+		set["labels"] = a.Labels
 	}
 	if a.HealthChecks != nil {
-		m["healthChecks"] = a.HealthChecks
+		set["healthChecks"] = a.HealthChecks
 	}
 	if a.Container != nil {
-		m["container"] = a.Container
+		set["container"] = a.Container
 	}
-	return json.Marshal(m)
+	return joinObject(a.Other, set)
 }
 
 // UnmarshalJSON keeps every property of a container.
 func (c *Container) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	*c = Container{Other: map[string]json.RawMessage{}}
-	for k, v := range m {
-		v = dropNulls(v)
-		switch {
-		case isNull(v):
-		case k == "docker":
-			c.Docker = &Docker{}
-			if err := json.Unmarshal(v, c.Docker); err != nil {
-				return err
-			}
-		default:
-			c.Other[k] = v
-		}
-	}
-	return nil
+	*c = Container{}
+	rest, err := splitObject(b, map[string]any{"docker": &c.Docker}, nil)
+	c.Other = rest
+	return err
 }
 
 // MarshalJSON writes a container back.
 func (c Container) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for k, v := range c.Other {
-		m[k] = v
-	}
+	set := map[string]any{}
 	if c.Docker != nil {
-		m["docker"] = c.Docker
+		set["docker"] = c.Docker
 	}
-	return json.Marshal(m)
+	return joinObject(c.Other, set)
 }
 
 // UnmarshalJSON keeps every property of the docker part.
 func (d *Docker) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	*d = Docker{Other: map[string]json.RawMessage{}}
-	for k, v := range m {
-		v = dropNulls(v)
-		switch {
-		case isNull(v):
-		case k == "image":
-			if err := json.Unmarshal(v, &d.Image); err != nil {
-				return err
-			}
-		default:
-			d.Other[k] = v
-		}
-	}
-	return nil
+	*d = Docker{}
+	rest, err := splitObject(b, map[string]any{"image": &d.Image}, nil)
+	d.Other = rest
+	return err
 }
 
 // MarshalJSON writes the docker part back.
 func (d Docker) MarshalJSON() ([]byte, error) {
-	m := map[string]any{}
-	for k, v := range d.Other {
-		m[k] = v
-	}
+	set := map[string]any{}
 	if d.Image != "" {
-		m["image"] = d.Image
+		set["image"] = d.Image
 	}
-	return json.Marshal(m)
+	return joinObject(d.Other, set)
 }
 
 // Clone deep-copies a definition.
