@@ -75,10 +75,7 @@ func Shell(name, command string) *queue.Environment {
 // Wait follows a deploy's log to its end and returns the ended deploy.
 func (e *Env) Wait(t testing.TB, id int64) *queue.Deploy {
 	t.Helper()
-	d, err := e.Svc.FollowLog(e.Ctx, id, 0, func([]queue.LogLine) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, _ := e.Follow(t, id)
 	return d
 }
 
@@ -99,4 +96,26 @@ func (e *Env) WaitLog(t testing.TB, id int64, s string) {
 	if err != found {
 		t.Fatalf("the log never said %q (%v)", s, err)
 	}
+}
+
+// Follow follows a deploy's log to its end (bounded) and returns the
+// ended deploy with its log, a line each, "[host] " before lines of a host.
+func (e *Env) Follow(t testing.TB, id int64) (*queue.Deploy, string) {
+	t.Helper()
+	var log strings.Builder
+	ctx, cancel := context.WithTimeout(e.Ctx, 4*time.Minute)
+	defer cancel()
+	d, err := e.Svc.FollowLog(ctx, id, 0, func(ls []queue.LogLine) error {
+		for _, l := range ls {
+			if l.Host != "" {
+				log.WriteString("[" + l.Host + "] ")
+			}
+			log.WriteString(l.Text + "\n")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, log.String()
 }

@@ -215,19 +215,8 @@ func deploy(t *testing.T, st *kuberunner.Settings, sha string, during func(*queu
 	if during != nil {
 		during(q, d)
 	}
-	var log strings.Builder
-	ctx, cancel := context.WithTimeout(q.Ctx, 4*time.Minute)
-	defer cancel()
-	got, err := q.Svc.FollowLog(ctx, d.ID, 0, func(ls []queue.LogLine) error {
-		for _, l := range ls {
-			log.WriteString(l.Text + "\n")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got, log.String(), q
+	got, log := q.Follow(t, d.ID)
+	return got, log, q
 }
 
 func TestImageUpdateRollsOut(t *testing.T) {

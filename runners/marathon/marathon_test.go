@@ -1,7 +1,6 @@
 package marathon_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -67,19 +66,7 @@ func start(t *testing.T, m *marathontest.Server, st *marathon.Settings) env {
 // log.
 func (e env) wait(t *testing.T, d *queue.Deploy) (*queue.Deploy, string) {
 	t.Helper()
-	var log strings.Builder
-	ctx, cancel := context.WithTimeout(e.Ctx, 2*time.Minute)
-	defer cancel()
-	got, err := e.Svc.FollowLog(ctx, d.ID, 0, func(ls []queue.LogLine) error {
-		for _, l := range ls {
-			log.WriteString(l.Text + "\n")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got, log.String()
+	return e.Follow(t, d.ID)
 }
 
 func (e env) deploy(t *testing.T, sha string) (*queue.Deploy, string) {

@@ -1,7 +1,6 @@
 package ssh_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -52,22 +51,7 @@ func deploy(t *testing.T, s *sshrunner.Settings, during func(*queuetest.Env, *qu
 	if during != nil {
 		during(q, d)
 	}
-	var log strings.Builder
-	ctx, cancel := context.WithTimeout(q.Ctx, 2*time.Minute)
-	defer cancel()
-	got, err := q.Svc.FollowLog(ctx, d.ID, 0, func(ls []queue.LogLine) error {
-		for _, l := range ls {
-			if l.Host != "" {
-				log.WriteString("[" + l.Host + "] ")
-			}
-			log.WriteString(l.Text + "\n")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got, log.String()
+	return q.Follow(t, d.ID)
 }
 
 func TestTenHostsSucceed(t *testing.T) {
