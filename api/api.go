@@ -193,6 +193,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
 		return
 	}
+	if err := s.svc.Health(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": queue.ErrorMessage(err)})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
@@ -483,18 +487,10 @@ func (s *Server) environments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]Environment, 0, len(sts))
-	repos := map[string]string{}
-	for _, a := range s.svc.Apps() {
-		repos[a.Name] = a.Repo
-	}
 	for _, st := range sts {
-		var last *Deploy
-		if ds, err := s.svc.Deploys(r.Context(), queue.DeployFilter{App: st.App, Env: st.Env, Limit: 1}); err == nil && len(ds) > 0 {
-			last = s.deployJSON(ds[0])
-		}
 		out = append(out, Environment{App: st.App, Env: st.Env, Current: s.deployJSON(st.Current),
 			Running: s.deployJSON(st.Running), Queued: st.Queued, Waiting: st.Waiting, Lock: lockJSON(st.Lock),
-			Last: last, Freeze: s.svc.FreezeStatus(st.Env), Repo: repos[st.App]})
+			Last: s.deployJSON(st.Last), Freeze: st.Freeze, Repo: st.Repo})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -85,12 +85,10 @@ func (s *Server) deployJSON(d *queue.Deploy) *Deploy {
 		State: d.State, User: d.User, Source: d.Source, Force: d.Force, Op: d.Op, Instances: d.Instances, CreatedAt: timePtr(d.CreatedAt),
 		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error,
 		LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", s.baseURL, d.ID)}
-	if d.State == queue.StateRunning {
-		out.Progress = s.svc.Progress(d.ID)
-	}
-	if d.State == queue.StateWaiting {
-		out.WaitingFor = s.svc.WaitingFor(d.ID)
-		out.NeedsApproval = s.svc.NeedsApproval(d)
+	v := s.svc.View(d)
+	out.Progress, out.NeedsApproval = v.Progress, v.NeedsApproval
+	if v.Waiting != nil {
+		out.WaitingFor = v.Waiting.Reason
 	}
 	return out
 }
@@ -113,6 +111,7 @@ var statuses = map[queue.Code]int{
 	queue.EChecksFailed: http.StatusUnprocessableEntity,
 	queue.EFrozen:       http.StatusConflict,
 	queue.EUnsupported:  http.StatusNotImplemented,
+	queue.EUnavailable:  http.StatusServiceUnavailable,
 	queue.EInternal:     http.StatusInternalServerError,
 }
 

@@ -161,8 +161,8 @@ func (b *Bot) do(ctx context.Context, c *Command, m Message) (Reply, error) {
 			return Reply{}, err
 		}
 		text := fmt.Sprintf("#%d approved by %s: %s", d.ID, m.User, d.State)
-		if d.State == queue.StateWaiting {
-			text += " (" + b.svc.WaitingFor(d.ID) + ")"
+		if w := b.svc.View(d).Waiting; w != nil {
+			text += " (" + w.Reason + ")"
 		}
 		return Reply{Text: text, Deploy: d}, nil
 	case "reject":
@@ -210,8 +210,8 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 	what := "queued"
 	if d.State == queue.StateWaiting {
 		what = "waiting"
-		if why := b.svc.WaitingFor(d.ID); why != "" {
-			what = why
+		if w := b.svc.View(d).Waiting; w != nil && w.Reason != "" {
+			what = w.Reason
 		}
 	}
 	text := fmt.Sprintf("#%d %s%s: %s@%s (%s) to %s by %s", d.ID, kind, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)

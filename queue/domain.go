@@ -174,6 +174,29 @@ type Deploy struct {
 	// as what runs in the environment.
 	Op        string
 	Instances int
+	// Waiting says, while the deploy waits, which rule holds it and why;
+	// nil otherwise.
+	Waiting *Waiting
+}
+
+// Waiting is why a waiting deploy waits: the release rule that holds it
+// ("checks", "freeze", "approvals"), its words for people, and when the
+// queue looks again by itself (zero: on an event only).
+type Waiting struct {
+	Rule   string
+	Reason string
+	Until  time.Time
+}
+
+// DeployView is what an adapter shows of a deploy, from one call
+// (Service.View): the deploy, how far it is, why it waits, whether it
+// waits for approvals, and its app's repo.
+type DeployView struct {
+	Deploy        *Deploy
+	Progress      *Progress // while running, the last the runner reported
+	Waiting       *Waiting  // while waiting
+	NeedsApproval bool      // it waits where approvals are required
+	Repo          string    // the app's GitHub owner/name, "" if none
 }
 
 // Ops are the app operations.
@@ -271,6 +294,9 @@ type Store interface {
 	LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*Deploy, error)
 	// Lanes summarizes every app+env that has deploys.
 	Lanes(ctx context.Context) ([]LaneSummary, error)
+	// Health is nil when the store can be written, EUnavailable (with
+	// why: a full disk) when it cannot.
+	Health(ctx context.Context) error
 
 	// Locks lists all locks, expired ones included.
 	Locks(ctx context.Context) ([]*Lock, error)
@@ -339,6 +365,7 @@ type LaneSummary struct {
 	App, Env string
 	Current  *Deploy // newest succeeded
 	Running  *Deploy
+	Last     *Deploy // newest of any state
 	Queued   int
 	Waiting  int
 }

@@ -20,6 +20,7 @@ const (
 	EChecksFailed Code = "checks_failed" // required checks failed
 	EFrozen       Code = "frozen"        // the environment is in a freeze
 	EUnsupported  Code = "unsupported"   // the runner or server cannot do that
+	EUnavailable  Code = "unavailable"   // the database cannot be written now (a full disk); try again
 	EInternal     Code = "internal"      // a bug or an outside failure
 )
 

@@ -1055,9 +1055,12 @@ type EnvStatus struct {
 	Current  *Deploy // newest succeeded
 	Running  *Deploy
 	Progress *Progress // of the running deploy, if it reported any
+	Last     *Deploy // newest of any state
 	Queued   int
 	Waiting  int
-	Lock     *Lock // the lock that holds this app in this env: app scope first
+	Lock     *Lock  // the lock that holds this app in this env: app scope first
+	Freeze   string // what freezes the env now ("" if nothing)
+	Repo     string // the app's repo
 }
 
 // Environments returns the status of every configured app+env, in config
@@ -1079,8 +1082,8 @@ func (s *Service) Environments(ctx context.Context) ([]EnvStatus, error) {
 	for _, a := range s.apps {
 		for _, e := range a.Environments {
 			sum := byKey[laneKey(a.Name, e.Name)]
-			st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: sum.Running,
-				Queued: sum.Queued, Waiting: sum.Waiting}
+			st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: sum.Running, Last: sum.Last,
+				Queued: sum.Queued, Waiting: sum.Waiting, Freeze: s.FreezeStatus(e.Name), Repo: a.Repo}
 			for _, l := range locks {
 				if l.Env == e.Name && l.App == a.Name {
 					st.Lock = l
@@ -1128,6 +1131,36 @@ func (s *Service) Changes(ctx context.Context, d *Deploy) (string, int) {
 	}
 	return url, n
 }
+
+// View returns what adapters show of d: its progress while it runs, why
+// it waits, whether it waits for approvals, and its app's repo. It reads
+// only memory.
+func (s *Service) View(d *Deploy) DeployView {
+	v := DeployView{Deploy: d}
+	if d == nil {
+		return v
+	}
+	if app, _, err := s.Lookup(d.App, d.Env); err == nil {
+		v.Repo = app.Repo
+	}
+	switch d.State {
+	case StateRunning:
+		v.Progress = s.Progress(d.ID)
+	case StateWaiting:
+		s.mu.Lock()
+		rule, why, ok := strings.Cut(s.waitRule[d.ID], ": ")
+		s.mu.Unlock()
+		if ok {
+			v.Waiting = &Waiting{Rule: rule, Reason: why}
+		}
+		v.NeedsApproval = s.NeedsApproval(d)
+	}
+	return v
+}
+
+// Health is nil when deploys can be recorded, EUnavailable (saying why)
+// when the database cannot be written.
+func (s *Service) Health(ctx context.Context) error { return s.store.Health(ctx) }
 
 // Progress returns the last progress a running deploy reported, or nil.
 func (s *Service) Progress(id int64) *Progress {

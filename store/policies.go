@@ -9,7 +9,7 @@ import (
 
 // PutFreeze implements queue.Store.
 func (s *Store) PutFreeze(ctx context.Context, f *queue.Freeze) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO freezes (env, owner, reason, created_at, ends_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (env) DO UPDATE SET owner = excluded.owner,
 			reason = excluded.reason, created_at = excluded.created_at, ends_at = excluded.ends_at`,
@@ -21,7 +21,7 @@ func (s *Store) PutFreeze(ctx context.Context, f *queue.Freeze) error {
 // DeleteFreeze implements queue.Store.
 func (s *Store) DeleteFreeze(ctx context.Context, env string) error {
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM freezes WHERE env = ?`, env)
 		if err == nil {
 			n, _ = res.RowsAffected()
@@ -59,7 +59,7 @@ func (s *Store) Freezes(ctx context.Context) ([]*queue.Freeze, error) {
 
 // AddApproval implements queue.Store.
 func (s *Store) AddApproval(ctx context.Context, a *queue.Approval) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO approvals (deploy_id, user, approve, reason, at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (deploy_id, user) DO UPDATE SET approve = excluded.approve, reason = excluded.reason, at = excluded.at`,
 			a.DeployID, a.User, a.Approve, a.Reason, fmtTime(a.At))

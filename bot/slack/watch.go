@@ -184,18 +184,11 @@ func (w *watcher) view() DeployView {
 	w.mu.Lock()
 	d := w.d
 	w.mu.Unlock()
-	v := DeployView{Deploy: d, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", w.a.cfg.BaseURL, d.ID), Now: time.Now()}
-	if d.State == queue.StateRunning {
-		v.Progress = w.a.svc.Progress(d.ID)
-	}
-	if d.State == queue.StateWaiting {
-		v.NeedsApproval = w.a.svc.NeedsApproval(d)
-		v.WaitingFor = w.a.svc.WaitingFor(d.ID)
-	}
-	for _, app := range w.a.svc.Apps() {
-		if app.Name == d.App {
-			v.Repo = app.Repo
-		}
+	qv := w.a.svc.View(d)
+	v := DeployView{Deploy: d, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", w.a.cfg.BaseURL, d.ID), Now: time.Now(),
+		Progress: qv.Progress, NeedsApproval: qv.NeedsApproval, Repo: qv.Repo}
+	if qv.Waiting != nil {
+		v.WaitingFor = qv.Waiting.Reason
 	}
 	return v
 }

@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// OutboxAdd implements queue.Store.
+func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
+	now := fmtSortable(time.Now())
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (key, body, next_at, created_at) VALUES (?, ?, ?, ?)`, key, body, now, now)
+		return err
+	})
+}
+
+// OutboxDue implements queue.Store.
+func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at FROM outbox o
+		WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key) AND o.next_at <= ? ORDER BY o.id LIMIT ?`,
+		fmtSortable(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.OutboxItem
+	for rows.Next() {
+		var it queue.OutboxItem
+		var next sql.NullString
+		if err := rows.Scan(&it.ID, &it.Key, &it.Body, &it.Attempts, &next); err != nil {
+			return nil, err
+		}
+		it.NextAt = parseTime(next)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// OutboxNext implements queue.Store.
+func (s *Store) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT min(next_at) FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key)`).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.000000000Z", next.String)
+	return t, err == nil, err
+}
+
+// OutboxDone implements queue.Store.
+func (s *Store) OutboxDone(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id)
+		return err
+	})
+}
+
+// OutboxRetry implements queue.Store.
+func (s *Store) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?`,
+			fmtSortable(next), lastErr, id)
+		return err
+	})
+}
+
+// Once implements queue.Store.
+func (s *Store) Once(ctx context.Context, key string) (bool, error) {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO once_keys (key, at) VALUES (?, ?)`, key, fmtTime(time.Now()))
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return n == 1, err
+}
