@@ -1132,7 +1132,8 @@ func (s *Service) Changes(ctx context.Context, d *Deploy) (string, int) {
 	return url, n
 }
 
-// View returns what adapters show of d: its progress while it runs, why
+// View returns what adapters show of d: its progress while it runs (even
+// when d was read before it started), why
 // it waits, whether it waits for approvals, and its app's repo. It reads
 // only memory.
 func (s *Service) View(d *Deploy) DeployView {
@@ -1143,9 +1144,8 @@ func (s *Service) View(d *Deploy) DeployView {
 	if app, _, err := s.Lookup(d.App, d.Env); err == nil {
 		v.Repo = app.Repo
 	}
+	v.Progress = s.Progress(d.ID) // only a running deploy has any
 	switch d.State {
-	case StateRunning:
-		v.Progress = s.Progress(d.ID)
 	case StateWaiting:
 		s.mu.Lock()
 		rule, why, ok := strings.Cut(s.waitRule[d.ID], ": ")
