@@ -1055,7 +1055,7 @@ type EnvStatus struct {
 	Current  *Deploy // newest succeeded
 	Running  *Deploy
 	Progress *Progress // of the running deploy, if it reported any
-	Last     *Deploy // newest of any state
+	Last     *Deploy   // newest of any state
 	Queued   int
 	Waiting  int
 	Lock     *Lock  // the lock that holds this app in this env: app scope first
