@@ -80,14 +80,8 @@ func (e *env) wait(id int64) (*queue.Deploy, string) {
 // waitFile blocks until a file exists (a deploy script touches it).
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never appeared", path)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	queuetest.Eventually(t, path+" appears", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -21,9 +22,12 @@ func TestSlowFollowerCatchesUp(t *testing.T) {
 	var seq int64
 	stalled := false
 	got, err := e.svc.FollowLog(ctx, d.ID, 0, func(lines []queue.LogLine) error {
-		if !stalled {
+		if !stalled { // fall far behind: the runner writes on
 			stalled = true
-			time.Sleep(500 * time.Millisecond) // fall far behind
+			queuetest.Eventually(t, "the runner writes past the follower's buffer", func() bool {
+				n, err := e.store.LastLogSeq(ctx, d.ID)
+				return err == nil && n > 20000
+			})
 		}
 		for _, l := range lines {
 			if l.Seq != seq+1 {

@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,23 +25,18 @@ func window(t *testing.T, spec string, d time.Duration, reason string) queue.Fre
 	return queue.FreezeWindow{Spec: spec, Schedule: s, Duration: d, Reason: reason}
 }
 
-// waitFor polls (bounded) until the deploy is in one of states.
+// waitState waits (bounded) until the deploy is in one of states.
 func (e *env) waitState(id int64, states ...queue.State) *queue.Deploy {
 	e.t.Helper()
-	for range 2000 {
-		d, err := e.svc.Deploy(context.Background(), id)
-		if err != nil {
+	var d *queue.Deploy
+	queuetest.Eventually(e.t, fmt.Sprintf("#%d reaches %v", id, states), func() bool {
+		var err error
+		if d, err = e.svc.Deploy(context.Background(), id); err != nil {
 			e.t.Fatal(err)
 		}
-		for _, s := range states {
-			if d.State == s {
-				return d
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.t.Fatalf("#%d never reached %v", id, states)
-	return nil
+		return slices.Contains(states, d.State)
+	})
+	return d
 }
 
 // A green staging deploy is promoted to production after its soak,
@@ -102,26 +99,20 @@ func TestPromotionAfterSoak(t *testing.T) {
 // promotion or a wake-up was scheduled.
 func (e *env) waitTimers(c *queuetest.Clock, n int) {
 	e.t.Helper()
-	for range 2000 {
-		if c.Pending() >= n {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.t.Fatalf("%d timers pending, want %d", c.Pending(), n)
+	queuetest.Eventually(e.t, fmt.Sprintf("%d timers pending", n), func() bool { return c.Pending() >= n })
 }
 
 func (e *env) waitDeployIn(app, envName string) *queue.Deploy {
 	e.t.Helper()
-	for range 2000 {
+	var d *queue.Deploy
+	queuetest.Eventually(e.t, "a deploy in "+envName, func() bool {
 		ds, _ := e.svc.Deploys(context.Background(), queue.DeployFilter{App: app, Env: envName})
 		if len(ds) > 0 {
-			return ds[0]
+			d = ds[0]
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	e.t.Fatalf("no deploy in %s", envName)
-	return nil
+		return d != nil
+	})
+	return d
 }
 
 // Promotion schedules: after the soak, at the next scheduled time only.
@@ -164,7 +155,7 @@ func TestFreezeWindow(t *testing.T) {
 	if auto.State != queue.StateWaiting {
 		t.Fatalf("auto-deploy during the freeze: %s", auto.State)
 	}
-	if why := e.svc.WaitingFor(auto.ID); why != "waiting: production is frozen until Mon 23 Nov 08:00 UTC (in 2d12h): weekend (freeze window 0 18 * * FRI)" {
+	if why := e.svc.View(auto).Waiting.Reason; why != "waiting: production is frozen until Mon 23 Nov 08:00 UTC (in 2d12h): weekend (freeze window 0 18 * * FRI)" {
 		t.Errorf("waiting for %q", why)
 	}
 	_, err := e.svc.Submit(ctx, queue.Request{App: "web", Ref: sha(2), User: "alice", Force: true})
@@ -240,8 +231,8 @@ func TestApprovalFlow(t *testing.T) {
 	ctx := context.Background()
 
 	d := e.submit(queue.Request{App: "web", Ref: sha(1), User: "alice"})
-	if d.State != queue.StateWaiting || e.svc.WaitingFor(d.ID) != "waiting for approval: 0 of 1 from bob, carol" {
-		t.Fatalf("%s %q", d.State, e.svc.WaitingFor(d.ID))
+	if d.State != queue.StateWaiting || e.svc.View(d).Waiting.Reason != "waiting for approval: 0 of 1 from bob, carol" {
+		t.Fatalf("%s %+v", d.State, e.svc.View(d).Waiting)
 	}
 	if _, err := e.svc.Approve(ctx, d.ID, "alice"); queue.ErrorCode(err) != queue.EForbidden ||
 		err.Error() != "alice asked for #1: someone else must approve it (approvals: bob, carol)" {

@@ -69,10 +69,29 @@ func TestWindowAt(t *testing.T) {
 	}
 }
 
-func testService(t *testing.T) *Service {
+// rig is the owners the rules read: who may, the lock table, the freeze
+// book.
+type rig struct {
+	access  *access
+	locks   *lockTable
+	freezes *freezeBook
+	store   Store
+	checker Checker
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testService(t *testing.T) *rig {
 	t.Helper()
-	return &Service{locks: map[string]*Lock{}, freezes: map[string]*Freeze{}, waitRule: map[int64]string{},
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), clock: realClock{}}
+	cat := &catalog{envs: map[string]bool{"production": true, "staging": true}}
+	return &rig{access: &access{cat: cat}, locks: newLockTable(context.Background(), nil, realClock{}, discard, cat),
+		freezes: newFreezeBook(nil, realClock{}, nil)}
+}
+
+// judge runs the whole chain over the rig.
+func (r *rig) judge(ctx context.Context, a *Admission) *Verdict {
+	return chain{permissionRule{r.access}, lockRule{r.locks}, freezeRule{r.freezes},
+		checksRule{checker: r.checker, log: discard}, approvalRule{r.store}}.judge(ctx, a)
 }
 
 func TestFreezeRule(t *testing.T) {
@@ -100,7 +119,7 @@ func TestFreezeRule(t *testing.T) {
 		{"operations are not held", op, saturday, false, false, ""},
 		{"after the window", manual, monday, false, false, ""},
 	} {
-		v := (freezeRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: c.d, Now: c.now, Override: c.override, Recheck: c.recheck})
+		v := (freezeRule{s.freezes}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: c.d, Now: c.now, Override: c.override, Recheck: c.recheck})
 		got := ""
 		switch {
 		case v == nil:
@@ -120,19 +139,19 @@ func TestFreezeRule(t *testing.T) {
 		}
 	}
 	// a one-off freeze until unfrozen, and one that ended
-	s.freezes["production"] = &Freeze{Env: "production", Owner: "carol", Reason: "incident 7", CreatedAt: monday}
-	v := (freezeRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: auto, Now: monday})
+	s.freezes.oneOff["production"] = &Freeze{Env: "production", Owner: "carol", Reason: "incident 7", CreatedAt: monday}
+	v := (freezeRule{s.freezes}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: auto, Now: monday})
 	if v == nil || !v.Wait || !v.Until.IsZero() || !strings.Contains(v.Reason, "production is frozen until unfrozen: incident 7 (frozen by carol)") {
 		t.Errorf("one-off: %+v", v)
 	}
-	s.freezes["production"].EndsAt = monday.Add(time.Hour)
-	if v := (freezeRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: manual, Now: monday.Add(time.Hour)}); v != nil {
+	s.freezes.oneOff["production"].EndsAt = monday.Add(time.Hour)
+	if v := (freezeRule{s.freezes}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: manual, Now: monday.Add(time.Hour)}); v != nil {
 		t.Errorf("an ended freeze still holds: %+v", v)
 	}
 	// a global window holds every environment
-	s.freezes = map[string]*Freeze{}
-	s.globalFreeze = []FreezeWindow{{Spec: "0 9 * * MON", Schedule: every{time.Monday, 9}, Duration: time.Hour, Reason: "release train"}}
-	if v := (freezeRule{s}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"}, Deploy: manual, Now: monday.Add(30 * time.Minute)}); v == nil || !strings.Contains(v.Reason, "release train") {
+	s.freezes.oneOff = map[string]*Freeze{}
+	s.freezes.windows = []FreezeWindow{{Spec: "0 9 * * MON", Schedule: every{time.Monday, 9}, Duration: time.Hour, Reason: "release train"}}
+	if v := (freezeRule{s.freezes}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"}, Deploy: manual, Now: monday.Add(30 * time.Minute)}); v == nil || !strings.Contains(v.Reason, "release train") {
 		t.Errorf("global window: %+v", v)
 	}
 }
@@ -153,8 +172,8 @@ func TestPermissionRule(t *testing.T) {
 		{"override by the env's admin", "bob", true, nil, ""},
 		{"override by a server admin", "alice", true, []string{"alice"}, ""},
 	} {
-		s.admins = c.admins
-		v := (permissionRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: &Deploy{User: c.user, Source: SourceChat}, Override: c.override})
+		s.access.admins = c.admins
+		v := (permissionRule{s.access}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: &Deploy{User: c.user, Source: SourceChat}, Override: c.override})
 		got := ""
 		if v != nil {
 			got = v.Reason
@@ -164,8 +183,8 @@ func TestPermissionRule(t *testing.T) {
 		}
 	}
 	// no admins anywhere: nobody overrides
-	s.admins = nil
-	if v := (permissionRule{s}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"},
+	s.access.admins = nil
+	if v := (permissionRule{s.access}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"},
 		Deploy: &Deploy{User: "alice"}, Override: true}); v == nil || !strings.Contains(v.Reason, "(admins: nobody)") {
 		t.Errorf("no admins: %+v", v)
 	}
@@ -173,14 +192,14 @@ func TestPermissionRule(t *testing.T) {
 
 func TestLockRule(t *testing.T) {
 	s := testService(t)
-	s.locks[laneKey("production", "")] = &Lock{Env: "production", Owner: "carol", Reason: "incident", CreatedAt: time.Now()}
+	s.locks.locks[scope{"production", ""}] = &Lock{Env: "production", Owner: "carol", Reason: "incident", CreatedAt: time.Now()}
 	a := &Admission{App: &App{Name: "web"}, Env: &Environment{Name: "production"}, Now: time.Now()}
 	a.Deploy = &Deploy{User: "alice"}
-	if v := (lockRule{s}).Check(context.Background(), a); v == nil || ErrorCode(v.Err) != ELocked || !strings.Contains(v.Reason, "production is locked by carol") {
+	if v := (lockRule{s.locks}).Check(context.Background(), a); v == nil || ErrorCode(v.Err) != ELocked || !strings.Contains(v.Reason, "production is locked by carol") {
 		t.Errorf("someone else's lock: %+v", v)
 	}
 	a.Deploy = &Deploy{User: "carol"}
-	if v := (lockRule{s}).Check(context.Background(), a); v != nil {
+	if v := (lockRule{s.locks}).Check(context.Background(), a); v != nil {
 		t.Errorf("the holder: %+v", v)
 	}
 }
@@ -216,7 +235,7 @@ func TestChecksRule(t *testing.T) {
 		s.checker = c.checker
 		dd := *d
 		dd.Force = c.force
-		v := (checksRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: &dd, Recheck: c.recheck})
+		v := (checksRule{checker: s.checker, log: discard}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: &dd, Recheck: c.recheck})
 		got := ""
 		if v != nil && v.Wait {
 			got = "wait: " + v.Reason
@@ -258,7 +277,7 @@ func TestApprovalRule(t *testing.T) {
 		{"timed out", []*Approval{yes("bob")}, created.Add(time.Hour), "not approved within 1h0m0s (1 of 2 approvals)"},
 	} {
 		s.store = approvalsStore{answers: c.answers}
-		v := (approvalRule{s}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: d, Now: c.now, Recheck: true})
+		v := (approvalRule{s.store}).Check(context.Background(), &Admission{App: app, Env: env, Deploy: d, Now: c.now, Recheck: true})
 		got := ""
 		if v != nil && v.Wait {
 			got = "wait: " + v.Reason
@@ -272,7 +291,7 @@ func TestApprovalRule(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
 	}
-	if v := (approvalRule{s}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"}, Deploy: d, Now: created}); v != nil {
+	if v := (approvalRule{s.store}).Check(context.Background(), &Admission{App: app, Env: &Environment{Name: "staging"}, Deploy: d, Now: created}); v != nil {
 		t.Errorf("no approvals rule: %+v", v)
 	}
 }
@@ -281,7 +300,7 @@ func TestApprovalRule(t *testing.T) {
 func TestChainOrder(t *testing.T) {
 	s := testService(t)
 	s.store = approvalsStore{}
-	s.locks[laneKey("production", "")] = &Lock{Env: "production", Owner: "carol", CreatedAt: time.Now()}
+	s.locks.locks[scope{"production", ""}] = &Lock{Env: "production", Owner: "carol", CreatedAt: time.Now()}
 	env := &Environment{Name: "production", Deployers: []string{"alice"}, Freeze: []FreezeWindow{weekend},
 		Approvals: Approvals{Required: 1}}
 	a := &Admission{App: &App{Name: "web"}, Env: env, Now: at(21, 12, 0)}
@@ -296,7 +315,7 @@ func TestChainOrder(t *testing.T) {
 			t.Errorf("%s: %+v, want rule %s", c.user, v, c.want)
 		}
 	}
-	delete(s.locks, laneKey("production", ""))
+	delete(s.locks.locks, scope{"production", ""})
 	a.Deploy = &Deploy{User: "alice", Source: SourceChat}
 	if v := s.judge(context.Background(), a); v == nil || v.Rule != "freeze" {
 		t.Errorf("%+v, want freeze", v)

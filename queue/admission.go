@@ -1,0 +1,208 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// Request asks for a deploy.
+type Request struct {
+	App, Env   string // Env "" means the app's default
+	Ref        string // "" means the app's default ref
+	User       string
+	Source     Source
+	Force      bool // skip required checks (never a lock)
+	ChatThread string
+	// SHA, when set, is the full sha the caller already knows (a webhook
+	// names it); Ref is then what it was asked as.
+	SHA                string
+	GitHubDeploymentID int64
+	// AuthorEmail is who pushed, for auto-deploys: kept (MetaAuthorEmail)
+	// before anyone hears of the deploy.
+	AuthorEmail string
+	// Override (deploy!!) lets an admin deploy through a freeze; audited.
+	Override bool
+
+	op        string // an app operation (OpRequest), "" for a deploy
+	instances int
+}
+
+// admission is the one way in for every deploy and operation, whoever
+// asks: validate, resolve, pass the rule chain, look at the lock once
+// more under the environment's hold, and record it.
+type admission struct {
+	cat      *catalog
+	access   *access
+	rules    chain
+	locks    *lockTable
+	freezes  *freezeBook
+	store    Store
+	door     *door
+	resolver Resolver
+	clock    Clock
+	log      *slog.Logger
+
+	supersede sync.Mutex // one auto-deploy at a time replaces older ones
+}
+
+// admit records r as a queued or waiting deploy and returns it. It
+// returns ENotFound (app, env), EInvalid, EForbidden, ELocked, EFrozen,
+// EChecksFailed. An automatic deploy refused by a rule is recorded as a
+// failed deploy, returned along with the refusal.
+func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
+	app, env, err := a.cat.lookup(r.App, r.Env)
+	if err != nil {
+		return nil, err
+	}
+	if r.User == "" {
+		return nil, Errorf(EInvalid, "%s needs a user", map[bool]string{true: "an operation", false: "a deploy"}[r.op != ""])
+	}
+	if r.Source == "" {
+		r.Source = SourceAPI
+	}
+	if r.op == "" {
+		if r.Ref == "" {
+			r.Ref = app.DefaultRef
+		}
+		if !ValidRef(r.Ref) {
+			return nil, Errorf(EInvalid, "invalid ref %q: use a sha, branch or tag", r.Ref)
+		}
+	}
+	if r.Override {
+		r.Force = true // deploy!! is deploy! too
+	}
+	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, State: StateQueued, User: r.User, Source: r.Source,
+		Force: r.Force, ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID, Op: r.op, Instances: r.instances}
+	adm := &Admission{App: app, Env: env, Deploy: d, Override: r.Override}
+	if !automatic(r.Source) { // who may is known before anything is resolved
+		if v := (permissionRule{a.access}).Check(ctx, adm); v != nil {
+			return nil, v.Err
+		}
+	}
+	if d.SHA, err = a.sha(ctx, app, env, r); err != nil {
+		return nil, err
+	}
+	now := a.clock.Now()
+	d.CreatedAt, adm.Now = now.UTC(), now
+	v := a.rules.judge(ctx, adm)
+	if v != nil && !v.Wait {
+		if automatic(r.Source) {
+			return a.refuseAuto(ctx, d, r, v.Err)
+		}
+		return nil, v.Err
+	}
+	var lines []string
+	meta := map[string]string{}
+	if r.AuthorEmail != "" {
+		meta[MetaAuthorEmail] = r.AuthorEmail
+	}
+	f := a.freezes.frozen(env, now)
+	if r.Override && f != nil {
+		meta[MetaOverrideFreeze] = "1"
+		lines = append(lines, "freeze overridden by "+r.User+": "+f.text(env.Name, now))
+	}
+	if v != nil {
+		d.State, d.Waiting = StateWaiting, v.asWaiting()
+		lines = append(lines, v.Reason)
+	}
+	release := a.locks.hold(env.Name)
+	if v := (lockRule{a.locks}).Check(ctx, adm); v != nil {
+		err = v.Err
+	} else {
+		err = a.door.create(ctx, d, AuditEntry{User: r.User, Action: auditAction(d), Detail: auditDetail(d)}, meta, lines...)
+	}
+	release()
+	if ErrorCode(err) == ELocked && automatic(r.Source) {
+		return a.refuseAuto(ctx, d, r, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Override && f != nil {
+		a.door.audit(ctx, r.User, "override-freeze", numbered(d.ID), f.text(env.Name, now))
+	}
+	if r.Source == SourceAuto {
+		a.supersede.Lock()
+		err = a.supersedeOlder(ctx, d)
+		a.supersede.Unlock()
+	}
+	return d, err
+}
+
+// sha is what the deploy will run: the sha the caller knows, the ref
+// resolved, or for an operation the sha running there now.
+func (a *admission) sha(ctx context.Context, app *App, env *Environment, r Request) (string, error) {
+	if r.op != "" {
+		prev, err := a.store.LastSucceeded(ctx, app.Name, env.Name, 0)
+		if err != nil || prev == nil {
+			return "", err
+		}
+		return prev.SHA, nil
+	}
+	sha := r.SHA
+	if sha == "" {
+		var err error
+		if sha, err = a.resolver.Resolve(ctx, app, r.Ref); err != nil {
+			return "", err
+		}
+	}
+	if !IsFullSHA(sha) {
+		return "", Errorf(EInternal, "ref %q resolved to %q, not a sha", r.Ref, sha)
+	}
+	return sha, nil
+}
+
+func auditAction(d *Deploy) string {
+	if d.Op != "" {
+		return d.Op
+	}
+	return "deploy"
+}
+
+func auditDetail(d *Deploy) string {
+	if d.Op != "" {
+		return d.Describe() + ", " + string(d.Source)
+	}
+	return fmt.Sprintf("%s@%s (%s) to %s, %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env, d.Source)
+}
+
+// refuseAuto records a refused automatic deploy as a failed deploy, so
+// that none fails silently: it shows in history, chat and on GitHub like
+// any other. It returns that deploy with the refusal.
+func (a *admission) refuseAuto(ctx context.Context, d *Deploy, r Request, refusal error) (*Deploy, error) {
+	now := a.clock.Now().UTC()
+	d.State, d.Waiting, d.FinishedAt = StateFailed, nil, now
+	d.Error = "auto-deploy refused: " + ErrorMessage(refusal)
+	meta := map[string]string{}
+	if r.AuthorEmail != "" {
+		meta[MetaAuthorEmail] = r.AuthorEmail
+	}
+	e := AuditEntry{User: r.User, Action: "refuse",
+		Detail: fmt.Sprintf("auto-deploy of %s (%s) to %s: %s", d.App, ShortSHA(d.SHA), d.Env, ErrorMessage(refusal))}
+	if err := a.door.create(ctx, d, e, meta, d.Error); err != nil {
+		return nil, err
+	}
+	a.log.Warn("auto-deploy refused", "id", d.ID, "app", d.App, "env", d.Env, "sha", d.SHA, "why", ErrorMessage(refusal))
+	return d, refusal
+}
+
+// supersedeOlder marks older auto-deploys of d's lane that have not
+// started.
+func (a *admission) supersedeOlder(ctx context.Context, d *Deploy) error {
+	old, err := a.store.Deploys(ctx, DeployFilter{App: d.App, Env: d.Env, States: []State{StateQueued, StateWaiting}, Limit: -1})
+	if err != nil {
+		return err
+	}
+	for _, o := range old {
+		if o.ID >= d.ID || o.Source != SourceAuto {
+			continue
+		}
+		msg := fmt.Sprintf("superseded by #%d (%s)", d.ID, ShortSHA(d.SHA))
+		if err := a.door.move(ctx, o, StateSuperseded, func(o *Deploy) { o.Error = msg }, msg); err != nil && ErrorCode(err) != EConflict {
+			return err // a conflict: it started meanwhile
+		}
+	}
+	return nil
+}

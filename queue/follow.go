@@ -1,0 +1,105 @@
+package queue
+
+import "context"
+
+// follow calls emit with the lines of a deploy after seq `after`, as
+// they come, until the deploy ends or ctx is done, and returns the deploy
+// as it ended. A follower that falls behind catches up from the store; it
+// never slows the runner.
+func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emit func([]LogLine) error) (*Deploy, error) {
+	last := after
+	drain := func(upTo int64) error {
+		for {
+			lines, err := store.Log(ctx, id, last, 2000)
+			if err != nil {
+				return err
+			}
+			if upTo > 0 {
+				for i, l := range lines {
+					if l.Seq > upTo {
+						lines = lines[:i]
+						break
+					}
+				}
+			}
+			if len(lines) == 0 {
+				return nil
+			}
+			if err := emit(lines); err != nil {
+				return err
+			}
+			last = lines[len(lines)-1].Seq
+		}
+	}
+	for {
+		dl, err := logs.acquire(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		f := dl.subscribe()
+		d, err := store.Deploy(ctx, id)
+		if err != nil || d.State.Terminal() {
+			dl.unsubscribe(f)
+			logs.release(dl)
+			if err != nil {
+				return nil, err
+			}
+			return d, drain(0)
+		}
+		dl.waitPersisted(f.start - 1)
+		err = drain(f.start - 1)
+		batch := make([]LogLine, 0, 256)
+		for err == nil {
+			var line LogLine
+			var ok bool
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+				continue
+			case line, ok = <-f.c:
+			}
+			if !ok {
+				break
+			}
+			batch = append(batch[:0], line)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case l, ok2 := <-f.c:
+					if !ok2 {
+						break more
+					}
+					batch = append(batch, l)
+				default:
+					break more
+				}
+			}
+			i := 0
+			for i < len(batch) && batch[i].Seq <= last {
+				i++
+			}
+			if i < len(batch) {
+				if err = emit(batch[i:]); err == nil {
+					last = batch[len(batch)-1].Seq
+				}
+			}
+		}
+		dl.unsubscribe(f)
+		logs.release(dl)
+		if err != nil {
+			return nil, err
+		}
+		if f.dropped {
+			continue // fell behind: catch up from the store
+		}
+		// The log ended: everything is stored. Finish even if the caller
+		// is going away: these are two short reads.
+		ctx = context.WithoutCancel(ctx)
+		if err := drain(0); err != nil {
+			return nil, err
+		}
+		if d, err = store.Deploy(ctx, id); err != nil || d.State.Terminal() {
+			return d, err
+		}
+	}
+}

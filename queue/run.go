@@ -1,0 +1,137 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// executor runs a deploy that became running through its runner, under
+// its timeouts, and stores the end it reached until that end lands.
+type executor struct {
+	life    context.Context // the Service's: ends when it stops
+	runners map[string]Runner
+	logs    *logHub
+	door    *door
+	runs    *runs
+	notify  notifiers
+	clock   Clock
+	log     *slog.Logger
+}
+
+// exec runs d (running, registered in runs with cancel) to its end, and
+// returns it ended (or still running if its end could not be stored
+// before deployq stopped).
+func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) *Deploy {
+	defer cancel(nil)
+	if env.Timeout > 0 {
+		t := x.clock.AfterFunc(env.Timeout, func() { cancel(&timeoutError{d: env.Timeout}) })
+		defer t.Stop()
+	}
+	final := context.WithoutCancel(ctx)
+	dl, err := x.logs.acquire(final, d.ID)
+	if err != nil {
+		x.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
+		return d
+	}
+	defer x.logs.release(dl)
+	out := &runOutput{d: d, log: dl, runs: x.runs, notify: x.notify, clock: x.clock}
+	out.touch()
+	if env.IdleTimeout > 0 {
+		go out.watch(ctx, env.IdleTimeout, cancel)
+	}
+	dl.appendLine(StreamSystem, "", fmt.Sprintf("%s #%d: %s by %s, runner %s", kindOf(d), d.ID, d.Describe(), d.User, env.Runner))
+	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
+		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
+	res, runErr := x.safeRun(ctx, x.runners[env.Runner], job, out)
+	out.closeAll()
+	state, msg := outcome(context.Cause(ctx), res, runErr)
+	x.finish(final, d, dl, state, msg)
+	return d
+}
+
+// outcome says how a run ended: "ran and failed" (a result) apart from
+// "could not run" (an error), and why it stopped when someone or
+// something stopped it.
+func outcome(cause error, res Result, runErr error) (State, string) {
+	var by *canceledBy
+	var to *timeoutError
+	switch {
+	case runErr == nil && res.OK:
+		return StateSucceeded, ""
+	case errors.As(cause, &by):
+		return StateCanceled, withSummary(by.Error(), res.Message)
+	case errors.Is(cause, ErrShutdown):
+		return StateInterrupted, withSummary(ErrShutdown.Error(), res.Message)
+	case errors.As(cause, &to):
+		return StateFailed, withSummary(to.Error(), res.Message)
+	case runErr != nil:
+		return StateFailed, "could not run: " + runErr.Error()
+	case res.Message == "":
+		return StateFailed, "the runner reported a failure"
+	}
+	return StateFailed, res.Message
+}
+
+func kindOf(d *Deploy) string {
+	if d.Op != "" {
+		return "operation"
+	}
+	return "deploy"
+}
+
+func (x *executor) safeRun(ctx context.Context, r Runner, job Job, out Output) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			x.log.Error("runner panic", "deploy", job.DeployID, "panic", p)
+			res, err = Result{}, fmt.Errorf("runner panic: %v", p)
+		}
+	}()
+	if job.Op != "" {
+		o, ok := r.(Operator)
+		if !ok {
+			return Result{}, fmt.Errorf("the runner cannot %s", job.Op)
+		}
+		return o.Operate(ctx, job, out)
+	}
+	return r.Run(ctx, job, out)
+}
+
+// finish stores the end a deploy reached with its last log lines, in one
+// transaction, so that whoever sees the end finds the whole log stored.
+// Until it lands it is retried (backing off, each failure logged); the
+// lane stays busy meanwhile, but the deploy already shows that end and
+// cancel answers at once. Only a stop of deployq ends the retries: the
+// deploy is then interrupted at the next start.
+func (x *executor) finish(ctx context.Context, d *Deploy, dl *deployLog, state State, msg string) {
+	now := x.clock.Now().UTC()
+	took := now.Sub(d.StartedAt).Round(100 * time.Millisecond)
+	line := fmt.Sprintf("%s #%d %s in %s", kindOf(d), d.ID, state, took)
+	if msg != "" {
+		line += ": " + msg
+	}
+	mutate := func(d *Deploy) { d.Error, d.FinishedAt = msg, now }
+	end := *d
+	end.State = state
+	mutate(&end)
+	x.runs.ended(&end)
+	for attempt := 0; ; attempt++ {
+		err := x.door.move(ctx, d, state, mutate, line)
+		if err == nil {
+			break
+		}
+		if ErrorCode(err) == EConflict { // no longer running: ended elsewhere
+			x.log.Error("recording the end of a deploy", "id", d.ID, "state", state, "err", err)
+			break
+		}
+		x.log.Error("recording the end of a deploy; trying again", "id", d.ID, "state", state, "attempt", attempt+1, "err", err)
+		if sleep(x.life, x.clock, backoff(attempt)) != nil {
+			x.log.Error("deployq stops before the end of a deploy could be recorded; the next start marks it interrupted", "id", d.ID, "reached", state)
+			break
+		}
+	}
+	x.runs.forget(d.ID)
+	x.log.Info("deploy finished", "id", d.ID, "app", d.App, "env", d.Env, "state", state, "took", took, "error", msg)
+}
