@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -36,7 +37,9 @@ func benchLog(b *testing.B, lines int, command string) {
 			b.Fatal(err)
 		}
 		resp.Body.Close()
-		req, _ := http.NewRequest("GET", s.url+"/api/v1/deploys/1/log", nil)
+		// The deploy ends the stream; the deadline ends a deploy that never does.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/api/v1/deploys/1/log", nil)
 		req.Header.Set("Accept", "text/event-stream")
 		resp, err = http.DefaultClient.Do(req)
 		if err != nil {
@@ -71,8 +74,9 @@ func benchLog(b *testing.B, lines int, command string) {
 			lags = append(lags, float64(now.Sub(stamp))/float64(time.Millisecond))
 		}
 		resp.Body.Close()
+		cancel()
 		if n != lines {
-			b.Fatalf("follower saw %d lines, want %d", n, lines)
+			b.Fatalf("follower saw %d lines, want %d (%v)", n, lines, sc.Err())
 		}
 		slices.Sort(lags)
 		rates = append(rates, float64(n)/last.Sub(first).Seconds())

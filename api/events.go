@@ -38,6 +38,22 @@ func (e *Events) send(ev event) {
 	}
 }
 
+// subscribe returns a new follower's channel.
+func (e *Events) subscribe() chan event {
+	ch := make(chan event, 64)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.subs[ch] = true
+	return ch
+}
+
+// unsubscribe forgets a follower that went away.
+func (e *Events) unsubscribe(ch chan event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.subs, ch)
+}
+
 // DeployChanged implements queue.Notifier.
 func (e *Events) DeployChanged(d *queue.Deploy) {
 	e.send(event{"deploy", map[string]any{"id": d.ID, "app": d.App, "env": d.Env, "state": d.State}})
@@ -48,6 +64,9 @@ func (e *Events) LockChanged(l *queue.Lock, locked bool) {
 	e.send(event{"lock", map[string]any{"env": l.Env, "app": l.App, "locked": locked}})
 }
 
+// events: GET /api/v1/events, deploy and lock changes as server-sent
+// events ("deploy" {id, app, env, state}, "lock" {env, app, locked}), with
+// a comment every 25s to keep proxies from closing the stream.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if s.hub == nil {
 		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "no event stream on this server"))
@@ -57,15 +76,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ch := make(chan event, 64)
-	s.hub.mu.Lock()
-	s.hub.subs[ch] = true
-	s.hub.mu.Unlock()
-	defer func() {
-		s.hub.mu.Lock()
-		delete(s.hub.subs, ch)
-		s.hub.mu.Unlock()
-	}()
+	ch := s.hub.subscribe()
+	defer s.hub.unsubscribe(ch)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)

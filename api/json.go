@@ -60,6 +60,15 @@ type Lock struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
+// Freeze is a one-off freeze as the API shows it.
+type Freeze struct {
+	Env       string     `json:"env"`
+	Owner     string     `json:"owner"`
+	Reason    string     `json:"reason"`
+	CreatedAt time.Time  `json:"created_at"`
+	EndsAt    *time.Time `json:"ends_at,omitempty"`
+}
+
 // LogLine is one log line in SSE events.
 type LogLine struct {
 	Seq    int64     `json:"seq"`
@@ -100,6 +109,10 @@ func lockJSON(l *queue.Lock) *Lock {
 	return &Lock{Env: l.Env, App: l.App, Owner: l.Owner, Reason: l.Reason, CreatedAt: l.CreatedAt.UTC(), ExpiresAt: timePtr(l.ExpiresAt)}
 }
 
+func freezeJSON(f *queue.Freeze) Freeze {
+	return Freeze{Env: f.Env, Owner: f.Owner, Reason: f.Reason, CreatedAt: f.CreatedAt.UTC(), EndsAt: timePtr(f.EndsAt)}
+}
+
 // statuses maps error codes to HTTP statuses: the one table.
 var statuses = map[queue.Code]int{
 	queue.EInvalid:      http.StatusBadRequest,
@@ -130,15 +143,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// writeError answers with err: its code's status from the table (500 for
+// an error without a code, logged), 413 for a body over MaxBody.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := queue.ErrorCode(err)
+	code, message := queue.ErrorCode(err), queue.ErrorMessage(err)
 	status := statuses[code]
-	var body errorBody
-	body.Error.Code, body.Error.Message = code, queue.ErrorMessage(err)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		status, body.Error.Code = http.StatusRequestEntityTooLarge, "too_large"
-		body.Error.Message = fmt.Sprintf("request body over %d bytes", mbe.Limit)
+		status, code = http.StatusRequestEntityTooLarge, "too_large"
+		message = fmt.Sprintf("request body over %d bytes", mbe.Limit)
 	}
 	if status == 0 {
 		status = http.StatusInternalServerError
@@ -149,16 +162,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == queue.EUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="deployq"`)
 	}
+	writeErrorBody(w, status, code, message)
+}
+
+// writeErrorBody writes {"error": {"code", "message"}} with status.
+func writeErrorBody(w http.ResponseWriter, status int, code queue.Code, message string) {
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
 	writeJSON(w, status, body)
 }
 
-// decode reads a JSON body strictly.
+// decode reads a JSON body strictly: EInvalid, or a field's own error
+// (ttl), or the *http.MaxBytesError of a body over MaxBody.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var qe *queue.Error
+		if errors.As(err, &mbe) || errors.As(err, &qe) { // too large, or a field that says what is wrong with it
 			return err
 		}
 		return queue.Errorf(queue.EInvalid, "malformed JSON body: %v", err)

@@ -34,17 +34,10 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	after := int64(0)
-	for _, v := range []string{r.URL.Query().Get("after"), r.Header.Get("Last-Event-ID")} {
-		if v == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			s.writeError(w, r, queue.Errorf(queue.EInvalid, "bad line number %q", v))
-			return
-		}
-		after = n
+	after, err := logAfter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	if _, err := s.svc.Deploy(r.Context(), id); err != nil {
 		s.writeError(w, r, err)
@@ -100,16 +93,30 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if !sse {
-		b, _ := json.Marshal(s.deployJSON(d))
-		w.Header().Set(DeployTrailer, string(b))
+	end, _ := json.Marshal(s.deployJSON(d))
+	if sse {
+		fmt.Fprintf(w, "event: end\ndata: %s\n\n", end)
+		rc.Flush()
 		return
 	}
-	if sse {
-		b, _ := json.Marshal(s.deployJSON(d))
-		fmt.Fprintf(w, "event: end\ndata: %s\n\n", b)
-		rc.Flush()
+	w.Header().Set(DeployTrailer, string(end))
+}
+
+// logAfter is the line a log request starts after: ?after=SEQ, or the
+// Last-Event-ID of a reconnecting event stream, which wins (EInvalid).
+func logAfter(r *http.Request) (int64, error) {
+	after := int64(0)
+	for _, v := range []string{r.URL.Query().Get("after"), r.Header.Get("Last-Event-ID")} {
+		if v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, queue.Errorf(queue.EInvalid, "bad line number %q", v)
+		}
+		after = n
 	}
+	return after, nil
 }
 
 // appendEvent writes one SSE line event; its data is the JSON of LogLine,

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,11 +16,9 @@ import (
 func TestPolicyEndpoints(t *testing.T) {
 	staging, prod := queuetest.Shell("staging", "true"), queuetest.Shell("production", "true")
 	prod.Approvals = queue.Approvals{Required: 1, From: []string{"bob"}}
-	svc := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging",
-		Environments: []*queue.Environment{staging, prod}}}, func(o *queue.Options) { o.Admins = []string{"root"} }).Svc
-	ts := httptest.NewServer(api.New(api.Options{Service: svc, BaseURL: "http://deployq.test"}))
-	t.Cleanup(ts.Close)
-	s := &server{url: ts.URL, svc: svc}
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging",
+		Environments: []*queue.Environment{staging, prod}}}, func(o *queue.Options) { o.Admins = []string{"root"} })
+	s := serve(t, q, api.Options{BaseURL: "http://deployq.test"})
 	as := func(u string) []string { return []string{"X-Deployq-User", u} }
 
 	if r := s.do(t, "POST", "/api/v1/freezes", `{"env":"staging","ttl":"2h","reason":"incident 7"}`, as("carol")...); r.status != 201 || !strings.Contains(r.body, `"reason": "incident 7"`) {
@@ -39,7 +36,7 @@ func TestPolicyEndpoints(t *testing.T) {
 	}
 	var d struct{ ID int64 }
 	json.Unmarshal([]byte(r.body), &d)
-	s.waitEnd(t, d.ID)
+	s.q.Wait(t, d.ID)
 	if r := s.do(t, "DELETE", "/api/v1/freezes/staging", "", as("carol")...); r.status != 200 {
 		t.Fatalf("unfreeze: %d %s", r.status, r.body)
 	}
@@ -61,7 +58,7 @@ func TestPolicyEndpoints(t *testing.T) {
 	if r := s.do(t, "POST", "/api/v1/deploys/"+itoa(p.ID)+"/approve", "", as("bob")...); r.status != 200 {
 		t.Fatalf("approve: %d %s", r.status, r.body)
 	}
-	if got := s.waitEnd(t, p.ID); got.State != queue.StateSucceeded {
+	if got := s.q.Wait(t, p.ID); got.State != queue.StateSucceeded {
 		t.Fatalf("%s", got.State)
 	}
 	r = s.do(t, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+sha1+`"}`, as("alice")...)
@@ -92,12 +89,10 @@ func (operator) Operate(context.Context, queue.Job, queue.Output) (queue.Result,
 }
 
 func TestOperationEndpoint(t *testing.T) {
-	svc := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production",
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production",
 		Environments: []*queue.Environment{{Name: "production", Runner: "op"}}}},
-		func(o *queue.Options) { o.Runners["op"] = operator{} }).Svc
-	ts := httptest.NewServer(api.New(api.Options{Service: svc}))
-	t.Cleanup(ts.Close)
-	s := &server{url: ts.URL, svc: svc}
+		func(o *queue.Options) { o.Runners["op"] = operator{} })
+	s := serve(t, q, api.Options{})
 	r := s.do(t, "POST", "/api/v1/operations", `{"app":"web","op":"scale","instances":3}`, "X-Deployq-User", "alice")
 	var d struct {
 		ID        int64
@@ -108,7 +103,7 @@ func TestOperationEndpoint(t *testing.T) {
 	if r.status != 202 || d.Op != "scale" || d.Instances != 3 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	if got := s.waitEnd(t, d.ID); got.State != queue.StateSucceeded || got.Op != "scale" {
+	if got := s.q.Wait(t, d.ID); got.State != queue.StateSucceeded || got.Op != "scale" {
 		t.Fatalf("%+v", got)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,35 +89,18 @@ func (ss *sessions) user(r *http.Request) (string, bool) {
 	return string(b), true
 }
 
-// tokenUser returns the user of a bearer token.
-func (s *Server) tokenUser(token string) string {
-	user := ""
-	for tok, name := range s.tokens {
-		if subtle.ConstantTimeCompare([]byte(token), []byte(tok)) == 1 {
-			user = name
-		}
-	}
-	return user
-}
-
 // login: POST /ui/login {token} -> the session cookie.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Token string `json:"token"`
 		User  string `json:"user"` // an open server: any name
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	user := ""
-	switch {
-	case len(s.tokens) == 0 && userRe.MatchString(req.User):
-		user = req.User
-	case len(s.tokens) == 0:
-		user = "anonymous"
-	default:
+	user := claimed(req.User)
+	if len(s.tokens) > 0 {
 		user = s.tokenUser(req.Token)
 	}
 	if user == "" {
@@ -141,17 +123,28 @@ func (s *Server) uiWhoami(w http.ResponseWriter, r *http.Request) {
 	if u, ok := s.sessions.user(r); ok {
 		user = u
 	} else if len(s.tokens) == 0 {
-		user = "anonymous"
-		if u := r.Header.Get("X-Deployq-User"); userRe.MatchString(u) {
-			user = u
-		}
+		user = openUser(r)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"user": user})
 }
 
-// whoami: GET /api/v1/whoami, through the usual auth.
+// signIn says how the dashboard may sign in: "open" (no tokens: just say
+// who you are), "github" (GitHub OAuth is set up).
+func (s *Server) signIn() map[string]any {
+	return map[string]any{"open": len(s.tokens) == 0, "github": s.oauth != nil}
+}
+
+// uiConfig: GET /ui/config, how to sign in, before anyone has.
+func (s *Server) uiConfig(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.signIn())
+}
+
+// whoami: GET /api/v1/whoami, through the usual auth: the user, and how
+// to sign in.
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"user": userOf(r), "open": len(s.tokens) == 0, "github": s.oauth != nil})
+	out := s.signIn()
+	out["user"] = userOf(r)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) oauthConfig(r *http.Request) *oauth2.Config {
@@ -223,16 +216,4 @@ func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/ui/auth/github", MaxAge: -1})
 	s.sessions.issue(w, u.Login)
 	http.Redirect(w, r, "/", http.StatusFound)
-}
-
-// preview: GET /api/v1/preview?app=&env=&ref= -> what a deploy would bring.
-func (s *Server) preview(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	sha, cur, url, n, err := s.svc.Preview(r.Context(), q.Get("app"), q.Get("env"), q.Get("ref"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sha": sha, "current_sha": cur, "compare_url": url, "commits": n,
-		"summary": fmt.Sprintf("%s -> %s", queue.ShortSHA(cur), queue.ShortSHA(sha))})
 }

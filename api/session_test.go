@@ -3,7 +3,6 @@ package api_test
 import (
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,25 +16,14 @@ import (
 // user; a change needs the UI header too (no cross-site request rides on
 // the cookie); a forged cookie is refused.
 func TestDashboardSession(t *testing.T) {
-	svc := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging",
-		Environments: []*queue.Environment{queuetest.Shell("staging", "true")}}}, nil).Svc
-	ts := httptest.NewServer(api.New(api.Options{Service: svc, Tokens: map[string]string{"tok-alice-0123456789": "alice"}}))
-	t.Cleanup(ts.Close)
+	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging",
+		Environments: []*queue.Environment{queuetest.Shell("staging", "true")}}}, nil)
+	s := serve(t, q, api.Options{Tokens: map[string]string{"tok-alice-0123456789": "alice"}})
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
+	s.client = &http.Client{Jar: jar}
 	do := func(method, path, body string, hdr ...string) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return s.do(t, method, path, body, hdr...).status
 	}
 	if got := do("GET", "/api/v1/environments", ""); got != 401 {
 		t.Fatalf("without a session: %d", got)
@@ -55,11 +43,11 @@ func TestDashboardSession(t *testing.T) {
 	if got := do("POST", "/api/v1/locks", `{"env":"staging"}`, "X-Deployq-UI", "1"); got != 201 {
 		t.Fatalf("a change with it: %d", got)
 	}
-	if ls, _ := svc.Locks(t.Context()); len(ls) != 1 || ls[0].Owner != "alice" {
+	if ls, _ := q.Svc.Locks(t.Context()); len(ls) != 1 || ls[0].Owner != "alice" {
 		t.Fatalf("locks %+v", ls)
 	}
 	// forge: another name with the same signature
-	u, _ := url.Parse(ts.URL)
+	u, _ := url.Parse(s.url)
 	for _, ck := range jar.Cookies(u) {
 		if ck.Name == "deployq_session" {
 			parts := strings.SplitN(ck.Value, ".", 2)

@@ -1,0 +1,23 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// healthz: GET /healthz. 200 {"status": "ok"} when deploys can be read
+// and recorded; 503 {"status": "unhealthy"} when the database cannot be
+// read, 503 {"status": "unavailable"} when it cannot be written (a full
+// disk), each with the error.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.svc.Deploys(r.Context(), queue.DeployFilter{Limit: 1}); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+		return
+	}
+	if err := s.svc.Health(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": queue.ErrorMessage(err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
