@@ -12,7 +12,7 @@ import (
 // disk), each with the error.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.svc.Deploys(r.Context(), queue.DeployFilter{Limit: 1}); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": queue.ErrorMessage(err)})
 		return
 	}
 	if err := s.svc.Health(r.Context()); err != nil {

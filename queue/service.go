@@ -118,18 +118,18 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals}
 
 	// Who hears of what, in order: the runs of this process, the waiting
-	// book, promotion and the dispatcher before the log ends and the
-	// adapters hear, so that whoever sees the end sees all it caused.
+	// book, promotion, the dispatcher and the adapters before the log
+	// ends, so that whoever follows a log to its end finds all it caused.
 	s.door.on(s.runs.onChange)
 	s.door.on(s.waiting.onChange)
 	s.door.on(s.promoter.onChange)
 	s.door.on(s.dispatch.onChange)
+	s.door.on(ns.onChange)
 	s.door.on(func(_ context.Context, c change) {
 		if c.d.State.Terminal() {
 			s.logs.end(c.d.ID)
 		}
 	})
-	s.door.on(ns.onChange)
 	s.locks.changed = append(s.locks.changed, func(_ context.Context, l *Lock, locked bool) { ns.lock(l, locked) }, s.dispatch.onLock)
 	s.locks.audit = s.door.audit
 	s.freezes.changed = s.waiting.onFreeze
