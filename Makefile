@@ -29,11 +29,11 @@ deps:
 kube-tools:
 	$(GO) run ./internal/kubetest/build
 
-# DEPLOYQ_KUBE_REQUIRED: the kubernetes tests fail, never skip, without
-# their control plane.
+# DEPLOYQ_*_REQUIRED: the kubernetes, browser and full-disk (a real tmpfs,
+# mounted as root) tests fail, never skip, without their real parts.
 test: deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 fuzz:
