@@ -6,6 +6,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -270,3 +271,25 @@ func (a *Adapter) envChannel(env string) string {
 
 // SetLockNagAfter changes the reminder age of locks; call before Start.
 func (a *Adapter) SetLockNagAfter(d time.Duration) { a.cfg.LockNagAfter = d }
+
+// retry runs call, waiting out Slack's rate limits (429 Retry-After) as
+// often as Slack asks, within ctx. Other errors are returned.
+func (a *Adapter) retry(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var rl *slackgo.RateLimitedError
+		if !errors.As(err, &rl) {
+			return err
+		}
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		a.log.Warn("slack: rate limited", "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
