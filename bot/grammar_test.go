@@ -83,6 +83,11 @@ func TestParseErrors(t *testing.T) {
 		{"where web: now", "unexpected ':'"},
 		{"scale web in prod to many", "\"many\" is not an instance count"},
 		{"promote web to prod", "from expected, got \"to\""},
+		{"reject", "#ID missing\nusage: continue #ID | approve #ID | reject #ID [: reason]"},
+		{"unfreeze prod: now", "unexpected ':' (only lock, freeze and reject take a reason)\nusage: freeze ENV [for DURATION] [: reason] | unfreeze ENV"},
+		{"stop web", "in expected\nusage: scale APP in ENV to N | restart|stop|start APP in ENV"},
+		{"histroy web", "did you mean \"history\"?\nusage: queue [ENV] | where APP | history APP [in ENV] | help"},
+		{"unlock! prod", "unlock has no ! form\nusage: unlock ENV|APP in ENV | unlock all"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -129,8 +134,33 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// Help has one line per command or family of commands, in this order;
+// `help` answers with it.
+func TestHelp(t *testing.T) {
+	want := []string{
+		"deploy[!|!!] APP[@REF] [to ENV]       deploy (! skips required checks, never a lock; !! an admin's, through a freeze)",
+		"rollback APP [in ENV] [to REF|#N]     redeploy an earlier version (default: the one before)",
+		"cancel #ID                            cancel a queued or running deploy",
+		"lock[!] ENV|APP in ENV [for DURATION] [: reason]   keep others from deploying (! takes it)",
+		"unlock ENV|APP in ENV | unlock all    remove a lock (all: admins)",
+		"promote APP from ENV to ENV           deploy what runs in one env to the next",
+		"continue #ID | approve #ID | reject #ID [: reason]",
+		"freeze ENV [for DURATION] [: reason] | unfreeze ENV",
+		"scale APP in ENV to N | restart|stop|start APP in ENV",
+		"queue [ENV] | where APP | history APP [in ENV] | help",
+	}
+	if strings.Join(bot.Help, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("Help:\n%s", strings.Join(bot.Help, "\n"))
+	}
+	r := bot.New(nil, "").Handle(t.Context(), bot.Message{User: "alice", Text: "help me"})
+	if r.Err != nil || r.Text != "deployq commands:\n"+strings.Join(want, "\n") {
+		t.Fatalf("%q %v", r.Text, r.Err)
+	}
+}
+
 func TestIsVerb(t *testing.T) {
-	for w, want := range map[string]bool{"deploy": true, "Deploy!": true, "lock!": true, "queue": true, "web": false, "": false, "depoly": false} {
+	for w, want := range map[string]bool{"deploy": true, "Deploy!": true, "lock!": true, "queue": true, "stop": true, "unfreeze": true,
+		"help": true, "web": false, "": false, "depoly": false} {
 		if bot.IsVerb(w) != want {
 			t.Errorf("IsVerb(%q) != %v", w, want)
 		}

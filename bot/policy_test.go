@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/internal/queuetest"
@@ -41,7 +40,7 @@ func TestPolicyCommands(t *testing.T) {
 	if r.Err != nil || r.Deploy == nil {
 		t.Fatalf("deploy!! by root: %q %v", r.Text, r.Err)
 	}
-	if d := wait(t, q, r.Deploy.ID); d.State != queue.StateSucceeded {
+	if d := q.Wait(t, r.Deploy.ID); d.State != queue.StateSucceeded {
 		t.Fatalf("%s", d.State)
 	}
 	if r := say("carol", "unfreeze staging"); r.Err != nil || !strings.HasPrefix(r.Text, "unfroze staging (frozen by carol for ") {
@@ -63,7 +62,7 @@ func TestPolicyCommands(t *testing.T) {
 	if r := say("bob", "approve #"+itoa(id)); r.Err != nil {
 		t.Fatalf("approve: %q %v", r.Text, r.Err)
 	}
-	if d := wait(t, q, id); d.State != queue.StateSucceeded {
+	if d := q.Wait(t, id); d.State != queue.StateSucceeded {
 		t.Fatalf("%s %s", d.State, d.Error)
 	}
 	r = say("alice", "deploy web@"+sha+" to production")
@@ -81,17 +80,6 @@ func TestPolicyCommands(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func wait(t *testing.T, q *queuetest.Env, id int64) *queue.Deploy {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(q.Ctx, time.Minute)
-	defer cancel()
-	d, err := q.Svc.FollowLog(ctx, id, 0, func([]queue.LogLine) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // fakeTarget is a runner that can operate an app and tell what runs.
 type fakeTarget struct{}
@@ -122,7 +110,7 @@ func TestOperationsAndWhere(t *testing.T) {
 	if r.Err != nil || r.Deploy == nil || r.Deploy.Op != "scale" || !strings.HasPrefix(r.Text, "#1 queued: scale web in production to 4 by alice") {
 		t.Fatalf("%q %v", r.Text, r.Err)
 	}
-	if d := wait(t, q, r.Deploy.ID); d.State != queue.StateSucceeded {
+	if d := q.Wait(t, r.Deploy.ID); d.State != queue.StateSucceeded {
 		t.Fatalf("%s", d.State)
 	}
 	r = b.Handle(q.Ctx, bot.Message{User: "alice", Text: "history web"})

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
+	"github.com/gorilla/websocket"
 )
 
 // BenchmarkSocketAck: command-to-ack latency over Socket Mode against the
@@ -21,27 +23,26 @@ func BenchmarkSocketAck(b *testing.B) {
 		c := e.fake.conn()
 		const count = 300
 		sent := map[string]time.Time{}
-		var lat []float64
-		done := make(chan struct{})
-		go func() {
-			for len(lat) < count {
-				ack := <-e.fake.acks
-				id, _ := ack["envelope_id"].(string)
-				if at, ok := sent[id]; ok {
-					lat = append(lat, float64(time.Since(at))/float64(time.Millisecond))
-				}
-			}
-			close(done)
-		}()
 		for i := range count {
 			env := withValue(b, mention(b, "help"), fmt.Sprintf("Ev-b%d-%d", n, i), "payload", "event_id")
 			id := fmt.Sprintf("env-b%d-%d", n, i)
 			env = withValue(b, env, id, "envelope_id")
 			sent[id] = time.Now()
-			c.WriteMessage(1, env)
+			if err := c.WriteMessage(websocket.TextMessage, env); err != nil {
+				b.Fatal(err)
+			}
 			time.Sleep(time.Millisecond)
 		}
-		<-done
+		var lat []float64
+		queuetest.Eventually(b, "every ack", func() bool {
+			lat = lat[:0]
+			for id, at := range sent {
+				if acks := e.fake.acksOf(id); len(acks) > 0 {
+					lat = append(lat, float64(acks[0].Sub(at))/float64(time.Millisecond))
+				}
+			}
+			return len(lat) == count
+		})
 		slices.Sort(lat)
 		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
 	}
@@ -52,24 +53,24 @@ func BenchmarkSocketAck(b *testing.B) {
 }
 
 // BenchmarkThreadUnderLongLog: a 10k-line log; reports how many thread
-// posts it took, their rate, and how long after the deploy ended the last
-// line reached Slack.
+// posts it took, and how long after the deploy ended the last line
+// reached Slack.
 func BenchmarkThreadUnderLongLog(b *testing.B) {
 	for range b.N {
 		e := start(b, "socket", `seq 1 10000 | sed 's/^/log line /'`, func(a *slack.Adapter) { a.PostInterval = time.Second })
 		c := e.fake.conn()
-		c.WriteMessage(1, mention(b, "deploy web@"+sha))
+		send(b, e.fake, c, mention(b, "deploy web@"+sha))
 		var d *queue.Deploy
-		for d == nil {
-			if ds := e.deploys(b); len(ds) > 0 {
+		queuetest.Eventually(b, "the deploy", func() bool {
+			ds := e.deploys(b)
+			if len(ds) > 0 {
 				d = ds[0]
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return d != nil
+		})
 		d = e.waitDeploy(b, d.ID)
 		var posts int
-		var first time.Time
-		for {
+		queuetest.Eventually(b, "the last line in the thread", func() bool {
 			posts = 0
 			all := ""
 			for _, p := range e.fake.callsOf("chat.postMessage") {
@@ -78,14 +79,8 @@ func BenchmarkThreadUnderLongLog(b *testing.B) {
 					all += p.Form.Get("text")
 				}
 			}
-			if first.IsZero() && posts > 0 {
-				first = time.Now()
-			}
-			if strings.Contains(all, "log line 10000\n") {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return strings.Contains(all, "log line 10000\n")
+		})
 		tail := time.Since(d.FinishedAt)
 		b.ReportMetric(float64(posts), "posts")
 		b.ReportMetric(float64(10000)/float64(posts), "lines/post")

@@ -162,14 +162,10 @@ func LockBlocks(l *queue.Lock, locked bool, now time.Time) []slackgo.Block {
 	if !l.ExpiresAt.IsZero() {
 		meta += fmt.Sprintf(", expires %s", l.ExpiresAt.UTC().Format("15:04 MST"))
 	}
-	value := l.Env
-	if l.App != "" {
-		value = l.App + " in " + l.Env
-	}
 	return []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(text), nil, nil),
 		slackgo.NewContextBlock("", mrkdwn(meta)),
-		slackgo.NewActionBlock("lock", slackgo.NewButtonBlockElement(ActionUnlock, value, plain("Unlock"))),
+		slackgo.NewActionBlock("lock", slackgo.NewButtonBlockElement(ActionUnlock, lockValue(l), plain("Unlock"))),
 	}
 }
 

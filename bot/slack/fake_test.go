@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,20 +46,18 @@ type fakeSlack struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	calls     []call
-	limited   map[string]int // method -> 429s still to answer
-	opens     int
-	users     map[string][2]string // id -> name, email
-	groups    map[string][]string  // handle -> user ids
-	conns     chan *websocket.Conn
-	acks      chan map[string]any
-	callAdded chan struct{}
+	mu      sync.Mutex
+	calls   []call
+	acks    map[string][]time.Time // envelope id -> when its acks came
+	limited map[string]int         // method -> 429s still to answer
+	opens   int
+	users   map[string][2]string // id -> name, email
+	groups  map[string][]string  // handle -> user ids
+	conns   chan *websocket.Conn
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
-	f := &fakeSlack{t: t, limited: map[string]int{}, conns: make(chan *websocket.Conn, 8),
-		acks: make(chan map[string]any, 64), callAdded: make(chan struct{}, 1)}
+	f := &fakeSlack{t: t, acks: map[string][]time.Time{}, limited: map[string]int{}, conns: make(chan *websocket.Conn, 8)}
 	mux := http.NewServeMux()
 	answers := map[string]string{
 		"auth.test":          "auth.test.response.ok.json",
@@ -79,10 +78,6 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			f.opens++
 		}
 		f.mu.Unlock()
-		select {
-		case f.callAdded <- struct{}{}:
-		default:
-		}
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case limited:
@@ -136,9 +131,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 				if err != nil {
 					return
 				}
-				var ack map[string]any
+				var ack struct {
+					EnvelopeID string `json:"envelope_id"`
+				}
 				if json.Unmarshal(msg, &ack) == nil {
-					f.acks <- ack
+					f.mu.Lock()
+					f.acks[ack.EnvelopeID] = append(f.acks[ack.EnvelopeID], time.Now())
+					f.mu.Unlock()
 				}
 			}
 		}()
@@ -157,7 +156,7 @@ func (f *fakeSlack) conn() *websocket.Conn {
 	select {
 	case c := <-f.conns:
 		return c
-	case <-time.After(time.Minute):
+	case <-time.After(queuetest.Patience):
 		f.t.Fatal("deployq never connected over Socket Mode")
 		return nil
 	}
@@ -175,20 +174,36 @@ func (f *fakeSlack) callsOf(method string) []call {
 	return out
 }
 
-// waitFor waits until cond holds over the calls so far.
+// acksOf says when the acks of an envelope came.
+func (f *fakeSlack) acksOf(id string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.acks[id])
+}
+
+// waitFor waits until cond holds over the calls so far, and shows them
+// when it never does.
 func (f *fakeSlack) waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.After(time.Minute)
-	for !cond() {
-		select {
-		case <-f.callAdded:
-		case <-time.After(20 * time.Millisecond):
-		case <-deadline:
+	defer func() {
+		if t.Failed() {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			t.Fatalf("never saw %s; calls: %v", what, f.calls)
+			t.Logf("calls: %v", f.calls)
+		}
+	}()
+	queuetest.Eventually(t, what, cond)
+}
+
+// said returns the texts of the ephemeral replies to a user, in order.
+func (f *fakeSlack) said(user string) []string {
+	var texts []string
+	for _, r := range f.callsOf("chat.postEphemeral") {
+		if r.Form.Get("user") == user {
+			texts = append(texts, r.Form.Get("text"))
 		}
 	}
+	return texts
 }
 
 const sha = "1111111111111111111111111111111111111111"
@@ -198,6 +213,7 @@ type env struct {
 	slack *slack.Adapter
 	fake  *fakeSlack
 	st    *store.Store
+	sent  int // commands and clicks sent with ids of their own
 }
 
 // start runs a real queue (SQLite, shell runner) with the Slack adapter

@@ -6,10 +6,10 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -215,126 +215,6 @@ func eventID(payload []byte) string {
 	return ""
 }
 
-var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
-
-// handleEvent runs a mention or a direct message once per event id.
-func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
-	if e.Type != slackevents.CallbackEvent || !a.seen.first(id) {
-		return
-	}
-	switch ev := e.InnerEvent.Data.(type) {
-	case *slackevents.AppMentionEvent:
-		thread := ev.ThreadTimeStamp
-		if thread == "" {
-			thread = ev.TimeStamp
-		}
-		a.command(ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
-	case *slackevents.MessageEvent:
-		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
-			return
-		}
-		a.command(ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
-	}
-}
-
-// command carries out one chat command said in a channel (and thread).
-func (a *Adapter) command(user, channel, thread, text string) {
-	r := a.bot.Handle(a.ctx, bot.Message{User: a.userName(a.ctx, user), Text: text, Thread: threadRef(channel, thread)})
-	switch {
-	case r.Err != nil:
-		a.ephemeral(channel, user, thread, r.Text)
-	case r.Deploy != nil && (r.Deploy.State == queue.StateQueued || r.Deploy.State == queue.StateWaiting):
-		// the deploy's own message answers
-	case r.Lock != nil:
-		a.answeredLock(r.Lock, channel)
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false),
-			slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
-		if thread != "" {
-			opts = append(opts, slackgo.MsgOptionTS(thread))
-		}
-		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: lock reply", "channel", channel, "err", err)
-		}
-	default:
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
-		if thread != "" {
-			opts = append(opts, slackgo.MsgOptionTS(thread))
-		}
-		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: reply", "channel", channel, "err", err)
-		}
-	}
-}
-
-func (a *Adapter) ephemeral(channel, user, thread, text string) {
-	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(text), false)}
-	if thread != "" {
-		opts = append(opts, slackgo.MsgOptionTS(thread))
-	}
-	if _, err := a.api.PostEphemeralContext(a.ctx, channel, user, opts...); err != nil {
-		a.log.Error("slack: ephemeral reply", "channel", channel, "err", err)
-	}
-}
-
-// handleSlash runs a /deploy command; its reply goes back in the ack.
-// "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
-// "/deploy lock prod" is a lock.
-func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
-	text := strings.TrimSpace(cmd.Text)
-	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
-		text = "deploy " + text
-	}
-	if !a.seen.first("slash:" + cmd.TriggerID) {
-		return "", nil
-	}
-	r := a.bot.Handle(a.ctx, bot.Message{User: a.userName(a.ctx, cmd.UserID), Text: text, Thread: threadRef(cmd.ChannelID, "")})
-	return r.Text, r.Err
-}
-
-// handleInteraction carries out a button click as the command it stands
-// for, so it meets the same rules.
-func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
-	if cb.Type != slackgo.InteractionTypeBlockActions {
-		return
-	}
-	for _, act := range cb.ActionCallback.BlockActions {
-		if !a.seen.first("action:" + cb.TriggerID + ":" + act.ActionID + ":" + act.ActionTs) {
-			continue
-		}
-		var text string
-		switch act.ActionID {
-		case ActionCancel:
-			text = "cancel #" + act.Value
-		case ActionContinue:
-			text = "continue #" + act.Value
-		case ActionApprove:
-			text = "approve #" + act.Value
-		case ActionReject:
-			text = "reject #" + act.Value
-		case ActionUnlock:
-			text = "unlock " + act.Value
-		case ActionRollback:
-			id, err := strconv.ParseInt(act.Value, 10, 64)
-			if err != nil {
-				continue
-			}
-			d, err := a.svc.Deploy(a.ctx, id)
-			if err != nil {
-				a.ephemeral(cb.Channel.ID, cb.User.ID, "", queue.ErrorMessage(err))
-				continue
-			}
-			text = fmt.Sprintf("rollback %s in %s", d.App, d.Env)
-		default:
-			continue
-		}
-		thread := cb.Message.ThreadTimestamp
-		if thread == "" {
-			thread = cb.Message.Timestamp
-		}
-		a.command(cb.User.ID, cb.Channel.ID, thread, text)
-	}
-}
-
 // threadRef is what deployq keeps as a deploy's chat thread.
 func threadRef(channel, thread string) string {
 	if thread == "" {
@@ -391,3 +271,25 @@ func (a *Adapter) envChannel(env string) string {
 
 // SetLockNagAfter changes the reminder age of locks; call before Start.
 func (a *Adapter) SetLockNagAfter(d time.Duration) { a.cfg.LockNagAfter = d }
+
+// retry runs call, waiting out Slack's rate limits (429 Retry-After) as
+// often as Slack asks, within ctx. Other errors are returned.
+func (a *Adapter) retry(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var rl *slackgo.RateLimitedError
+		if !errors.As(err, &rl) {
+			return err
+		}
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		a.log.Warn("slack: rate limited", "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -35,49 +34,6 @@ func (a *Adapter) DeployChanged(d *queue.Deploy) {
 	case a.wake <- struct{}{}:
 	default:
 	}
-}
-
-// answeredLock notes that a lock change was answered in a channel, so it
-// is not announced there a second time.
-func (a *Adapter) answeredLock(l *queue.Lock, channel string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for k, at := range a.lockReplies {
-		if time.Since(at) > time.Minute {
-			delete(a.lockReplies, k)
-		}
-	}
-	a.lockReplies[l.Scope()+"/"+l.Owner+"/"+channel] = time.Now()
-}
-
-// LockChanged implements queue.Notifier: locks are announced in the
-// announcement channel (unless they were asked for there).
-func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
-	if a.cfg.Channel == "" || a.ctx == nil {
-		return
-	}
-	a.mu.Lock()
-	_, answered := a.lockReplies[l.Scope()+"/"+l.Owner+"/"+a.cfg.Channel]
-	a.mu.Unlock()
-	if answered {
-		return
-	}
-	c := *l
-	go func() {
-		blocks := LockBlocks(&c, locked, time.Now())
-		text := fmt.Sprintf("%s locked by %s: %s", c.Scope(), c.Owner, c.Reason)
-		if !locked {
-			text = c.Scope() + " unlocked"
-		}
-		err := a.retry(a.ctx, func() error {
-			_, _, err := a.api.PostMessageContext(a.ctx, a.cfg.Channel, slackgo.MsgOptionText(Escape(text), false),
-				slackgo.MsgOptionBlocks(blocks...))
-			return err
-		})
-		if err != nil {
-			a.log.Error("slack: lock announcement", "scope", c.Scope(), "err", err)
-		}
-	}()
 }
 
 func (a *Adapter) dispatch() {
@@ -311,141 +267,6 @@ func (w *watcher) update() error {
 	return err
 }
 
-// announce tells the environment's channel that a deploy started or
-// ended, when its message lives elsewhere.
-func (w *watcher) announce() {
-	w.mu.Lock()
-	d := w.d
-	w.mu.Unlock()
-	channel := w.a.envChannel(d.Env)
-	if channel == "" || channel == w.channel || d.State == w.announced ||
-		d.State != queue.StateRunning && !d.State.Terminal() {
-		return
-	}
-	w.announced = d.State
-	link := fmt.Sprintf("<%s/api/v1/deploys/%d/log|#%d>", w.a.cfg.BaseURL, d.ID, d.ID)
-	var text string
-	switch d.State {
-	case queue.StateRunning:
-		text = fmt.Sprintf("%s %s is deploying %s `%s` to %s (%s)", stateEmoji[d.State], Escape(d.User), Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), link)
-	case queue.StateSucceeded:
-		text = fmt.Sprintf("%s %s `%s` is live in %s (%s by %s)", stateEmoji[d.State], Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), link, Escape(d.User))
-	default:
-		text = fmt.Sprintf("%s deploy %s of %s `%s` to %s %s", stateEmoji[d.State], link, Escape(d.App), queue.ShortSHA(d.SHA), Escape(d.Env), d.State)
-		if d.Error != "" {
-			text += ": " + Escape(d.Error)
-		}
-	}
-	err := w.a.retry(w.a.ctx, func() error {
-		_, _, err := w.a.api.PostMessageContext(w.a.ctx, channel, slackgo.MsgOptionText(text, false))
-		return err
-	})
-	if err != nil {
-		w.a.log.Error("slack: announcement", "deploy", d.ID, "channel", channel, "err", err)
-	}
-}
-
-// logThread is the thread that holds the log: the one the message is in,
-// or the message's own.
-func (w *watcher) logThread() string {
-	if w.thread != "" {
-		return w.thread
-	}
-	return w.ts
-}
-
-// postLines posts the waiting lines as one code block, as many as fit.
-func (w *watcher) postLines() error {
-	w.mu.Lock()
-	if w.posts >= maxThreadPosts {
-		w.skipped += len(w.lines)
-		w.lines = nil
-		w.mu.Unlock()
-		return nil
-	}
-	var b strings.Builder
-	n := 0
-	for _, l := range w.lines {
-		if n > 0 && b.Len()+len(l)+8 > maxPostChars {
-			break
-		}
-		if len(l) > maxPostChars-8 {
-			l = l[:maxPostChars-12] + " …"
-		}
-		b.WriteString(l + "\n")
-		n++
-	}
-	chunk := w.lines[:n]
-	if strings.TrimSpace(b.String()) == "" { // nothing to see: no post
-		w.lines = w.lines[n:]
-		w.mu.Unlock()
-		return nil
-	}
-	w.mu.Unlock()
-
-	text := "```\n" + b.String() + "```"
-	err := w.a.retry(w.a.ctx, func() error {
-		_, _, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, slackgo.MsgOptionText(text, false),
-			slackgo.MsgOptionTS(w.logThread()))
-		return err
-	})
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err == nil {
-		w.posts++
-		w.lines = w.lines[len(chunk):]
-		if len(w.lines) > 0 {
-			w.firstLine = time.Now()
-		}
-	}
-	return err
-}
-
-// finish says how many lines did not fit in the thread, and tells the
-// person who asked in Slack when the deploy did not succeed.
-func (w *watcher) finish() {
-	w.mu.Lock()
-	skipped, d := w.skipped, w.d
-	w.mu.Unlock()
-	if d.State == queue.StateFailed || d.State == queue.StateInterrupted {
-		w.a.tellRequester(d)
-	}
-	if skipped == 0 {
-		return
-	}
-	text := fmt.Sprintf("… %d more lines: <%s/api/v1/deploys/%d/log|full log>", skipped, w.a.cfg.BaseURL, w.id)
-	err := w.a.retry(w.a.ctx, func() error {
-		_, _, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, slackgo.MsgOptionText(text, false),
-			slackgo.MsgOptionTS(w.logThread()))
-		return err
-	})
-	if err != nil {
-		w.a.log.Error("slack: log summary", "deploy", w.id, "err", err)
-	}
-}
-
-// retry runs call, waiting out Slack's rate limits (429 Retry-After) as
-// often as Slack asks, within ctx. Other errors are returned.
-func (a *Adapter) retry(ctx context.Context, call func() error) error {
-	for {
-		err := call()
-		var rl *slackgo.RateLimitedError
-		if !errors.As(err, &rl) {
-			return err
-		}
-		wait := rl.RetryAfter
-		if wait <= 0 {
-			wait = time.Second
-		}
-		a.log.Warn("slack: rate limited", "retry_after", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
 // Idle waits until the messages of ended deploys show their end (or the
 // adapter's context ends); a stopping server calls it.
 func (a *Adapter) Idle() {
@@ -462,73 +283,6 @@ func (a *Adapter) Idle() {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// tellRequester DMs the Slack user who asked for a deploy that failed:
-// by name for deploys asked in chat, by email for auto-deploys (who
-// pushed).
-func (a *Adapter) tellRequester(d *queue.Deploy) {
-	id := a.slackID(d.User)
-	if d.Source == queue.SourceAuto {
-		id = ""
-		if email, err := a.svc.Meta(a.ctx, d.ID, queue.MetaAuthorEmail); err == nil && email != "" {
-			if u, err := a.api.GetUserByEmailContext(a.ctx, email); err == nil {
-				id = u.ID
-			} else {
-				a.log.Warn("slack: finding who pushed", "deploy", d.ID, "err", err)
-			}
-		}
-	}
-	if id == "" {
-		return
-	}
-	text := fmt.Sprintf(":x: Your deploy #%d of %s to %s %s", d.ID, Escape(d.App), Escape(d.Env), d.State)
-	if d.Error != "" {
-		text += ": " + Escape(d.Error)
-	}
-	text += fmt.Sprintf(" (<%s/api/v1/deploys/%d/log|log>)", a.cfg.BaseURL, d.ID)
-	err := a.retry(a.ctx, func() error {
-		_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(text, false))
-		return err
-	})
-	if err != nil {
-		a.log.Error("slack: DM about a failed deploy", "deploy", d.ID, "err", err)
-	}
-}
-
-// nag reminds the holders of old locks, once per LockNagAfter.
-func (a *Adapter) nag() {
-	locks, err := a.svc.Locks(a.ctx)
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	for _, l := range locks {
-		if now.Sub(l.CreatedAt) < a.cfg.LockNagAfter {
-			continue
-		}
-		key := l.Scope() + "/" + l.Owner + "/" + l.CreatedAt.String()
-		a.mu.Lock()
-		last, seen := a.nagged[key]
-		due := !seen || now.Sub(last) >= a.cfg.LockNagAfter
-		if due {
-			a.nagged[key] = now
-		}
-		a.mu.Unlock()
-		id := a.slackID(l.Owner)
-		if !due || id == "" {
-			continue
-		}
-		text := fmt.Sprintf("You have held the lock on %s for %s. Still need it?", l.Scope(), queue.Age(now.Sub(l.CreatedAt)))
-		err := a.retry(a.ctx, func() error {
-			_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(Escape(text), false),
-				slackgo.MsgOptionBlocks(LockBlocks(l, true, now)...))
-			return err
-		})
-		if err != nil {
-			a.log.Error("slack: lock reminder", "scope", l.Scope(), "err", err)
-		}
 	}
 }
 

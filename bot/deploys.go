@@ -1,0 +1,138 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// The commands that queue, stop or go on with deploys and operations.
+
+func (b *Bot) deploy(ctx context.Context, c *Command, m Message) (Reply, error) {
+	d, err := b.svc.Submit(ctx, queue.Request{App: c.App, Env: c.Env, Ref: c.Ref, User: m.User,
+		Source: queue.SourceChat, Force: c.Bang, Override: c.Override, ChatThread: m.Thread})
+	if err != nil {
+		return Reply{}, err
+	}
+	return b.queued(ctx, d, ""), nil
+}
+
+func (b *Bot) rollback(ctx context.Context, c *Command, m Message) (Reply, error) {
+	r := queue.RollbackRequest{App: c.App, Env: c.Env, To: c.To, User: m.User, ChatThread: m.Thread}
+	if c.ID != 0 {
+		var err error
+		if r, err = b.undo(ctx, c.ID, r); err != nil {
+			return Reply{}, err
+		}
+	}
+	d, err := b.svc.Rollback(ctx, r)
+	if err != nil {
+		return Reply{}, err
+	}
+	return b.queued(ctx, d, "rollback "), nil
+}
+
+// undo makes r the rollback of deploy id, the one a Roll back button was
+// pressed on: its app and env back to the last successful deploy before
+// it. After a deploy that succeeded, that is the last one of another sha
+// (a redeploy of the same sha undoes nothing); after one that failed or
+// was interrupted, the last that succeeded, whatever its sha: what ran
+// before the failure.
+func (b *Bot) undo(ctx context.Context, id int64, r queue.RollbackRequest) (queue.RollbackRequest, error) {
+	d, err := b.svc.Deploy(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	switch {
+	case r.To != "":
+		return r, queue.Errorf(queue.EInvalid, "roll back #%d or roll back to %s, not both", id, r.To)
+	case r.App != "" && r.App != d.App || r.Env != "" && r.Env != d.Env:
+		return r, queue.Errorf(queue.EInvalid, "deploy #%d is %s in %s, not %s in %s", id, d.App, d.Env, r.App, r.Env)
+	case d.Op != "":
+		return r, queue.Errorf(queue.EInvalid, "#%d is an operation (%s), not a deploy: nothing to roll back", id, d.Describe())
+	case !d.State.Terminal():
+		return r, queue.Errorf(queue.EConflict, "deploy #%d is %s; roll it back once it ended", id, d.State)
+	case d.StartedAt.IsZero():
+		return r, queue.Errorf(queue.EConflict, "deploy #%d never ran (%s): nothing to roll back", id, d.State)
+	}
+	ok, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env, States: []queue.State{queue.StateSucceeded}, Limit: -1})
+	if err != nil {
+		return r, err
+	}
+	for _, prev := range ok { // newest first
+		if prev.ID >= d.ID || prev.Op != "" || d.State == queue.StateSucceeded && prev.SHA == d.SHA {
+			continue
+		}
+		r.App, r.Env, r.To = d.App, d.Env, fmt.Sprintf("#%d", prev.ID)
+		return r, nil
+	}
+	return r, queue.Errorf(queue.EConflict, "%s in %s has no earlier successful deploy than #%d (%s) to roll back to",
+		d.App, d.Env, d.ID, queue.ShortSHA(d.SHA))
+}
+
+func (b *Bot) cancel(ctx context.Context, c *Command, m Message) (Reply, error) {
+	d, err := b.svc.Cancel(ctx, c.ID, m.User)
+	if err != nil {
+		return Reply{}, err
+	}
+	if d.State == queue.StateRunning {
+		return Reply{Text: fmt.Sprintf("canceling #%d (%s to %s): stopping its runner", d.ID, d.App, d.Env), Deploy: d}, nil
+	}
+	return Reply{Text: fmt.Sprintf("#%d canceled before it ran", d.ID), Deploy: d}, nil
+}
+
+// resume is continue.
+func (b *Bot) resume(ctx context.Context, c *Command, m Message) (Reply, error) {
+	d, err := b.svc.Continue(ctx, c.ID, m.User)
+	if err != nil {
+		return Reply{}, err
+	}
+	return Reply{Text: fmt.Sprintf("#%d continues (%s to %s)", d.ID, d.App, d.Env)}, nil
+}
+
+// operate is scale, restart, stop and start.
+func (b *Bot) operate(ctx context.Context, c *Command, m Message) (Reply, error) {
+	d, err := b.svc.Operate(ctx, queue.OpRequest{App: c.App, Env: c.Env, Op: c.Verb, Instances: c.N,
+		User: m.User, Source: queue.SourceChat, ChatThread: m.Thread})
+	if err != nil {
+		return Reply{}, err
+	}
+	return b.queued(ctx, d, ""), nil
+}
+
+// queued answers a command that queued d (kind: "rollback ", ...).
+func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
+	what := "queued"
+	if d.State == queue.StateWaiting {
+		what = "waiting"
+		if w := b.svc.View(d).Waiting; w != nil && w.Reason != "" {
+			what = w.Reason
+		}
+	}
+	text := fmt.Sprintf("#%d %s%s: %s@%s (%s) to %s by %s", d.ID, kind, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User)
+	if d.Op != "" {
+		text = fmt.Sprintf("#%d %s: %s by %s", d.ID, what, d.Describe(), d.User)
+	} else if d.Ref == d.SHA {
+		text = fmt.Sprintf("#%d %s%s: %s %s to %s by %s", d.ID, kind, what, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
+	}
+	ahead, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env,
+		States: []queue.State{queue.StateQueued, queue.StateRunning}, Limit: -1})
+	n := 0
+	for _, a := range ahead {
+		if a.ID < d.ID {
+			n++
+		}
+	}
+	if err == nil && n > 0 {
+		text += fmt.Sprintf(", %d ahead", n)
+	}
+	if url, commits := b.svc.Changes(ctx, d); url != "" && d.Op == "" {
+		unit := "commits"
+		if commits == 1 {
+			unit = "commit"
+		}
+		text += fmt.Sprintf("\nchanges: %s (%d %s)", url, commits, unit)
+	}
+	return Reply{Text: text + "\nlog: " + b.LogURL(d.ID), Deploy: d}
+}

@@ -1,0 +1,306 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// parser reads the words after a verb. Its methods named after a command
+// are the parse functions of the table.
+type parser struct {
+	words []string
+	help  string
+}
+
+func (p *parser) fail(format string, args ...any) error {
+	return &ParseError{Msg: fmt.Sprintf(format, args...), Help: p.help}
+}
+
+func (p *parser) more() bool { return len(p.words) > 0 }
+
+func (p *parser) peek() string {
+	if len(p.words) == 0 {
+		return ""
+	}
+	return strings.ToLower(p.words[0])
+}
+
+func (p *parser) next() string {
+	w := p.words[0]
+	p.words = p.words[1:]
+	return w
+}
+
+func (p *parser) keyword(k ...string) error {
+	if !p.more() {
+		return p.fail("%s expected", strings.Join(k, " or "))
+	}
+	w := strings.ToLower(p.next())
+	for _, kw := range k {
+		if w == kw {
+			return nil
+		}
+	}
+	return p.fail("%s expected, got %q", strings.Join(k, " or "), w)
+}
+
+func (p *parser) name(what string) (string, error) {
+	if !p.more() {
+		return "", p.fail("%s missing", what)
+	}
+	w := p.next()
+	n := strings.ToLower(w)
+	if !queue.ValidName(n) {
+		return "", p.fail("%q is not a valid %s name", w, strings.ToLower(what))
+	}
+	return n, nil
+}
+
+func (p *parser) id() (int64, error) {
+	if !p.more() {
+		return 0, p.fail("#ID missing")
+	}
+	w := p.next()
+	n, err := strconv.ParseInt(strings.TrimPrefix(w, "#"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, p.fail("%q is not a deploy number like #12", w)
+	}
+	return n, nil
+}
+
+// deployID reads "#ID" (cancel, continue, approve, reject).
+func (p *parser) deployID(c *Command) (err error) {
+	c.ID, err = p.id()
+	return err
+}
+
+func (p *parser) deploy(c *Command) error {
+	if !p.more() {
+		return p.fail("APP missing")
+	}
+	target := p.next()
+	app, ref, hasRef := strings.Cut(target, "@")
+	p.words = append([]string{app}, p.words...)
+	var err error
+	if c.App, err = p.name("APP"); err != nil {
+		return err
+	}
+	if hasRef {
+		if !queue.ValidRef(ref) {
+			return p.fail("invalid ref %q: use a sha, branch or tag", ref)
+		}
+		c.Ref = ref
+	}
+	if p.more() {
+		if err := p.keyword("to", "in", "on"); err != nil {
+			return err
+		}
+		c.Env, err = p.name("ENV")
+	}
+	return err
+}
+
+func (p *parser) rollback(c *Command) error {
+	var err error
+	if c.App, err = p.name("APP"); err != nil {
+		return err
+	}
+	if p.peek() == "in" {
+		p.next()
+		if c.Env, err = p.name("ENV"); err != nil {
+			return err
+		}
+	}
+	if p.more() {
+		if err := p.keyword("to"); err != nil {
+			return err
+		}
+		if !p.more() {
+			return p.fail("REF or #N missing after to")
+		}
+		to := p.next()
+		if strings.HasPrefix(to, "#") {
+			p.words = append([]string{to}, p.words...)
+			id, err := p.id()
+			if err != nil {
+				return err
+			}
+			c.To = fmt.Sprintf("#%d", id)
+		} else if !queue.ValidRef(to) {
+			return p.fail("invalid ref %q: use a sha, branch, tag or #N", to)
+		} else {
+			c.To = to
+		}
+	}
+	return nil
+}
+
+// scope reads "ENV" or "APP in ENV".
+func (p *parser) scope(c *Command) error {
+	first, err := p.name("ENV")
+	if err != nil {
+		return err
+	}
+	if p.peek() == "in" {
+		p.next()
+		c.App = first
+		c.Env, err = p.name("ENV")
+		return err
+	}
+	c.Env = first
+	return nil
+}
+
+// unlock reads a scope, or "all".
+func (p *parser) unlock(c *Command) error {
+	if p.peek() == "all" && len(p.words) == 1 {
+		p.next()
+		c.All = true
+		return nil
+	}
+	return p.scope(c)
+}
+
+func (p *parser) lock(c *Command) error {
+	if err := p.scope(c); err != nil {
+		return err
+	}
+	return p.duration(c)
+}
+
+func (p *parser) freeze(c *Command) (err error) {
+	if c.Env, err = p.name("ENV"); err != nil {
+		return err
+	}
+	return p.duration(c)
+}
+
+// duration reads an optional "for DURATION".
+func (p *parser) duration(c *Command) error {
+	if !p.more() {
+		return nil
+	}
+	if err := p.keyword("for"); err != nil {
+		return err
+	}
+	if !p.more() {
+		return p.fail("DURATION missing after for")
+	}
+	w := p.next()
+	d, err := ParseDuration(w)
+	if err != nil {
+		return p.fail("bad duration %q (use e.g. 30m, 2h, 1d)", w)
+	}
+	c.Duration = d
+	return nil
+}
+
+func (p *parser) promote(c *Command) error {
+	var err error
+	if c.App, err = p.name("APP"); err != nil {
+		return err
+	}
+	if err = p.keyword("from"); err != nil {
+		return err
+	}
+	if c.From, err = p.name("ENV"); err != nil {
+		return err
+	}
+	if err = p.keyword("to"); err != nil {
+		return err
+	}
+	c.To, err = p.name("ENV")
+	return err
+}
+
+// appInEnv reads "APP in ENV" (restart, stop, start).
+func (p *parser) appInEnv(c *Command) (err error) {
+	if c.App, err = p.name("APP"); err != nil {
+		return err
+	}
+	if err = p.keyword("in"); err != nil {
+		return err
+	}
+	c.Env, err = p.name("ENV")
+	return err
+}
+
+func (p *parser) scale(c *Command) error {
+	if err := p.appInEnv(c); err != nil {
+		return err
+	}
+	if err := p.keyword("to"); err != nil {
+		return err
+	}
+	if !p.more() {
+		return p.fail("N missing")
+	}
+	w := p.next()
+	n, err := strconv.Atoi(w)
+	if err != nil || n < 0 || n > 10000 {
+		return p.fail("%q is not an instance count", w)
+	}
+	c.N = n
+	return nil
+}
+
+// optionalEnv reads "[ENV]" (queue).
+func (p *parser) optionalEnv(c *Command) (err error) {
+	if p.more() {
+		c.Env, err = p.name("ENV")
+	}
+	return err
+}
+
+// app reads "APP" (where).
+func (p *parser) app(c *Command) (err error) {
+	c.App, err = p.name("APP")
+	return err
+}
+
+// history reads "APP [in ENV]".
+func (p *parser) history(c *Command) (err error) {
+	if c.App, err = p.name("APP"); err != nil || !p.more() {
+		return err
+	}
+	if err = p.keyword("in"); err != nil {
+		return err
+	}
+	c.Env, err = p.name("ENV")
+	return err
+}
+
+// anything takes whatever follows (help).
+func (p *parser) anything(*Command) error {
+	p.words = nil
+	return nil
+}
+
+// ParseDuration reads a Go duration or a number of days ("1d", "2d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.ToLower(s)
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil {
+			return 0, err
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+	}
+	var rest time.Duration
+	if s != "" {
+		var err error
+		if rest, err = time.ParseDuration(s); err != nil {
+			return 0, err
+		}
+	}
+	d := days + rest
+	if d <= 0 {
+		return 0, fmt.Errorf("duration must be positive")
+	}
+	return d, nil
+}

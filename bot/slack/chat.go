@@ -1,0 +1,107 @@
+package slack
+
+import (
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/queue"
+	slackgo "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+)
+
+// Commands typed in Slack (mentions, direct messages, /deploy) and the
+// bot's answers.
+
+var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
+
+// handleEvent runs a mention or a direct message once per event id.
+func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
+	if e.Type != slackevents.CallbackEvent || !a.seen.first(id) {
+		return
+	}
+	switch ev := e.InnerEvent.Data.(type) {
+	case *slackevents.AppMentionEvent:
+		thread := ev.ThreadTimeStamp
+		if thread == "" {
+			thread = ev.TimeStamp
+		}
+		a.command(ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
+	case *slackevents.MessageEvent:
+		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
+			return
+		}
+		a.command(ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
+	}
+}
+
+// from is who said a command, and the thread its deploy's messages go to.
+func (a *Adapter) from(user, channel, thread string) bot.Message {
+	return bot.Message{User: a.userName(a.ctx, user), Thread: threadRef(channel, thread)}
+}
+
+// command carries out one typed chat command said in a channel (and
+// thread).
+func (a *Adapter) command(user, channel, thread, text string) {
+	m := a.from(user, channel, thread)
+	m.Text = text
+	a.answer(user, channel, thread, a.bot.Handle(a.ctx, m))
+}
+
+// answer gives user the bot's reply where the command was said: a
+// refusal privately, a lock as its card, the rest as text; a queued
+// deploy's own message answers for it.
+func (a *Adapter) answer(user, channel, thread string, r bot.Reply) {
+	switch {
+	case r.Err != nil:
+		a.ephemeral(channel, user, thread, r.Text)
+	case r.Deploy != nil && (r.Deploy.State == queue.StateQueued || r.Deploy.State == queue.StateWaiting):
+		// the deploy's own message answers
+	case r.Lock != nil:
+		a.answeredLock(r.Lock, channel)
+		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false),
+			slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
+		if thread != "" {
+			opts = append(opts, slackgo.MsgOptionTS(thread))
+		}
+		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
+			a.log.Error("slack: lock reply", "channel", channel, "err", err)
+		}
+	default:
+		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
+		if thread != "" {
+			opts = append(opts, slackgo.MsgOptionTS(thread))
+		}
+		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
+			a.log.Error("slack: reply", "channel", channel, "err", err)
+		}
+	}
+}
+
+func (a *Adapter) ephemeral(channel, user, thread, text string) {
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(text), false)}
+	if thread != "" {
+		opts = append(opts, slackgo.MsgOptionTS(thread))
+	}
+	if _, err := a.api.PostEphemeralContext(a.ctx, channel, user, opts...); err != nil {
+		a.log.Error("slack: ephemeral reply", "channel", channel, "err", err)
+	}
+}
+
+// handleSlash runs a /deploy command; its reply goes back in the ack.
+// "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
+// "/deploy lock prod" is a lock.
+func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
+	text := strings.TrimSpace(cmd.Text)
+	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
+		text = "deploy " + text
+	}
+	if !a.seen.first("slash:" + cmd.TriggerID) {
+		return "", nil
+	}
+	m := a.from(cmd.UserID, cmd.ChannelID, "")
+	m.Text = text
+	r := a.bot.Handle(a.ctx, m)
+	return r.Text, r.Err
+}
