@@ -55,12 +55,13 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) {
 		App string `json:"app"`
 		Env string `json:"env"`
 		To  string `json:"to"`
+		Of  int64  `json:"of"` // roll back that deploy: to what ran before it
 	}
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	d, err := s.svc.Rollback(r.Context(), queue.RollbackRequest{App: req.App, Env: req.Env, To: req.To, User: userOf(r)})
+	d, err := s.svc.Rollback(r.Context(), queue.RollbackRequest{App: req.App, Env: req.Env, To: req.To, Of: req.Of, User: userOf(r)})
 	s.answerDeploy(w, r, http.StatusAccepted, d, err)
 }
 

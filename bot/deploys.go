@@ -19,56 +19,12 @@ func (b *Bot) deploy(ctx context.Context, c *Command, m Message) (Reply, error) 
 }
 
 func (b *Bot) rollback(ctx context.Context, c *Command, m Message) (Reply, error) {
-	r := queue.RollbackRequest{App: c.App, Env: c.Env, To: c.To, User: m.User, ChatThread: m.Thread}
-	if c.ID != 0 {
-		var err error
-		if r, err = b.undo(ctx, c.ID, r); err != nil {
-			return Reply{}, err
-		}
-	}
+	r := queue.RollbackRequest{App: c.App, Env: c.Env, To: c.To, Of: c.ID, User: m.User, ChatThread: m.Thread}
 	d, err := b.svc.Rollback(ctx, r)
 	if err != nil {
 		return Reply{}, err
 	}
 	return b.queued(ctx, d, "rollback "), nil
-}
-
-// undo makes r the rollback of deploy id, the one a Roll back button was
-// pressed on: its app and env back to the last successful deploy before
-// it. After a deploy that succeeded, that is the last one of another sha
-// (a redeploy of the same sha undoes nothing); after one that failed or
-// was interrupted, the last that succeeded, whatever its sha: what ran
-// before the failure.
-func (b *Bot) undo(ctx context.Context, id int64, r queue.RollbackRequest) (queue.RollbackRequest, error) {
-	d, err := b.svc.Deploy(ctx, id)
-	if err != nil {
-		return r, err
-	}
-	switch {
-	case r.To != "":
-		return r, queue.Errorf(queue.EInvalid, "roll back #%d or roll back to %s, not both", id, r.To)
-	case r.App != "" && r.App != d.App || r.Env != "" && r.Env != d.Env:
-		return r, queue.Errorf(queue.EInvalid, "deploy #%d is %s in %s, not %s in %s", id, d.App, d.Env, r.App, r.Env)
-	case d.Op != "":
-		return r, queue.Errorf(queue.EInvalid, "#%d is an operation (%s), not a deploy: nothing to roll back", id, d.Describe())
-	case !d.State.Terminal():
-		return r, queue.Errorf(queue.EConflict, "deploy #%d is %s; roll it back once it ended", id, d.State)
-	case d.StartedAt.IsZero():
-		return r, queue.Errorf(queue.EConflict, "deploy #%d never ran (%s): nothing to roll back", id, d.State)
-	}
-	ok, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env, States: []queue.State{queue.StateSucceeded}, Limit: -1})
-	if err != nil {
-		return r, err
-	}
-	for _, prev := range ok { // newest first
-		if prev.ID >= d.ID || prev.Op != "" || d.State == queue.StateSucceeded && prev.SHA == d.SHA {
-			continue
-		}
-		r.App, r.Env, r.To = d.App, d.Env, fmt.Sprintf("#%d", prev.ID)
-		return r, nil
-	}
-	return r, queue.Errorf(queue.EConflict, "%s in %s has no earlier successful deploy than #%d (%s) to roll back to",
-		d.App, d.Env, d.ID, queue.ShortSHA(d.SHA))
 }
 
 func (b *Bot) cancel(ctx context.Context, c *Command, m Message) (Reply, error) {

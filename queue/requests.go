@@ -9,8 +9,11 @@ import (
 
 // RollbackRequest asks to deploy an earlier sha again.
 type RollbackRequest struct {
-	App, Env   string
-	To         string // "": the previous successful deploy; "#N": deploy N; else a ref
+	App, Env string // with Of, "" or Of's own
+	To       string // "": the previous successful deploy; "#N": deploy N; else a ref
+	// Of, when set, rolls back that deploy (a Roll back button pressed on
+	// its message): its app and env go back to what ran before it.
+	Of         int64
 	User       string
 	ChatThread string
 }
@@ -20,6 +23,12 @@ type RollbackRequest struct {
 // same sha), of #N, or a ref. EConflict when there is nothing to roll
 // back to.
 func (a *admission) rollback(ctx context.Context, r RollbackRequest) (Request, error) {
+	if r.Of != 0 {
+		var err error
+		if r, err = a.undo(ctx, r); err != nil {
+			return Request{}, err
+		}
+	}
 	app, env, err := a.cat.lookup(r.App, r.Env)
 	if err != nil {
 		return Request{}, err
@@ -68,6 +77,43 @@ func (a *admission) rollback(ctx context.Context, r RollbackRequest) (Request, e
 		req.Ref = r.To
 	}
 	return req, nil
+}
+
+// undo turns the rollback of deploy r.Of into a rollback to the last
+// successful deploy before it. After a deploy that succeeded, that is the
+// last one of another sha (a redeploy of the same sha undoes nothing);
+// after one that failed or was interrupted, the last that succeeded,
+// whatever its sha: what ran before the failure.
+func (a *admission) undo(ctx context.Context, r RollbackRequest) (RollbackRequest, error) {
+	d, err := a.store.Deploy(ctx, r.Of)
+	if err != nil {
+		return r, err
+	}
+	switch {
+	case r.To != "":
+		return r, Errorf(EInvalid, "roll back #%d or roll back to %s, not both", d.ID, r.To)
+	case r.App != "" && r.App != d.App || r.Env != "" && r.Env != d.Env:
+		return r, Errorf(EInvalid, "deploy #%d is %s in %s, not %s in %s", d.ID, d.App, d.Env, r.App, r.Env)
+	case d.Op != "":
+		return r, Errorf(EInvalid, "#%d is an operation (%s), not a deploy: nothing to roll back", d.ID, d.Describe())
+	case !d.State.Terminal():
+		return r, Errorf(EConflict, "deploy #%d is %s; roll it back once it ended", d.ID, d.State)
+	case d.StartedAt.IsZero():
+		return r, Errorf(EConflict, "deploy #%d never ran (%s): nothing to roll back", d.ID, d.State)
+	}
+	prev, err := a.store.LastSucceeded(ctx, d.App, d.Env, d.ID)
+	for err == nil && prev != nil && d.State == StateSucceeded && prev.SHA == d.SHA {
+		prev, err = a.store.LastSucceeded(ctx, d.App, d.Env, prev.ID)
+	}
+	if err != nil {
+		return r, err
+	}
+	if prev == nil {
+		return r, Errorf(EConflict, "%s in %s has no earlier successful deploy than #%d (%s) to roll back to",
+			d.App, d.Env, d.ID, ShortSHA(d.SHA))
+	}
+	r.App, r.Env, r.To, r.Of = d.App, d.Env, numbered(prev.ID), 0
+	return r, nil
 }
 
 // OpRequest asks for an app operation.

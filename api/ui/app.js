@@ -277,7 +277,7 @@ function deployView(id) {
       buttons.push(act("Approve", "POST", `/api/v1/deploys/${id}/approve`, undefined, "primary"));
       buttons.push(act("Reject", "POST", `/api/v1/deploys/${id}/reject`, {}));
     }
-    if (!d.op && ["succeeded", "failed", "interrupted"].includes(d.state)) buttons.push(act("Roll back", "POST", "/api/v1/rollbacks", { app: d.app, env: d.env }));
+    if (!d.op && ["succeeded", "failed", "interrupted"].includes(d.state)) buttons.push(act("Roll back", "POST", "/api/v1/rollbacks", { of: d.id }));
     fill(head, 
       el("h1", {}, `#${d.id} `, d.op ? `${d.op} ${d.app} in ${d.env}` : `${d.app} → ${d.env}`, " ", badge(d.state)),
       el("dl", { class: "facts" },
