@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/deployq/deployq/internal/queuetest"
 )
 
 // The dashboard in a real browser: Debian's chromium, headless, driven by
@@ -114,21 +115,23 @@ func open(base, hash string) chromedp.Action[chromedp.Void] {
 // poll waits until a JavaScript expression is true in the page.
 // A navigation under way (a redirect, a sign-in) ends the page's
 // JavaScript context: the wait goes on in the next page.
-func poll(expr string) chromedp.Action[chromedp.Void] {
+func poll(t *testing.T, expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Until(deadline)))(ctx, tg)
-			if err == nil {
-				return chromedp.Void{}, nil
-			}
-			navigated := strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "navigated or closed")
-			if !navigated || time.Now().After(deadline) || ctx.Err() != nil {
-				return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		var err error
+		queuetest.Eventually(t, expr+" in a page that stays", func() bool {
+			_, err = chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Minute))(ctx, tg)
+			return err == nil || !navigated(err) || ctx.Err() != nil
+		})
+		if err != nil {
+			return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
 		}
+		return chromedp.Void{}, nil
 	}
+}
+
+// navigated says whether err is that of a page that went away.
+func navigated(err error) bool {
+	return strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "navigated or closed")
 }
 
 func (b *browser) checkProblems(t *testing.T) {
@@ -190,11 +193,11 @@ func (b *browser) signIn(t *testing.T, base string) {
 	t.Helper()
 	b.run(t, "sign in",
 		open(base, "#/login"),
-		poll(`document.getElementById("token")`),
+		poll(t, `document.getElementById("token")`),
 		chromedp.SendKeys(chromedp.ID("#token"), webToken),
 		chromedp.Click(chromedp.CSS(".login button[type=submit]")),
-		poll(`document.getElementById("matrix")`),
-		poll(`document.getElementById("who").textContent.includes("signed in as alice")`))
+		poll(t, `document.getElementById("matrix")`),
+		poll(t, `document.getElementById("who").textContent.includes("signed in as alice")`))
 }
 
 func TestDashboard(t *testing.T) {
@@ -206,7 +209,7 @@ func TestDashboard(t *testing.T) {
 	t.Run("the matrix shows a deploy that just ran", func(t *testing.T) {
 		var d struct{ ID int64 }
 		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+sha+`"}`, &d)
-		b.run(t, "matrix", poll(`(document.querySelector('td[data-app=web][data-env=production]')||{}).textContent?.includes("aaaaaaa")`))
+		b.run(t, "matrix", poll(t, `(document.querySelector('td[data-app=web][data-env=production]')||{}).textContent?.includes("aaaaaaa")`))
 		text := value(t, b, chromedp.Text(chromedp.CSS(`td[data-app=web][data-env=production]`)))
 		if !strings.Contains(text, "alice") || !strings.Contains(text, "ago") {
 			t.Errorf("cell %q", text)
@@ -218,16 +221,16 @@ func TestDashboard(t *testing.T) {
 		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &d)
 		b.run(t, "deploy page",
 			open(base, fmt.Sprintf("#/deploy/%d", d.ID)),
-			poll(`document.getElementById("log")?.textContent.includes("first line")`),
+			poll(t, `document.getElementById("log")?.textContent.includes("first line")`),
 			func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 				_, err := chromedp.Evaluate[bool](`window.stayed = true`)(ctx, tg)
 				return chromedp.Void{}, err
 			},
-			poll(`document.querySelector("#dhead .badge")?.textContent === "running"`))
+			poll(t, `document.querySelector("#dhead .badge")?.textContent === "running"`))
 		os.WriteFile(release, nil, 0o644)
 		b.run(t, "the rest of the log",
-			poll(`document.querySelector("#log .a-fg32")?.textContent === "second line"`),
-			poll(`document.querySelector("#dhead .badge")?.textContent === "succeeded"`))
+			poll(t, `document.querySelector("#log .a-fg32")?.textContent === "second line"`),
+			poll(t, `document.querySelector("#dhead .badge")?.textContent === "succeeded"`))
 		if stayed := value(t, b, chromedp.Evaluate[bool](`window.stayed === true`)); !stayed {
 			t.Error("the page reloaded")
 		}
@@ -236,13 +239,13 @@ func TestDashboard(t *testing.T) {
 	t.Run("a lock taken on the page shows in the matrix and the API", func(t *testing.T) {
 		b.run(t, "lock",
 			open(base, "#/"),
-			poll(`document.querySelector("td[data-app=web][data-env=production] .lock-btn")`),
+			poll(t, `document.querySelector("td[data-app=web][data-env=production] .lock-btn")`),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
-			poll(`document.querySelector("td[data-app=web][data-env=production] input[name=reason]")`),
+			poll(t, `document.querySelector("td[data-app=web][data-env=production] input[name=reason]")`),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "db migration"),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=ttl]`), "2h"),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
-			poll(`document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by alice: db migration")`))
+			poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by alice: db migration")`))
 		var locks []struct{ Env, App, Owner, Reason string }
 		apiCall(t, base, webToken, "GET", "/api/v1/locks", "", &locks)
 		if len(locks) != 1 || locks[0].Env != "production" || locks[0].App != "web" || locks[0].Owner != "alice" || locks[0].Reason != "db migration" {
@@ -269,7 +272,7 @@ func TestDashboard(t *testing.T) {
 				b.run(t, p.name+" at "+w.name,
 					chromedp.EmulateViewport(w.w, w.h),
 					open(base, p.hash),
-					poll(p.ready))
+					poll(t, p.ready))
 				img := value(t, b, chromedp.CaptureScreenshot())
 				if _, err := png.Decode(bytes.NewReader(img)); err != nil {
 					t.Fatalf("%s: not a PNG: %v", p.name, err)
@@ -305,16 +308,16 @@ apps:
 	b := newBrowser(t)
 	b.run(t, "sign in with GitHub",
 		open(m.URL, "#/login"),
-		poll(`document.querySelector('a[href="/ui/auth/github"]')`),
+		poll(t, `document.querySelector('a[href="/ui/auth/github"]')`),
 		chromedp.Click(chromedp.CSS(`a[href="/ui/auth/github"]`)),
-		poll(`document.getElementById("matrix")`),
-		poll(`document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
+		poll(t, `document.getElementById("matrix")`),
+		poll(t, `document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
 	// the login is the user: it may lock, as the lockers rule says
 	b.run(t, "lock as the GitHub user",
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
 		chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "from GitHub"),
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
-		poll(`document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by `+gh.login+`: from GitHub")`))
+		poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by `+gh.login+`: from GitHub")`))
 	if gh.exchanges() != 1 {
 		t.Errorf("%d code exchanges", gh.exchanges())
 	}
