@@ -19,6 +19,7 @@ import (
 
 	"github.com/deployq/deployq/internal/gittest"
 	"github.com/deployq/deployq/internal/proctest"
+	"github.com/deployq/deployq/internal/queuetest"
 )
 
 var (
@@ -331,18 +332,13 @@ func TestDemoStarts(t *testing.T) {
 	mustContain(t, "demo deploy", out, "==> build", "web 1.0.0 is live in staging", "#1 succeeded")
 }
 
+// waitFile waits until the deploy script has written its two pids to path.
 func waitFile(t *testing.T, path string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\n")) >= 2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never appeared", path)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	queuetest.Eventually(t, path+" lists two pids", func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && bytes.Count(b, []byte("\n")) >= 2
+	})
 }
 
 // SIGTERM while someone follows a running deploy: the deploy ends as
@@ -370,11 +366,7 @@ func TestGracefulStopTellsFollowers(t *testing.T) {
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "started"); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the follower never saw the deploy start:\n%s", out.String())
-		}
-	}
+	queuetest.Eventually(t, "the follower sees the deploy start", func() bool { return strings.Contains(out.String(), "started") })
 	s.stop(t)
 	err := follow.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deployq/deployq/internal/queuetest"
 )
 
 // fakeSlackAPI answers Slack's Web API from the adapter's fixtures and
@@ -34,6 +36,12 @@ func (f *fakeSlackAPI) said(method, substr string) bool {
 		}
 	}
 	return false
+}
+
+func (f *fakeSlackAPI) methods() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.names...)
 }
 
 func TestSlackOverHTTPThroughTheBinary(t *testing.T) {
@@ -108,13 +116,14 @@ apps:
 	if code2 != 0 || !strings.Contains(out, "hello slack") {
 		t.Fatalf("%d %s", code2, out)
 	}
-	deadline := time.Now().Add(time.Minute)
-	// The message may show "queued" first, or (a fast deploy) its end at once.
-	for !(f.said("chat.postMessage", `"block_id":"deploy"`) && (f.said("chat.update", "succeeded") || f.said("chat.postMessage", ":white_check_mark:")) &&
-		f.said("chat.postMessage", "hello slack")) {
-		if time.Now().After(deadline) {
-			t.Fatalf("Slack never heard the deploy through: %v", f.names)
+	defer func() {
+		if t.Failed() {
+			t.Logf("Slack heard: %v", f.methods())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}()
+	// The message may show "queued" first, or (a fast deploy) its end at once.
+	queuetest.Eventually(t, "Slack hears the deploy through", func() bool {
+		return f.said("chat.postMessage", `"block_id":"deploy"`) && (f.said("chat.update", "succeeded") || f.said("chat.postMessage", ":white_check_mark:")) &&
+			f.said("chat.postMessage", "hello slack")
+	})
 }

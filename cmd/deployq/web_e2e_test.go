@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/deployq/deployq/internal/queuetest"
 )
 
 // The dashboard in a real browser: Debian's chromium, headless, driven by
-// chromedp, against `deployq serve` on 127.0.0.1:0.
+// chromedp, against the real server (MustRunMain) on 127.0.0.1:0.
 
 // browserRequiredEnv, set by make test, turns a missing chromium into a
 // failure rather than a skip.
@@ -114,21 +115,23 @@ func open(base, hash string) chromedp.Action[chromedp.Void] {
 // poll waits until a JavaScript expression is true in the page.
 // A navigation under way (a redirect, a sign-in) ends the page's
 // JavaScript context: the wait goes on in the next page.
-func poll(expr string) chromedp.Action[chromedp.Void] {
+func poll(t *testing.T, expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			_, err := chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Until(deadline)))(ctx, tg)
-			if err == nil {
-				return chromedp.Void{}, nil
-			}
-			navigated := strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "navigated or closed")
-			if !navigated || time.Now().After(deadline) || ctx.Err() != nil {
-				return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		var err error
+		queuetest.Eventually(t, expr+" in a page that stays", func() bool {
+			_, err = chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Minute))(ctx, tg)
+			return err == nil || !navigated(err) || ctx.Err() != nil
+		})
+		if err != nil {
+			return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
 		}
+		return chromedp.Void{}, nil
 	}
+}
+
+// navigated says whether err is that of a page that went away.
+func navigated(err error) bool {
+	return strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "navigated or closed")
 }
 
 func (b *browser) checkProblems(t *testing.T) {
@@ -140,9 +143,9 @@ func (b *browser) checkProblems(t *testing.T) {
 	}
 }
 
-func apiCall(t *testing.T, s *server, token, method, path, body string, out any) {
+func apiCall(t *testing.T, base, token, method, path, body string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -163,13 +166,13 @@ func apiCall(t *testing.T, s *server, token, method, path, body string, out any)
 const webToken = "alice-web-token-0123456789"
 
 // webServer runs deployq with one app: production deploys at once,
-// staging prints a line, waits for a file, then prints a green one.
-func webServer(t *testing.T) (*server, string) {
+// staging prints a line, waits for a file, then prints a green one. It
+// returns the server's URL and the file.
+func webServer(t *testing.T) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	release := filepath.Join(dir, "release")
-	cfg := fmt.Sprintf(`server:
-  data_dir: ./data
+	release := filepath.Join(t.TempDir(), "release")
+	t.Setenv("WEB_TOKEN", webToken)
+	m := MustRunMain(t, fmt.Sprintf(`server:
   api_tokens:
     - {name: alice, token: "${WEB_TOKEN}"}
 apps:
@@ -182,32 +185,31 @@ apps:
       - name: production
         runner: shell
         shell: {command: "echo deployed {sha}"}
-`, release)
-	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
-	return startServer(t, dir, []string{"WEB_TOKEN=" + webToken}), release
+`, release))
+	return m.URL, release
 }
 
-func (b *browser) signIn(t *testing.T, s *server) {
+func (b *browser) signIn(t *testing.T, base string) {
 	t.Helper()
 	b.run(t, "sign in",
-		open(s.url, "#/login"),
-		poll(`document.getElementById("token")`),
+		open(base, "#/login"),
+		poll(t, `document.getElementById("token")`),
 		chromedp.SendKeys(chromedp.ID("#token"), webToken),
 		chromedp.Click(chromedp.CSS(".login button[type=submit]")),
-		poll(`document.getElementById("matrix")`),
-		poll(`document.getElementById("who").textContent.includes("signed in as alice")`))
+		poll(t, `document.getElementById("matrix")`),
+		poll(t, `document.getElementById("who").textContent.includes("signed in as alice")`))
 }
 
 func TestDashboard(t *testing.T) {
-	s, release := webServer(t)
+	base, release := webServer(t)
 	b := newBrowser(t)
-	b.signIn(t, s)
+	b.signIn(t, base)
 	sha := strings.Repeat("a", 40)
 
 	t.Run("the matrix shows a deploy that just ran", func(t *testing.T) {
 		var d struct{ ID int64 }
-		apiCall(t, s, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+sha+`"}`, &d)
-		b.run(t, "matrix", poll(`(document.querySelector('td[data-app=web][data-env=production]')||{}).textContent?.includes("aaaaaaa")`))
+		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+sha+`"}`, &d)
+		b.run(t, "matrix", poll(t, `(document.querySelector('td[data-app=web][data-env=production]')||{}).textContent?.includes("aaaaaaa")`))
 		text := value(t, b, chromedp.Text(chromedp.CSS(`td[data-app=web][data-env=production]`)))
 		if !strings.Contains(text, "alice") || !strings.Contains(text, "ago") {
 			t.Errorf("cell %q", text)
@@ -216,19 +218,19 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("the log of a running deploy appears live", func(t *testing.T) {
 		var d struct{ ID int64 }
-		apiCall(t, s, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &d)
+		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &d)
 		b.run(t, "deploy page",
-			open(s.url, fmt.Sprintf("#/deploy/%d", d.ID)),
-			poll(`document.getElementById("log")?.textContent.includes("first line")`),
+			open(base, fmt.Sprintf("#/deploy/%d", d.ID)),
+			poll(t, `document.getElementById("log")?.textContent.includes("first line")`),
 			func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 				_, err := chromedp.Evaluate[bool](`window.stayed = true`)(ctx, tg)
 				return chromedp.Void{}, err
 			},
-			poll(`document.querySelector("#dhead .badge")?.textContent === "running"`))
+			poll(t, `document.querySelector("#dhead .badge")?.textContent === "running"`))
 		os.WriteFile(release, nil, 0o644)
 		b.run(t, "the rest of the log",
-			poll(`document.querySelector("#log .a-fg32")?.textContent === "second line"`),
-			poll(`document.querySelector("#dhead .badge")?.textContent === "succeeded"`))
+			poll(t, `document.querySelector("#log .a-fg32")?.textContent === "second line"`),
+			poll(t, `document.querySelector("#dhead .badge")?.textContent === "succeeded"`))
 		if stayed := value(t, b, chromedp.Evaluate[bool](`window.stayed === true`)); !stayed {
 			t.Error("the page reloaded")
 		}
@@ -236,16 +238,16 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("a lock taken on the page shows in the matrix and the API", func(t *testing.T) {
 		b.run(t, "lock",
-			open(s.url, "#/"),
-			poll(`document.querySelector("td[data-app=web][data-env=production] .lock-btn")`),
+			open(base, "#/"),
+			poll(t, `document.querySelector("td[data-app=web][data-env=production] .lock-btn")`),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
-			poll(`document.querySelector("td[data-app=web][data-env=production] input[name=reason]")`),
+			poll(t, `document.querySelector("td[data-app=web][data-env=production] input[name=reason]")`),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "db migration"),
 			chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=ttl]`), "2h"),
 			chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
-			poll(`document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by alice: db migration")`))
+			poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by alice: db migration")`))
 		var locks []struct{ Env, App, Owner, Reason string }
-		apiCall(t, s, webToken, "GET", "/api/v1/locks", "", &locks)
+		apiCall(t, base, webToken, "GET", "/api/v1/locks", "", &locks)
 		if len(locks) != 1 || locks[0].Env != "production" || locks[0].App != "web" || locks[0].Owner != "alice" || locks[0].Reason != "db migration" {
 			t.Fatalf("locks %+v", locks)
 		}
@@ -269,8 +271,8 @@ func TestDashboard(t *testing.T) {
 			for _, p := range pages {
 				b.run(t, p.name+" at "+w.name,
 					chromedp.EmulateViewport(w.w, w.h),
-					open(s.url, p.hash),
-					poll(p.ready))
+					open(base, p.hash),
+					poll(t, p.ready))
 				img := value(t, b, chromedp.CaptureScreenshot())
 				if _, err := png.Decode(bytes.NewReader(img)); err != nil {
 					t.Fatalf("%s: not a PNG: %v", p.name, err)
@@ -289,9 +291,9 @@ func TestDashboard(t *testing.T) {
 // user object of a real GitHub API example.
 func TestGitHubSignIn(t *testing.T) {
 	gh := newFakeGitHubOAuth(t)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`server:
-  data_dir: ./data
+	t.Setenv("CI_TOKEN", "ci-token-0123456789abcdef")
+	t.Setenv("OAUTH_SECRET", "oauth-secret-0123456789")
+	m := MustRunMain(t, fmt.Sprintf(`server:
   api_tokens:
     - {name: ci, token: "${CI_TOKEN}"}
   github_oauth: {client_id: deployq-test, client_secret: "${OAUTH_SECRET}", auth_url: %[1]s/login/oauth/authorize, token_url: %[1]s/login/oauth/access_token, api_url: %[1]s/api}
@@ -302,22 +304,20 @@ apps:
         runner: shell
         shell: {command: "true"}
         lockers: [%[2]s]
-`, gh.url, gh.login)
-	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
-	s := startServer(t, dir, []string{"CI_TOKEN=ci-token-0123456789abcdef", "OAUTH_SECRET=oauth-secret-0123456789"})
+`, gh.url, gh.login))
 	b := newBrowser(t)
 	b.run(t, "sign in with GitHub",
-		open(s.url, "#/login"),
-		poll(`document.querySelector('a[href="/ui/auth/github"]')`),
+		open(m.URL, "#/login"),
+		poll(t, `document.querySelector('a[href="/ui/auth/github"]')`),
 		chromedp.Click(chromedp.CSS(`a[href="/ui/auth/github"]`)),
-		poll(`document.getElementById("matrix")`),
-		poll(`document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
+		poll(t, `document.getElementById("matrix")`),
+		poll(t, `document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
 	// the login is the user: it may lock, as the lockers rule says
 	b.run(t, "lock as the GitHub user",
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
 		chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "from GitHub"),
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
-		poll(`document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by `+gh.login+`: from GitHub")`))
+		poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by `+gh.login+`: from GitHub")`))
 	if gh.exchanges() != 1 {
 		t.Errorf("%d code exchanges", gh.exchanges())
 	}

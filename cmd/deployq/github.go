@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/deployq/deployq/github"
+)
+
+// newGitHub builds the GitHub API client and the reporter of deployments,
+// when the github section gives deployq access to GitHub's API.
+func (m *Main) newGitHub() error {
+	g := m.Config.GitHub
+	if !g.HasAPI() {
+		return nil
+	}
+	var c *github.Client
+	var err error
+	if g.Token != "" {
+		c, err = github.NewClient(g.Token, g.APIURL)
+	} else {
+		c, err = github.NewAppClient(int64(g.AppID), int64(g.InstallationID), g.PrivateKeyFile, g.APIURL)
+	}
+	if err != nil {
+		return err
+	}
+	m.github = c
+	m.reporter = github.NewReporter(c, m.URL, m.Logger)
+	return nil
+}
+
+// startReporter starts sending what the outbox holds to GitHub. Call it
+// before the queue starts: recovery's statuses must reach GitHub too.
+func (m *Main) startReporter() {
+	if m.reporter == nil {
+		return
+	}
+	m.gitHubCtx, m.stopGitHub = context.WithCancel(m.life)
+	m.reporter.Start(m.gitHubCtx, m.Service)
+}
+
+// startPoller polls GitHub in place of webhooks, in poll mode (which
+// needs GitHub's API, so the reporter runs).
+func (m *Main) startPoller() {
+	g := m.Config.GitHub
+	if g == nil || g.Mode != "poll" {
+		return
+	}
+	github.NewPoller(m.github, m.Service, g.PollInterval, m.Logger).Start(m.gitHubCtx)
+	m.Logger.Info("polling GitHub", "every", g.PollInterval)
+}
+
+// webhooks returns the receiver of GitHub's webhooks, or nil without a
+// webhook secret.
+func (m *Main) webhooks() http.Handler {
+	g := m.Config.GitHub
+	if g == nil || g.WebhookSecret == "" {
+		return nil
+	}
+	return github.NewReceiver(g.WebhookSecret, m.Service, m.Logger)
+}
+
+// stopGitHubAdapters stops the poller and the reporter; what the reporter
+// did not send stays in the outbox for the next start.
+func (m *Main) stopGitHubAdapters() {
+	if m.stopGitHub == nil {
+		return
+	}
+	m.stopGitHub()
+	m.reporter.Wait()
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/deployq/deployq/api"
+	"github.com/deployq/deployq/bot"
+	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/config"
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/store"
+)
+
+// Main is the deployq server: its configuration, the store, the queue,
+// the runners, Slack, GitHub and the HTTP server. It is the one place
+// where they are built and connected. `deployq serve` opens one; the
+// tests open the same.
+type Main struct {
+	// ConfigPath is the config file. Empty: ./deployq.yaml if it exists,
+	// and without it the demo.
+	ConfigPath string
+	// Listen, when set, overrides server.listen, and the base URL is then
+	// the address listened on (port 0: any free port).
+	Listen string
+	// DataDir, when set, overrides server.data_dir (the demo's too).
+	DataDir string
+	// Stdout is told where the server listens, and the demo's
+	// introduction.
+	Stdout io.Writer
+	// Logger is the server's log.
+	Logger *slog.Logger
+
+	// Config is the configuration Open loaded, with the overrides above.
+	// When set before Open, Open uses it instead of reading ConfigPath.
+	Config *config.Config
+	// Demo reports whether Open started the demo.
+	Demo bool
+	// URL is the server's base URL.
+	URL string
+	// Store is the SQLite database in the data directory.
+	Store *store.Store
+	// Service is the queue.
+	Service *queue.Service
+	// HTTPServer serves the API, the dashboard and the webhooks.
+	HTTPServer *http.Server
+
+	life          context.Context // what Open starts runs in it, until Close
+	unlockDataDir func()
+	listener      net.Listener
+	served        chan error
+	endRequests   context.CancelFunc // ends the handlers (log streams) still open
+
+	metrics *api.Metrics
+	events  *api.Events
+
+	slack     *slack.Adapter // nil without a slack section
+	stopSlack context.CancelFunc
+
+	github     *github.Client   // nil without GitHub's API
+	reporter   *github.Reporter // nil without GitHub's API
+	gitHubCtx  context.Context  // the reporter's and the poller's
+	stopGitHub context.CancelFunc
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewMain returns a Main that prints to stdout and logs to stderr.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{
+		Stdout: stdout,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+}
+
+// Open builds everything and starts it: the data directory (locked
+// against a second server), the store, the listener, the runners, the
+// queue (which ends the deploys a dead server left running), GitHub,
+// Slack, and the HTTP server. ctx bounds the start; what Open starts runs
+// until Close. When Open fails, what it had started is closed again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	// What is started below lives until Close, whatever becomes of ctx.
+	m.life = context.WithoutCancel(ctx)
+	if err := m.configure(ctx); err != nil {
+		return err
+	}
+	cfg := m.Config
+	if err := m.openDataDir(ctx); err != nil {
+		return err
+	}
+	if err := m.listen(); err != nil {
+		return err
+	}
+	m.metrics, m.events = api.NewMetrics(), api.NewEvents()
+	m.slack = newSlack(cfg.Slack, m.URL, m.Logger)
+	if err := m.newGitHub(); err != nil {
+		return err
+	}
+	if m.Service, err = m.newQueue(); err != nil {
+		return err
+	}
+	// The reporter starts before the queue: recovery's statuses must reach
+	// GitHub too.
+	m.startReporter()
+	if err := m.Service.Start(m.life); err != nil {
+		return err
+	}
+	m.metrics.Watch(m.Service)
+	b := bot.New(m.Service, m.URL)
+	if err := m.startSlack(b); err != nil {
+		return err
+	}
+	m.startPoller()
+	m.serveHTTP(b)
+
+	fmt.Fprintf(m.Stdout, "deployq listening on %s\n", m.URL)
+	if m.Demo {
+		printDemo(m.Stdout, m.URL)
+	}
+	m.Logger.Info("started", "listen", m.listener.Addr().String(), "apps", len(cfg.Apps),
+		"data_dir", cfg.Server.DataDir, "config", cfg.File)
+	return nil
+}
+
+// Close stops everything Open started, in order: the running deploys end
+// first (interrupted), so that people following their logs see how they
+// ended; Slack shows the last states; the open requests end; GitHub's
+// reporter stops (what it did not send stays in the outbox); then the
+// store closes and the data directory is free for the next server. Close
+// may be called more than once.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
+	if m.HTTPServer != nil {
+		m.Logger.Info("stopping")
+	}
+	if m.Service != nil {
+		m.Service.Stop()
+	}
+	m.stopSlackAdapter()
+	m.stopHTTP()
+	m.stopGitHubAdapters()
+	var err error
+	if m.Store != nil {
+		err = m.Store.Close()
+	}
+	if m.unlockDataDir != nil {
+		m.unlockDataDir()
+	}
+	return err
+}
+
+// configure loads the config, or sets up the demo without one, and
+// applies Listen and DataDir.
+func (m *Main) configure(ctx context.Context) error {
+	if m.Config == nil {
+		cfg, err := loadConfig(m.ConfigPath)
+		if err != nil {
+			return err
+		}
+		if cfg == nil {
+			if cfg, err = demoConfig(ctx, cmp.Or(m.DataDir, "./data"), m.Listen); err != nil {
+				return fmt.Errorf("setting up the demo: %w", err)
+			}
+			m.Demo = true
+		}
+		m.Config = cfg
+	}
+	if m.Listen != "" {
+		m.Config.Server.Listen = m.Listen
+	}
+	if m.DataDir != "" {
+		m.Config.Server.DataDir = m.DataDir
+	}
+	return nil
+}
+
+// openDataDir creates and locks the data directory and opens the store
+// in it.
+func (m *Main) openDataDir(ctx context.Context) error {
+	dir := m.Config.Server.DataDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(dir)
+	if err != nil {
+		return err
+	}
+	m.unlockDataDir = unlock
+	m.Store, err = store.Open(ctx, filepath.Join(dir, "deployq.db"))
+	return err
+}
+
+// newQueue builds the queue over the store and the runners. Refs resolve
+// through GitHub's API when there is one, else with git; the metrics, the
+// event stream, Slack and GitHub's reporter hear of every change.
+func (m *Main) newQueue() (*queue.Service, error) {
+	cfg := m.Config
+	notifiers := []queue.Notifier{m.metrics, m.events}
+	var identify func(context.Context, string) []string
+	if m.slack != nil {
+		notifiers = append(notifiers, m.slack)
+		identify = m.slack.Identify
+	}
+	if m.reporter != nil {
+		notifiers = append(notifiers, m.reporter)
+	}
+	var resolver queue.Resolver = git.NewResolver(filepath.Join(cfg.Server.DataDir, "git"))
+	var comparer queue.Comparer
+	var checker queue.Checker
+	if m.github != nil {
+		resolver = github.NewResolver(m.github, resolver)
+		comparer, checker = m.github, m.github
+	}
+	o := queue.Options{
+		Store:       m.Store,
+		Runners:     newRunners(cfg.Server.DataDir, cfg.Server.KillGrace, m.Logger),
+		Resolver:    resolver,
+		Comparer:    comparer,
+		Notifiers:   notifiers,
+		Logger:      m.Logger,
+		MaxParallel: cfg.Server.MaxParallel,
+		Admins:      cfg.Admins,
+		Freeze:      cfg.Freeze,
+		Secrets:     cfg.Secrets,
+		Identify:    identify,
+		Checker:     checker,
+	}
+	if cfg.GitHub != nil {
+		o.RecheckEvery = cfg.GitHub.PollInterval
+	}
+	return queue.New(cfg.Apps, o)
+}
