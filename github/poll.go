@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -23,6 +24,7 @@ type Poller struct {
 	svc      *queue.Service
 	interval time.Duration
 	log      *slog.Logger
+	wg       sync.WaitGroup // the polls under way, and the schedule
 }
 
 // NewPoller returns a poller.
@@ -36,14 +38,26 @@ func NewPoller(client *Client, svc *queue.Service, interval time.Duration, log *
 	return &Poller{client: client, svc: svc, interval: interval, log: log}
 }
 
-// Start polls now and then every interval, until ctx ends.
+// Start polls now and then every interval, until ctx ends; Wait waits
+// for the last poll.
 func (p *Poller) Start(ctx context.Context) {
 	c := cron.New()
 	c.Schedule(cron.Every(p.interval), cron.FuncJob(func() { p.Poll(ctx) }))
 	c.Start()
-	go p.Poll(ctx)
-	go func() { <-ctx.Done(); <-c.Stop().Done() }()
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		p.Poll(ctx)
+	}()
+	go func() {
+		defer p.wg.Done()
+		<-ctx.Done()
+		<-c.Stop().Done() // the scheduled poll under way has returned
+	}()
 }
+
+// Wait returns once ctx given to Start has ended and no poll runs.
+func (p *Poller) Wait() { p.wg.Wait() }
 
 type tracked struct{ repo, branch string }
 

@@ -46,7 +46,8 @@ func (m *Main) startPoller() {
 	if g == nil || g.Mode != "poll" {
 		return
 	}
-	github.NewPoller(m.github, m.Service, g.PollInterval, m.Logger).Start(m.gitHubCtx)
+	m.poller = github.NewPoller(m.github, m.Service, g.PollInterval, m.Logger)
+	m.poller.Start(m.gitHubCtx)
 	m.Logger.Info("polling GitHub", "every", g.PollInterval)
 }
 
@@ -67,5 +68,8 @@ func (m *Main) stopGitHubAdapters() {
 		return
 	}
 	m.stopGitHub()
+	if m.poller != nil {
+		m.poller.Wait()
+	}
 	m.reporter.Wait()
 }

@@ -69,6 +69,7 @@ type Main struct {
 
 	github     *github.Client   // nil without GitHub's API
 	reporter   *github.Reporter // nil without GitHub's API
+	poller     *github.Poller   // nil unless GitHub is polled
 	gitHubCtx  context.Context  // the reporter's and the poller's
 	stopGitHub context.CancelFunc
 
