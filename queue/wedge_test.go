@@ -15,27 +15,6 @@ import (
 	"github.com/deployq/deployq/queue"
 )
 
-// mountTmpfs mounts a tmpfs of size on a fresh directory and unmounts it
-// when the test ends (after whatever was started on it stops). Where
-// mounting is not allowed the test is skipped, unless
-// DEPLOYQ_MOUNT_REQUIRED is set (make test runs as root and sets it).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0755"); err != nil {
-		if os.Getenv("DEPLOYQ_MOUNT_REQUIRED") != "" {
-			t.Fatalf("mounting a tmpfs: %v", err)
-		}
-		t.Skipf("mounting a tmpfs is not allowed here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmounting %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
 // writeCounter counts the writes of deploy states that reach the store.
 type writeCounter struct {
 	queue.Store
@@ -54,7 +33,7 @@ func (w *writeCounter) UpdateDeploy(ctx context.Context, d *queue.Deploy, from q
 // spins. When space returns, the end lands and the lane goes on, without
 // a restart.
 func TestFullDiskNeverWedgesALane(t *testing.T) {
-	dir := mountTmpfs(t, "2m")
+	dir := queuetest.MountTmpfs(t, "2m")
 	fifo, big := filepath.Join(dir, "go"), filepath.Join(dir, "big")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
