@@ -61,7 +61,7 @@ func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, s
 			prefix += "export " + k + "=" + runners.ShellQuote(v) + "; "
 		}
 	}
-	pg := &pgidWriter{w: stderr}
+	pg := &pgidWriter{w: stderr, known: make(chan struct{})}
 	sess.Stdout, sess.Stderr = stdout, pg
 	if step.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -80,17 +80,30 @@ func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, s
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		// The group is known once the marker line has come back, which
+		// may be after the step started its work: wait for it.
+		select {
+		case <-pg.known:
+		case <-done:
+			return stepEnded(ctx, step)
+		case <-time.After(5 * time.Second):
+		}
 		endRemote(client, sess, pg.pgid())
 		select {
 		case <-done:
 		case <-time.After(2 * time.Second):
 		}
 		sess.Close()
-		if ctx.Err() == context.DeadlineExceeded && step.Timeout > 0 {
-			return fmt.Errorf("timed out after %s", step.Timeout)
-		}
-		return ctx.Err()
+		return stepEnded(ctx, step)
 	}
+}
+
+// stepEnded is the error of a step whose ctx ended: its timeout, or ctx's.
+func stepEnded(ctx context.Context, step Step) error {
+	if ctx.Err() == context.DeadlineExceeded && step.Timeout > 0 {
+		return fmt.Errorf("timed out after %s", step.Timeout)
+	}
+	return ctx.Err()
 }
 
 // endRemote ends a step's remote processes: the session gets SIGTERM
@@ -112,11 +125,12 @@ const pgidMarker = "deployq-pgid:"
 // pgidWriter passes stderr through, but for the first line, which names
 // the remote process group.
 type pgidWriter struct {
-	w    io.Writer
-	mu   sync.Mutex
-	buf  []byte
-	seen bool
-	id   int
+	w     io.Writer
+	known chan struct{} // closed once the first line is read
+	mu    sync.Mutex
+	buf   []byte
+	seen  bool
+	id    int
 }
 
 // Write passes b on, once the first line is read and kept.
@@ -134,6 +148,7 @@ func (p *pgidWriter) Write(b []byte) (int, error) {
 	}
 	line, rest := string(p.buf[:i]), p.buf[i+1:]
 	p.seen, p.buf = true, nil
+	close(p.known)
 	if v, ok := strings.CutPrefix(line, pgidMarker); ok {
 		p.id, _ = strconv.Atoi(strings.TrimSpace(v))
 	} else {
