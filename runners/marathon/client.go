@@ -64,7 +64,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 		if o.CAFile != "" {
 			pem, err := os.ReadFile(o.CAFile)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("ca_file: %w", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
