@@ -41,13 +41,7 @@ func TestConformance(t *testing.T) {
 		},
 		Long: func(t *testing.T) runnertest.Long {
 			m := simulator(t)
-			// tasks of a "stuck" image stay staged: the deployment never ends
-			m.Behaviour = func(image string) marathontest.Behaviour {
-				if strings.Contains(image, "stuck") {
-					return marathontest.Behaviour{StartTicks: math.MaxInt32}
-				}
-				return marathontest.DefaultBehaviour(image)
-			}
+			m.Behaviour = stuck
 			seed(t, m, "/web", good, 2)
 			st := settings(m, func(s *marathon.Settings) {
 				s.Image = "registry.example.com/web-stuck:{sha}"
@@ -70,4 +64,13 @@ func TestConformance(t *testing.T) {
 		},
 		Outlives: true,
 	})
+}
+
+// stuck is the simulator's behaviour, but for images named "stuck",
+// whose tasks stay staged: their deployment never ends by itself.
+func stuck(image string) marathontest.Behaviour {
+	if strings.Contains(image, "stuck") {
+		return marathontest.Behaviour{StartTicks: math.MaxInt32}
+	}
+	return marathontest.DefaultBehaviour(image)
 }
