@@ -52,6 +52,7 @@ type Harness struct {
 
 // Long is a job that works until it is stopped, and how to look at it.
 type Long struct {
+	// Job is the job; its work lasts far longer than StopWithin.
 	Job queue.Job
 	// Started waits until the work is under way (a process runs on every
 	// host, a rollout is stuck half way), watching the run's output.
