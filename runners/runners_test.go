@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/deployq/deployq/internal/proctest"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/runners"
 )
 
@@ -74,9 +78,13 @@ func TestRunGroupEndsLeftovers(t *testing.T) {
 	if len(lines) != 2 || lines[1] != "done" {
 		t.Fatalf("out %q", out.String())
 	}
-	if exec.Command("sh", "-c", "ps -o stat= -p "+lines[0]+" | grep -qv Z").Run() == nil {
-		t.Fatalf("leftover %s still runs", lines[0])
-	}
+	pid, _ := strconv.Atoi(lines[0])
+	t.Cleanup(func() {
+		if proctest.Alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	queuetest.EventuallyWithin(t, 10*time.Second, "the leftover "+lines[0]+" ended", func() bool { return !proctest.Alive(pid) })
 }
 
 // A process that ignores SIGTERM gets SIGKILL after the grace.

@@ -3,7 +3,6 @@ package kubernetes_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/deployq/deployq/internal/kubetest"
 	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/internal/runnertest"
 	"github.com/deployq/deployq/queue"
 	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -123,14 +123,10 @@ func waitPolicy(t *testing.T, ctx context.Context, ns string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x/" + denied}}}}
-	for range 300 {
+	queuetest.Eventually(t, "the image policy in force", func() bool {
 		_, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("the image policy never came into force")
+		return apierrors.IsForbidden(err) || apierrors.IsInvalid(err)
+	})
 }
 
 func labels(name string) map[string]string { return map[string]string{"app": name} }
@@ -168,20 +164,17 @@ func createDeployment(t *testing.T, ctx context.Context, ns, name, image string,
 // waitRolledOut waits (bounded) until a Deployment is fully rolled out.
 func waitRolledOut(t *testing.T, ctx context.Context, ns, name string) *appsv1.Deployment {
 	t.Helper()
-	for range 1200 {
-		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
+	var d *appsv1.Deployment
+	queuetest.Eventually(t, "deployment/"+name+" rolled out", func() bool {
+		var err error
+		if d, err = cluster.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		st := d.Status
-		if d.Generation <= st.ObservedGeneration && st.UpdatedReplicas == *d.Spec.Replicas &&
-			st.Replicas == st.UpdatedReplicas && st.AvailableReplicas == st.UpdatedReplicas {
-			return d
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("deployment/%s never rolled out", name)
-	return nil
+		return d.Generation <= st.ObservedGeneration && st.UpdatedReplicas == *d.Spec.Replicas &&
+			st.Replicas == st.UpdatedReplicas && st.AvailableReplicas == st.UpdatedReplicas
+	})
+	return d
 }
 
 func image(t *testing.T, ctx context.Context, ns, name string) string {
@@ -252,53 +245,38 @@ func TestImageUpdateRollsOut(t *testing.T) {
 }
 
 // When deployq stops mid-rollout, the rollout goes on in the cluster: it
-// is not undone because the bot restarts.
+// is not undone because the bot restarts, and the log says so.
 func TestShutdownLeavesTheRolloutAlone(t *testing.T) {
 	ctx, ns := needCluster(t)
 	createDeployment(t, ctx, ns, "web", "registry.example.com/web:good", 2, 600)
 	st := settings(ns, kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": "registry.example.com/" + denied + "/web:{sha}"}})
 	runCtx, stop := context.WithCancelCause(ctx)
-	out := &output{seen: make(chan struct{}), want: "image not allowed by policy"}
-	go func() { <-out.seen; stop(queue.ErrShutdown) }()
-	res, err := kuberunner.New().Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+	defer stop(nil)
+	out := runnertest.NewRecorder()
+	var res queue.Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err = kuberunner.New().Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+		out.Ended()
+	}()
+	out.WaitLine(t, "image not allowed by policy")
+	stop(queue.ErrShutdown)
+	select {
+	case <-done:
+	case <-time.After(queuetest.Patience):
+		t.Fatalf("Run did not return after the shutdown\n%s", out.Text())
+	}
 	if err == nil || res.Message != "the rollout was left to the cluster" {
-		t.Fatalf("%+v %v\n%s", res, err, out.text())
+		t.Fatalf("%+v %v\n%s", res, err, out.Text())
 	}
 	if img := image(t, ctx, ns, "web"); img != "registry.example.com/"+denied+"/web:"+sha1 {
 		t.Errorf("image %q: the rollout was undone", img)
 	}
-	if !strings.Contains(out.text(), "not undone") {
-		t.Errorf("the log does not say so:\n%s", out.text())
+	if !strings.Contains(out.Text(), "not undone") {
+		t.Errorf("the log does not say so:\n%s", out.Text())
 	}
-}
-
-// output is a queue.Output that keeps the log and says when a line
-// containing want was written.
-type output struct {
-	mu   sync.Mutex
-	b    strings.Builder
-	want string
-	seen chan struct{}
-	once sync.Once
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.b.Write(p)
-	if strings.Contains(o.b.String(), o.want) {
-		o.once.Do(func() { close(o.seen) })
-	}
-	return len(p), nil
-}
-func (o *output) Close() error                              { return nil }
-func (o *output) Stream(string, string) io.WriteCloser      { return o }
-func (o *output) Progress(queue.Progress)                   {}
-func (o *output) Pause(ctx context.Context, _ string) error { <-ctx.Done(); return ctx.Err() }
-func (o *output) text() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
 }
 
 func TestProgressDeadlineUndoesToThePreviousImage(t *testing.T) {

@@ -1,8 +1,10 @@
-package kubernetes
+package kubernetes_test
 
 import (
 	"strings"
 	"testing"
+
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
@@ -14,7 +16,7 @@ func TestDeploymentStatusFollowsKubectlRules(t *testing.T) {
 		x.Generation, x.Status.ObservedGeneration = gen, observed
 		return x
 	}
-	timedOut := []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: progressDeadline, Message: "ReplicaSet \"web-1\" has timed out progressing."}}
+	timedOut := []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: kuberunner.ProgressDeadline, Message: "ReplicaSet \"web-1\" has timed out progressing."}}
 	for _, c := range []struct {
 		name     string
 		d        *appsv1.Deployment
@@ -30,9 +32,9 @@ func TestDeploymentStatusFollowsKubectlRules(t *testing.T) {
 		{"not available", d(2, 2, appsv1.DeploymentStatus{UpdatedReplicas: 3, Replicas: 3, AvailableReplicas: 2}), false, false, "2 of 3 updated replicas are available"},
 		{"done", d(2, 2, appsv1.DeploymentStatus{UpdatedReplicas: 3, Replicas: 3, AvailableReplicas: 3}), true, false, "successfully rolled out (3/3)"},
 	} {
-		r := deploymentStatus(c.d)
-		if r.done != c.done || r.deadline != c.deadline || !strings.Contains(r.msg, c.msg) {
-			t.Errorf("%s: got %+v", c.name, r)
+		done, deadline, msg := kuberunner.DeploymentStatus(c.d)
+		if done != c.done || deadline != c.deadline || !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: got done %v, deadline %v, %q", c.name, done, deadline, msg)
 		}
 	}
 }
@@ -42,40 +44,40 @@ func TestStatefulSetAndDaemonSetStatus(t *testing.T) {
 		UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType}}}
 	ss.Generation = 2
 	ss.Status = appsv1.StatefulSetStatus{ObservedGeneration: 2, ReadyReplicas: 2, UpdatedReplicas: 1, CurrentRevision: "a", UpdateRevision: "b"}
-	if r, err := statefulSetStatus(ss); err != nil || r.done {
-		t.Errorf("revision pending: %+v %v", r, err)
+	if done, msg, err := kuberunner.StatefulSetStatus(ss); err != nil || done {
+		t.Errorf("revision pending: %v %q %v", done, msg, err)
 	}
 	ss.Status.CurrentRevision, ss.Status.UpdatedReplicas, ss.Status.CurrentReplicas = "b", 2, 2
-	if r, err := statefulSetStatus(ss); err != nil || !r.done {
-		t.Errorf("complete: %+v %v", r, err)
+	if done, msg, err := kuberunner.StatefulSetStatus(ss); err != nil || !done {
+		t.Errorf("complete: %v %q %v", done, msg, err)
 	}
 	ss.Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType
-	if _, err := statefulSetStatus(ss); err == nil {
+	if _, _, err := kuberunner.StatefulSetStatus(ss); err == nil {
 		t.Error("OnDelete cannot be followed")
 	}
 	ds := &appsv1.DaemonSet{Spec: appsv1.DaemonSetSpec{UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType}}}
 	ds.Generation = 3
 	ds.Status = appsv1.DaemonSetStatus{ObservedGeneration: 3, DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2, NumberAvailable: 1}
-	if r, _ := daemonSetStatus(ds); r.done || !strings.Contains(r.msg, "1 of 2 updated pods are available") {
-		t.Errorf("daemonset: %+v", r)
+	if done, msg, _ := kuberunner.DaemonSetStatus(ds); done || !strings.Contains(msg, "1 of 2 updated pods are available") {
+		t.Errorf("daemonset: %v %q", done, msg)
 	}
 	ds.Status.NumberAvailable = 2
-	if r, _ := daemonSetStatus(ds); !r.done {
-		t.Errorf("daemonset: %+v", r)
+	if done, msg, _ := kuberunner.DaemonSetStatus(ds); !done {
+		t.Errorf("daemonset: %v %q", done, msg)
 	}
 }
 
 func TestValidate(t *testing.T) {
 	for _, c := range []struct {
-		s    Settings
+		s    kuberunner.Settings
 		want string
 	}{
-		{Settings{}, "targets or manifests is required"},
-		{Settings{Targets: []Target{{Workload: "web", Containers: map[string]string{"web": "x"}}}}, "want kind/name"},
-		{Settings{Targets: []Target{{Workload: "job/web", Containers: map[string]string{"web": "x"}}}}, "kind must be deployment, statefulset or daemonset"},
-		{Settings{Targets: []Target{{Workload: "deployment/web"}}}, "containers is required"},
-		{Settings{Targets: []Target{{Workload: "deployment/web", Containers: map[string]string{"web": "x:{sah}"}}}}, "unknown placeholder {sah}"},
-		{Settings{Manifests: "/nonexistent"}, "not a directory"},
+		{kuberunner.Settings{}, "targets or manifests is required"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "web", Containers: map[string]string{"web": "x"}}}}, "want kind/name"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "job/web", Containers: map[string]string{"web": "x"}}}}, "kind must be deployment, statefulset or daemonset"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web"}}}, "containers is required"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web", Containers: map[string]string{"web": "x:{sah}"}}}}, "unknown placeholder {sah}"},
+		{kuberunner.Settings{Manifests: "/nonexistent"}, "not a directory"},
 	} {
 		err := c.s.Validate()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -83,7 +85,7 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	for _, w := range []string{"Deployment/web", "deploy/web", "sts/db", "daemonsets/agent"} {
-		ok := Settings{Targets: []Target{{Workload: w, Containers: map[string]string{"web": "registry/web:{sha}"}}}}
+		ok := kuberunner.Settings{Targets: []kuberunner.Target{{Workload: w, Containers: map[string]string{"web": "registry/web:{sha}"}}}}
 		if err := ok.Validate(); err != nil {
 			t.Error(err)
 		}

@@ -1,4 +1,4 @@
-package marathon
+package marathon_test
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/deployq/deployq/runners/marathon"
 )
 
 // The properties a PUT may carry are the schema's, but version and
@@ -34,7 +36,7 @@ func TestPropertiesFollowTheSchema(t *testing.T) {
 		}
 	}
 	sort.Strings(want)
-	got := slices.Clone(Properties)
+	got := slices.Clone(marathon.Properties)
 	sort.Strings(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("Properties\n got %v\nwant %v", got, want)
@@ -46,7 +48,7 @@ func TestDefinitionRoundTrip(t *testing.T) {
 	in := `{"id":"/web","cmd":"run","instances":2,"tasks":[{"id":"x"}],"version":"2015","unknownThing":1,
 		"container":{"type":"DOCKER","volumes":[],"docker":{"image":"a:1","network":"BRIDGE","parameters":[{"key":"k","value":"v"}]}},
 		"healthChecks":[{"protocol":"HTTP","command":null,"path":"/health"}],"labels":{"a":"b"},"user":null}`
-	var d AppDefinition
+	var d marathon.AppDefinition
 	if err := json.Unmarshal([]byte(in), &d); err != nil {
 		t.Fatal(err)
 	}
@@ -72,18 +74,18 @@ func TestTLSAndBasicAuth(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
 
-	c, err := NewClient(ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "pw", CAFile: ca})
+	c, err := marathon.NewClient(marathon.ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "pw", CAFile: ca})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Deployments(context.Background()); err != nil {
 		t.Errorf("with the CA: %v", err)
 	}
-	c, _ = NewClient(ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "pw"})
+	c, _ = marathon.NewClient(marathon.ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "pw"})
 	if _, err := c.Deployments(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("without the CA: %v", err)
 	}
-	c, _ = NewClient(ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "wrong", CAFile: ca})
+	c, _ = marathon.NewClient(marathon.ClientOptions{URLs: []string{srv.URL}, User: "deploy", Password: "wrong", CAFile: ca})
 	if _, err := c.Deployments(context.Background()); err == nil || !strings.Contains(err.Error(), "401: Invalid username or password.") {
 		t.Errorf("wrong password: %v", err)
 	}

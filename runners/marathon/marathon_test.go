@@ -30,9 +30,8 @@ func simulator(t *testing.T) *marathontest.Server {
 
 func settings(m *marathontest.Server, tweak func(*marathon.Settings)) *marathon.Settings {
 	s := &marathon.Settings{URL: marathon.Strings{m.URL}, AppID: marathon.Strings{"/web"},
-		Image: "registry.example.com/{image}:{sha}", Timeout: time.Minute, HealthGrace: 300 * time.Millisecond,
+		Image: "registry.example.com/web:{sha}", Timeout: time.Minute, HealthGrace: 300 * time.Millisecond,
 		LockedTimeout: time.Minute, PollInterval: 20 * time.Millisecond}
-	s.Image = "registry.example.com/web:{sha}"
 	if tweak != nil {
 		tweak(s)
 	}
@@ -183,8 +182,9 @@ func TestTimeoutRollsBack(t *testing.T) {
 
 func TestCancelRollsBack(t *testing.T) {
 	m := simulator(t)
+	m.Behaviour = stuck // the cancel always comes mid-deployment
 	seed(t, m, "/web", "registry.example.com/web:good", 2)
-	e := start(t, m, settings(m, func(s *marathon.Settings) { s.Image = "registry.example.com/web-slow:{sha}" }))
+	e := start(t, m, settings(m, func(s *marathon.Settings) { s.Image = "registry.example.com/web-stuck:{sha}" }))
 	d, err := e.Svc.Submit(e.Ctx, queue.Request{App: "web", Ref: sha1, User: "alice"})
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,13 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 		}
 	}
 	if st.Dir != "" {
-		dir = filepath.Join(dir, st.Dir)
+		base := dir
+		dir = filepath.Join(base, st.Dir)
+		// checked here: for a missing directory, exec would say
+		// "fork/exec /bin/sh: no such file or directory"
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return queue.Result{}, fmt.Errorf("dir %q: no such directory in %s", st.Dir, base)
+		}
 	}
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Dir = dir

@@ -1,51 +1,17 @@
 package shell_test
 
 import (
-	"context"
-	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/deployq/deployq/internal/gittest"
+	"github.com/deployq/deployq/internal/runnertest"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners/shell"
 )
-
-// output collects what a runner writes.
-type output struct {
-	mu       sync.Mutex
-	text     strings.Builder
-	progress []queue.Progress
-}
-
-type streamWriter struct {
-	o      *output
-	prefix string
-}
-
-func (w streamWriter) Write(p []byte) (int, error) {
-	w.o.mu.Lock()
-	defer w.o.mu.Unlock()
-	for _, l := range strings.SplitAfter(string(p), "\n") {
-		if l != "" {
-			w.o.text.WriteString(w.prefix + l)
-		}
-	}
-	return len(p), nil
-}
-func (w streamWriter) Close() error { return nil }
-
-func (o *output) Stream(stream, host string) io.WriteCloser {
-	return streamWriter{o: o, prefix: stream + ": "}
-}
-func (o *output) Progress(p queue.Progress) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.progress = append(o.progress, p)
-}
 
 func TestCheckoutAtSHA(t *testing.T) {
 	repo := gittest.New(t)
@@ -59,13 +25,13 @@ func TestCheckoutAtSHA(t *testing.T) {
 	if err := st.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	out := &output{}
-	res, err := r.Run(context.Background(), queue.Job{DeployID: 7, App: "web", Env: "staging", SHA: old, Git: repo.Bare, Settings: st}, out)
+	out := runnertest.NewRecorder()
+	res, err := r.Run(t.Context(), queue.Job{DeployID: 7, App: "web", Env: "staging", SHA: old, Git: repo.Bare, Settings: st}, out)
 	if err != nil || !res.OK {
-		t.Fatalf("%+v %v\n%s", res, err, out.text.String())
+		t.Fatalf("%+v %v\n%s", res, err, out.Text())
 	}
-	if !strings.Contains(out.text.String(), "stdout: version 1 to staging\n") {
-		t.Fatalf("output:\n%s", out.text.String())
+	if !slices.Contains(out.Lines(), runnertest.Line{Stream: queue.StreamStdout, Text: "version 1 to staging"}) {
+		t.Fatalf("output:\n%s", out.Text())
 	}
 	pwd, _ := os.ReadFile(pwdFile)
 	if !strings.HasPrefix(string(pwd), filepath.Join(ws, "web", "deploy-7")) {
@@ -74,21 +40,21 @@ func TestCheckoutAtSHA(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(ws, "web", "deploy-7")); !os.IsNotExist(err) {
 		t.Fatalf("checkout not removed: %v", err)
 	}
-	if len(out.progress) == 0 || out.progress[0].Phase != "checkout" {
-		t.Fatalf("progress %+v", out.progress)
+	if p := out.Reported(); len(p) == 0 || p[0].Phase != "checkout" {
+		t.Fatalf("progress %+v", p)
 	}
 }
 
 func TestWorkspaceAndEnv(t *testing.T) {
 	ws := t.TempDir()
 	st := &shell.Settings{Command: `echo "$DEPLOY_APP $DEPLOY_ENV $DEPLOY_ID $EXTRA $(basename "$PWD")"`, Env: map[string]string{"EXTRA": "x y"}}
-	out := &output{}
-	res, err := shell.New(ws).Run(context.Background(), queue.Job{DeployID: 3, App: "web", Env: "qa", Settings: st}, out)
+	out := runnertest.NewRecorder()
+	res, err := shell.New(ws).Run(t.Context(), queue.Job{DeployID: 3, App: "web", Env: "qa", Settings: st}, out)
 	if err != nil || !res.OK {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if got := out.text.String(); got != "stdout: web qa 3 x y web\n" {
-		t.Fatalf("got %q", got)
+	if got, want := out.Lines(), []runnertest.Line{{Stream: queue.StreamStdout, Text: "web qa 3 x y web"}}; !slices.Equal(got, want) {
+		t.Fatalf("got %+v", got)
 	}
 }
 
@@ -99,5 +65,3 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
-
-func (o *output) Pause(ctx context.Context, reason string) error { return nil }

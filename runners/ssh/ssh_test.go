@@ -6,11 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/internal/proctest"
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/internal/sshfleet"
 	"github.com/deployq/deployq/queue"
@@ -130,12 +128,7 @@ func TestUnreachableHost(t *testing.T) {
 func TestManualPauseThenContinue(t *testing.T) {
 	f := newFleet(t, 3)
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Manual = true }), func(q *queuetest.Env, d *queue.Deploy) {
-		for {
-			if p := q.Svc.Progress(d.ID); p != nil && p.Phase == queue.PhasePaused {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitPaused(t, q, d)
 		if f.Hosts[0].File("version") != sha1 || f.Hosts[1].File("version") != "" {
 			t.Errorf("paused with the wrong hosts done")
 		}
@@ -170,11 +163,12 @@ func TestConcurrentOutputLosesNoLine(t *testing.T) {
 // commands are ended, the deploy is canceled.
 func TestCancelMidBatch(t *testing.T) {
 	f := newFleet(t, 4)
+	t.Cleanup(func() { killRemote(f) })
 	slow := []sshrunner.Step{{Name: "slow", Command: `echo $$ > "$HOSTDIR/pid"; exec sleep 300`}}
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Canary, s.Batch = slow, "2", "2" }), func(q *queuetest.Env, d *queue.Deploy) {
-		for f.Hosts[0].File("pid") == "" || f.Hosts[1].File("pid") == "" {
-			time.Sleep(10 * time.Millisecond)
-		}
+		queuetest.Eventually(t, "the command started on both canary hosts", func() bool {
+			return f.Hosts[0].File("pid") != "" && f.Hosts[1].File("pid") != ""
+		})
 		if _, err := q.Svc.Cancel(q.Ctx, d.ID, "bob"); err != nil {
 			t.Error(err)
 		}
@@ -185,19 +179,7 @@ func TestCancelMidBatch(t *testing.T) {
 	if f.Hosts[2].File("pid") != "" || f.Hosts[3].File("pid") != "" {
 		t.Fatal("a host started after the cancel")
 	}
-	for _, h := range f.Hosts[:2] {
-		var pid int
-		fmt.Sscan(h.File("pid"), &pid)
-		deadline := time.Now().Add(10 * time.Second)
-		for proctest.Alive(pid) {
-			if time.Now().After(deadline) {
-				syscall.Kill(pid, syscall.SIGKILL) // leave nothing behind, even failing
-				t.Errorf("the remote command on %s (pid %d) survived the cancel", h.Name, pid)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	remoteEnded(t, f.Hosts[:2]...)
 }
 
 // Hosts from an inventory file; a server that refuses SetEnv still gets
@@ -222,15 +204,16 @@ func TestInventoryAndEnvFallback(t *testing.T) {
 	}
 }
 
-// The canary passes its steps, then fails verify during the bake: the
-// brake holds the rollout, and the canary is rolled back.
+// The canary passes its steps, then fails verify during the bake (the
+// verify step passes once per host): the brake holds the rollout, and
+// the canary is rolled back.
 func TestBakeWatchesVerify(t *testing.T) {
 	f := newFleet(t, 3)
-	breaks := []sshrunner.Step{
-		{Name: "install", Command: `echo "$DEPLOY_SHA" > "$HOSTDIR/version"; setsid sh -c 'sleep 0.3; touch "$HOSTDIR/broken"' >/dev/null 2>&1 < /dev/null &`},
-		steps[1],
+	once := []sshrunner.Step{
+		steps[0],
+		{Name: "verify", Retries: 1, Command: `n=$(cat "$HOSTDIR/verified" 2>/dev/null || echo 0); echo $((n+1)) > "$HOSTDIR/verified"; [ "$n" = 0 ]`},
 	}
-	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Bake = breaks, 1500*time.Millisecond }), nil)
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Steps, s.Bake = once, 600*time.Millisecond }), nil)
 	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 3 hosts failed ("+f.Hosts[0].Name+" at bake: verify)") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
@@ -288,12 +271,7 @@ func TestLabelsAndCanaryLabel(t *testing.T) {
 	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) {
 		s.Hosts, s.Inventory, s.Steps, s.CanaryLabel, s.Manual = nil, inv, labelled, "role=canary", true
 	}), func(q *queuetest.Env, d *queue.Deploy) {
-		for {
-			if p := q.Svc.Progress(d.ID); p != nil && p.Phase == queue.PhasePaused {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitPaused(t, q, d)
 		if f.Hosts[1].File("version") != sha1 || f.Hosts[0].File("version") != "" || f.Hosts[2].File("version") != "" {
 			t.Errorf("the canary was not the labelled host")
 		}
@@ -308,4 +286,18 @@ func TestLabelsAndCanaryLabel(t *testing.T) {
 	if got := f.Hosts[0].File("labels"); got != "web  "+f.Hosts[0].Name {
 		t.Fatalf("labels on a web host: %q", got)
 	}
+}
+
+// waitPaused waits until the deploy is paused, waiting to be continued.
+func waitPaused(t *testing.T, q *queuetest.Env, d *queue.Deploy) {
+	t.Helper()
+	queuetest.Eventually(t, fmt.Sprintf("deploy #%d paused", d.ID), func() bool {
+		if p := q.Svc.View(d).Progress; p != nil && p.Phase == queue.PhasePaused {
+			return true
+		}
+		if now, err := q.Svc.Deploy(q.Ctx, d.ID); err == nil && now.State.Terminal() {
+			t.Fatalf("deploy #%d ended %s (%q) without a pause", d.ID, now.State, now.Error)
+		}
+		return false
+	})
 }
