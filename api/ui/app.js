@@ -445,8 +445,24 @@ function route() {
   }
 }
 
+// A page the browser keeps to go back to (its back/forward cache) must not
+// keep its live streams open: a browser has six connections to a server,
+// and streams of pages gone by would leave none for the page shown.
+function pageHidden() {
+  if (state.events) { state.events.close(); state.events = null; }
+  if (state.logSource) { state.logSource.close(); state.logSource = null; }
+}
+
+function pageShown(e) {
+  if (!e.persisted) return;
+  if (state.me !== null) followEvents();
+  route();
+}
+
 async function start() {
   window.addEventListener("hashchange", route);
+  window.addEventListener("pagehide", pageHidden);
+  window.addEventListener("pageshow", pageShown);
   try {
     const cfg = await api("GET", "/ui/config");
     state.open = cfg.open; state.github = cfg.github;

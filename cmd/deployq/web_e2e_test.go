@@ -113,14 +113,16 @@ func open(base, hash string) chromedp.Action[chromedp.Void] {
 }
 
 // poll waits until a JavaScript expression is true in the page.
-// A navigation under way (a redirect, a sign-in) ends the page's
-// JavaScript context: the wait goes on in the next page.
+// A navigation under way (a redirect, a sign-in, the load of the next
+// page) ends the page's JavaScript context, and a wait begun in a page
+// that is going away never ends: each look is short, and the wait goes
+// on in the next page.
 func poll(t *testing.T, expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		var err error
 		queuetest.Eventually(t, expr+" in a page that stays", func() bool {
-			_, err = chromedp.Poll[any](expr, chromedp.WithPollingTimeout(time.Minute))(ctx, tg)
-			return err == nil || !navigated(err) || ctx.Err() != nil
+			_, err = chromedp.Poll[any](expr, chromedp.WithPollingTimeout(3*time.Second))(ctx, tg)
+			return err == nil || ctx.Err() != nil
 		})
 		if err != nil {
 			return chromedp.Void{}, fmt.Errorf("waiting for %s: %w", expr, err)
