@@ -40,19 +40,5 @@ func (s *Store) PutLock(ctx context.Context, l *queue.Lock) error {
 
 // DeleteLock implements queue.Store.
 func (s *Store) DeleteLock(ctx context.Context, env, app string) error {
-	var n int64
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM locks WHERE env = ? AND app = ?`, env, app)
-		if err == nil {
-			n, _ = res.RowsAffected()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return queue.Errorf(queue.ENotFound, "no lock on %s", env)
-	}
-	return nil
+	return s.deleteSome(ctx, queue.Errorf(queue.ENotFound, "no lock on %s", env), `DELETE FROM locks WHERE env = ? AND app = ?`, env, app)
 }

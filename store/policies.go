@@ -20,21 +20,7 @@ func (s *Store) PutFreeze(ctx context.Context, f *queue.Freeze) error {
 
 // DeleteFreeze implements queue.Store.
 func (s *Store) DeleteFreeze(ctx context.Context, env string) error {
-	var n int64
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM freezes WHERE env = ?`, env)
-		if err == nil {
-			n, _ = res.RowsAffected()
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return queue.Errorf(queue.ENotFound, "%s is not frozen", env)
-	}
-	return nil
+	return s.deleteSome(ctx, queue.Errorf(queue.ENotFound, "%s is not frozen", env), `DELETE FROM freezes WHERE env = ?`, env)
 }
 
 // Freezes implements queue.Store.

@@ -281,6 +281,22 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 	return <-op.done
 }
 
+// deleteSome runs a DELETE and returns none when it removed no row.
+func (s *Store) deleteSome(ctx context.Context, none error, q string, args ...any) error {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	if err == nil && n == 0 {
+		return none
+	}
+	return err
+}
+
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // fmtSortable is a fixed-width time, for columns compared in SQL: its text
