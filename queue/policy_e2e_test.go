@@ -77,18 +77,13 @@ func TestPromotionAfterSoak(t *testing.T) {
 		t.Fatalf("#%d %s", got.ID, got.State)
 	}
 	clock.Advance(31 * time.Minute)
-	skipped := false
-	for range 2000 {
-		audit, _ := e.svc.AuditLog(ctx, 5)
-		if len(audit) > 0 && audit[0].Action == "promotion-skipped" {
-			skipped = strings.Contains(audit[0].Detail, "not promoted to production: #4 failed in staging during the soak")
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !skipped {
-		audit, _ := e.svc.AuditLog(ctx, 5)
-		t.Fatalf("no promotion-skipped entry: %+v", audit)
+	var audit []queue.AuditEntry
+	queuetest.Eventually(t, "a promotion-skipped entry", func() bool {
+		audit, _ = e.svc.AuditLog(ctx, 5)
+		return len(audit) > 0 && audit[0].Action == "promotion-skipped"
+	})
+	if !strings.Contains(audit[0].Detail, "not promoted to production: #4 failed in staging during the soak") {
+		t.Fatalf("promotion skipped: %+v", audit[0])
 	}
 	if ds, _ := e.svc.Deploys(ctx, queue.DeployFilter{App: "web", Env: "production"}); len(ds) != 1 {
 		t.Fatalf("%d deploys in production, want only the first promotion", len(ds))
