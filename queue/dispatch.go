@@ -91,7 +91,7 @@ func (x *dispatcher) recover(ctx context.Context) error {
 	}
 	for _, d := range running {
 		line := "deployq stopped while this deploy ran; it is interrupted, check " + d.Env + " before deploying again"
-		if err := x.interrupt(ctx, d, ErrShutdown.Error(), line, "found running at start"); err != nil {
+		if err := x.interrupt(ctx, d, ErrShutdown.Error(), line, "deploy interrupted by a restart", "found running at start"); err != nil {
 			return err
 		}
 	}
@@ -111,12 +111,13 @@ func (x *dispatcher) recover(ctx context.Context) error {
 }
 
 // interrupt ends a running deploy that no runner of this process holds:
-// msg is its error, line what its log says, why what the audit says.
-func (x *dispatcher) interrupt(ctx context.Context, d *Deploy, msg, line, why string) error {
+// msg is its error, line what its log says, said what the server's log
+// says, why what the audit says.
+func (x *dispatcher) interrupt(ctx context.Context, d *Deploy, msg, line, said, why string) error {
 	if err := x.door.move(ctx, d, StateInterrupted, func(d *Deploy) { d.Error = msg }, line); err != nil {
 		return err
 	}
-	x.log.Warn("deploy interrupted", "id", d.ID, "app", d.App, "env", d.Env, "why", why)
+	x.log.Warn(said, "id", d.ID, "app", d.App, "env", d.Env)
 	x.door.audit(ctx, "deployq", "interrupt", numbered(d.ID), why)
 	return nil
 }
@@ -262,7 +263,8 @@ func (x *dispatcher) repair(ctx context.Context, l *lane) error {
 		}
 		msg := "found running with no runner; interrupted so that its lane goes on"
 		line := msg + ": check " + d.Env + " before deploying again"
-		if err := x.interrupt(ctx, d, msg, line, "found running with no runner when the next deploy of its lane was to start"); err != nil && ErrorCode(err) != EConflict {
+		if err := x.interrupt(ctx, d, msg, line, "deploy interrupted: no runner held it",
+			"found running with no runner when the next deploy of its lane was to start"); err != nil && ErrorCode(err) != EConflict {
 			return err
 		}
 	}
