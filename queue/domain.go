@@ -1,7 +1,3 @@
-// Package queue is deployq's domain: apps, environments, deploys, locks and
-// log lines, the interfaces it consumes (Store, Runner, Output, Resolver,
-// Notifier), and the Service that queues, dispatches, times out, cancels
-// and recovers deploys. It imports only the standard library.
 package queue
 
 import (
