@@ -40,6 +40,9 @@ type Options struct {
 	GitHubOAuth *GitHubOAuth
 	// NoUI leaves the dashboard out.
 	NoUI bool
+	// Degraded says which outside parts deployq works without for now
+	// (slack: why), for /healthz; nil: none.
+	Degraded func() map[string]string
 }
 
 // Server is the HTTP handler of deployq.
@@ -53,12 +56,13 @@ type Server struct {
 	hub      *Events
 	sessions *sessions
 	oauth    *GitHubOAuth
+	degraded func() map[string]string
 }
 
 // New builds the handler.
 func New(o Options) *Server {
 	s := &Server{svc: o.Service, log: o.Logger, baseURL: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, chat: o.Chat,
-		hub: o.Events, sessions: newSessions(), oauth: o.GitHubOAuth}
+		hub: o.Events, sessions: newSessions(), oauth: o.GitHubOAuth, degraded: o.Degraded}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

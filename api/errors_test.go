@@ -26,6 +26,7 @@ func TestErrorStatuses(t *testing.T) {
 		queue.EFrozen:       409,
 		queue.EUnsupported:  501,
 		queue.EUnavailable:  503,
+		queue.EDuplicate:    409,
 		queue.EInternal:     500,
 	}
 	for code := range api.StatusesForTest {

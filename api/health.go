@@ -7,9 +7,11 @@ import (
 )
 
 // healthz: GET /healthz. 200 {"status": "ok"} when deploys can be read
-// and recorded; 503 {"status": "unhealthy"} when the database cannot be
-// read, 503 {"status": "unavailable"} when it cannot be written (a full
-// disk), each with the error.
+// and recorded; 200 {"status": "degraded", "degraded": {"slack": why}}
+// when an outside part is down but deployq works without it; 503
+// {"status": "unhealthy"} when the database cannot be read, 503
+// {"status": "unavailable"} when it cannot be written (a full disk), each
+// with the error.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.svc.Deploys(r.Context(), queue.DeployFilter{Limit: 1}); err != nil {
 		s.log.Error("health: reading deploys", "err", err)
@@ -19,6 +21,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if err := s.svc.Health(r.Context()); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": queue.ErrorMessage(err)})
 		return
+	}
+	if s.degraded != nil {
+		if down := s.degraded(); len(down) > 0 {
+			writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": down})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

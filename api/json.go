@@ -125,6 +125,7 @@ var statuses = map[queue.Code]int{
 	queue.EFrozen:       http.StatusConflict,
 	queue.EUnsupported:  http.StatusNotImplemented,
 	queue.EUnavailable:  http.StatusServiceUnavailable,
+	queue.EDuplicate:    http.StatusConflict,
 	queue.EInternal:     http.StatusInternalServerError,
 }
 

@@ -98,3 +98,29 @@ func (c *laneCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(lockedDesc, prometheus.GaugeValue, b(st.Lock != nil), st.App, st.Env)
 	}
 }
+
+// WatchParts adds deployq_part_up{part}: 1 while each outside part named
+// works, 0 while degraded says it does not.
+func (m *Metrics) WatchParts(names []string, degraded func() map[string]string) {
+	m.Registry.MustRegister(&partCollector{names: names, degraded: degraded})
+}
+
+var partUp = prometheus.NewDesc("deployq_part_up", "Whether an outside part (slack, github) works now.", []string{"part"}, nil)
+
+type partCollector struct {
+	names    []string
+	degraded func() map[string]string
+}
+
+func (c *partCollector) Describe(ch chan<- *prometheus.Desc) { ch <- partUp }
+
+func (c *partCollector) Collect(ch chan<- prometheus.Metric) {
+	down := c.degraded()
+	for _, n := range c.names {
+		up := 1.0
+		if _, ok := down[n]; ok {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(partUp, prometheus.GaugeValue, up, n)
+	}
+}

@@ -33,6 +33,9 @@ type Config struct {
 	Admins []string
 	// Freeze lists freeze windows of every environment.
 	Freeze []queue.FreezeWindow
+	// People maps each person's identities (GitHub logins, Slack users,
+	// emails) to their name; nil without a people section.
+	People *queue.People
 }
 
 // Server is the server section.
@@ -114,6 +117,16 @@ type fileConfig struct {
 	Environments []envConfig    `yaml:"environments"`
 	Admins       []string       `yaml:"admins"`
 	Freeze       []freezeConfig `yaml:"freeze"`
+	People       []personConfig `yaml:"people"`
+}
+
+// personConfig is one person: their deployq user name and who they are
+// in each source.
+type personConfig struct {
+	Name   string   `yaml:"name"`
+	GitHub []string `yaml:"github"`
+	Slack  []string `yaml:"slack"`
+	Emails []string `yaml:"emails"`
 }
 
 type freezeConfig struct {
@@ -207,6 +220,9 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		return nil, err
 	}
 	c.Freeze = freeze
+	if c.People, err = d.people(&root, fc.People); err != nil {
+		return nil, err
+	}
 	if g := c.GitHub; g != nil {
 		app := g.AppID != 0 || g.PrivateKeyFile != "" || g.InstallationID != 0
 		if g.Mode == "" {
@@ -572,4 +588,21 @@ func (d *decoder) freezeWindows(fcs []freezeConfig, n *yaml.Node, key string) ([
 func sortedStrings(s []string) []string {
 	sort.Strings(s)
 	return s
+}
+
+// people checks the people section: valid names, each identity claimed
+// once.
+func (d *decoder) people(root *yaml.Node, pcs []personConfig) (*queue.People, error) {
+	ps := make([]queue.Person, 0, len(pcs))
+	for i, pc := range pcs {
+		if _, err := queue.NewPeople([]queue.Person{{Name: pc.Name}}); err != nil {
+			return nil, d.errf(find(root, "people", i), fmt.Sprintf("people[%d].name", i), "%s", queue.ErrorMessage(err))
+		}
+		ps = append(ps, queue.Person{Name: pc.Name, GitHub: pc.GitHub, Slack: pc.Slack, Emails: pc.Emails})
+	}
+	p, err := queue.NewPeople(ps)
+	if err != nil {
+		return nil, d.errf(find(root, "people"), "people", "%s", queue.ErrorMessage(err))
+	}
+	return p, nil
 }

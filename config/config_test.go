@@ -66,6 +66,13 @@ func TestParseOK(t *testing.T) {
 	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo ${HOME} $$ $HOME" {
 		t.Fatalf("$$ escape: %q", got)
 	}
+	people, err := config.Parse("deployq.yaml", []byte("people:\n  - {name: alice, github: [alice-gh], slack: [U0ALICE], emails: [alice@example.com]}\n"), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, _ := people.People.Who("github", "alice-gh"); who != "alice" {
+		t.Fatalf("people: github:alice-gh is %q", who)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -114,6 +121,10 @@ func TestParseErrors(t *testing.T) {
 		{"ErrGitHubBoth", "github:\n  webhook_secret: 0123456789abcdef\n  token: t\n  app_id: 12\n", `deployq.yaml:4: github: use a token or a GitHub App, not both`},
 		{"ErrGitHubKeyFile", "github:\n  webhook_secret: 0123456789abcdef\n  app_id: 1\n  installation_id: 2\n  private_key_file: /nonexistent/key.pem\n",
 			`deployq.yaml:5: github.private_key_file: stat /nonexistent/key.pem: no such file or directory`},
+		{"ErrPersonName", "people:\n  - {name: \"github:alice\", github: [alice]}\n",
+			`deployq.yaml:2: people[0].name: person "github:alice": a name has no ':' (it is kept for github:login, slack:user)`},
+		{"ErrPersonIdentityTwice", "people:\n  - {name: alice, github: [al]}\n  - {name: bob, github: [AL]}\n",
+			`deployq.yaml:2: people: github:AL is claimed by alice and bob`},
 		{"ErrGitHubMode", "github:\n  mode: push\n", `deployq.yaml:2: github.mode: want webhook or poll, got "push"`},
 		{"ErrGitHubPollNoAPI", "github:\n  mode: poll\n", `deployq.yaml:2: github.mode: polling reads GitHub's API: set github.token (or a GitHub App)`},
 		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",

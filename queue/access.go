@@ -11,6 +11,7 @@ import (
 type access struct {
 	cat      *catalog
 	identify func(ctx context.Context, user string) []string
+	people   *People
 	admins   []string // everywhere; environments add their own
 }
 
@@ -19,7 +20,7 @@ func (a *access) may(ctx context.Context, rule []string, user string) bool {
 	if len(rule) == 0 {
 		return true
 	}
-	ids := []string{user}
+	ids := append([]string{user}, a.people.IdentitiesOf(user)...)
 	if a.identify != nil {
 		ids = append(ids, a.identify(ctx, user)...)
 	}

@@ -59,6 +59,9 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	if r.User == "" {
 		return nil, Errorf(EInvalid, "%s needs a user", map[bool]string{true: "an operation", false: "a deploy"}[r.op != ""])
 	}
+	if err := ValidUser(r.User); err != nil {
+		return nil, err
+	}
 	if r.Source == "" {
 		r.Source = SourceAPI
 	}

@@ -56,12 +56,22 @@ func (s *Service) Recheck(ctx context.Context, sha string) error {
 // lets it go on when it has enough. The requester cannot approve their
 // own deploy; only the environment's approvers may (EForbidden).
 func (s *Service) Approve(ctx context.Context, id int64, user string) (*Deploy, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	return s.approvals.approve(ctx, id, user)
 }
 
 // Reject ends a deploy waiting for approval: it becomes canceled, with
 // who rejected it and why.
 func (s *Service) Reject(ctx context.Context, id int64, user, reason string) (*Deploy, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
+	reason, err := CleanReason(reason)
+	if err != nil {
+		return nil, err
+	}
 	return s.approvals.reject(ctx, id, user, reason)
 }
 
@@ -70,6 +80,9 @@ func (s *Service) Reject(ctx context.Context, id int64, user, reason string) (*D
 // when the runner returns). It never waits for a runner. ENotFound,
 // EForbidden, EConflict for a deploy that already ended.
 func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	for range 3 { // a deploy can start under a cancel once: then its run is stopped
 		d, err := s.Deploy(ctx, id)
 		if err != nil {
@@ -116,6 +129,9 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 // of its environment, or whoever asked for it), EConflict when it is not
 // paused.
 func (s *Service) Continue(ctx context.Context, id int64, user string) (*Deploy, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	d, err := s.Deploy(ctx, id)
 	if err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ const (
 	EFrozen       Code = "frozen"        // the environment is in a freeze
 	EUnsupported  Code = "unsupported"   // the runner or server cannot do that
 	EUnavailable  Code = "unavailable"   // the database cannot be written now (a full disk); try again
+	EDuplicate    Code = "duplicate"     // a delivery (webhook, chat command) that was done already
 	EInternal     Code = "internal"      // a bug or an outside failure
 )
 

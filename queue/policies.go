@@ -29,6 +29,12 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock
 	if r.Owner == "" {
 		return nil, nil, Errorf(EInvalid, "a lock needs an owner")
 	}
+	if err := ValidUser(r.Owner); err != nil {
+		return nil, nil, err
+	}
+	if r.Reason, err = CleanReason(r.Reason); err != nil {
+		return nil, nil, err
+	}
 	if err := s.access.lock(ctx, r.Env, r.App, r.Owner); err != nil {
 		return nil, nil, err
 	}
@@ -55,6 +61,9 @@ func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock
 // Unlock removes the lock of (env, app) and returns it; queued deploys it
 // held back go on. ENotFound when there is no such lock.
 func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	if err := s.cat.known(env); err != nil {
 		return nil, err
 	}
@@ -71,6 +80,9 @@ func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, err
 
 // UnlockAll removes every lock; admins only.
 func (s *Service) UnlockAll(ctx context.Context, user string) ([]*Lock, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	if !s.access.isAdmin(ctx, nil, user) {
 		return nil, Errorf(EForbidden, "%s may not unlock all (admins: %s)", user, orNobody(s.access.admins))
 	}
@@ -102,6 +114,13 @@ func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (*Freeze, error) 
 	if err := s.cat.known(r.Env); err != nil {
 		return nil, err
 	}
+	if err := ValidUser(r.Owner); err != nil {
+		return nil, err
+	}
+	var err error
+	if r.Reason, err = CleanReason(r.Reason); err != nil {
+		return nil, err
+	}
 	if err := s.access.freeze(ctx, r.Env, r.Owner, "freeze"); err != nil {
 		return nil, err
 	}
@@ -123,6 +142,9 @@ func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (*Freeze, error) 
 // Unfreeze ends an environment's one-off freeze (ENotFound if none);
 // deploys waiting for it go on.
 func (s *Service) Unfreeze(ctx context.Context, env, user string) (*Freeze, error) {
+	if err := ValidUser(user); err != nil {
+		return nil, err
+	}
 	if err := s.cat.known(env); err != nil {
 		return nil, err
 	}

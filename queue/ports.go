@@ -73,6 +73,9 @@ type Store interface {
 
 	// Once records key and reports whether it was new.
 	Once(ctx context.Context, key string) (bool, error)
+	// Seen reports whether key was recorded (by Once, or with the write
+	// of a context from WithOnce).
+	Seen(ctx context.Context, key string) (bool, error)
 
 	// SetMeta keeps a value an adapter attaches to a deploy.
 	SetMeta(ctx context.Context, id int64, key, value string) error

@@ -129,13 +129,17 @@ func (p *promoter) ifSoaked(id int64, env *Environment) {
 		p.log.Info("promotion skipped", "deploy", id, "to", env.Promote.To, "why", why)
 		return
 	}
-	if ok, err := p.store.Once(ctx, fmt.Sprintf("promote:%d", id)); err != nil || !ok {
-		return
-	}
-	p.store.SetMeta(ctx, id, MetaPromoted, "yes")
-	if d2, err := p.promote(ctx, d, env.Promote.To, d.User, ""); err != nil && d2 == nil {
+	// The promotion is recorded with the deploy it makes: a crash in
+	// between makes it at the next start, never twice.
+	d2, err := p.promote(WithOnce(ctx, fmt.Sprintf("promote:%d", id)), d, env.Promote.To, d.User, "")
+	switch {
+	case ErrorCode(err) == EDuplicate:
+	case err != nil && d2 == nil:
 		p.log.Warn("promotion refused", "deploy", id, "to", env.Promote.To, "err", err)
 		p.door.audit(ctx, "deployq", "promotion-refused", numbered(id), ErrorMessage(err))
+	}
+	if err := p.store.SetMeta(ctx, id, MetaPromoted, "yes"); err != nil {
+		p.log.Error("marking a deploy promoted", "deploy", id, "err", err)
 	}
 }
 

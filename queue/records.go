@@ -25,6 +25,12 @@ func (s *Service) Once(ctx context.Context, key string) (bool, error) {
 	return s.store.Once(ctx, key)
 }
 
+// Seen reports whether key was recorded, by Once or with what a context
+// from WithOnce caused: a delivery done already.
+func (s *Service) Seen(ctx context.Context, key string) (bool, error) {
+	return s.store.Seen(ctx, key)
+}
+
 // SetMeta keeps a value an adapter attaches to a deploy, such as the chat
 // message that shows it; keys are namespaced by adapter ("slack.message").
 func (s *Service) SetMeta(ctx context.Context, id int64, key, value string) error {

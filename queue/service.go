@@ -21,6 +21,9 @@ type Options struct {
 	// Identify returns the identities of a user beyond its name (a chat id,
 	// an email, @groups), for the deployers and lockers rules.
 	Identify func(ctx context.Context, user string) []string
+	// People maps the identities of people across sources to their
+	// names; what a person is known as counts in the rules.
+	People *People
 	// Checker reads required checks; without one, required_contexts are
 	// not enforced.
 	Checker Checker
@@ -95,7 +98,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	s := &Service{cat: cat, store: o.Store, runners: o.Runners, resolver: o.Resolver, comparer: o.Comparer,
 		clock: o.Clock, log: o.Logger, runs: newRuns()}
 	s.life, s.stop = context.WithCancelCause(context.Background())
-	s.access = &access{cat: cat, identify: o.Identify, admins: o.Admins}
+	s.access = &access{cat: cat, identify: o.Identify, people: o.People, admins: o.Admins}
 	s.logs = newLogHub(s.life, o.Store, o.Clock, o.Logger, o.Secrets)
 	s.door = &door{store: o.Store, logs: s.logs, clock: o.Clock, log: o.Logger}
 	s.locks = newLockTable(s.life, o.Store, o.Clock, o.Logger, cat)

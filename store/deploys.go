@@ -66,7 +66,6 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 
 // UpdateDeploy implements queue.Store.
 func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State, lines []queue.LogLine) error {
-	var rows int64
 	rule, reason, until := waitCols(d.Waiting)
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.update).ExecContext(ctx,
@@ -75,27 +74,27 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		if err != nil {
 			return err
 		}
-		if rows, _ = res.RowsAffected(); rows == 0 {
-			return nil
+		if rows, _ := res.RowsAffected(); rows == 0 {
+			return errNotInState // nothing of this write stays
 		}
 		return s.insertLines(ctx, tx, lines)
 	})
 	var se sqlite3.Error
-	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+	switch {
+	case errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique:
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
-	}
-	if err != nil {
-		return err
-	}
-	if rows == 0 {
+	case errors.Is(err, errNotInState):
 		cur, err := s.Deploy(ctx, d.ID)
 		if err != nil {
 			return err
 		}
 		return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", d.ID, cur.State, from)
 	}
-	return nil
+	return err
 }
+
+// errNotInState: a conditional update found the deploy in another state.
+var errNotInState = errors.New("the deploy is not in the state the update expects")
 
 // Deploy implements queue.Store.
 func (s *Store) Deploy(ctx context.Context, id int64) (*queue.Deploy, error) {

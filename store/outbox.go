@@ -79,3 +79,10 @@ func (s *Store) Once(ctx context.Context, key string) (bool, error) {
 	})
 	return n == 1, err
 }
+
+// Seen implements queue.Store.
+func (s *Store) Seen(ctx context.Context, key string) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM once_keys WHERE key = ?`, key).Scan(&n)
+	return n > 0, err
+}

@@ -272,13 +272,36 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 		}
 		return tx.Commit()
 	}
+	once := queue.OnceOf(ctx)
+	if once != nil {
+		fn = recordOnce(once, fn)
+	}
 	op := &writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-op.done
+	err := <-op.done
+	if once != nil && err == nil {
+		once.Recorded()
+	}
+	return err
+}
+
+// recordOnce makes fn also record the key of something that must happen
+// once, in its transaction: EDuplicate if it is there already.
+func recordOnce(once *queue.Once, fn func(context.Context, *sql.Tx) error) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO once_keys (key, at) VALUES (?, ?)`, once.Key, fmtTime(time.Now()))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return queue.Errorf(queue.EDuplicate, "%s was done already", once.Key)
+		}
+		return fn(ctx, tx)
+	}
 }
 
 // deleteSome runs a DELETE and returns none when it removed no row.

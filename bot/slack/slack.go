@@ -91,6 +91,10 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 // SetClock replaces the clock used to check request timestamps (tests).
 func (a *Adapter) SetClock(now func() time.Time) { a.now = now }
 
+// Health is nil while Slack answers, else why it does not: deployq then
+// works without Slack and says so (/healthz, /metrics).
+func (a *Adapter) Health() error { return nil }
+
 // Start runs the adapter until ctx ends: the message dispatcher, and in
 // socket mode the Socket Mode connection (reconnecting as needed).
 // Changes the queue reported before Start are handled then.

@@ -45,7 +45,7 @@ func (m *Main) serveHTTP(b *bot.Bot) {
 	}
 	handler := api.New(api.Options{
 		Service: m.Service, Logger: m.Logger, BaseURL: m.URL, Tokens: tokens, Metrics: m.metrics, Mount: m.mounts(),
-		Events: m.events, GitHubOAuth: oauth,
+		Events: m.events, GitHubOAuth: oauth, Degraded: m.degraded,
 		Chat: func(ctx context.Context, user, text string) (string, *queue.Deploy, error) {
 			r := b.Handle(ctx, bot.Message{User: user, Text: text})
 			return r.Text, r.Deploy, r.Err
@@ -97,4 +97,15 @@ func (m *Main) stopHTTP() {
 		m.HTTPServer.Close()
 	}
 	m.endRequests()
+}
+
+// degraded says which outside parts deployq works without for now.
+func (m *Main) degraded() map[string]string {
+	down := map[string]string{}
+	if m.slack != nil {
+		if err := m.slack.Health(); err != nil {
+			down["slack"] = err.Error()
+		}
+	}
+	return down
 }

@@ -129,6 +129,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.metrics.Watch(m.Service)
+	if m.slack != nil {
+		m.metrics.WatchParts([]string{"slack"}, m.degraded)
+	}
 	b := bot.New(m.Service, m.URL)
 	if err := m.startSlack(b); err != nil {
 		return err
@@ -250,6 +253,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		Freeze:      cfg.Freeze,
 		Secrets:     cfg.Secrets,
 		Identify:    identify,
+		People:      cfg.People,
 		Checker:     checker,
 	}
 	if cfg.GitHub != nil {
