@@ -167,6 +167,7 @@ type envConfig struct {
 	Runner      string                `yaml:"runner"`
 	Timeout     time.Duration         `yaml:"timeout"`
 	IdleTimeout time.Duration         `yaml:"idle_timeout"`
+	LogCap      Size                  `yaml:"log_cap"` // output kept per deploy; default 100MB
 	AutoDeploy  autoDeploy            `yaml:"auto_deploy"`
 	Deployers   []string              `yaml:"deployers"`
 	Lockers     []string              `yaml:"lockers"`
@@ -557,7 +558,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
 		Admins: ec.Admins, Freeze: windows, Promote: promote,
 		Approvals: queue.Approvals{Required: ec.Approvals.Required, From: ec.Approvals.From, Timeout: ec.ApprovalTTL},
-		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout,
+		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
 		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
 		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: strings.ReplaceAll(ec.URL, "{app}", app.Name)})

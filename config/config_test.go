@@ -27,6 +27,7 @@ apps:
         shell: {command: "./deploy.sh {env} {sha}", checkout: true, kill_grace: 3s}
         timeout: 30m
         idle_timeout: 5m
+        log_cap: 2GiB
   - name: api
     environments:
       - name: qa
@@ -53,6 +54,9 @@ func TestParseOK(t *testing.T) {
 	}
 	web := c.Apps[0]
 	st := web.Env("staging")
+	if st.LogCap != 2<<30 {
+		t.Fatalf("log_cap %d", st.LogCap)
+	}
 	if st.Timeout != 30*time.Minute || st.IdleTimeout != 5*time.Minute || web.DefaultRef != "main" {
 		t.Fatalf("staging %+v", st)
 	}
@@ -95,6 +99,8 @@ func TestParseErrors(t *testing.T) {
 			`deployq.yaml:6: apps[web].environments[staging].shell.comand: unknown key (known: checkout, command, dir, env, kill_grace)`},
 		{"ErrUnknownRunner", base("      - name: staging\n        runner: shel\n"),
 			`deployq.yaml:5: apps[web].environments[staging].runner: unknown runner "shel" (runners: shell)`},
+		{"ErrBadSize", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        log_cap: 100 megs\n"),
+			`deployq.yaml:7: apps[web].environments[staging].log_cap: bad size "100 megs" (use e.g. 100MB, 512kB, 2GiB)`},
 		{"ErrBadDuration", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        timeout: 5 minutes\n"),
 			`deployq.yaml:7: apps[web].environments[staging].timeout: bad duration "5 minutes" (use e.g. 90s, 30m, 2h)`},
 		{"ErrDuplicateEnv", base("      - {name: staging, runner: shell, shell: {command: x}}\n      - {name: staging, runner: shell, shell: {command: y}}\n"),

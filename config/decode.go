@@ -100,6 +100,28 @@ func (d *decoder) expand(n *yaml.Node, key string) error {
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
+var sizeType = reflect.TypeOf(Size(0))
+
+// Size is a number of bytes written for people: 100MB, 512kB, 2GiB.
+type Size int64
+
+var sizeRe = regexp.MustCompile(`^([0-9]+)\s*(B|kB|KB|KiB|MB|MiB|GB|GiB)?$`)
+
+var sizeUnits = map[string]int64{"": 1, "B": 1, "kB": 1000, "KB": 1000, "KiB": 1 << 10, "MB": 1000 * 1000,
+	"MiB": 1 << 20, "GB": 1000 * 1000 * 1000, "GiB": 1 << 30}
+
+func parseSize(s string) (Size, bool) {
+	m := sizeRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > (1<<62)/sizeUnits[m[2]] {
+		return 0, false
+	}
+	return Size(n * sizeUnits[m[2]]), true
+}
+
 var nodeType = reflect.TypeOf(yaml.Node{})
 
 // decode fills v from n strictly: unknown keys, duplicate keys and values
@@ -172,6 +194,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
 			return d.errf(n, key, "bad duration %q (use e.g. 90s, 30m, 2h)", n.Value)
 		}
 		v.SetInt(int64(dur))
+	case v.Type() == sizeType:
+		size, ok := parseSize(n.Value)
+		if !ok {
+			return d.errf(n, key, "bad size %q (use e.g. 100MB, 512kB, 2GiB)", n.Value)
+		}
+		v.SetInt(int64(size))
 	case v.Kind() == reflect.String:
 		v.SetString(n.Value)
 	case v.Kind() == reflect.Bool:

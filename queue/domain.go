@@ -45,7 +45,10 @@ type Environment struct {
 	Settings    any           // the runner's own settings, decoded by its kind
 	Timeout     time.Duration // total; 0 means no limit
 	IdleTimeout time.Duration // without output; 0 means no limit
-	AutoDeploy  AutoDeploy
+	// LogCap is how many bytes of a deploy's output are kept; past it,
+	// output is counted, not kept, and the log says so. 0: DefaultLogCap.
+	LogCap     int64
+	AutoDeploy AutoDeploy
 	// Deployers may deploy, roll back and cancel here; Lockers may lock
 	// and unlock (empty: the Deployers). Entries are user names or any
 	// identity an adapter knows (a Slack id, an email, an @group).

@@ -57,6 +57,7 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 				err = ctx.Err()
 				continue
 			case line, ok = <-f.c:
+				f.read(line)
 			}
 			if !ok {
 				break
@@ -69,6 +70,7 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 					if !ok2 {
 						break more
 					}
+					f.read(l)
 					batch = append(batch, l)
 				default:
 					break more

@@ -7,13 +7,20 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 const (
-	followerBuffer = 8192  // lines a follower may lag before it is dropped
-	maxPending     = 65536 // lines waiting for the store before writers wait
-	maxLineBytes   = 16384 // longer lines are split
-	flushBatch     = 4096  // lines per store transaction
+	followerBuffer = 8192    // lines a follower may lag before it is dropped
+	followerBytes  = 4 << 20 // bytes a follower may lag before it is dropped
+	maxPending     = 65536   // lines waiting for the store before writers wait
+	maxPendingSize = 8 << 20 // bytes waiting for the store before writers wait
+	maxLineBytes   = 16384   // longer lines are split
+	flushBatch     = 4096    // lines per store transaction
+
+	// DefaultLogCap is how much output of a deploy is kept when its
+	// environment does not say (Environment.LogCap).
+	DefaultLogCap = 100 << 20
 )
 
 // logHub sequences, persists and fans out the log lines of live deploys.
@@ -42,7 +49,9 @@ type deployLog struct {
 	cond      *sync.Cond // pending drained / persisted moved / ended / failing
 	seq       int64
 	pending   []LogLine
+	size      int // bytes of text pending
 	persisted int64
+	cap       logCap
 	flushing  bool
 	failing   bool // the last write failed: lines over maxPending are counted, not kept
 	lost      int  // lines not kept while failing
@@ -55,8 +64,21 @@ type deployLog struct {
 
 type follower struct {
 	c       chan LogLine
-	start   int64 // first seq that arrives through c
-	dropped bool  // set under deployLog.mu before c is closed
+	lag     atomic.Int64 // bytes sent through c and not read yet
+	start   int64        // first seq that arrives through c
+	dropped bool         // set under deployLog.mu before c is closed
+}
+
+// read counts a line the follower took from c.
+func (f *follower) read(l LogLine) { f.lag.Add(-int64(len(l.Text))) }
+
+// logCap bounds how much of a deploy's output is kept; past it, output
+// is counted, not kept, and the log says so.
+type logCap struct {
+	limit        int64 // 0: none
+	kept         int64
+	over         bool
+	lines, bytes int64 // not kept
 }
 
 func newLogHub(ctx context.Context, store Store, clock Clock, log *slog.Logger, secrets []string) *logHub {
@@ -143,25 +165,73 @@ func (h *logHub) masked(text string) string {
 	return text
 }
 
-// appendLine adds one line, masking secrets.
+// appendLine adds one line, masking secrets. Output past the log's cap
+// is counted, not kept; system lines are always kept.
 func (l *deployLog) appendLine(stream, host, text string) {
 	text = l.hub.masked(text)
 	l.mu.Lock()
-	for len(l.pending) >= maxPending && !l.ended && !l.failing {
+	for l.full() && !l.ended && !l.failing {
 		l.cond.Wait()
 	}
 	if l.ended {
 		l.mu.Unlock()
 		return
 	}
-	if len(l.pending) >= maxPending { // and the store is failing
+	if l.full() { // and the store is failing
 		l.lost++
 		l.mu.Unlock()
 		return
 	}
+	if stream != StreamSystem && l.cap.limit > 0 && l.cap.kept+int64(len(text)) > l.cap.limit {
+		if !l.cap.over {
+			l.cap.over = true
+			l.add(StreamSystem, "", fmt.Sprintf("the log reached its cap of %s: further output is counted, not kept", bytesText(l.cap.limit)))
+		}
+		l.cap.lines++
+		l.cap.bytes += int64(len(text))
+		l.mu.Unlock()
+		return
+	}
+	if stream != StreamSystem {
+		l.cap.kept += int64(len(text))
+	}
 	l.add(stream, host, text)
 	l.mu.Unlock()
 	l.poke()
+}
+
+// full reports whether writers must wait for the store. Call with l.mu
+// held.
+func (l *deployLog) full() bool { return len(l.pending) >= maxPending || l.size >= maxPendingSize }
+
+// setCap bounds how much output of the deploy is kept.
+func (l *deployLog) setCap(limit int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cap.limit = limit
+}
+
+// capSummary says how much output the cap kept out, "" if none.
+func (l *deployLog) capSummary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cap.lines == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d lines (%s) of output were not kept: the log's cap is %s", l.cap.lines, bytesText(l.cap.bytes), bytesText(l.cap.limit))
+}
+
+// bytesText formats a size for people: 512 B, 3.2 MB, 1.0 GB.
+func bytesText(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1000)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1000*1000))
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/(1000*1000*1000))
 }
 
 // add sequences a line, queues it for the store and fans it out. Call
@@ -170,6 +240,7 @@ func (l *deployLog) add(stream, host, text string) {
 	l.seq++
 	line := LogLine{DeployID: l.id, Seq: l.seq, Time: l.hub.clock.Now().UTC(), Stream: stream, Host: host, Text: text}
 	l.pending = append(l.pending, line)
+	l.size += len(text)
 	l.fanOut(line)
 }
 
@@ -240,6 +311,7 @@ func (l *deployLog) flush() error {
 		if len(l.pending) == 0 {
 			l.pending = nil
 		}
+		l.size -= textSize(batch)
 		l.persisted = batch[n-1].Seq
 		l.recovered()
 		l.cond.Broadcast()
@@ -272,7 +344,7 @@ func (l *deployLog) take(text string) (lines []LogLine, fresh bool) {
 	for l.flushing {
 		l.cond.Wait()
 	}
-	lines, l.pending = l.pending, nil
+	lines, l.pending, l.size = l.pending, nil, 0
 	if text != "" {
 		l.seq++
 		lines = append(lines, LogLine{DeployID: l.id, Seq: l.seq, Time: l.hub.clock.Now().UTC(), Stream: StreamSystem, Text: text})
@@ -306,23 +378,42 @@ func (l *deployLog) settle(lines []LogLine, fresh, stored bool) {
 		l.fanOut(lines[len(lines)-1])
 	}
 	l.pending = append(lines[:len(lines):len(lines)], l.pending...)
+	l.size += textSize(lines)
 	if len(l.pending) > 0 {
 		l.poke()
 	}
 }
 
-// fanOut gives a line to every follower; one whose buffer is full is
-// dropped (it catches up from the store). Call with l.mu held.
+// fanOut gives a line to every follower; one whose buffer is full (in
+// lines or bytes) is dropped: it catches up from the store. Call with
+// l.mu held.
 func (l *deployLog) fanOut(line LogLine) {
 	for f := range l.subs {
+		if f.lag.Load()+int64(len(line.Text)) > followerBytes {
+			l.drop(f)
+			continue
+		}
 		select {
 		case f.c <- line:
+			f.lag.Add(int64(len(line.Text)))
 		default:
-			f.dropped = true
-			close(f.c)
-			delete(l.subs, f)
+			l.drop(f)
 		}
 	}
+}
+
+func (l *deployLog) drop(f *follower) {
+	f.dropped = true
+	close(f.c)
+	delete(l.subs, f)
+}
+
+func textSize(lines []LogLine) int {
+	n := 0
+	for _, l := range lines {
+		n += len(l.Text)
+	}
+	return n
 }
 
 func (l *deployLog) end() {

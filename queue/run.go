@@ -37,6 +37,11 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 		return d
 	}
 	defer x.logs.release(dl)
+	limit := env.LogCap
+	if limit <= 0 {
+		limit = DefaultLogCap
+	}
+	dl.setCap(limit)
 	out := &runOutput{d: d, log: dl, runs: x.runs, notify: x.notify, clock: x.clock}
 	out.touch()
 	if env.IdleTimeout > 0 {
@@ -47,6 +52,9 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
 	res, runErr := x.safeRun(ctx, x.runners[env.Runner], job, out)
 	out.closeAll()
+	if over := dl.capSummary(); over != "" {
+		dl.appendLine(StreamSystem, "", over)
+	}
 	state, msg := outcome(context.Cause(ctx), res, runErr)
 	x.finish(final, d, dl, state, msg)
 	return d

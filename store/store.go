@@ -33,6 +33,8 @@ type Store struct {
 	closed sync.RWMutex // held shared while a write is handed over
 	isShut bool
 	health health
+	file   string  // the database's path
+	id     fileKey // which file it was when opened
 
 	// prepared hot statements: SQLite parses a statement once, not per call
 	nextQueued, lastSucceeded, deployByID, lastLogSeq              *sql.Stmt
@@ -58,12 +60,20 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, file: file}
+	if err := s.checkIntegrity(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store %s: %w", file, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
 	}
 	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store %s: %w", file, err)
+	}
+	if s.id, err = fileID(file); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
 	}
@@ -271,6 +281,9 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 			return err
 		}
 		return tx.Commit()
+	}
+	if err := s.sameFile(); err != nil {
+		return err
 	}
 	once := queue.OnceOf(ctx)
 	if once != nil {
