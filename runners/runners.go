@@ -5,13 +5,12 @@ package runners
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,9 +26,10 @@ const DefaultGrace = 10 * time.Second
 // stderr to the given writers. When ctx is done the whole group gets
 // SIGTERM, then SIGKILL after grace. When the command exits by itself,
 // whatever it left running in its group is ended the same way. If track is
-// set, the group is recorded in that file while it runs, so that a server
-// that was killed can end it on its next start (see ReapGroups). It returns
-// cmd's exit error, or ctx's error if ctx ended it.
+// set, the group is recorded in that file while it runs, and its processes
+// carry a token in their environment, so that a server that was killed
+// can end the group on its next start (see ReapGroups). It returns cmd's
+// exit error, or ctx's error if ctx ended it.
 func RunGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, grace time.Duration, track string) error {
 	if grace <= 0 {
 		grace = DefaultGrace
@@ -38,6 +38,11 @@ func RunGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, grac
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	token := ""
+	if track != "" {
+		token = rand.Text()
+		cmd.Env = append(cmd.Environ(), groupEnv+"="+token)
+	}
 	var copies sync.WaitGroup
 	var readers []*os.File
 	pipe := func(w io.Writer) (*os.File, error) {
@@ -77,8 +82,7 @@ func RunGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, grac
 	pgid := cmd.Process.Pid
 	if track != "" {
 		if start, err := startTime(pgid); err == nil {
-			os.MkdirAll(filepath.Dir(track), 0o755)
-			os.WriteFile(track, fmt.Appendf(nil, "%d %d\n", pgid, start), 0o644)
+			groupRecord{pgid: pgid, start: start, token: token}.write(track)
 			defer os.Remove(track)
 		}
 	}
@@ -118,52 +122,6 @@ func RunGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr io.Writer, grac
 		return ctx.Err()
 	}
 	return waitErr
-}
-
-// startTime returns a process's start time in clock ticks after boot.
-func startTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bad stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, errors.New("bad stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// ReapGroups ends the process groups recorded in dir by RunGroup's track
-// files: groups of deploys whose server died. A group is killed only if
-// its leader is the very process that was recorded (same start time), so
-// a reused pid is left alone. It returns the pgids it killed.
-func ReapGroups(dir string) []int {
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pgid"))
-	var killed []int
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		os.Remove(f)
-		if err != nil {
-			continue
-		}
-		var pgid int
-		var start uint64
-		if _, err := fmt.Sscanf(string(b), "%d %d", &pgid, &start); err != nil || pgid <= 1 {
-			continue
-		}
-		if now, err := startTime(pgid); err != nil || now != start {
-			continue // gone, or the pid belongs to someone else now
-		}
-		if syscall.Kill(-pgid, syscall.SIGKILL) == nil {
-			killed = append(killed, pgid)
-		}
-	}
-	return killed
 }
 
 func waitCopies(wg *sync.WaitGroup, d time.Duration) bool {

@@ -6,6 +6,9 @@
 //
 // The client commands talk to a server: --server URL (default
 // $DEPLOYQ_SERVER or http://127.0.0.1:8080), token from $DEPLOYQ_TOKEN.
+// On a terminal, what they print is rendered inert (escape sequences and
+// other control characters shown as \x1b and the like); to a file or a
+// pipe it goes byte for byte.
 package main
 
 import (
@@ -15,6 +18,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/deployq/deployq/client"
 )
 
 const usage = `usage: deployq COMMAND [ARGS]
@@ -41,8 +46,12 @@ func main() {
 		sigs = sigs[1:] // in the console Ctrl-C stops following a log, not the console
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), sigs...)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stdout, stderr := client.NewTerminalWriter(os.Stdout), client.NewTerminalWriter(os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, stdout, stderr)
+	stdout.Flush()
+	stderr.Flush()
+	stop()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"time"
 
@@ -136,8 +135,8 @@ func (ro *rollout) batch(ctx context.Context, b int, idx []int) {
 
 // bake waits st.Bake after the canary, running its "verify" step (if
 // there is one) on the canary hosts a few times meanwhile; a host that
-// fails it is marked failed (it stays among the done hosts, so a rollback
-// covers it). It returns how many failed.
+// fails it is marked failed (and changed, so a rollback covers it). It
+// returns how many failed.
 func (ro *rollout) bake(ctx context.Context, canary []int) int {
 	var verify *Step
 	for i := range ro.st.Steps {
@@ -166,7 +165,7 @@ func (ro *rollout) bake(ctx context.Context, canary []int) int {
 				continue
 			}
 			if hs := ro.r.deployHost(ctx, ro.hosts[i], ro.cfg, []Step{*verify}, ro.job, ro.out); hs.state != "ok" && ctx.Err() == nil {
-				ro.states[i] = hostState{state: "failed", step: "bake: verify", detail: hs.detail}
+				ro.states[i] = hostState{state: "failed", step: "bake: verify", detail: hs.detail, changed: true}
 				failed++
 			}
 		}
@@ -174,15 +173,23 @@ func (ro *rollout) bake(ctx context.Context, canary []int) int {
 	return failed
 }
 
-// rollBack runs the rollback step on the hosts already done, even when
-// ctx is done: the brake tripped and they must not stay half-deployed.
+// rollBack runs the rollback step on every host the deploy changed, even
+// when ctx is done: the brake tripped and they must not stay
+// half-deployed. Those are the hosts that finished and those that failed
+// after a step started there (an install that ran, a verify that failed);
+// hosts never reached, or never connected to, are not touched.
 func (ro *rollout) rollBack(ctx context.Context) {
-	fmt.Fprintf(ro.sys, "brake: %d failures (more than %d); rolling back %d host(s)\n", ro.failures, ro.maxFail, len(ro.done))
-	sort.Ints(ro.done)
+	var changed []int
+	for i, hs := range ro.states {
+		if hs.changed {
+			changed = append(changed, i)
+		}
+	}
+	fmt.Fprintf(ro.sys, "brake: %d failures (more than %d); rolling back %d host(s)\n", ro.failures, ro.maxFail, len(changed))
 	rctx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, ro.parallel)
-	for _, i := range ro.done {
+	for _, i := range changed {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(i int) {

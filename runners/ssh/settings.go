@@ -65,7 +65,10 @@ type Settings struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// Steps run on each host, in order, over one connection.
 	Steps []Step `yaml:"steps"`
-	// Rollback runs on the hosts already done when the brake trips.
+	// Rollback runs when the brake trips, on every host the deploy
+	// changed: those done, and those that failed after a step started
+	// there (it must cope with a half-done install). Hosts not reached
+	// are not touched.
 	Rollback *Step `yaml:"rollback"`
 }
 

@@ -1,7 +1,8 @@
 // Package ssh runs deploys as a batch rollout over SSH
 // (golang.org/x/crypto/ssh): a canary first, then batches, with a brake
-// that stops the rollout and rolls back the hosts already done when too
-// many fail. Host keys are always verified against known_hosts unless
+// that stops the rollout when too many fail and rolls back every host the
+// deploy changed (those done, and those that failed after a step started
+// there). Host keys are always verified against known_hosts unless
 // insecure_ignore_host_key is set, which is logged loudly.
 //
 // The files follow the run: settings.go, inventory.go (hosts and their

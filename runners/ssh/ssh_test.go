@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,27 +72,44 @@ func TestTenHostsSucceed(t *testing.T) {
 	}
 }
 
-func TestBrakeRollsBackTheFinishedHosts(t *testing.T) {
+// The brake trips on a host whose install ran and whose verify failed:
+// the rollback covers it as well as the hosts that finished; the host
+// never connected to and the hosts after the brake are not touched.
+func TestBrakeRollsBackEveryChangedHost(t *testing.T) {
 	f := newFleet(t, 6)
+	f.Hosts[1].Stop()
 	os.WriteFile(filepath.Join(f.Hosts[3].Dir, "broken"), nil, 0o644)
-	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Batch, s.Parallel = "1", 1 }), nil)
-	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 1 of 6 hosts failed ("+f.Hosts[3].Name+" at verify)") {
+	d, log := deploy(t, settings(f, func(s *sshrunner.Settings) { s.Batch, s.Parallel, s.MaxFailures = "1", 1, "1" }), nil)
+	if d.State != queue.StateFailed || !strings.Contains(d.Error, "brake: 2 of 6 hosts failed ("+f.Hosts[1].Name+" at connect, "+f.Hosts[3].Name+" at verify)") {
 		t.Fatalf("%s %q\n%s", d.State, d.Error, log)
 	}
 	for i, h := range f.Hosts {
 		rolled := h.File("rolledback") != ""
 		deployed := h.File("version") != ""
 		switch {
-		case i < 3 && (!rolled || !deployed):
-			t.Errorf("%s finished before the brake: deployed %v, rolled back %v", h.Name, deployed, rolled)
-		case i == 3 && rolled:
-			t.Errorf("%s failed, it must not be rolled back", h.Name)
+		case i == 0 || i == 2 || i == 3:
+			if !rolled || !deployed {
+				t.Errorf("%s was changed: deployed %v, rolled back %v", h.Name, deployed, rolled)
+			}
 		case i > 3 && (rolled || deployed):
 			t.Errorf("%s came after the brake: deployed %v, rolled back %v", h.Name, deployed, rolled)
 		}
 	}
-	if !strings.Contains(log, "rolled back") || !strings.Contains(log, "retrying verify (1/1)") {
+	mustMatch(t, log, `brake: 2 failures \(more than 1\); rolling back 3 host\(s\)`)
+	mustMatch(t, log, regexp.QuoteMeta(f.Hosts[3].Name)+` +rolled back +at verify: `)
+	mustMatch(t, log, regexp.QuoteMeta(f.Hosts[1].Name)+` +unreachable +at connect: `)
+	if n := strings.Count(log, "["+f.Hosts[1].Name+"] cannot connect"); n != 1 {
+		t.Errorf("the unreachable host was tried %d times, want once:\n%s", n, log)
+	}
+	if !strings.Contains(log, "retrying verify (1/1)") {
 		t.Fatalf("log:\n%s", log)
+	}
+}
+
+func mustMatch(t *testing.T, log, pattern string) {
+	t.Helper()
+	if !regexp.MustCompile(pattern).MatchString(log) {
+		t.Errorf("no line matches %q in the log:\n%s", pattern, log)
 	}
 }
 

@@ -26,32 +26,37 @@ func (r *Runner) deployHost(ctx context.Context, h host, base *ssh.ClientConfig,
 	}
 	defer client.Close()
 	env := h.env(runners.JobEnv(job))
+	changed := false
 	for _, step := range steps {
 		var err error
 		for attempt := 0; attempt <= step.Retries; attempt++ {
 			if attempt > 0 {
 				fmt.Fprintf(stderr, "retrying %s (%d/%d)\n", step.Name, attempt, step.Retries)
 			}
-			if err = runStep(ctx, client, step, env, stdout, stderr); err == nil || ctx.Err() != nil {
+			var started bool
+			started, err = runStep(ctx, client, step, env, stdout, stderr)
+			changed = changed || started
+			if err == nil || ctx.Err() != nil {
 				break
 			}
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "step %s failed: %v\n", step.Name, err)
-			return hostState{state: "failed", step: step.Name, detail: err.Error()}
+			return hostState{state: "failed", step: step.Name, detail: err.Error(), changed: changed}
 		}
 	}
-	return hostState{state: "ok"}
+	return hostState{state: "ok", changed: changed}
 }
 
 // runStep runs one command in a session of its own. DEPLOY_* values go as
 // environment variables (SetEnv), or, where the server refuses them, as a
 // quoted export prefix: never raw into the command. When ctx ends (or the
-// step's timeout passes) the step's remote processes are ended.
-func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, stdout, stderr io.Writer) error {
+// step's timeout passes) the step's remote processes are ended. started
+// says whether the command was started on the host, whatever came of it.
+func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, stdout, stderr io.Writer) (started bool, _ error) {
 	sess, err := client.NewSession()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer sess.Close()
 	prefix := ""
@@ -72,20 +77,20 @@ func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, s
 	// group of everything the step starts. It is reported on stderr first
 	// (and kept out of the log), to end the group on cancel.
 	if err := sess.Start(prefix + "echo " + pgidMarker + "$$ >&2; " + step.Command); err != nil {
-		return err
+		return false, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- sess.Wait() }()
 	select {
 	case err := <-done:
-		return err
+		return true, err
 	case <-ctx.Done():
 		// The group is known once the marker line has come back, which
 		// may be after the step started its work: wait for it.
 		select {
 		case <-pg.known:
 		case <-done:
-			return stepEnded(ctx, step)
+			return true, stepEnded(ctx, step)
 		case <-time.After(5 * time.Second):
 		}
 		endRemote(client, sess, pg.pgid())
@@ -94,7 +99,7 @@ func runStep(ctx context.Context, client *ssh.Client, step Step, env []string, s
 		case <-time.After(2 * time.Second):
 		}
 		sess.Close()
-		return stepEnded(ctx, step)
+		return true, stepEnded(ctx, step)
 	}
 }
 

@@ -11,6 +11,10 @@ type hostState struct {
 	state  string // ok, failed, unreachable, skipped, rolled back, rollback failed
 	step   string // where it failed
 	detail string
+	// changed: a step's command started on the host, so the deploy may
+	// have changed it (a rollback covers it); a host never connected to,
+	// or not reached, was not.
+	changed bool
 }
 
 // summary writes the per-host table that ends the log.
