@@ -193,6 +193,7 @@ func (x *dispatcher) startNext(l *lane) (*started, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	x.door.announced(laneKey{l.app.Name, l.env.Name})
 	repaired := false
 	for {
 		s, err := x.start(l, d)

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"log/slog"
+	"sync"
 )
 
 // change is a deploy's move as hooks hear of it: the deploy after it, and
@@ -41,6 +42,16 @@ type door struct {
 	clock Clock
 	log   *slog.Logger
 	hooks []hook // registered while the Service is built, read-only after
+
+	mu       sync.Mutex
+	told     *sync.Cond      // creating went down
+	creating map[laneKey]int // deploys stored whose hooks have not all run
+}
+
+func newDoor(store Store, logs *logHub, clock Clock, log *slog.Logger) *door {
+	o := &door{store: store, logs: logs, clock: clock, log: log, creating: map[laneKey]int{}}
+	o.told = sync.NewCond(&o.mu)
+	return o
 }
 
 func (o *door) on(h hook) { o.hooks = append(o.hooks, h) }
@@ -102,6 +113,18 @@ func (o *door) create(ctx context.Context, d *Deploy, e AuditEntry, meta map[str
 	if e.Time.IsZero() {
 		e.Time = o.clock.Now().UTC()
 	}
+	k := laneOf(d)
+	o.mu.Lock()
+	o.creating[k]++
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		if o.creating[k]--; o.creating[k] == 0 {
+			delete(o.creating, k)
+		}
+		o.told.Broadcast()
+		o.mu.Unlock()
+	}()
 	if err := o.store.CreateDeploy(ctx, d, e); err != nil {
 		return err
 	}
@@ -115,6 +138,17 @@ func (o *door) create(ctx context.Context, d *Deploy, e AuditEntry, meta map[str
 	}
 	o.after(ctx, nil, d)
 	return nil
+}
+
+// announced waits until every deploy of lane k that is stored has been
+// told to those who must hear of it: a deploy is never started (and said
+// running) before it was said queued.
+func (o *door) announced(k laneKey) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.creating[k] > 0 {
+		o.told.Wait()
+	}
 }
 
 func (o *door) after(ctx context.Context, prev, d *Deploy) {

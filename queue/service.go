@@ -100,7 +100,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.life, s.stop = context.WithCancelCause(context.Background())
 	s.access = &access{cat: cat, identify: o.Identify, people: o.People, admins: o.Admins}
 	s.logs = newLogHub(s.life, o.Store, o.Clock, o.Logger, o.Secrets)
-	s.door = &door{store: o.Store, logs: s.logs, clock: o.Clock, log: o.Logger}
+	s.door = newDoor(o.Store, s.logs, o.Clock, o.Logger)
 	s.locks = newLockTable(s.life, o.Store, o.Clock, o.Logger, cat)
 	s.freezes = newFreezeBook(o.Store, o.Clock, o.Freeze)
 	rules := chain{permissionRule{s.access}, lockRule{s.locks}, freezeRule{s.freezes},
@@ -121,13 +121,14 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals}
 
 	// Who hears of what, in order: the runs of this process, the waiting
-	// book, promotion, the dispatcher and the adapters before the log
-	// ends, so that whoever follows a log to its end finds all it caused.
+	// book, promotion, the adapters, then the dispatcher (a deploy is said
+	// queued before it can start), and last the log's end, so that whoever
+	// follows a log to its end finds all it caused.
 	s.door.on(s.runs.onChange)
 	s.door.on(s.waiting.onChange)
 	s.door.on(s.promoter.onChange)
-	s.door.on(s.dispatch.onChange)
 	s.door.on(ns.onChange)
+	s.door.on(s.dispatch.onChange)
 	s.door.on(func(_ context.Context, c change) {
 		if c.d.State.Terminal() {
 			s.logs.end(c.d.ID)
