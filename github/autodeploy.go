@@ -105,17 +105,12 @@ func (s *starter) auto(ctx context.Context, p push, res *Result) error {
 		return nil
 	}
 	done := fmt.Sprintf("%s was auto-deployed from %s already", queue.ShortSHA(p.sha), p.branch)
-	var todo []lane
-	for _, l := range all {
-		seen, err := s.svc.Seen(ctx, autoKey(l, p.branch, p.sha))
-		if err != nil {
-			return err
-		}
-		if seen {
-			res.ignore(l, done)
-		} else {
-			todo = append(todo, l)
-		}
+	todo, seen, err := s.undone(ctx, all, p)
+	if err != nil {
+		return err
+	}
+	for _, l := range seen {
+		res.ignore(l, done)
 	}
 	if len(todo) == 0 {
 		res.Duplicate = true
@@ -140,18 +135,35 @@ func (s *starter) auto(ctx context.Context, p push, res *Result) error {
 			duplicates++
 			res.ignore(l, done)
 		case retryable(err):
-			s.log.Error("github: cannot queue an auto-deploy", "lane", l, "sha", p.sha, "err", err)
+			s.log.Error("github: cannot queue an auto-deploy", "lane", l.String(), "sha", p.sha, "err", err)
 			failed = err
 		default: // never silent: the reason is logged and answered
 			if d != nil {
 				res.Refused = append(res.Refused, d.ID)
 			}
-			s.log.Error("github: auto-deploy refused", "lane", l, "sha", p.sha, "err", queue.ErrorMessage(err))
+			s.log.Error("github: auto-deploy refused", "lane", l.String(), "sha", p.sha, "err", queue.ErrorMessage(err))
 			res.ignore(l, queue.ErrorMessage(err))
 		}
 	}
 	res.Duplicate = duplicates == len(all)
 	return failed
+}
+
+// undone splits lanes into those that have not auto-deployed p.sha from
+// its branch yet and those that have.
+func (s *starter) undone(ctx context.Context, ls []lane, p push) (todo, done []lane, err error) {
+	for _, l := range ls {
+		seen, err := s.svc.Seen(ctx, autoKey(l, p.branch, p.sha))
+		if err != nil {
+			return nil, nil, err
+		}
+		if seen {
+			done = append(done, l)
+		} else {
+			todo = append(todo, l)
+		}
+	}
+	return todo, done, nil
 }
 
 // behind says why p.sha is older than its branch's head on GitHub ("" if
