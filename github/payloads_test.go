@@ -6,9 +6,14 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -137,4 +142,28 @@ func errorMessage(t *testing.T, raw string) string {
 		t.Fatalf("%v: %s", err, raw)
 	}
 	return answer.Error.Message
+}
+
+// A pusher whose login is also a token's name has none of that token
+// user's rights: deployers name them github:login, or a person lists them.
+func TestPusherIsNotATokenUser(t *testing.T) {
+	lane := func(name string, deployers ...string) *queue.Environment {
+		e := queuetest.Shell(name, "true")
+		e.AutoDeploy, e.Deployers = queue.AutoDeploy{On: []string{"push"}}, deployers
+		return e
+	}
+	apps := []*queue.App{{Name: "sample", Repo: "binkkatal/sample_app", DefaultRef: "master", DefaultEnv: "staging",
+		Environments: []*queue.Environment{lane("staging", "binkkatal"), lane("canary", "github:binkkatal")}}}
+	q := queuetest.Start(t, apps, nil)
+	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer srv.Close()
+	e := &env{t: t, url: srv.URL, svc: q.Svc}
+	push := fixture(t, "push.default-branch.json")
+	code, res := e.send("push", "token-name", push, sign(push, secret))
+	if code != 202 || len(res.Refused) != 1 || len(res.Deploys) != 1 || !strings.Contains(res.Ignored, "sample/staging: github:binkkatal may not deploy") {
+		t.Fatalf("%d %+v", code, res)
+	}
+	if d, _ := e.svc.Deploy(context.Background(), res.Deploys[0]); d.Env != "canary" {
+		t.Fatalf("deployed to %s", d.Env)
+	}
 }
