@@ -83,7 +83,7 @@ func startChecks(t *testing.T, required []string, timeout time.Duration) *checks
 	apps := []*queue.App{{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "production",
 		Environments: []*queue.Environment{prod}}}
 	q := queuetest.Start(t, apps, func(o *queue.Options) { o.Checker, o.RecheckEvery = client, time.Hour })
-	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
 	return &checksEnv{env: &env{t: t, url: srv.URL, svc: q.Svc}, fake: fake}
 }

@@ -49,7 +49,7 @@ func TestPolling(t *testing.T) {
 	q := queuetest.Start(t, apps, nil)
 	svc, ctx := q.Svc, q.Ctx
 	client, _ := github.NewClient("gh-token", api.URL)
-	p := github.NewPoller(client, svc, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := github.NewPoller(client, svc, nil, time.Hour, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	deploys := func() []*queue.Deploy {
 		ds, _ := svc.Deploys(ctx, queue.DeployFilter{Limit: -1})
 		return ds
@@ -101,7 +101,7 @@ func TestPolling(t *testing.T) {
 			fromGitHub = append(fromGitHub, d)
 		}
 	}
-	if len(fromGitHub) != 1 || fromGitHub[0].GitHubDeploymentID != 2 || fromGitHub[0].Env != "production" || fromGitHub[0].User != "octocat" {
+	if len(fromGitHub) != 1 || fromGitHub[0].GitHubDeploymentID != 2 || fromGitHub[0].Env != "production" || fromGitHub[0].User != "github:octocat" {
 		t.Fatalf("%d deploys from GitHub deployments: %+v", len(fromGitHub), fromGitHub)
 	}
 }

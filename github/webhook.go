@@ -1,49 +1,67 @@
 // Package github is deployq's GitHub integration (google/go-github): the
-// webhook receiver (signed, deduped deliveries; pushes and merged pull
-// requests start auto-deploys, deployments made elsewhere are run). It is
-// the only package that knows GitHub's names for things.
+// webhook receiver (signed deliveries; pushes and merged pull requests
+// start auto-deploys, deployments made elsewhere are run, each once), the
+// poller that stands in for it, required checks, and deployments and
+// statuses on GitHub. It is the only package that knows GitHub's names
+// for things.
 package github
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/deployq/deployq/queue"
-	gh "github.com/google/go-github/v62/github"
 )
 
 // MaxBody caps webhook bodies (GitHub sends at most 25 MB; deploy events
 // are small).
 const MaxBody = 5 << 20
 
+// The headers of a delivery.
+const (
+	signatureHeader = "X-Hub-Signature-256"
+	eventHeader     = "X-GitHub-Event"
+	deliveryHeader  = "X-GitHub-Delivery"
+)
+
 // Receiver handles POST /webhooks/github.
 type Receiver struct {
+	starter
 	secret string
-	svc    *queue.Service
-	log    *slog.Logger
 }
 
-// NewReceiver returns a receiver that checks signatures against secret.
-func NewReceiver(secret string, svc *queue.Service, log *slog.Logger) *Receiver {
+// NewReceiver returns a receiver that checks signatures against secret
+// and names users through people (nil: nobody is mapped). With client
+// (nil without API access) it asks GitHub whether a pushed sha is still
+// its branch's head before deploying it.
+func NewReceiver(secret string, svc *queue.Service, people *queue.People, client *Client, log *slog.Logger) *Receiver {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Receiver{secret: secret, svc: svc, log: log}
+	return &Receiver{starter: starter{svc: svc, people: people, client: client, log: log}, secret: secret}
 }
 
 // Result is what a delivery did, as the response body says it.
 type Result struct {
 	Event     string  `json:"event"`
 	Delivery  string  `json:"delivery"`
-	Duplicate bool    `json:"duplicate,omitempty"`
+	Duplicate bool    `json:"duplicate,omitempty"` // all it asks for was done already
 	Deploys   []int64 `json:"deploys,omitempty"`
 	Refused   []int64 `json:"refused,omitempty"` // recorded as failed deploys
 	Ignored   string  `json:"ignored,omitempty"`
+}
+
+// ignore adds why a lane did nothing.
+func (r *Result) ignore(l lane, why string) {
+	r.Ignored = strings.TrimPrefix(r.Ignored+"; ", "; ") + l.String() + ": " + why
 }
 
 func reply(w http.ResponseWriter, status int, v any) {
@@ -52,14 +70,20 @@ func reply(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func refuse(w http.ResponseWriter, status int, code, msg string) {
-	reply(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+func refuse(w http.ResponseWriter, status int, code queue.Code, msg string) {
+	reply(w, status, map[string]any{"error": map[string]string{"code": string(code), "message": msg}})
 }
+
+// deliveryID is what GitHub sends as a delivery id (a GUID), bounded.
+var deliveryID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
+// eventName is what GitHub sends as an event name, bounded.
+var eventName = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 
 // ServeHTTP implements http.Handler.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		refuse(w, http.StatusMethodNotAllowed, "invalid", "POST only")
+		refuse(w, http.StatusMethodNotAllowed, queue.EInvalid, "POST only")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -67,195 +91,174 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusRequestEntityTooLarge, "too_large", "body too large")
 		return
 	}
-	sig := r.Header.Get(gh.SHA256SignatureHeader)
-	if sig == "" || gh.ValidateSignature(sig, body, []byte(rc.secret)) != nil {
-		rc.log.Warn("github: refused a webhook: bad or missing signature", "delivery", r.Header.Get(gh.DeliveryIDHeader))
-		refuse(w, http.StatusUnauthorized, "unauthorized", "bad or missing X-Hub-Signature-256")
+	if !validSignature(r.Header.Get(signatureHeader), body, rc.secret) {
+		rc.log.Warn("github: refused a webhook: bad or missing signature")
+		refuse(w, http.StatusUnauthorized, queue.EUnauthorized, "bad or missing "+signatureHeader+" (sha256=...)")
 		return
 	}
-	event, delivery := r.Header.Get(gh.EventTypeHeader), r.Header.Get(gh.DeliveryIDHeader)
+	event, delivery := r.Header.Get(eventHeader), r.Header.Get(deliveryHeader)
+	switch {
+	case !deliveryID.MatchString(delivery):
+		refuse(w, http.StatusBadRequest, queue.EInvalid, "a delivery needs its "+deliveryHeader+" id, as GitHub sends it")
+		return
+	case !eventName.MatchString(event):
+		refuse(w, http.StatusBadRequest, queue.EInvalid, "a delivery needs its "+eventHeader+" name, as GitHub sends it")
+		return
+	}
 	res := Result{Event: event, Delivery: delivery}
-	payload, err := gh.ParseWebHook(event, body)
-	if err != nil {
-		if strings.Contains(err.Error(), "unknown X-Github-Event") {
-			res.Ignored = "event not used by deployq"
-			reply(w, http.StatusAccepted, res)
-			return
-		}
-		refuse(w, http.StatusBadRequest, "invalid", "malformed "+event+" payload: "+err.Error())
+	status, err := rc.handle(r.Context(), event, body, &res)
+	switch {
+	case queue.ErrorCode(err) == queue.EInvalid:
+		rc.log.Warn("github: refused a webhook", "event", event, "delivery", delivery, "err", queue.ErrorMessage(err))
+		refuse(w, http.StatusBadRequest, queue.EInvalid, queue.ErrorMessage(err))
 		return
-	}
-	if delivery != "" {
-		first, err := rc.svc.Once(r.Context(), "github-delivery:"+delivery)
-		if err != nil {
-			rc.log.Error("github: recording a delivery", "delivery", delivery, "err", err)
-			refuse(w, http.StatusInternalServerError, "internal", "cannot record the delivery; send it again")
-			return
+	case err != nil: // nothing of it that failed is recorded: a redelivery does it
+		rc.log.Error("github: a webhook not done", "event", event, "delivery", delivery, "err", err)
+		status, code := http.StatusInternalServerError, queue.EInternal
+		if queue.ErrorCode(err) == queue.EUnavailable {
+			status, code = http.StatusServiceUnavailable, queue.EUnavailable
 		}
-		if !first {
-			res.Duplicate = true
-			reply(w, http.StatusOK, res)
-			return
-		}
-	}
-	status := http.StatusAccepted
-	switch p := payload.(type) {
-	case *gh.PingEvent:
-		status, res.Ignored = http.StatusOK, "pong: "+p.GetZen()
-	case *gh.PushEvent:
-		rc.push(r.Context(), p, &res)
-	case *gh.PullRequestEvent:
-		rc.pullRequest(r.Context(), p, &res)
-	case *gh.DeploymentEvent:
-		rc.deployment(r.Context(), p, &res)
-	case *gh.StatusEvent:
-		rc.recheck(r.Context(), p.GetSHA(), &res)
-	case *gh.CheckRunEvent:
-		rc.recheck(r.Context(), p.GetCheckRun().GetHeadSHA(), &res)
-	case *gh.CheckSuiteEvent:
-		rc.recheck(r.Context(), p.GetCheckSuite().GetHeadSHA(), &res)
-	default:
-		res.Ignored = "event not used by deployq"
+		refuse(w, status, code, "what the delivery asks for could not be stored; redeliver it")
+		return
 	}
 	if res.Ignored != "" && status != http.StatusOK {
 		rc.log.Info("github: webhook ignored", "event", event, "delivery", delivery, "why", res.Ignored)
 	}
+	if res.Duplicate {
+		status = http.StatusOK
+	}
 	reply(w, status, res)
 }
 
-// apps returns the apps of a repository (owner/name, any case).
-func (rc *Receiver) apps(repo string) []*queue.App {
-	var out []*queue.App
-	for _, a := range rc.svc.Apps() {
-		if a.Repo != "" && strings.EqualFold(a.Repo, repo) {
-			out = append(out, a)
-		}
+// validSignature checks X-Hub-Signature-256: sha256= and the body's
+// HMAC-SHA256 with the secret, nothing weaker.
+func validSignature(header string, body []byte, secret string) bool {
+	sig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok {
+		return false
 	}
-	return out
+	got, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// auto queues an auto-deploy of sha, once, in every environment that asks
-// for one on any of events; email (of who pushed, if known) is kept.
-func (rc *Receiver) auto(ctx context.Context, repo string, events []string, branch, sha, user, email string, res *Result) {
-	apps := rc.apps(repo)
-	if len(apps) == 0 {
-		res.Ignored = "no app deploys " + repo
-		return
-	}
-	for _, a := range apps {
-		for _, e := range a.Environments {
-			wants := false
-			for _, event := range events {
-				wants = wants || e.AutoDeploy.Wants(event, branch, a.DefaultRef)
-			}
-			if !wants {
-				continue
-			}
-			d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: e.Name, Ref: branch, SHA: sha,
-				User: user, Source: queue.SourceAuto, AuthorEmail: email})
-			if err != nil && d != nil {
-				res.Refused = append(res.Refused, d.ID)
-			}
-			if err != nil {
-				// Never silent: the reason is logged and answered.
-				rc.log.Error("github: auto-deploy refused", "app", a.Name, "env", e.Name, "sha", sha, "err", queue.ErrorMessage(err))
-				res.Ignored = strings.TrimPrefix(res.Ignored+"; ", "; ") + fmt.Sprintf("%s/%s: %s", a.Name, e.Name, queue.ErrorMessage(err))
-				continue
-			}
-			res.Deploys = append(res.Deploys, d.ID)
+// handle does what a delivery of event asks for and returns the status to
+// answer with: EInvalid for a payload refused, another error for a
+// delivery to send again.
+func (rc *Receiver) handle(ctx context.Context, event string, body []byte, res *Result) (int, error) {
+	switch event {
+	case "ping":
+		var p pingEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
 		}
+		res.Ignored = "pong: " + p.Zen
+		return http.StatusOK, nil
+	case "push":
+		var p pushEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.push(ctx, &p, res)
+	case "pull_request":
+		var p pullRequestEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.pullRequest(ctx, &p, res)
+	case "deployment":
+		var p deploymentEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.deployment(ctx, &p, res)
+	case "status":
+		var p statusEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.recheck(ctx, p.SHA, res)
+	case "check_run":
+		var p checkRunEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.recheck(ctx, p.CheckRun.HeadSHA, res)
+	case "check_suite":
+		var p checkSuiteEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.recheck(ctx, p.CheckSuite.HeadSHA, res)
 	}
-	if len(res.Deploys) == 0 && res.Ignored == "" {
-		res.Ignored = fmt.Sprintf("no environment of %s auto-deploys on %s to %s", repo, strings.Join(events, " or "), branch)
-	}
+	res.Ignored = "event not used by deployq"
+	return http.StatusAccepted, nil
 }
 
-func (rc *Receiver) push(ctx context.Context, p *gh.PushEvent, res *Result) {
-	branch, ok := strings.CutPrefix(p.GetRef(), "refs/heads/")
+func (rc *Receiver) push(ctx context.Context, p *pushEvent, res *Result) error {
+	branch, ok := strings.CutPrefix(p.Ref, "refs/heads/")
 	switch {
 	case !ok:
-		res.Ignored = "not a branch: " + p.GetRef()
-	case p.GetDeleted():
+		res.Ignored = "not a branch: " + p.Ref
+	case p.Deleted || zeroSHA(p.After):
 		res.Ignored = "branch deleted"
-	case !queue.IsFullSHA(p.GetAfter()):
+	case !queue.IsFullSHA(p.After):
 		res.Ignored = "no head commit"
 	default:
-		user := p.GetPusher().GetName()
-		if user == "" {
-			user = p.GetSender().GetLogin()
+		user, err := who(rc.people, "pusher", []string{p.Pusher.Name, p.Sender.Login}, p.Pusher.Email)
+		if err != nil {
+			return err
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"push"}, branch, p.GetAfter(), user, p.GetPusher().GetEmail(), res)
+		return rc.auto(ctx, push{repo: p.Repo.FullName, branch: branch, sha: p.After, events: []string{"push"},
+			user: user, email: p.Pusher.Email}, res)
 	}
+	return nil
 }
 
-func (rc *Receiver) pullRequest(ctx context.Context, p *gh.PullRequestEvent, res *Result) {
-	pr := p.GetPullRequest()
+func (rc *Receiver) pullRequest(ctx context.Context, p *pullRequestEvent, res *Result) error {
+	pr := &p.PullRequest
 	switch {
-	case p.GetAction() != "closed":
-		res.Ignored = "pull request " + p.GetAction()
-	case !pr.GetMerged():
+	case p.Action != "closed":
+		res.Ignored = "pull request " + p.Action
+	case !pr.Merged:
 		res.Ignored = "pull request closed without merging"
-	case !queue.IsFullSHA(pr.GetMergeCommitSHA()):
+	case !queue.IsFullSHA(pr.MergeCommitSHA):
 		res.Ignored = "merged pull request without a merge commit"
 	default:
-		user := pr.GetMergedBy().GetLogin()
-		if user == "" {
-			user = p.GetSender().GetLogin()
+		user, err := who(rc.people, "merger", []string{pr.MergedBy.Login, p.Sender.Login}, pr.MergedBy.Email)
+		if err != nil {
+			return err
 		}
-		rc.auto(ctx, p.GetRepo().GetFullName(), []string{"merge"}, pr.GetBase().GetRef(), pr.GetMergeCommitSHA(), user, pr.GetMergedBy().GetEmail(), res)
+		return rc.auto(ctx, push{repo: p.Repo.FullName, branch: pr.Base.Ref, sha: pr.MergeCommitSHA, events: []string{"merge"},
+			user: user, email: pr.MergedBy.Email}, res)
 	}
+	return nil
 }
 
 // recheck moves deploys waiting on sha on.
-func (rc *Receiver) recheck(ctx context.Context, sha string, res *Result) {
+func (rc *Receiver) recheck(ctx context.Context, sha string, res *Result) error {
 	if !queue.IsFullSHA(sha) {
 		res.Ignored = "no sha"
-		return
+		return nil
 	}
 	if err := rc.svc.Recheck(ctx, sha); err != nil {
 		rc.log.Error("github: rechecking deploys", "sha", sha, "err", err)
 	}
 	res.Ignored = "rechecked deploys waiting on " + queue.ShortSHA(sha)
+	return nil
 }
 
 // PayloadKey marks deployments deployq made itself in their payload.
 const PayloadKey = "deployq_id"
 
-func (rc *Receiver) deployment(ctx context.Context, p *gh.DeploymentEvent, res *Result) {
-	dep := p.GetDeployment()
-	var payload map[string]any
-	json.Unmarshal(dep.Payload, &payload)
-	if _, ours := payload[PayloadKey]; ours {
+func (rc *Receiver) deployment(ctx context.Context, p *deploymentEvent, res *Result) error {
+	if p.Deployment.ours() {
 		res.Ignored = "a deployment deployq made"
-		return
+		return nil
 	}
-	rc.runDeployment(ctx, p.GetRepo().GetFullName(), dep, res)
-}
-
-// runDeployment runs a deployment made on GitHub, once per deployment id.
-func (rc *Receiver) runDeployment(ctx context.Context, repoName string, dep *gh.Deployment, res *Result) {
-	apps := rc.apps(repoName)
-	if len(apps) == 0 {
-		res.Ignored = "no app deploys " + repoName
-		return
-	}
-	for _, a := range apps {
-		if a.Env(dep.GetEnvironment()) == nil {
-			continue
-		}
-		if first, err := rc.svc.Once(ctx, fmt.Sprintf("github-deployment:%d", dep.GetID())); err != nil || !first {
-			res.Ignored = fmt.Sprintf("deployment %d already run", dep.GetID())
-			return
-		}
-		d, err := rc.svc.Submit(ctx, queue.Request{App: a.Name, Env: dep.GetEnvironment(), Ref: dep.GetRef(), SHA: dep.GetSHA(),
-			User: dep.GetCreator().GetLogin(), Source: queue.SourceGitHub, GitHubDeploymentID: dep.GetID()})
-		if err != nil {
-			rc.log.Error("github: deployment refused", "app", a.Name, "env", dep.GetEnvironment(), "deployment", dep.GetID(), "err", queue.ErrorMessage(err))
-			res.Ignored = queue.ErrorMessage(err)
-			return
-		}
-		res.Deploys = append(res.Deploys, d.ID)
-		return
-	}
-	res.Ignored = fmt.Sprintf("no app of %s has an environment %q", repoName, dep.GetEnvironment())
+	return rc.runDeployment(ctx, p.Repo.FullName, p.Deployment, []string{p.Sender.Login}, res)
 }

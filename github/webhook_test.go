@@ -74,7 +74,16 @@ type env struct {
 	svc *queue.Service
 }
 
-func start(t testing.TB) *env {
+// setup is what a test gives the receiver beyond the defaults.
+type setup struct {
+	people *queue.People
+	client *github.Client                // GitHub's API; nil: none
+	store  func(queue.Store) queue.Store // wraps the real store
+}
+
+func start(t testing.TB) *env { return startWith(t, setup{}) }
+
+func startWith(t testing.TB, s setup) *env {
 	sh := func(name string, auto queue.AutoDeploy) *queue.Environment {
 		e := queuetest.Shell(name, "true")
 		e.AutoDeploy = auto
@@ -91,8 +100,13 @@ func start(t testing.TB) *env {
 			sh("production", queue.AutoDeploy{}),
 		}},
 	}
-	q := queuetest.Start(t, apps, nil)
-	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	q := queuetest.Start(t, apps, func(o *queue.Options) {
+		o.People = s.people
+		if s.store != nil {
+			o.Store = s.store(o.Store)
+		}
+	})
+	srv := httptest.NewServer(github.NewReceiver(secret, q.Svc, s.people, s.client, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(srv.Close)
 	return &env{t: t, url: srv.URL, svc: q.Svc}
 }
@@ -105,10 +119,21 @@ func sign(body []byte, key string) string {
 
 func (e *env) send(event, delivery string, body []byte, signature string) (int, github.Result) {
 	e.t.Helper()
+	code, raw := e.post(event, delivery, body, signature)
+	var res github.Result
+	json.Unmarshal([]byte(raw), &res)
+	return code, res
+}
+
+// post sends a delivery and returns the answer as it came.
+func (e *env) post(event, delivery string, body []byte, signature string) (int, string) {
+	e.t.Helper()
 	req, _ := http.NewRequest("POST", e.url, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
-	req.Header.Set("X-GitHub-Delivery", delivery)
+	if delivery != "" {
+		req.Header.Set("X-GitHub-Delivery", delivery)
+	}
 	if signature != "" {
 		req.Header.Set("X-Hub-Signature-256", signature)
 	}
@@ -117,9 +142,8 @@ func (e *env) send(event, delivery string, body []byte, signature string) (int, 
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var res github.Result
-	json.NewDecoder(resp.Body).Decode(&res)
-	return resp.StatusCode, res
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
 }
 
 func (e *env) deploys() []*queue.Deploy {
@@ -158,7 +182,7 @@ func TestWebhooks(t *testing.T) {
 		}
 		d, _ := e.svc.Deploy(context.Background(), res.Deploys[0])
 		if d.App != "sample" || d.Env != "staging" || d.Source != queue.SourceAuto || d.SHA != "fd489864e7642b48eaad6e3f155c10e46810ec72" ||
-			d.Ref != "master" || d.User != "binkkatal" {
+			d.Ref != "master" || d.User != "github:binkkatal" {
 			t.Fatalf("%+v", d)
 		}
 		if email, _ := e.svc.Meta(context.Background(), d.ID, queue.MetaAuthorEmail); email != "binkkatal.r@gmail.com" {
@@ -208,12 +232,13 @@ func TestWebhooks(t *testing.T) {
 		}
 		d, _ := e.svc.Deploy(context.Background(), res.Deploys[0])
 		if d.App != "hello" || d.Env != "production" || d.Source != queue.SourceGitHub || d.GitHubDeploymentID != 145988746 ||
-			d.SHA != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" || d.User != "Codertocat" {
+			d.SHA != "f95f852bd8fca8fcc58a9a2d6c842781e32a215e" || d.User != "github:Codertocat" {
 			t.Fatalf("%+v", d)
 		}
 	})
 	t.Run("a deployment for an unknown environment", func(t *testing.T) {
 		dep := derive(t, fixture(t, "deployment.created.json"), "moon", "deployment", "environment")
+		dep = derive(t, dep, 145988747, "deployment", "id")
 		code, res := e.send("deployment", "d-dep-moon", dep, sign(dep, secret))
 		if code != 202 || len(res.Deploys) != 0 || !strings.Contains(res.Ignored, `has an environment "moon"`) {
 			t.Fatalf("%d %+v", code, res)

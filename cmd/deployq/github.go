@@ -46,19 +46,20 @@ func (m *Main) startPoller() {
 	if g == nil || g.Mode != "poll" {
 		return
 	}
-	m.poller = github.NewPoller(m.github, m.Service, g.PollInterval, m.Logger)
+	m.poller = github.NewPoller(m.github, m.Service, m.Config.People, g.PollInterval, m.Logger)
 	m.poller.Start(m.gitHubCtx)
 	m.Logger.Info("polling GitHub", "every", g.PollInterval)
 }
 
 // webhooks returns the receiver of GitHub's webhooks, or nil without a
-// webhook secret.
+// webhook secret. With GitHub's API, it asks GitHub whether a pushed sha
+// is still its branch's head before deploying it.
 func (m *Main) webhooks() http.Handler {
 	g := m.Config.GitHub
 	if g == nil || g.WebhookSecret == "" {
 		return nil
 	}
-	return github.NewReceiver(g.WebhookSecret, m.Service, m.Logger)
+	return github.NewReceiver(g.WebhookSecret, m.Service, m.Config.People, m.github, m.Logger)
 }
 
 // stopGitHubAdapters stops the poller and the reporter; what the reporter
