@@ -23,15 +23,15 @@ func ValidUser(s string) error {
 	case s == "":
 		return Errorf(EInvalid, "a user is required")
 	case len(s) > MaxUser:
-		return Errorf(EInvalid, "user %q… is too long (at most %d bytes)", s[:20], MaxUser)
+		return Errorf(EInvalid, "user %+q… is too long (at most %d bytes)", s[:20], MaxUser)
 	case !utf8.ValidString(s):
-		return Errorf(EInvalid, "user %q is not UTF-8", s)
+		return Errorf(EInvalid, "user %+q is not UTF-8", s)
 	case strings.TrimSpace(s) != s:
-		return Errorf(EInvalid, "user %q starts or ends with a space", s)
+		return Errorf(EInvalid, "user %+q starts or ends with a space", s)
 	}
 	for _, r := range s {
 		if hidden(r) {
-			return Errorf(EInvalid, "user %q holds a control or invisible character (%U)", s, r)
+			return Errorf(EInvalid, "user %+q holds a control or invisible character (%U)", s, r)
 		}
 	}
 	return nil
