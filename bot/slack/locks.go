@@ -53,8 +53,12 @@ func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
 	}()
 }
 
-// nag reminds the holders of old locks, once per LockNagAfter.
+// nag reminds the holders of old locks, once per LockNagAfter, while
+// Slack answers.
 func (a *Adapter) nag() {
+	if a.Health() != nil {
+		return
+	}
 	locks, err := a.svc.Locks(a.ctx)
 	if err != nil {
 		return

@@ -4,27 +4,68 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/deployq/deployq/client"
 	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/queue"
 )
 
 // fakeSlackAPI answers Slack's Web API from the adapter's fixtures and
-// records what deployq said.
+// records what deployq said. While down, it answers every call 503, as
+// Slack does in an outage.
 type fakeSlackAPI struct {
+	url   string // ends with /api/
+	down  atomic.Bool
 	mu    sync.Mutex
 	calls []url.Values
 	names []string
+}
+
+func newFakeSlackAPI(t *testing.T) *fakeSlackAPI {
+	fixtures := filepath.Join("..", "..", "bot", "slack", "testdata", "fixtures")
+	answers := map[string]string{"auth.test": "auth.test.response.ok.json", "chat.postMessage": "chat.postMessage.response.ok.json",
+		"chat.update": "chat.update.response.ok.json", "chat.postEphemeral": "chat.postEphemeral.response.ok.json"}
+	f := &fakeSlackAPI{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		r.ParseForm()
+		if f.down.Load() {
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		f.mu.Lock()
+		f.calls, f.names = append(f.calls, r.Form), append(f.names, method)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if answers[method] == "" {
+			w.Write([]byte(`{"ok":false,"error":"unknown_method"}`))
+			return
+		}
+		b, _ := os.ReadFile(filepath.Join(fixtures, answers[method]))
+		w.Write(b)
+	}))
+	t.Cleanup(api.Close)
+	f.url = api.URL + "/api/"
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Slack heard: %v", f.methods())
+		}
+	})
+	return f
 }
 
 func (f *fakeSlackAPI) said(method, substr string) bool {
@@ -46,32 +87,14 @@ func (f *fakeSlackAPI) methods() []string {
 
 func TestSlackOverHTTPThroughTheBinary(t *testing.T) {
 	fixtures := filepath.Join("..", "..", "bot", "slack", "testdata", "fixtures")
-	answers := map[string]string{"auth.test": "auth.test.response.ok.json", "chat.postMessage": "chat.postMessage.response.ok.json",
-		"chat.update": "chat.update.response.ok.json", "chat.postEphemeral": "chat.postEphemeral.response.ok.json"}
-	f := &fakeSlackAPI{}
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		method := strings.TrimPrefix(r.URL.Path, "/api/")
-		r.ParseForm()
-		f.mu.Lock()
-		f.calls, f.names = append(f.calls, r.Form), append(f.names, method)
-		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if answers[method] == "" {
-			w.Write([]byte(`{"ok":false,"error":"unknown_method"}`))
-			return
-		}
-		b, _ := os.ReadFile(filepath.Join(fixtures, answers[method]))
-		w.Write(b)
-	}))
-	defer api.Close()
-
+	f := newFakeSlackAPI(t)
 	dir := t.TempDir()
 	cfg := `slack:
   mode: http
   bot_token: "${SLACK_BOT_TOKEN}"
   signing_secret: "${SLACK_SIGNING_SECRET}"
   channel: CANNOUNCE
-  api_url: ` + api.URL + `/api/
+  api_url: ` + f.url + `
 apps:
   - name: web
     environments:
@@ -116,14 +139,86 @@ apps:
 	if code2 != 0 || !strings.Contains(out, "hello slack") {
 		t.Fatalf("%d %s", code2, out)
 	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("Slack heard: %v", f.methods())
-		}
-	}()
 	// The message may show "queued" first, or (a fast deploy) its end at once.
 	queuetest.Eventually(t, "Slack hears the deploy through", func() bool {
 		return f.said("chat.postMessage", `"block_id":"deploy"`) && (f.said("chat.update", "succeeded") || f.said("chat.postMessage", ":white_check_mark:")) &&
 			f.said("chat.postMessage", "hello slack")
+	})
+}
+
+// Slack is down when deployq starts: deployq starts anyway, says Slack is
+// degraded, deploys through the API meanwhile, and once Slack answers,
+// the deploy's message appears, showing how it ended.
+func TestSlackOutageAtStart(t *testing.T) {
+	f := newFakeSlackAPI(t)
+	f.down.Store(true)
+	m := MustRunMain(t, `slack:
+  mode: http
+  bot_token: xoxb-e2e
+  signing_secret: e2e-signing-secret
+  channel: CANNOUNCE
+  api_url: `+f.url+`
+apps:
+  - name: web
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "echo deployed while Slack was down"}
+`)
+	health := func() (status, slack string) {
+		var h struct {
+			Status   string            `json:"status"`
+			Degraded map[string]string `json:"degraded"`
+		}
+		resp, err := http.Get(m.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("/healthz: %d %v", resp.StatusCode, err)
+		}
+		return h.Status, h.Degraded["slack"]
+	}
+	partUp := func() string {
+		resp, err := http.Get(m.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`deployq_part_up\{part="slack"\} (\d)`).FindStringSubmatch(string(b))[1]
+	}
+	queuetest.Eventually(t, "/healthz saying why Slack is degraded", func() bool {
+		status, why := health()
+		return status == "degraded" && strings.Contains(why, "auth.test") && strings.Contains(why, "503")
+	})
+	if up := partUp(); up != "0" {
+		t.Fatalf("deployq_part_up{part=\"slack\"} %s while Slack is down", up)
+	}
+
+	c := &client.Client{Base: m.URL, User: "alice"}
+	d, err := c.Deploy(t.Context(), "web", "", strings.Repeat("5", 40), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if d, err = c.Log(t.Context(), d.ID, true, &out); err != nil || d.State != queue.StateSucceeded {
+		t.Fatalf("the deploy without Slack: %+v %v\n%s", d, err, out.String())
+	}
+	if f.said("chat.postMessage", "") {
+		t.Fatal("Slack was down, it cannot have heard")
+	}
+
+	f.down.Store(false)
+	queuetest.Eventually(t, "/healthz ok once Slack answers", func() bool {
+		status, _ := health()
+		return status == "ok"
+	})
+	if up := partUp(); up != "1" {
+		t.Fatalf("deployq_part_up{part=\"slack\"} %s once Slack answers", up)
+	}
+	queuetest.Eventually(t, "the deploy's message, showing its end", func() bool {
+		return f.said("chat.postMessage", `"block_id":"deploy"`) && (f.said("chat.postMessage", ":white_check_mark:") || f.said("chat.update", "succeeded"))
 	})
 }
