@@ -28,7 +28,12 @@ func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
 		if thread == "" {
 			thread = cb.Message.Timestamp
 		}
-		a.answer(cb.User.ID, cb.Channel.ID, thread, a.bot.Do(a.ctx, c, a.from(cb.User.ID, cb.Channel.ID, thread)))
+		m, refused := a.from(cb.User.ID, cb.Channel.ID, thread)
+		if refused != nil {
+			a.answer(cb.User.ID, cb.Channel.ID, thread, *refused)
+			continue
+		}
+		a.answer(cb.User.ID, cb.Channel.ID, thread, a.bot.Do(a.ctx, c, m))
 	}
 }
 

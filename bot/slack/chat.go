@@ -36,15 +36,25 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 	}
 }
 
-// from is who said a command, and the thread its deploy's messages go to.
-func (a *Adapter) from(user, channel, thread string) bot.Message {
-	return bot.Message{User: a.userName(a.ctx, user), Thread: threadRef(channel, thread)}
+// from is who said a command, as a deployq user (see who), and the thread
+// its deploy's messages go to. A Slack user deployq cannot take gets a
+// reply saying why.
+func (a *Adapter) from(user, channel, thread string) (bot.Message, *bot.Reply) {
+	name, err := a.who(a.ctx, user)
+	if err != nil {
+		return bot.Message{}, &bot.Reply{Text: "deployq cannot take your Slack user: " + queue.ErrorMessage(err), Err: err}
+	}
+	return bot.Message{User: name, Thread: threadRef(channel, thread)}, nil
 }
 
 // command carries out one typed chat command said in a channel (and
 // thread).
 func (a *Adapter) command(user, channel, thread, text string) {
-	m := a.from(user, channel, thread)
+	m, refused := a.from(user, channel, thread)
+	if refused != nil {
+		a.answer(user, channel, thread, *refused)
+		return
+	}
 	m.Text = text
 	a.answer(user, channel, thread, a.bot.Handle(a.ctx, m))
 }
@@ -60,32 +70,31 @@ func (a *Adapter) answer(user, channel, thread string, r bot.Reply) {
 		// the deploy's own message answers
 	case r.Lock != nil:
 		a.answeredLock(r.Lock, channel)
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false),
-			slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
+		opts := []slackgo.MsgOption{plainText(r.Text), slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
 		if thread != "" {
 			opts = append(opts, slackgo.MsgOptionTS(thread))
 		}
 		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: lock reply", "channel", channel, "err", err)
+			a.log.Error("slack: lock reply", "channel", channel, "err", a.checked(err))
 		}
 	default:
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
+		opts := []slackgo.MsgOption{plainText(r.Text)}
 		if thread != "" {
 			opts = append(opts, slackgo.MsgOptionTS(thread))
 		}
 		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: reply", "channel", channel, "err", err)
+			a.log.Error("slack: reply", "channel", channel, "err", a.checked(err))
 		}
 	}
 }
 
 func (a *Adapter) ephemeral(channel, user, thread, text string) {
-	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(text), false)}
+	opts := []slackgo.MsgOption{plainText(text)}
 	if thread != "" {
 		opts = append(opts, slackgo.MsgOptionTS(thread))
 	}
 	if _, err := a.api.PostEphemeralContext(a.ctx, channel, user, opts...); err != nil {
-		a.log.Error("slack: ephemeral reply", "channel", channel, "err", err)
+		a.log.Error("slack: ephemeral reply", "channel", channel, "err", a.checked(err))
 	}
 }
 
@@ -100,7 +109,10 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	if !a.seen.first("slash:" + cmd.TriggerID) {
 		return "", nil
 	}
-	m := a.from(cmd.UserID, cmd.ChannelID, "")
+	m, refused := a.from(cmd.UserID, cmd.ChannelID, "")
+	if refused != nil {
+		return refused.Text, refused.Err
+	}
 	m.Text = text
 	r := a.bot.Handle(a.ctx, m)
 	return r.Text, r.Err

@@ -51,7 +51,7 @@ func TestThreadPostsAreCoalesced(t *testing.T) {
 		t.Fatalf("%d thread posts for a %s log", len(posts), d.FinishedAt.Sub(d.StartedAt))
 	}
 	e.fake.waitFor(t, "the end announced", func() bool { return strings.Contains(announced(e), "is live in staging") })
-	if all := announced(e); !strings.Contains(all, "U222 is deploying web `1111111` to staging") {
+	if all := announced(e); !strings.Contains(all, "slack:U222 is deploying web `1111111` to staging") {
 		t.Fatalf("the start was not announced: %s", all)
 	}
 	all := strings.Join(posts, "")

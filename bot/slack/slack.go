@@ -200,7 +200,7 @@ func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
 			return
 		}
 		text, _ := a.handleSlash(cmd)
-		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": text})
+		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
 	case socketmode.EventTypeInteractive:
 		sm.Ack(*ev.Request)
 		if cb, ok := ev.Data.(slackgo.InteractionCallback); ok {
