@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"time"
@@ -18,7 +19,8 @@ var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
 
 // handleEvent runs a mention or a direct message once per event id.
 func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
-	if e.Type != slackevents.CallbackEvent || !a.seen.first(id) {
+	key := deliveryKey(id)
+	if e.Type != slackevents.CallbackEvent || !a.fresh(key) {
 		return
 	}
 	switch ev := e.InnerEvent.Data.(type) {
@@ -27,12 +29,12 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 		if thread == "" {
 			thread = ev.TimeStamp
 		}
-		a.command(ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
+		a.command(key, ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
 	case *slackevents.MessageEvent:
 		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
 			return
 		}
-		a.command(ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
+		a.command(key, ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
 	}
 }
 
@@ -48,15 +50,18 @@ func (a *Adapter) from(user, channel, thread string) (bot.Message, *bot.Reply) {
 }
 
 // command carries out one typed chat command said in a channel (and
-// thread).
-func (a *Adapter) command(user, channel, thread, text string) {
+// thread), once per delivery key.
+func (a *Adapter) command(key, user, channel, thread, text string) {
 	m, refused := a.from(user, channel, thread)
 	if refused != nil {
 		a.answer(user, channel, thread, *refused)
 		return
 	}
 	m.Text = text
-	a.answer(user, channel, thread, a.bot.Handle(a.ctx, m))
+	r, ran := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Handle(ctx, m) })
+	if ran {
+		a.answer(user, channel, thread, r)
+	}
 }
 
 // answer gives user the bot's reply where the command was said: a
@@ -106,7 +111,8 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
 		text = "deploy " + text
 	}
-	if !a.seen.first("slash:" + cmd.TriggerID) {
+	key := deliveryKey("slash", cmd.TriggerID)
+	if !a.fresh(key) {
 		return "", nil
 	}
 	m, refused := a.from(cmd.UserID, cmd.ChannelID, "")
@@ -114,6 +120,6 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 		return refused.Text, refused.Err
 	}
 	m.Text = text
-	r := a.bot.Handle(a.ctx, m)
+	r, _ := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Handle(ctx, m) })
 	return r.Text, r.Err
 }

@@ -237,35 +237,6 @@ func parseThreadRef(s string) (channel, thread string, ok bool) {
 	return channel, thread, true
 }
 
-// seen remembers recent delivery ids, so a redelivered event runs once.
-type seen struct {
-	mu    sync.Mutex
-	ids   map[string]bool
-	order []string
-	max   int
-}
-
-func newSeen(max int) *seen { return &seen{ids: map[string]bool{}, max: max} }
-
-// first reports whether id is new, and remembers it. "" is always new.
-func (s *seen) first(id string) bool {
-	if id == "" || strings.HasSuffix(id, ":") {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids[id] {
-		return false
-	}
-	s.ids[id] = true
-	s.order = append(s.order, id)
-	if len(s.order) > s.max {
-		delete(s.ids, s.order[0])
-		s.order = s.order[1:]
-	}
-	return true
-}
-
 // envChannel is where an environment's deploys are announced.
 func (a *Adapter) envChannel(env string) string {
 	if c := a.cfg.Channels[env]; c != "" {

@@ -85,6 +85,35 @@ func (f *fakeSlackAPI) methods() []string {
 	return append([]string(nil), f.names...)
 }
 
+// slackRequest is a request signed as Slack signs them; sent again as it
+// is, it is a replay.
+type slackRequest struct{ path, contentType, body, ts, sig string }
+
+func signSlack(secret, path, contentType, body string, at time.Time) slackRequest {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("v0:" + ts + ":" + body))
+	return slackRequest{path: path, contentType: contentType, body: body, ts: ts, sig: "v0=" + hex.EncodeToString(mac.Sum(nil))}
+}
+
+// send posts the request to the server at base.
+func (r slackRequest) send(t *testing.T, base string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+r.path, strings.NewReader(r.body))
+	req.Header.Set("Content-Type", r.contentType)
+	if r.sig != "" {
+		req.Header.Set("X-Slack-Request-Timestamp", r.ts)
+		req.Header.Set("X-Slack-Signature", r.sig)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestSlackOverHTTPThroughTheBinary(t *testing.T) {
 	fixtures := filepath.Join("..", "..", "bot", "slack", "testdata", "fixtures")
 	f := newFakeSlackAPI(t)
@@ -109,29 +138,13 @@ apps:
 	form, _ := os.ReadFile(filepath.Join(fixtures, "slash-command.form.txt"))
 	v, _ := url.ParseQuery(string(form))
 	v.Set("text", "web@"+strings.Repeat("e", 40)+" to staging")
-	body := v.Encode()
-	post := func(sign bool) (int, string) {
-		req, _ := http.NewRequest("POST", s.url+"/slack/commands", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if sign {
-			ts := strconv.FormatInt(time.Now().Unix(), 10)
-			mac := hmac.New(sha256.New, []byte(secret))
-			mac.Write([]byte("v0:" + ts + ":" + body))
-			req.Header.Set("X-Slack-Request-Timestamp", ts)
-			req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, _ := post(false); code != 401 {
+	cmd := signSlack(secret, "/slack/commands", "application/x-www-form-urlencoded", v.Encode(), time.Now())
+	unsigned := cmd
+	unsigned.sig = ""
+	if code, _ := unsigned.send(t, s.url); code != 401 {
 		t.Fatalf("unsigned: %d", code)
 	}
-	code, reply := post(true)
+	code, reply := cmd.send(t, s.url)
 	if code != 200 || !strings.Contains(reply, "#1 queued: web") {
 		t.Fatalf("%d %s", code, reply)
 	}
@@ -221,4 +234,90 @@ apps:
 	queuetest.Eventually(t, "the deploy's message, showing its end", func() bool {
 		return f.said("chat.postMessage", `"block_id":"deploy"`) && (f.said("chat.postMessage", ":white_check_mark:") || f.said("chat.update", "succeeded"))
 	})
+}
+
+// A signed command and a signed event, replayed after a restart (a second
+// server on the same data directory): neither deploys again.
+func TestSlackReplayAfterRestart(t *testing.T) {
+	fixtures := filepath.Join("..", "..", "bot", "slack", "testdata", "fixtures")
+	f := newFakeSlackAPI(t)
+	dir := t.TempDir()
+	const secret = "e2e-signing-secret"
+	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(`slack:
+  mode: http
+  bot_token: xoxb-e2e
+  signing_secret: `+secret+`
+  channel: CANNOUNCE
+  api_url: `+f.url+`
+apps:
+  - name: web
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "echo deployed"}
+`), 0o644)
+
+	form, _ := os.ReadFile(filepath.Join(fixtures, "slash-command.form.txt"))
+	v, _ := url.ParseQuery(string(form))
+	v.Set("text", "web@"+strings.Repeat("a", 40)+" to staging")
+	slash := signSlack(secret, "/slack/commands", "application/x-www-form-urlencoded", v.Encode(), time.Now())
+	mention := func(id, text string) slackRequest {
+		var ev map[string]any
+		if err := json.Unmarshal(mustRead(t, filepath.Join(fixtures, "events-api.event_callback.app_mention.json")), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev["event_id"] = id
+		ev["event"].(map[string]any)["text"] = "<@U111> " + text
+		b, _ := json.Marshal(ev)
+		return signSlack(secret, "/slack/events", "application/json", string(b), time.Now())
+	}
+	event := mention("Ev-replayed", "deploy web@"+strings.Repeat("b", 40))
+	deploys := func(base string) int {
+		resp, err := http.Get(base + "/api/v1/deploys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ds []map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&ds); err != nil {
+			t.Fatal(err)
+		}
+		return len(ds)
+	}
+
+	s := startServer(t, dir, nil)
+	if code, reply := slash.send(t, s.url); code != 200 || !strings.Contains(reply, "#1 queued") {
+		t.Fatalf("the command: %d %s", code, reply)
+	}
+	if code, _ := event.send(t, s.url); code != 200 {
+		t.Fatalf("the event: %d", code)
+	}
+	queuetest.Eventually(t, "the event's deploy", func() bool { return deploys(s.url) == 2 })
+	s.stop(t)
+
+	s = startServer(t, dir, nil)
+	if code, reply := slash.send(t, s.url); code != 200 || strings.Contains(reply, "queued") {
+		t.Fatalf("the command replayed: %d %s", code, reply)
+	}
+	if code, _ := event.send(t, s.url); code != 200 {
+		t.Fatalf("the event replayed: %d", code)
+	}
+	// Events run in the order they came: once this one is answered, the
+	// replay before it was handled.
+	if code, _ := mention("Ev-after", "ping").send(t, s.url); code != 200 {
+		t.Fatalf("the last event: %d", code)
+	}
+	queuetest.Eventually(t, "the answer to the last event", func() bool { return f.said("chat.postEphemeral", "unknown command") })
+	if n := deploys(s.url); n != 2 {
+		t.Fatalf("%d deploys after the replays, want 2", n)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
