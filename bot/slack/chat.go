@@ -17,6 +17,15 @@ import (
 
 var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
 
+// unescape undoes what Slack does to the text of messages and slash
+// commands: it sends &, < and > as &amp;, &lt; and &gt;. Nothing else is
+// touched.
+var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace
+
+// commandText is a command as typed in a message: the text Slack sent,
+// without mentions, unescaped.
+func commandText(text string) string { return unescape(mentionRe.ReplaceAllString(text, "")) }
+
 // handleEvent runs a mention or a direct message once per event id.
 func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 	key := deliveryKey(id)
@@ -29,12 +38,12 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 		if thread == "" {
 			thread = ev.TimeStamp
 		}
-		a.command(key, ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
+		a.command(key, ev.User, ev.Channel, thread, commandText(ev.Text))
 	case *slackevents.MessageEvent:
 		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
 			return
 		}
-		a.command(key, ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
+		a.command(key, ev.User, ev.Channel, ev.ThreadTimeStamp, commandText(ev.Text))
 	}
 }
 
@@ -107,7 +116,7 @@ func (a *Adapter) ephemeral(channel, user, thread, text string) {
 // "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
 // "/deploy lock prod" is a lock.
 func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
-	text := strings.TrimSpace(cmd.Text)
+	text := strings.TrimSpace(unescape(cmd.Text))
 	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
 		text = "deploy " + text
 	}
