@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,17 +35,43 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 	}
 	switch ev := e.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
+		user, ok := a.author(ev.User, ev.BotID)
+		if !ok {
+			return
+		}
 		thread := ev.ThreadTimeStamp
 		if thread == "" {
 			thread = ev.TimeStamp
 		}
-		a.command(key, ev.User, ev.Channel, thread, commandText(ev.Text))
+		a.command(key, user, ev.Channel, thread, commandText(ev.Text))
 	case *slackevents.MessageEvent:
-		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
+		if ev.ChannelType != "im" || ev.SubType != "" && ev.SubType != "bot_message" {
 			return
 		}
-		a.command(key, ev.User, ev.Channel, ev.ThreadTimeStamp, commandText(ev.Text))
+		if user, ok := a.author(ev.User, ev.BotID); ok {
+			a.command(key, user, ev.Channel, ev.ThreadTimeStamp, commandText(ev.Text))
+		}
 	}
+}
+
+// slackbot is the user id of Slack's own bot.
+const slackbot = "USLACKBOT"
+
+// author is who said a message, and whether their commands run: people's
+// do; those of bots, workflows and Slackbot only when slack.allow_bots
+// names the bot. A bot without a user is known by its bot id.
+func (a *Adapter) author(user, botID string) (string, bool) {
+	if botID == "" && user != slackbot {
+		return user, true
+	}
+	if botID == "" || !slices.Contains(a.cfg.AllowBots, botID) {
+		a.log.Info("slack: ignored a bot's command (slack.allow_bots)", "bot", botID, "user", user)
+		return "", false
+	}
+	if user == "" {
+		user = botID
+	}
+	return user, true
 }
 
 // from is who said a command, as a deployq user (see who), and the thread

@@ -238,10 +238,20 @@ func start(t testing.TB, mode, command string, tweak func(*slack.Adapter)) *env 
 func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment),
 	queueTweak ...func(*queue.Options)) *env {
 	t.Helper()
+	return startConfigured(t, mode, command, nil, tweak, setup, queueTweak...)
+}
+
+// startConfigured is startWith with the adapter's config changed first.
+func startConfigured(t testing.TB, mode, command string, configure func(*slack.Config), tweak func(*slack.Adapter),
+	setup func(*fakeSlack, *queue.Environment), queueTweak ...func(*queue.Options)) *env {
+	t.Helper()
 	fake := newFakeSlack(t)
-	a := slack.New(slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
-		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
+		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	a := slack.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.PostInterval = 50 * time.Millisecond
 	if tweak != nil {
 		tweak(a)
