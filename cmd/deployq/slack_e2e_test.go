@@ -159,25 +159,34 @@ apps:
 	})
 }
 
+// httpModeSecret is the signing secret of httpModeConfig.
+const httpModeSecret = "e2e-signing-secret"
+
+// httpModeConfig is a config with Slack in HTTP mode, its Web API the fake,
+// and one app whose staging runs command.
+func httpModeConfig(f *fakeSlackAPI, command string) string {
+	return `slack:
+  mode: http
+  bot_token: xoxb-e2e
+  signing_secret: ` + httpModeSecret + `
+  channel: CANNOUNCE
+  api_url: ` + f.url + `
+apps:
+  - name: web
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "` + command + `"}
+`
+}
+
 // Slack is down when deployq starts: deployq starts anyway, says Slack is
 // degraded, deploys through the API meanwhile, and once Slack answers,
 // the deploy's message appears, showing how it ended.
 func TestSlackOutageAtStart(t *testing.T) {
 	f := newFakeSlackAPI(t)
 	f.down.Store(true)
-	m := MustRunMain(t, `slack:
-  mode: http
-  bot_token: xoxb-e2e
-  signing_secret: e2e-signing-secret
-  channel: CANNOUNCE
-  api_url: `+f.url+`
-apps:
-  - name: web
-    environments:
-      - name: staging
-        runner: shell
-        shell: {command: "echo deployed while Slack was down"}
-`)
+	m := MustRunMain(t, httpModeConfig(f, "echo deployed while Slack was down"))
 	health := func() (status, slack string) {
 		var h struct {
 			Status   string            `json:"status"`
@@ -242,25 +251,12 @@ func TestSlackReplayAfterRestart(t *testing.T) {
 	fixtures := filepath.Join("..", "..", "bot", "slack", "testdata", "fixtures")
 	f := newFakeSlackAPI(t)
 	dir := t.TempDir()
-	const secret = "e2e-signing-secret"
-	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(`slack:
-  mode: http
-  bot_token: xoxb-e2e
-  signing_secret: `+secret+`
-  channel: CANNOUNCE
-  api_url: `+f.url+`
-apps:
-  - name: web
-    environments:
-      - name: staging
-        runner: shell
-        shell: {command: "echo deployed"}
-`), 0o644)
+	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(httpModeConfig(f, "echo deployed")), 0o644)
 
 	form, _ := os.ReadFile(filepath.Join(fixtures, "slash-command.form.txt"))
 	v, _ := url.ParseQuery(string(form))
 	v.Set("text", "web@"+strings.Repeat("a", 40)+" to staging")
-	slash := signSlack(secret, "/slack/commands", "application/x-www-form-urlencoded", v.Encode(), time.Now())
+	slash := signSlack(httpModeSecret, "/slack/commands", "application/x-www-form-urlencoded", v.Encode(), time.Now())
 	mention := func(id, text string) slackRequest {
 		var ev map[string]any
 		if err := json.Unmarshal(mustRead(t, filepath.Join(fixtures, "events-api.event_callback.app_mention.json")), &ev); err != nil {
@@ -269,7 +265,7 @@ apps:
 		ev["event_id"] = id
 		ev["event"].(map[string]any)["text"] = "<@U111> " + text
 		b, _ := json.Marshal(ev)
-		return signSlack(secret, "/slack/events", "application/json", string(b), time.Now())
+		return signSlack(httpModeSecret, "/slack/events", "application/json", string(b), time.Now())
 	}
 	event := mention("Ev-replayed", "deploy web@"+strings.Repeat("b", 40))
 	deploys := func(base string) int {
