@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/queue"
 )
 
 // asEnvelope wraps an Events API body (a fixture) in a Socket Mode
@@ -63,5 +64,20 @@ func TestBotsAreIgnoredByDefault(t *testing.T) {
 	e.handled(t, c)
 	if ds := e.deploys(t); len(ds) != 0 {
 		t.Fatalf("%d deploys by bots", len(ds))
+	}
+}
+
+// deployq's own messages are never commands, even with its bot allowed.
+func TestOwnMessagesAreNoCommands(t *testing.T) {
+	const self = "B0SELF0001"
+	e := startConfigured(t, "socket", "true", func(c *slack.Config) { c.AllowBots = []string{self} }, nil,
+		func(f *fakeSlack, _ *queue.Environment) { f.botID = self })
+	c := e.fake.conn() // deployq connects once auth.test answered
+	send(t, e.fake, c, asEnvelope(t, "events-api.event_callback.message.bot_message.json", "env-own-dm", func(ev map[string]any) {
+		ev["channel_type"], ev["bot_id"], ev["text"] = "im", self, "deploy web@"+sha
+	}))
+	e.handled(t, c)
+	if ds := e.deploys(t); len(ds) != 0 {
+		t.Fatalf("deployq's own message deployed: %+v", ds[0])
 	}
 }

@@ -59,12 +59,15 @@ const slackbot = "USLACKBOT"
 
 // author is who said a message, and whether their commands run: people's
 // do; those of bots, workflows and Slackbot only when slack.allow_bots
-// names the bot. A bot without a user is known by its bot id.
+// names the bot; deployq's own messages never. A bot without a user is
+// known by its bot id.
 func (a *Adapter) author(user, botID string) (string, bool) {
-	if botID == "" && user != slackbot {
+	switch {
+	case botID == "" && user != slackbot:
 		return user, true
-	}
-	if botID == "" || !slices.Contains(a.cfg.AllowBots, botID) {
+	case botID != "" && botID == a.self():
+		return "", false
+	case botID == "" || !slices.Contains(a.cfg.AllowBots, botID):
 		a.log.Info("slack: ignored a bot's command (slack.allow_bots)", "bot", botID, "user", user)
 		return "", false
 	}

@@ -51,6 +51,7 @@ type fakeSlack struct {
 	acks    map[string][]time.Time // envelope id -> when its acks came
 	limited map[string]int         // method -> 429s still to answer
 	down    bool                   // every Web API call answers 503, as in an outage
+	botID   string                 // auth.test's bot_id (the fixture has none)
 	opens   int
 	users   map[string][2]string // id -> name, email
 	groups  map[string][]string  // handle -> user ids
@@ -90,6 +91,8 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		case method == "auth.test" && f.botID != "":
+			w.Write(withValue(t, fixture(t, answers[method]), f.botID, "bot_id"))
 		case method == "apps.connections.open":
 			// No fixture holds this answer; it is the documented shape.
 			fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, r.Host)

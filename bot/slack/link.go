@@ -31,6 +31,7 @@ type link struct {
 	down    error         // nil while Slack answers
 	up      chan struct{} // closed while Slack answers
 	probing bool          // a reconnect loop runs
+	self    string        // deployq's own bot id, as auth.test said
 }
 
 func newLink() *link {
@@ -63,9 +64,9 @@ func (a *Adapter) probe() {
 func (a *Adapter) connect() {
 	defer a.wg.Done()
 	for wait := firstRetry; ; wait = min(2*wait, lastRetry) {
-		err := a.authTest()
+		self, err := a.authTest()
 		if err == nil {
-			a.reached()
+			a.reached(self)
 			return
 		}
 		a.markDown(err)
@@ -78,13 +79,15 @@ func (a *Adapter) connect() {
 	}
 }
 
-func (a *Adapter) authTest() error {
+// authTest asks Slack who deployq is; it answers with deployq's bot id.
+func (a *Adapter) authTest() (string, error) {
 	ctx, cancel := context.WithTimeout(a.ctx, callTimeout)
 	defer cancel()
-	if _, err := a.api.AuthTestContext(ctx); err != nil {
-		return fmt.Errorf("auth.test: %w", err)
+	r, err := a.api.AuthTestContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("auth.test: %w", err)
 	}
-	return nil
+	return r.BotID, nil
 }
 
 // markDown says why Slack does not answer.
@@ -107,10 +110,10 @@ func (a *Adapter) lost(err error) {
 
 // reached marks Slack up, and catches up on the messages owed: the
 // deploys whose message does not show their state yet.
-func (a *Adapter) reached() {
+func (a *Adapter) reached(self string) {
 	l := a.link
 	l.mu.Lock()
-	l.probing = false
+	l.probing, l.self = false, self
 	was := l.down
 	if was != nil {
 		l.down = nil
@@ -123,6 +126,13 @@ func (a *Adapter) reached() {
 	a.log.Info("slack: connected")
 	a.reconcile(a.ctx)
 	a.signal()
+}
+
+// self is deployq's own bot id, "" until Slack said it.
+func (a *Adapter) self() string {
+	a.link.mu.Lock()
+	defer a.link.mu.Unlock()
+	return a.link.self
 }
 
 // waitUp waits until Slack answers; false when the adapter stops first.
