@@ -16,7 +16,7 @@ import (
 // backoff; once Slack answers, the messages owed are caught up.
 
 // Bounds of the backoff between two checks of a Slack that does not
-// answer.
+// answer (or answers auth.test and fails the calls that matter).
 const (
 	firstRetry = time.Second
 	lastRetry  = time.Minute
@@ -30,7 +30,8 @@ type link struct {
 	mu      sync.Mutex
 	down    error         // nil while Slack answers
 	up      chan struct{} // closed while Slack answers
-	probing bool          // a reconnect loop runs
+	probing bool          // a loop checks Slack
+	wait    time.Duration // before the next check: 0, then firstRetry doubling up to lastRetry
 	self    string        // deployq's own bot id, as auth.test said
 }
 
@@ -59,23 +60,26 @@ func (a *Adapter) probe() {
 	go a.connect()
 }
 
-// connect checks Slack (auth.test) until it answers, waiting twice as
-// long after each failure, from firstRetry up to lastRetry.
+// connect checks Slack (auth.test) until it answers, waiting longer
+// after each failure (see backOff).
 func (a *Adapter) connect() {
 	defer a.wg.Done()
-	for wait := firstRetry; ; wait = min(2*wait, lastRetry) {
+	for {
+		a.link.mu.Lock()
+		wait := a.link.wait
+		a.link.mu.Unlock()
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 		self, err := a.authTest()
 		if err == nil {
 			a.reached(self)
 			return
 		}
 		a.markDown(err)
-		a.log.Warn("slack: not answering; retrying", "in", wait, "err", err)
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-time.After(wait):
-		}
+		a.log.Warn("slack: not answering; deployq goes on without it", "err", err, "next_check_in", a.backOff())
 	}
 }
 
@@ -90,21 +94,39 @@ func (a *Adapter) authTest() (string, error) {
 	return r.BotID, nil
 }
 
-// markDown says why Slack does not answer.
-func (a *Adapter) markDown(err error) {
+// markDown says why Slack does not answer; it reports whether Slack was
+// up until now.
+func (a *Adapter) markDown(err error) (wasUp bool) {
 	l := a.link
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.down == nil {
+	wasUp = l.down == nil
+	if wasUp {
 		l.up = make(chan struct{})
 	}
 	l.down = err
+	return wasUp
+}
+
+// backOff doubles the wait before the next check of Slack, from
+// firstRetry up to lastRetry, and returns it. A call that works resets it
+// (see checked).
+func (a *Adapter) backOff() time.Duration {
+	l := a.link
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.wait = min(max(2*l.wait, firstRetry), lastRetry)
+	return l.wait
 }
 
 // lost marks Slack down for err, found by a call that was not answered,
-// and checks it until it answers again.
+// and checks it until it answers again. Each time Slack is lost anew the
+// first check waits longer: Slack may answer auth.test and still fail the
+// calls that matter.
 func (a *Adapter) lost(err error) {
-	a.markDown(err)
+	if a.markDown(err) {
+		a.backOff()
+	}
 	a.probe()
 }
 
@@ -167,9 +189,15 @@ func unreachable(err error) bool {
 }
 
 // checked reports the outcome of a Web API call to the link: a call
-// that found Slack unreachable marks it down. It returns err.
+// that found Slack unreachable marks it down; one that worked resets the
+// backoff. It returns err.
 func (a *Adapter) checked(err error) error {
-	if unreachable(err) && a.ctx.Err() == nil {
+	switch {
+	case err == nil: // Slack works: a next outage is checked at once
+		a.link.mu.Lock()
+		a.link.wait = 0
+		a.link.mu.Unlock()
+	case unreachable(err) && a.ctx.Err() == nil:
 		a.lost(err)
 	}
 	return err
