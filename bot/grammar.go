@@ -73,7 +73,7 @@ func Parse(text string) (*Command, error) {
 	c.Verb = verb
 	cmd := byVerb[verb]
 	if cmd == nil {
-		msg := fmt.Sprintf("unknown command %q", words[0])
+		msg := fmt.Sprintf("unknown command %q", short(words[0]))
 		if guess := closest(verb); guess != "" {
 			return nil, &ParseError{Msg: msg + fmt.Sprintf("; did you mean %q?", guess), Help: byVerb[guess].help}
 		}

@@ -99,6 +99,23 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// A long word typed makes a short error: what is quoted of it is cut.
+func TestParseErrorsQuoteLittle(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	cases := map[string]string{
+		"deploy web@" + long:         `invalid ref "` + long[:40] + `…"`,
+		long + " web":                `unknown command "` + long[:40] + `…"`,
+		"deploy web to prod " + long: `unexpected "` + long[:40] + `…"`,
+		"deploy " + long + "é":       `"` + long[:40] + `…" is not a valid app name`,
+	}
+	for in, want := range cases {
+		_, err := bot.Parse(in)
+		if err == nil || !strings.HasPrefix(err.Error(), want) || len(err.Error()) > 200 {
+			t.Errorf("%.20s…: got %.300v, want %q", in, err, want)
+		}
+	}
+}
+
 // FuzzParse: the parser never panics, and whatever it accepts is made of
 // valid names and refs, so no input can smuggle shell syntax through.
 func FuzzParse(f *testing.F) {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deployq/deployq/queue"
 )
@@ -16,8 +17,26 @@ type parser struct {
 	help  string
 }
 
+// fail is a ParseError; the words it quotes are shortened (see short).
 func (p *parser) fail(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = short(s)
+		}
+	}
 	return &ParseError{Msg: fmt.Sprintf(format, args...), Help: p.help}
+}
+
+// maxQuoted is how much of a word an error quotes.
+const maxQuoted = 40
+
+// short is w as an error quotes it: at most maxQuoted characters, so that
+// a long word typed makes a short error.
+func short(w string) string {
+	if utf8.RuneCountInString(w) <= maxQuoted {
+		return w
+	}
+	return string([]rune(w)[:maxQuoted]) + "…"
 }
 
 func (p *parser) more() bool { return len(p.words) > 0 }

@@ -74,6 +74,9 @@ type Slack struct {
 	APIURL   string            `yaml:"api_url"` // default Slack's
 	// LockNagAfter: a lock held longer gets its holder a reminder DM.
 	LockNagAfter time.Duration `yaml:"lock_nag_after"`
+	// AllowBots: the bots (bot ids, B0123ABCD) whose mentions and direct
+	// messages run commands; every other bot and workflow is ignored.
+	AllowBots []string `yaml:"allow_bots"`
 }
 
 // GitHub is the github section.
@@ -405,8 +408,17 @@ func (d *decoder) validateSlack(root *yaml.Node, s *Slack) error {
 	if s.APIURL != "" && !strings.HasSuffix(s.APIURL, "/") {
 		s.APIURL += "/"
 	}
+	for i, id := range s.AllowBots {
+		if !botID.MatchString(id) {
+			return d.errf(find(root, "slack", "allow_bots", i), fmt.Sprintf("slack.allow_bots[%d]", i),
+				"want a bot id like B0123ABCD, got %q", id)
+		}
+	}
 	return nil
 }
+
+// botID is a Slack bot id: a bot's messages carry it as bot_id.
+var botID = regexp.MustCompile(`^B[A-Z0-9]{2,20}$`)
 
 func isLoopback(host string) bool {
 	if host == "localhost" {

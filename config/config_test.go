@@ -77,6 +77,13 @@ func TestParseOK(t *testing.T) {
 	if who, _ := people.People.Who("github", "alice-gh"); who != "alice" {
 		t.Fatalf("people: github:alice-gh is %q", who)
 	}
+	bots, err := config.Parse("deployq.yaml", []byte("slack:\n  bot_token: b\n  app_token: a\n  allow_bots: [B0439P161B9]\n"), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bots.Slack.AllowBots; len(got) != 1 || got[0] != "B0439P161B9" {
+		t.Fatalf("slack.allow_bots: %q", got)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -116,7 +123,9 @@ func TestParseErrors(t *testing.T) {
 		{"ErrSlackMode", "slack:\n  mode: rtm\n  bot_token: x\n", `deployq.yaml:2: slack.mode: want socket or http, got "rtm"`},
 		{"ErrSlackNoAppToken", "slack:\n  bot_token: xoxb-1\n", `deployq.yaml:2: slack.app_token: socket mode needs an app-level token (xapp-...)`},
 		{"ErrSlackNoSecret", "slack:\n  mode: http\n  bot_token: xoxb-1\n", `deployq.yaml:2: slack.signing_secret: http mode needs the app's signing secret`},
-		{"ErrSlackUnknownKey", "slack:\n  bot_tokn: x\n", `deployq.yaml:2: slack.bot_tokn: unknown key (known: api_url, app_token, bot_token, channel, channels, lock_nag_after, mode, signing_secret)`},
+		{"ErrSlackUnknownKey", "slack:\n  bot_tokn: x\n", `deployq.yaml:2: slack.bot_tokn: unknown key (known: allow_bots, api_url, app_token, bot_token, channel, channels, lock_nag_after, mode, signing_secret)`},
+		{"ErrSlackAllowBots", "slack:\n  bot_token: b\n  app_token: a\n  allow_bots: [B0123ABCD, U0123ABCD]\n",
+			`deployq.yaml:4: slack.allow_bots[1]: want a bot id like B0123ABCD, got "U0123ABCD"`},
 		{"ErrSlackChannelEnv", "slack:\n  bot_token: b\n  app_token: a\n  channels: {prod: C1}\n", `deployq.yaml:4: slack.channels.prod: no app has an environment "prod"`},
 		{"ErrGitHubSecret", "github:\n  webhook_secret: short\n", `deployq.yaml:2: github.webhook_secret: required, at least 16 characters`},
 		{"ErrAutoDeployOn", base("      - {name: s, runner: shell, shell: {command: x}, auto_deploy: {on: [pr]}}\n"),

@@ -2,8 +2,10 @@ package slack
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/deployq/deployq/queue"
 	slackgo "github.com/slack-go/slack"
@@ -65,6 +67,33 @@ func Escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
+// Slack's bounds on text, in characters: a section's text and a context
+// element, a section's field (Slack refuses a block past them), and what
+// deployq says in a message's text (Slack takes up to 40,000).
+const (
+	maxSection = 3000
+	maxField   = 2000
+	maxText    = 3000
+)
+
+// entityTail is an entity (&amp;) cut in two at the end of a text.
+var entityTail = regexp.MustCompile(`&[a-z]{0,3}$`)
+
+// clip bounds escaped text to n characters, ending it with "…" when it
+// was longer; an entity is never cut in two.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)[:n-1]
+	return entityTail.ReplaceAllString(string(r), "") + "…"
+}
+
+// plainText is a message's text: s escaped, and bounded.
+func plainText(s string) slackgo.MsgOption {
+	return slackgo.MsgOptionText(clip(Escape(s), maxText), false)
+}
+
 // Summary is the one-line text of a deploy message (notifications, and
 // clients without blocks).
 func Summary(v DeployView) string {
@@ -73,7 +102,7 @@ func Summary(v DeployView) string {
 	if d.Error != "" {
 		s += ": " + d.Error
 	}
-	return Escape(s)
+	return clip(Escape(s), maxText)
 }
 
 // DeployBlocks renders a deploy message.
@@ -100,16 +129,16 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 		sha = fmt.Sprintf("<https://github.com/%s/commit/%s|%s>", v.Repo, d.SHA, queue.ShortSHA(d.SHA))
 	}
 	fields := []*slackgo.TextBlockObject{
-		mrkdwn("*Ref*\n`" + Escape(d.Ref) + "`"),
-		mrkdwn("*Commit*\n" + sha),
-		mrkdwn("*By*\n" + Escape(d.User)),
-		mrkdwn(fmt.Sprintf("*Deploy*\n#%d (%s)", d.ID, d.Source)),
+		field("*Ref*\n`" + Escape(d.Ref) + "`"),
+		field("*Commit*\n" + sha),
+		field("*By*\n" + Escape(d.User)),
+		field(fmt.Sprintf("*Deploy*\n#%d (%s)", d.ID, d.Source)),
 	}
 	if d.Op != "" {
 		fields = []*slackgo.TextBlockObject{
-			mrkdwn("*Running*\n" + sha),
-			mrkdwn("*By*\n" + Escape(d.User)),
-			mrkdwn(fmt.Sprintf("*Operation*\n#%d (%s)", d.ID, d.Source)),
+			field("*Running*\n" + sha),
+			field("*By*\n" + Escape(d.User)),
+			field(fmt.Sprintf("*Operation*\n#%d (%s)", d.ID, d.Source)),
 		}
 	}
 	blocks := []slackgo.Block{
@@ -169,8 +198,14 @@ func LockBlocks(l *queue.Lock, locked bool, now time.Time) []slackgo.Block {
 	}
 }
 
+// mrkdwn is the text of a section or a context element, bounded.
 func mrkdwn(s string) *slackgo.TextBlockObject {
-	return slackgo.NewTextBlockObject(slackgo.MarkdownType, s, false, false)
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, clip(s, maxSection), false, false)
+}
+
+// field is a section's field, bounded.
+func field(s string) *slackgo.TextBlockObject {
+	return slackgo.NewTextBlockObject(slackgo.MarkdownType, clip(s, maxField), false, false)
 }
 
 func plain(s string) *slackgo.TextBlockObject {

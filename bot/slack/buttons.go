@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,8 @@ func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
 		return
 	}
 	for _, act := range cb.ActionCallback.BlockActions {
-		if !a.seen.first("action:" + cb.TriggerID + ":" + act.ActionID + ":" + act.ActionTs) {
+		key := deliveryKey("action", cb.TriggerID, act.ActionID, act.ActionTs)
+		if !a.fresh(key) {
 			continue
 		}
 		c, ok := buttonCommand(act.ActionID, act.Value)
@@ -28,7 +30,14 @@ func (a *Adapter) handleInteraction(cb slackgo.InteractionCallback) {
 		if thread == "" {
 			thread = cb.Message.Timestamp
 		}
-		a.answer(cb.User.ID, cb.Channel.ID, thread, a.bot.Do(a.ctx, c, a.from(cb.User.ID, cb.Channel.ID, thread)))
+		m, refused := a.from(cb.User.ID, cb.Channel.ID, thread)
+		if refused != nil {
+			a.answer(cb.User.ID, cb.Channel.ID, thread, *refused)
+			continue
+		}
+		if r, ran := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Do(ctx, c, m) }); ran {
+			a.answer(cb.User.ID, cb.Channel.ID, thread, r)
+		}
 	}
 }
 

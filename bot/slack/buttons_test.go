@@ -77,7 +77,7 @@ func TestRollBackButtonRollsBackItsDeploy(t *testing.T) {
 	if d.SHA != sha {
 		t.Errorf("rolled back to %s, want %s (what ran before #2)", queue.ShortSHA(d.SHA), queue.ShortSHA(sha))
 	}
-	if d.State != queue.StateSucceeded || d.Source != queue.SourceRollback || d.User != "UA8RXUSPL" ||
+	if d.State != queue.StateSucceeded || d.Source != queue.SourceRollback || d.User != "slack:UA8RXUSPL" ||
 		d.ChatThread != "slack:CBR2V3XEX:1548261231.000200" {
 		t.Errorf("rollback %+v", d)
 	}
@@ -100,12 +100,12 @@ func TestButtonsAnswerAsTypedCommands(t *testing.T) {
 		return len(locks) == 1
 	})
 	cases := []struct{ button, value, typed, want string }{
-		{slack.ActionRollback, "2", "rollback web to #1", "mallory may not roll back web in staging (deployers: @oncall)"},
-		{slack.ActionCancel, "2", "cancel #2", "mallory may not cancel deploys of web in staging (deployers: @oncall)"},
-		{slack.ActionContinue, "2", "continue #2", "mallory may not continue deploys of web in staging (deployers: @oncall)"},
+		{slack.ActionRollback, "2", "rollback web to #1", "slack:mallory may not roll back web in staging (deployers: @oncall)"},
+		{slack.ActionCancel, "2", "cancel #2", "slack:mallory may not cancel deploys of web in staging (deployers: @oncall)"},
+		{slack.ActionContinue, "2", "continue #2", "slack:mallory may not continue deploys of web in staging (deployers: @oncall)"},
 		{slack.ActionApprove, "2", "approve #2", "#2 needs no approval (staging has no approvals rule)"},
 		{slack.ActionReject, "2", "reject #2", "#2 needs no approval (staging has no approvals rule)"},
-		{slack.ActionUnlock, "staging", "unlock staging", "mallory may not lock or unlock web in staging (lockers: @oncall)"},
+		{slack.ActionUnlock, "staging", "unlock staging", "slack:mallory may not lock or unlock web in staging (lockers: @oncall)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.button, func(t *testing.T) {
@@ -140,13 +140,13 @@ func TestPermissionsFromSlack(t *testing.T) {
 	c := e.fake.conn()
 	e.say(t, c, "U222", "deploy web@"+sha)
 	e.fake.waitFor(t, "grace's deploy", func() bool { return len(e.deploys(t)) == 1 })
-	if d := e.deploys(t)[0]; d.User != "grace" {
+	if d := e.deploys(t)[0]; d.User != "slack:grace" {
 		t.Fatalf("user %q", d.User)
 	}
 	e.say(t, c, "U333", "deploy web@"+sha)
 	e.fake.waitFor(t, "mallory's refusal", func() bool {
 		for _, r := range e.fake.said("U333") {
-			if strings.Contains(r, "mallory may not deploy web in staging (deployers: @oncall)") {
+			if strings.Contains(r, "slack:mallory may not deploy web in staging (deployers: @oncall)") {
 				return true
 			}
 		}
@@ -168,7 +168,7 @@ func TestLocksInSlack(t *testing.T) {
 
 	card := func(channel string) bool {
 		for _, p := range e.fake.callsOf("chat.postMessage") {
-			if p.Form.Get("channel") == channel && strings.Contains(blocksOf(p), "is locked by grace: db migration") &&
+			if p.Form.Get("channel") == channel && strings.Contains(blocksOf(p), "is locked by slack:grace: db migration") &&
 				strings.Contains(blocksOf(p), slack.ActionUnlock) && strings.Contains(blocksOf(p), "expires") {
 				return true
 			}

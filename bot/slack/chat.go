@@ -1,7 +1,9 @@
 package slack
 
 import (
+	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,37 +18,89 @@ import (
 
 var mentionRe = regexp.MustCompile(`<@[A-Z0-9]+>`)
 
+// unescape undoes what Slack does to the text of messages and slash
+// commands: it sends &, < and > as &amp;, &lt; and &gt;. Nothing else is
+// touched.
+var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace
+
+// commandText is a command as typed in a message: the text Slack sent,
+// without mentions, unescaped.
+func commandText(text string) string { return unescape(mentionRe.ReplaceAllString(text, "")) }
+
 // handleEvent runs a mention or a direct message once per event id.
 func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
-	if e.Type != slackevents.CallbackEvent || !a.seen.first(id) {
+	key := deliveryKey(id)
+	if e.Type != slackevents.CallbackEvent || !a.fresh(key) {
 		return
 	}
 	switch ev := e.InnerEvent.Data.(type) {
 	case *slackevents.AppMentionEvent:
+		user, ok := a.author(ev.User, ev.BotID)
+		if !ok {
+			return
+		}
 		thread := ev.ThreadTimeStamp
 		if thread == "" {
 			thread = ev.TimeStamp
 		}
-		a.command(ev.User, ev.Channel, thread, mentionRe.ReplaceAllString(ev.Text, ""))
+		a.command(key, user, ev.Channel, thread, commandText(ev.Text))
 	case *slackevents.MessageEvent:
-		if ev.ChannelType != "im" || ev.BotID != "" || ev.SubType != "" {
+		if ev.ChannelType != "im" || ev.SubType != "" && ev.SubType != "bot_message" {
 			return
 		}
-		a.command(ev.User, ev.Channel, ev.ThreadTimeStamp, mentionRe.ReplaceAllString(ev.Text, ""))
+		if user, ok := a.author(ev.User, ev.BotID); ok {
+			a.command(key, user, ev.Channel, ev.ThreadTimeStamp, commandText(ev.Text))
+		}
 	}
 }
 
-// from is who said a command, and the thread its deploy's messages go to.
-func (a *Adapter) from(user, channel, thread string) bot.Message {
-	return bot.Message{User: a.userName(a.ctx, user), Thread: threadRef(channel, thread)}
+// slackbot is the user id of Slack's own bot.
+const slackbot = "USLACKBOT"
+
+// author is who said a message, and whether their commands run: people's
+// do; those of bots, workflows and Slackbot only when slack.allow_bots
+// names the bot; deployq's own messages never. A bot without a user is
+// known by its bot id.
+func (a *Adapter) author(user, botID string) (string, bool) {
+	switch {
+	case botID == "" && user != slackbot:
+		return user, true
+	case botID != "" && botID == a.self():
+		return "", false
+	case botID == "" || !slices.Contains(a.cfg.AllowBots, botID):
+		a.log.Info("slack: ignored a bot's command (slack.allow_bots)", "bot", botID, "user", user)
+		return "", false
+	}
+	if user == "" {
+		user = botID
+	}
+	return user, true
+}
+
+// from is who said a command, as a deployq user (see who), and the thread
+// its deploy's messages go to. A Slack user deployq cannot take gets a
+// reply saying why.
+func (a *Adapter) from(user, channel, thread string) (bot.Message, *bot.Reply) {
+	name, err := a.who(a.ctx, user)
+	if err != nil {
+		return bot.Message{}, &bot.Reply{Text: "deployq cannot take your Slack user: " + queue.ErrorMessage(err), Err: err}
+	}
+	return bot.Message{User: name, Thread: threadRef(channel, thread)}, nil
 }
 
 // command carries out one typed chat command said in a channel (and
-// thread).
-func (a *Adapter) command(user, channel, thread, text string) {
-	m := a.from(user, channel, thread)
+// thread), once per delivery key.
+func (a *Adapter) command(key, user, channel, thread, text string) {
+	m, refused := a.from(user, channel, thread)
+	if refused != nil {
+		a.answer(user, channel, thread, *refused)
+		return
+	}
 	m.Text = text
-	a.answer(user, channel, thread, a.bot.Handle(a.ctx, m))
+	r, ran := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Handle(ctx, m) })
+	if ran {
+		a.answer(user, channel, thread, r)
+	}
 }
 
 // answer gives user the bot's reply where the command was said: a
@@ -60,32 +114,31 @@ func (a *Adapter) answer(user, channel, thread string, r bot.Reply) {
 		// the deploy's own message answers
 	case r.Lock != nil:
 		a.answeredLock(r.Lock, channel)
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false),
-			slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
+		opts := []slackgo.MsgOption{plainText(r.Text), slackgo.MsgOptionBlocks(LockBlocks(r.Lock, r.Locked, time.Now())...)}
 		if thread != "" {
 			opts = append(opts, slackgo.MsgOptionTS(thread))
 		}
 		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: lock reply", "channel", channel, "err", err)
+			a.log.Error("slack: lock reply", "channel", channel, "err", a.checked(err))
 		}
 	default:
-		opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(r.Text), false)}
+		opts := []slackgo.MsgOption{plainText(r.Text)}
 		if thread != "" {
 			opts = append(opts, slackgo.MsgOptionTS(thread))
 		}
 		if _, _, err := a.api.PostMessageContext(a.ctx, channel, opts...); err != nil {
-			a.log.Error("slack: reply", "channel", channel, "err", err)
+			a.log.Error("slack: reply", "channel", channel, "err", a.checked(err))
 		}
 	}
 }
 
 func (a *Adapter) ephemeral(channel, user, thread, text string) {
-	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Escape(text), false)}
+	opts := []slackgo.MsgOption{plainText(text)}
 	if thread != "" {
 		opts = append(opts, slackgo.MsgOptionTS(thread))
 	}
 	if _, err := a.api.PostEphemeralContext(a.ctx, channel, user, opts...); err != nil {
-		a.log.Error("slack: ephemeral reply", "channel", channel, "err", err)
+		a.log.Error("slack: ephemeral reply", "channel", channel, "err", a.checked(err))
 	}
 }
 
@@ -93,15 +146,19 @@ func (a *Adapter) ephemeral(channel, user, thread, text string) {
 // "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
 // "/deploy lock prod" is a lock.
 func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
-	text := strings.TrimSpace(cmd.Text)
+	text := strings.TrimSpace(unescape(cmd.Text))
 	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
 		text = "deploy " + text
 	}
-	if !a.seen.first("slash:" + cmd.TriggerID) {
+	key := deliveryKey("slash", cmd.TriggerID)
+	if !a.fresh(key) {
 		return "", nil
 	}
-	m := a.from(cmd.UserID, cmd.ChannelID, "")
+	m, refused := a.from(cmd.UserID, cmd.ChannelID, "")
+	if refused != nil {
+		return refused.Text, refused.Err
+	}
 	m.Text = text
-	r := a.bot.Handle(a.ctx, m)
+	r, _ := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Handle(ctx, m) })
 	return r.Text, r.Err
 }

@@ -50,6 +50,8 @@ type fakeSlack struct {
 	calls   []call
 	acks    map[string][]time.Time // envelope id -> when its acks came
 	limited map[string]int         // method -> 429s still to answer
+	down    bool                   // every Web API call answers 503, as in an outage
+	botID   string                 // auth.test's bot_id (the fixture has none)
 	opens   int
 	users   map[string][2]string // id -> name, email
 	groups  map[string][]string  // handle -> user ids
@@ -69,6 +71,11 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 		method := strings.TrimPrefix(r.URL.Path, "/api/")
 		r.ParseForm()
 		f.mu.Lock()
+		if f.down { // unheard: not a call Slack took
+			f.mu.Unlock()
+			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		f.calls = append(f.calls, call{Method: method, Form: r.Form})
 		limited := f.limited[method] > 0
 		if limited {
@@ -84,6 +91,8 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		case method == "auth.test" && f.botID != "":
+			w.Write(withValue(t, fixture(t, answers[method]), f.botID, "bot_id"))
 		case method == "apps.connections.open":
 			// No fixture holds this answer; it is the documented shape.
 			fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link"}`, r.Host)
@@ -149,6 +158,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 }
 
 func (f *fakeSlack) apiURL() string { return f.srv.URL + "/api/" }
+
+// setDown starts or ends an outage of the Web API.
+func (f *fakeSlack) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+}
 
 // conn waits for the next Socket Mode connection.
 func (f *fakeSlack) conn() *websocket.Conn {
@@ -225,10 +241,20 @@ func start(t testing.TB, mode, command string, tweak func(*slack.Adapter)) *env 
 func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), setup func(*fakeSlack, *queue.Environment),
 	queueTweak ...func(*queue.Options)) *env {
 	t.Helper()
+	return startConfigured(t, mode, command, nil, tweak, setup, queueTweak...)
+}
+
+// startConfigured is startWith with the adapter's config changed first.
+func startConfigured(t testing.TB, mode, command string, configure func(*slack.Config), tweak func(*slack.Adapter),
+	setup func(*fakeSlack, *queue.Environment), queueTweak ...func(*queue.Options)) *env {
+	t.Helper()
 	fake := newFakeSlack(t)
-	a := slack.New(slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
-		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
+		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	a := slack.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.PostInterval = 50 * time.Millisecond
 	if tweak != nil {
 		tweak(a)
@@ -245,9 +271,7 @@ func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), s
 		}
 	})
 	ctx, cancel := context.WithCancel(q.Ctx)
-	if err := a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test")); err != nil {
-		t.Fatal(err)
-	}
+	a.Start(ctx, q.Svc, bot.New(q.Svc, "http://deployq.test"))
 	t.Cleanup(func() { // before the queue's own cleanup closes the store
 		q.Svc.Stop()
 		cancel()

@@ -88,7 +88,7 @@ func (a *Adapter) commands(w http.ResponseWriter, r *http.Request, _ []byte) {
 	}
 	text, _ := a.handleSlash(cmd)
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": Escape(text)})
+	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
 }
 
 func (a *Adapter) interactive(w http.ResponseWriter, r *http.Request, body []byte) {

@@ -104,7 +104,7 @@ func TestHTTPMode(t *testing.T) {
 			t.Fatalf("%d %s", code, body)
 		}
 		ds := e.deploys(t)
-		if len(ds) != 1 || ds[0].User != "U2CERLKJA" || ds[0].ChatThread != "slack:G8PSS9T3V" {
+		if len(ds) != 1 || ds[0].User != "slack:U2CERLKJA" || ds[0].ChatThread != "slack:G8PSS9T3V" {
 			t.Fatalf("%+v", ds)
 		}
 		e.waitDeploy(t, ds[0].ID)

@@ -43,7 +43,7 @@ func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
 			text = c.Scope() + " unlocked"
 		}
 		err := a.retry(a.ctx, func() error {
-			_, _, err := a.api.PostMessageContext(a.ctx, a.cfg.Channel, slackgo.MsgOptionText(Escape(text), false),
+			_, _, err := a.api.PostMessageContext(a.ctx, a.cfg.Channel, plainText(text),
 				slackgo.MsgOptionBlocks(blocks...))
 			return err
 		})
@@ -53,8 +53,12 @@ func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
 	}()
 }
 
-// nag reminds the holders of old locks, once per LockNagAfter.
+// nag reminds the holders of old locks, once per LockNagAfter, while
+// Slack answers.
 func (a *Adapter) nag() {
+	if a.Health() != nil {
+		return
+	}
 	locks, err := a.svc.Locks(a.ctx)
 	if err != nil {
 		return
@@ -78,7 +82,7 @@ func (a *Adapter) nag() {
 		}
 		text := fmt.Sprintf("You have held the lock on %s for %s. Still need it?", l.Scope(), queue.Age(now.Sub(l.CreatedAt)))
 		err := a.retry(a.ctx, func() error {
-			_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(Escape(text), false),
+			_, _, err := a.api.PostMessageContext(a.ctx, id, plainText(text),
 				slackgo.MsgOptionBlocks(LockBlocks(l, true, now)...))
 			return err
 		})

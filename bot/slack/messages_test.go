@@ -51,7 +51,7 @@ func TestThreadPostsAreCoalesced(t *testing.T) {
 		t.Fatalf("%d thread posts for a %s log", len(posts), d.FinishedAt.Sub(d.StartedAt))
 	}
 	e.fake.waitFor(t, "the end announced", func() bool { return strings.Contains(announced(e), "is live in staging") })
-	if all := announced(e); !strings.Contains(all, "U222 is deploying web `1111111` to staging") {
+	if all := announced(e); !strings.Contains(all, "slack:U222 is deploying web `1111111` to staging") {
 		t.Fatalf("the start was not announced: %s", all)
 	}
 	all := strings.Join(posts, "")
@@ -141,9 +141,7 @@ func TestMessageUpdatedAfterRestart(t *testing.T) {
 		if err := svc.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.Start(slackCtx, svc, bot.New(svc, "")); err != nil {
-			t.Fatal(err)
-		}
+		a.Start(slackCtx, svc, bot.New(svc, ""))
 		wait(&env{svc: svc, slack: a, fake: fake, st: st})
 		if stopSlackFirst {
 			stopSlack()
@@ -222,4 +220,42 @@ func shows(f *fakeSlack, state string) bool {
 		}
 	}
 	return strings.Contains(last, state)
+}
+
+// Slack stops answering while a deploy runs: deployq says Slack is
+// degraded and the deploy goes on; once Slack answers again, the
+// deploy's message shows how it ended, and its log reaches the thread.
+func TestSlackOutageWhileADeployRuns(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "go-on")
+	e := start(t, "socket", "while [ ! -e "+gate+" ]; do sleep 0.05; done; echo after the outage", nil)
+	c := e.fake.conn()
+	send(t, e.fake, c, mention(t, "deploy web@"+sha))
+	e.fake.waitFor(t, "the message showing the deploy running", func() bool { return shows(e.fake, "running") })
+	if err := e.slack.Health(); err != nil {
+		t.Fatalf("Slack answers, yet: %v", err)
+	}
+
+	e.fake.setDown(true)
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d := e.waitDeploy(t, 1); d.State != queue.StateSucceeded {
+		t.Fatalf("%s %q", d.State, d.Error)
+	}
+	queuetest.Eventually(t, "Slack said to be degraded", func() bool {
+		err := e.slack.Health()
+		return err != nil && strings.Contains(err.Error(), "503")
+	})
+
+	e.fake.setDown(false)
+	e.fake.waitFor(t, "the message showing the end", func() bool { return shows(e.fake, "succeeded") })
+	e.fake.waitFor(t, "the log in the thread", func() bool {
+		for _, p := range e.fake.callsOf("chat.postMessage") {
+			if strings.Contains(p.Form.Get("text"), "after the outage") {
+				return true
+			}
+		}
+		return false
+	})
+	queuetest.Eventually(t, "Slack healthy again", func() bool { return e.slack.Health() == nil })
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,6 +36,9 @@ type Config struct {
 	// LockNagAfter: a lock held longer gets its holder a reminder DM with
 	// an Unlock button (0: never).
 	LockNagAfter time.Duration
+	// AllowBots are the bots (bot ids) whose mentions and direct messages
+	// run commands; other bots and workflows are ignored.
+	AllowBots []string
 }
 
 // Adapter connects deployq to Slack. It is a queue.Notifier.
@@ -47,6 +51,10 @@ type Adapter struct {
 	now  func() time.Time
 	seen *seen
 	dir  *directory
+	link *link
+	// people maps Slack users to people (config people); a Slack user no
+	// person lists is "slack:<user name>".
+	people *queue.People
 
 	ctx     context.Context
 	work    chan func() // commands, run in order by one worker
@@ -69,7 +77,7 @@ type Adapter struct {
 // New returns an adapter. Give it to the queue as a Notifier, then call
 // Start.
 func New(cfg Config, log *slog.Logger) *Adapter {
-	opts := []slackgo.Option{}
+	opts := []slackgo.Option{slackgo.OptionHTTPClient(&http.Client{Timeout: callTimeout})}
 	if cfg.APIURL != "" {
 		opts = append(opts, slackgo.OptionAPIURL(cfg.APIURL))
 	}
@@ -83,7 +91,7 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 		log = slog.Default()
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
-		now: time.Now, seen: newSeen(4096), dir: newDirectory(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
+		now: time.Now, seen: newSeen(4096), dir: newDirectory(), link: newLink(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
 		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute,
 		lockReplies: map[string]time.Time{}, nagged: map[string]time.Time{}}
 }
@@ -91,27 +99,18 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 // SetClock replaces the clock used to check request timestamps (tests).
 func (a *Adapter) SetClock(now func() time.Time) { a.now = now }
 
-// Health is nil while Slack answers, else why it does not: deployq then
-// works without Slack and says so (/healthz, /metrics).
-func (a *Adapter) Health() error { return nil }
-
-// Start runs the adapter until ctx ends: the message dispatcher, and in
-// socket mode the Socket Mode connection (reconnecting as needed).
-// Changes the queue reported before Start are handled then.
-func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) error {
-	a.svc, a.bot = svc, b
-	if _, err := a.api.AuthTestContext(ctx); err != nil {
-		return fmt.Errorf("slack: auth.test: %w", err)
-	}
-	a.ctx = ctx
-	a.reconcile(ctx)
+// Start runs the adapter until ctx ends: the command worker, the message
+// dispatcher, and in socket mode the Socket Mode connection (reconnecting
+// as needed). Changes the queue reported before Start are handled then.
+// Start does not wait for Slack: when Slack does not answer, deployq runs
+// without it (Health says why) until it does.
+func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) {
+	a.svc, a.bot, a.ctx = svc, b, ctx
 	a.wg.Add(2)
 	go a.dispatch()
 	go a.worker()
-	select { // what the queue said before Start
-	case a.wake <- struct{}{}:
-	default:
-	}
+	a.probe()
+	a.signal() // what the queue said before Start
 	if a.cfg.Mode == "socket" {
 		a.wg.Add(1)
 		go a.runSocket()
@@ -122,7 +121,6 @@ func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) err
 		c.Start()
 		go func() { <-ctx.Done(); <-c.Stop().Done() }()
 	}
-	return nil
 }
 
 // Wait waits for the adapter's goroutines after ctx ended.
@@ -154,6 +152,9 @@ func (a *Adapter) later(f func()) {
 // failed reconnect.
 func (a *Adapter) runSocket() {
 	defer a.wg.Done()
+	if !a.waitUp() {
+		return
+	}
 	for backoff := time.Second; a.ctx.Err() == nil; backoff = min(backoff*2, time.Minute) {
 		sm := socketmode.New(a.api)
 		done := make(chan struct{})
@@ -199,7 +200,7 @@ func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
 			return
 		}
 		text, _ := a.handleSlash(cmd)
-		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": text})
+		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
 	case socketmode.EventTypeInteractive:
 		sm.Ack(*ev.Request)
 		if cb, ok := ev.Data.(slackgo.InteractionCallback); ok {
@@ -236,35 +237,6 @@ func parseThreadRef(s string) (channel, thread string, ok bool) {
 	return channel, thread, true
 }
 
-// seen remembers recent delivery ids, so a redelivered event runs once.
-type seen struct {
-	mu    sync.Mutex
-	ids   map[string]bool
-	order []string
-	max   int
-}
-
-func newSeen(max int) *seen { return &seen{ids: map[string]bool{}, max: max} }
-
-// first reports whether id is new, and remembers it. "" is always new.
-func (s *seen) first(id string) bool {
-	if id == "" || strings.HasSuffix(id, ":") {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ids[id] {
-		return false
-	}
-	s.ids[id] = true
-	s.order = append(s.order, id)
-	if len(s.order) > s.max {
-		delete(s.ids, s.order[0])
-		s.order = s.order[1:]
-	}
-	return true
-}
-
 // envChannel is where an environment's deploys are announced.
 func (a *Adapter) envChannel(env string) string {
 	if c := a.cfg.Channels[env]; c != "" {
@@ -276,14 +248,19 @@ func (a *Adapter) envChannel(env string) string {
 // SetLockNagAfter changes the reminder age of locks; call before Start.
 func (a *Adapter) SetLockNagAfter(d time.Duration) { a.cfg.LockNagAfter = d }
 
+// SetPeople gives the adapter the people of the config, who may be known
+// in Slack by their user id or user name; call before Start.
+func (a *Adapter) SetPeople(p *queue.People) { a.people = p }
+
 // retry runs call, waiting out Slack's rate limits (429 Retry-After) as
-// often as Slack asks, within ctx. Other errors are returned.
+// often as Slack asks, within ctx. Other errors are returned; one that
+// says Slack does not answer marks it down (see Health).
 func (a *Adapter) retry(ctx context.Context, call func() error) error {
 	for {
 		err := call()
 		var rl *slackgo.RateLimitedError
 		if !errors.As(err, &rl) {
-			return err
+			return a.checked(err)
 		}
 		wait := rl.RetryAfter
 		if wait <= 0 {

@@ -104,7 +104,7 @@ func TestMentionDeploysOverSocketMode(t *testing.T) {
 
 	e.fake.waitFor(t, "a deploy", func() bool { return len(e.deploys(t)) == 1 })
 	d := e.waitDeploy(t, e.deploys(t)[0].ID)
-	if d.State != queue.StateSucceeded || d.User != "U222" || d.ChatThread != "slack:C111:1610241741.000200" || d.Source != queue.SourceChat {
+	if d.State != queue.StateSucceeded || d.User != "slack:U222" || d.ChatThread != "slack:C111:1610241741.000200" || d.Source != queue.SourceChat {
 		t.Fatalf("deploy %+v", d)
 	}
 	// One message, posted in the thread of the mention, then updated in

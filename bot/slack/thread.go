@@ -38,7 +38,7 @@ func (w *watcher) announce() {
 		}
 	}
 	err := w.a.retry(w.a.ctx, func() error {
-		_, _, err := w.a.api.PostMessageContext(w.a.ctx, channel, slackgo.MsgOptionText(text, false))
+		_, _, err := w.a.api.PostMessageContext(w.a.ctx, channel, slackgo.MsgOptionText(clip(text, maxText), false))
 		return err
 	})
 	if err != nil {
@@ -149,7 +149,7 @@ func (a *Adapter) tellRequester(d *queue.Deploy) {
 	}
 	text += fmt.Sprintf(" (<%s/api/v1/deploys/%d/log|log>)", a.cfg.BaseURL, d.ID)
 	err := a.retry(a.ctx, func() error {
-		_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(text, false))
+		_, _, err := a.api.PostMessageContext(a.ctx, id, slackgo.MsgOptionText(clip(text, maxText), false))
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deployq/deployq/queue"
 	slackgo "github.com/slack-go/slack"
 )
 
@@ -20,50 +21,73 @@ type person struct {
 type directory struct {
 	mu       sync.Mutex
 	byID     map[string]*person
-	byName   map[string]*person
+	byUser   map[string]*person  // deployq user (lower case) -> their Slack user
 	groups   map[string][]string // user id -> @handles
 	groupsAt time.Time
 }
 
 func newDirectory() *directory {
-	return &directory{byID: map[string]*person{}, byName: map[string]*person{}, groups: map[string][]string{}}
+	return &directory{byID: map[string]*person{}, byUser: map[string]*person{}, groups: map[string][]string{}}
 }
 
-// userName returns the deployq user for a Slack user id: the workspace's
-// unique user name, or the id when Slack cannot say.
-func (a *Adapter) userName(ctx context.Context, id string) string {
+// lookup returns what Slack says of a user id (users.info), kept for
+// identityTTL; the id stands for the name when Slack cannot say it.
+func (a *Adapter) lookup(ctx context.Context, id string) *person {
 	dir := a.dir
 	dir.mu.Lock()
 	p := dir.byID[id]
 	dir.mu.Unlock()
 	if p != nil && time.Since(p.at) < identityTTL {
-		return p.name
+		return p
 	}
 	u, err := a.api.GetUserInfoContext(ctx, id)
 	if err != nil {
-		a.log.Warn("slack: users.info", "user", id, "err", err)
+		a.log.Warn("slack: users.info", "user", id, "err", a.checked(err))
 		if p != nil {
-			return p.name
+			return p
 		}
-		return id
+		return &person{id: id, name: id}
 	}
 	p = &person{id: id, name: u.Name, email: u.Profile.Email, at: time.Now()}
 	if p.name == "" {
 		p.name = id
 	}
 	dir.mu.Lock()
-	dir.byID[id], dir.byName[strings.ToLower(p.name)] = p, p
+	dir.byID[id] = p
 	dir.mu.Unlock()
-	return p.name
+	return p
+}
+
+// who returns the deployq user of a Slack user id: the person of the
+// config who lists the user (by id or user name), else "slack:<user
+// name>" ("slack:<id>" when Slack cannot say the name), never a bare name
+// that an API token or a GitHub login could also bear. A name deployq
+// cannot keep (control or invisible characters, too long) is EInvalid.
+func (a *Adapter) who(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", queue.Errorf(queue.EInvalid, "a command without a Slack user")
+	}
+	p := a.lookup(ctx, id)
+	user, err := a.people.Who(queue.FromSlack, p.id)
+	if err != nil || strings.Contains(user, ":") { // no person lists the id
+		user, err = a.people.Who(queue.FromSlack, p.name)
+	}
+	if err != nil {
+		return "", err
+	}
+	a.dir.mu.Lock()
+	a.dir.byUser[strings.ToLower(user)] = p
+	a.dir.mu.Unlock()
+	return user, nil
 }
 
 // Identify returns the Slack identities of a deployq user this adapter has
-// seen: its Slack id, email and @group handles. It is the queue's
-// Options.Identify for the deployers and lockers rules.
-func (a *Adapter) Identify(ctx context.Context, name string) []string {
+// seen: its Slack id (bare and as slack:ID), email and @group handles. It
+// is the queue's Options.Identify for the deployers and lockers rules.
+func (a *Adapter) Identify(ctx context.Context, user string) []string {
 	dir := a.dir
 	dir.mu.Lock()
-	p := dir.byName[strings.ToLower(name)]
+	p := dir.byUser[strings.ToLower(user)]
 	stale := time.Since(dir.groupsAt) > identityTTL
 	dir.mu.Unlock()
 	if p == nil {
@@ -74,7 +98,7 @@ func (a *Adapter) Identify(ctx context.Context, name string) []string {
 	}
 	dir.mu.Lock()
 	defer dir.mu.Unlock()
-	ids := []string{p.id}
+	ids := []string{p.id, queue.FromSlack + ":" + p.id}
 	if p.email != "" {
 		ids = append(ids, p.email)
 	}
@@ -99,10 +123,10 @@ func (a *Adapter) loadGroups(ctx context.Context) {
 }
 
 // slackID returns the Slack id of a deployq user this adapter has seen.
-func (a *Adapter) slackID(name string) string {
+func (a *Adapter) slackID(user string) string {
 	a.dir.mu.Lock()
 	defer a.dir.mu.Unlock()
-	if p := a.dir.byName[strings.ToLower(name)]; p != nil {
+	if p := a.dir.byUser[strings.ToLower(user)]; p != nil {
 		return p.id
 	}
 	return ""

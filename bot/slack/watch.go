@@ -30,12 +30,20 @@ func (a *Adapter) DeployChanged(d *queue.Deploy) {
 	a.mu.Lock()
 	a.pending[d.ID] = &c
 	a.mu.Unlock()
+	a.signal()
+}
+
+// signal wakes the dispatcher.
+func (a *Adapter) signal() {
 	select {
 	case a.wake <- struct{}{}:
 	default:
 	}
 }
 
+// dispatch hands the changes of deploys to their watchers, starting one
+// for a deploy that has none. While Slack does not answer, changes wait
+// (the latest of each deploy) until it does.
 func (a *Adapter) dispatch() {
 	defer a.wg.Done()
 	done := newSeen(4096)
@@ -44,6 +52,9 @@ func (a *Adapter) dispatch() {
 		case <-a.ctx.Done():
 			return
 		case <-a.wake:
+		}
+		if !a.waitUp() {
+			return
 		}
 		a.mu.Lock()
 		batch := a.pending
@@ -183,7 +194,10 @@ func (w *watcher) run() {
 
 		switch {
 		case w.ts == "" || dirty && !now.Before(lastUpdate.Add(interval)):
-			if err := w.update(); err != nil {
+			if err := w.update(); unreachable(err) {
+				a.waitUp() // the message is owed, not failed
+				continue
+			} else if err != nil {
 				failures++
 				a.log.Error("slack: deploy message", "deploy", w.id, "err", err, "attempt", failures)
 				if failures >= 8 && terminal {
@@ -196,7 +210,9 @@ func (w *watcher) run() {
 			w.announce()
 			continue
 		case pendingLines && w.ts != "" && !now.Before(postDue):
-			if err := w.postLines(); err != nil {
+			if err := w.postLines(); unreachable(err) {
+				a.waitUp()
+			} else if err != nil {
 				a.log.Error("slack: log in thread", "deploy", w.id, "err", err)
 			}
 			lastPost = time.Now()
@@ -268,9 +284,10 @@ func (w *watcher) update() error {
 }
 
 // Idle waits until the messages of ended deploys show their end (or the
-// adapter's context ends); a stopping server calls it.
+// adapter's context ends, or Slack does not answer); a stopping server
+// calls it.
 func (a *Adapter) Idle() {
-	for a.ctx != nil && a.ctx.Err() == nil {
+	for a.ctx != nil && a.ctx.Err() == nil && a.Health() == nil {
 		a.mu.Lock()
 		busy := len(a.pending) > 0
 		for _, w := range a.watch {

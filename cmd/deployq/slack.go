@@ -22,22 +22,21 @@ func newSlack(c *config.Slack, baseURL string, log *slog.Logger) *slack.Adapter 
 	}
 	return slack.New(slack.Config{Mode: c.Mode, BotToken: c.BotToken, AppToken: c.AppToken,
 		SigningSecret: c.SigningSecret, Channel: c.Channel, Channels: c.Channels, APIURL: c.APIURL, BaseURL: baseURL,
-		LockNagAfter: c.LockNagAfter}, log)
+		LockNagAfter: c.LockNagAfter, AllowBots: c.AllowBots}, log)
 }
 
-// startSlack connects the Slack adapter, if there is one, once the queue
-// runs.
+// startSlack starts the Slack adapter, if there is one, once the queue
+// runs. It does not wait for Slack: a Slack that does not answer leaves
+// deployq running, degraded (/healthz), until it does. It never fails.
 func (m *Main) startSlack(b *bot.Bot) error {
 	if m.slack == nil {
 		return nil
 	}
 	ctx, stop := context.WithCancel(m.life)
-	if err := m.slack.Start(ctx, m.Service, b); err != nil {
-		stop()
-		return err
-	}
+	m.slack.SetPeople(m.Config.People)
+	m.slack.Start(ctx, m.Service, b)
 	m.stopSlack = stop
-	m.Logger.Info("slack connected", "mode", m.Config.Slack.Mode)
+	m.Logger.Info("slack started", "mode", m.Config.Slack.Mode)
 	return nil
 }
 
