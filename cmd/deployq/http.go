@@ -16,12 +16,18 @@ import (
 
 // listen opens the listener, before anything starts, and settles the base
 // URL: the address listened on when it was chosen by the command line or
-// by the system (port 0), else server.base_url.
+// by the system (port 0), else server.base_url. Without api_tokens the API
+// is open, so the address bound must be a loopback one, whoever chose it
+// (the config, --listen, the demo) and whatever its name resolved to.
 func (m *Main) listen() error {
 	s := m.Config.Server
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another deployq running? try --listen 127.0.0.1:0)", s.Listen, err)
+	}
+	if len(s.APITokens) == 0 && !loopback(ln.Addr()) {
+		ln.Close()
+		return fmt.Errorf("listen on %s: %s is not a loopback address, and without server.api_tokens the API would be open to anyone who reaches it: set api_tokens, or listen on 127.0.0.1", s.Listen, ln.Addr())
 	}
 	m.listener = ln
 	m.URL = s.BaseURL
@@ -29,6 +35,12 @@ func (m *Main) listen() error {
 		m.URL = "http://" + ln.Addr().String()
 	}
 	return nil
+}
+
+// loopback reports whether a listener's address is a loopback one.
+func loopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
 }
 
 // serveHTTP serves the API, the dashboard, chat over HTTP and the mounted
