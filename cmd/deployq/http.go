@@ -53,11 +53,14 @@ func (m *Main) serveHTTP(b *bot.Bot) {
 	}
 	var oauth *api.GitHubOAuth
 	if g := cfg.Server.GitHubOAuth; g != nil {
-		oauth = &api.GitHubOAuth{ClientID: g.ClientID, ClientSecret: g.ClientSecret, AuthURL: g.AuthURL, TokenURL: g.TokenURL, APIURL: g.APIURL}
+		oauth = &api.GitHubOAuth{ClientID: g.ClientID, ClientSecret: g.ClientSecret, AuthURL: g.AuthURL, TokenURL: g.TokenURL, APIURL: g.APIURL,
+			Allow: api.GitHubAllow{Orgs: g.Allow.Orgs, Teams: g.Allow.Teams, Logins: g.Allow.Logins}}
 	}
+	s := cfg.Server
 	handler := api.New(api.Options{
 		Service: m.Service, Logger: m.Logger, BaseURL: m.URL, Tokens: tokens, Metrics: m.metrics, Mount: m.mounts(),
-		Events: m.events, GitHubOAuth: oauth, Degraded: m.degraded,
+		Events: m.events, GitHubOAuth: oauth, Degraded: m.degraded, People: cfg.People,
+		Limits: api.Limits{BodyTimeout: s.BodyTimeout, WriteTimeout: s.WriteTimeout, Followers: s.MaxFollowers, FollowersPerDeploy: s.MaxFollowersPerDeploy},
 		Chat: func(ctx context.Context, user, text string) (string, *queue.Deploy, error) {
 			r := b.Handle(ctx, bot.Message{User: user, Text: text})
 			return r.Text, r.Deploy, r.Err
@@ -66,9 +69,12 @@ func (m *Main) serveHTTP(b *bot.Bot) {
 	// Handlers (log streams above all) end when the server stops.
 	reqCtx, endRequests := context.WithCancel(m.life)
 	m.endRequests = endRequests
+	// Headers come within 10s and 64 KiB; an idle connection is closed
+	// after 2 minutes; bodies and writes are bounded by the handler.
 	m.HTTPServer = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return reqCtx }}
 	m.served = make(chan error, 1)
 	go func() {
 		if err := m.HTTPServer.Serve(m.listener); !errors.Is(err, http.ErrServerClosed) {
