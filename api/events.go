@@ -75,7 +75,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	done, err := s.streams.open(0)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.refuseStream(w, r, err)
 		return
 	}
 	defer done()

@@ -54,7 +54,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	if follow {
 		done, err := s.streams.open(id)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.refuseStream(w, r, err)
 			return
 		}
 		defer done()

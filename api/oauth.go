@@ -7,7 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html/template"
+	"html"
 	"io"
 	"net/http"
 	"strings"
@@ -243,7 +243,9 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-var refusedPage = template.Must(template.New("refused").Parse(`<!doctype html>
+// refusedPage is the page of a sign-in refused; %s is why, HTML-escaped.
+// (html/template would keep every method of every type in the binary.)
+const refusedPage = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -254,12 +256,12 @@ var refusedPage = template.Must(template.New("refused").Parse(`<!doctype html>
 <body>
 <main id="main" class="refused">
 <h1>Sign-in refused</h1>
-<p id="why">{{.}}</p>
+<p id="why">%s</p>
 <p><a href="/#/login">Back to sign-in</a></p>
 </main>
 </body>
 </html>
-`))
+`
 
 // refuseSignIn answers a GitHub sign-in that ends here with a page that
 // says why.
@@ -268,5 +270,5 @@ func refuseSignIn(w http.ResponseWriter, status int, why string) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'")
 	w.WriteHeader(status)
-	refusedPage.Execute(w, why)
+	fmt.Fprintf(w, refusedPage, html.EscapeString(why))
 }

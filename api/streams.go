@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"sync"
 
 	"github.com/deployq/deployq/queue"
@@ -49,6 +50,14 @@ func (st *streams) open(deploy int64) (func(), error) {
 	}
 	var once sync.Once
 	return func() { once.Do(func() { st.close(deploy) }) }, nil
+}
+
+// refuseStream answers a stream over a cap, and closes the connection: a
+// client that asked for a stream it cannot have is not kept waiting for
+// its next request.
+func (s *Server) refuseStream(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Connection", "close")
+	s.writeError(w, r, err)
 }
 
 func (st *streams) close(deploy int64) {

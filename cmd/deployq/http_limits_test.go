@@ -188,8 +188,8 @@ func followServer(t *testing.T, server, command string, lines int) string {
 }
 
 // Followers are counted: past max_followers_per_deploy a follower of that
-// deploy gets 429, past max_followers any stream gets 503, and a place
-// that frees is taken again.
+// deploy gets 429, past max_followers any stream gets 503 (and the
+// connection is closed), and a place that frees is taken again.
 func TestFollowersAreCapped(t *testing.T) {
 	base := followServer(t, "  max_followers: 3\n  max_followers_per_deploy: 2\n", "echo started", 1)
 	follow := func(path string, hdr ...string) (*http.Response, string) {
@@ -214,7 +214,7 @@ func TestFollowersAreCapped(t *testing.T) {
 		t.Fatalf("a second follower: %d %s", r.StatusCode, text)
 	}
 	if r, text := follow("/api/v1/deploys/1/log?follow=1"); r.StatusCode != 429 || !strings.Contains(text, `"too_many"`) ||
-		!strings.Contains(text, "2 followers of deploy #1 are open") {
+		!strings.Contains(text, "2 followers of deploy #1 are open") || !r.Close {
 		t.Fatalf("a third follower of #1: %d %s", r.StatusCode, text)
 	}
 	if r, text := follow("/api/v1/events"); r.StatusCode != 200 {
