@@ -43,6 +43,12 @@ type Options struct {
 	// Degraded says which outside parts deployq works without for now
 	// (slack: why), for /healthz; nil: none.
 	Degraded func() map[string]string
+	// People says who a GitHub login signing in is (a person's name, or
+	// github:login); nil: github:login.
+	People *queue.People
+	// Limits bound what peers can hold: body and write timeouts, bodies
+	// of unknown senders, followers.
+	Limits Limits
 }
 
 // Server is the HTTP handler of deployq.
@@ -57,59 +63,53 @@ type Server struct {
 	sessions *sessions
 	oauth    *GitHubOAuth
 	degraded func() map[string]string
+	people   *queue.People
+	limits   Limits
+	// bodyTurns holds a place for each body of an unknown sender being
+	// read (unknownSender).
+	bodyTurns chan struct{}
+	streams   *streams
 }
 
 // New builds the handler.
 func New(o Options) *Server {
-	s := &Server{svc: o.Service, log: o.Logger, baseURL: strings.TrimRight(o.BaseURL, "/"), tokens: o.Tokens, chat: o.Chat,
-		hub: o.Events, sessions: newSessions(), oauth: o.GitHubOAuth, degraded: o.Degraded}
+	limits := o.Limits.withDefaults()
+	base := strings.TrimRight(o.BaseURL, "/")
+	s := &Server{svc: o.Service, log: o.Logger, baseURL: base, tokens: o.Tokens, chat: o.Chat,
+		hub: o.Events, sessions: newSessions(strings.HasPrefix(base, "https://")), oauth: o.GitHubOAuth,
+		degraded: o.Degraded, people: o.People, limits: limits,
+		bodyTurns: make(chan struct{}, limits.OpenBodies), streams: newStreams(limits)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	r := chi.NewRouter()
-	r.Use(s.recoverer)
-	r.Get("/healthz", s.healthz)
-	if o.Metrics != nil {
-		r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
-	}
-	for path, h := range o.Mount {
-		r.Handle(path, h)
-	}
-	if !o.NoUI {
-		s.mountUI(r)
-	}
-	r.With(limitBody).Post("/ui/login", s.login)
-	r.Get("/ui/whoami", s.uiWhoami)
-	r.Get("/ui/config", s.uiConfig)
-	r.Post("/ui/logout", s.logout)
-	r.Get("/ui/auth/github", s.githubLogin)
-	r.Get("/ui/auth/github/callback", s.githubCallback)
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(s.auth, limitBody)
-		r.Post("/deploys", s.createDeploy)
-		r.Get("/deploys", s.listDeploys)
-		r.Get("/deploys/{id}", s.getDeploy)
-		r.Post("/deploys/{id}/cancel", s.onDeploy(http.StatusAccepted, s.svc.Cancel))
-		r.Post("/deploys/{id}/continue", s.onDeploy(http.StatusAccepted, s.svc.Continue))
-		r.Get("/deploys/{id}/log", s.getLog)
-		r.Post("/rollbacks", s.createRollback)
-		r.Post("/operations", s.createOperation)
-		r.Post("/promotions", s.createPromotion)
-		r.Post("/deploys/{id}/approve", s.onDeploy(http.StatusOK, s.svc.Approve))
-		r.Post("/deploys/{id}/reject", s.rejectDeploy)
-		r.Get("/freezes", s.listFreezes)
-		r.Post("/freezes", s.createFreeze)
-		r.Delete("/freezes/{env}", s.deleteFreeze)
-		r.Delete("/locks", s.deleteAllLocks)
-		r.Get("/environments", s.environments)
-		r.Get("/locks", s.listLocks)
-		r.Post("/locks", s.createLock)
-		r.Delete("/locks/{env}", s.deleteLock)
-		r.Post("/chat", s.postChat)
-		r.Get("/audit", s.audit)
-		r.Get("/events", s.events)
-		r.Get("/whoami", s.whoami)
-		r.Get("/preview", s.preview)
+	r.Use(s.recoverer, s.deadlines)
+	// Webhooks and chat adapters: their senders prove who they are by a
+	// signature over the whole body, so a few bodies are read at a time.
+	r.Group(func(r chi.Router) {
+		r.Use(s.unknownSender)
+		for path, h := range o.Mount {
+			r.Handle(path, h)
+		}
+	})
+	// What browsers use: no other site may change anything through them.
+	r.Group(func(r chi.Router) {
+		r.Use(s.sameSite)
+		r.Get("/healthz", s.healthz)
+		if o.Metrics != nil {
+			o.Metrics.Registry.MustRegister(s.streams)
+			r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
+		}
+		if !o.NoUI {
+			s.mountUI(r)
+		}
+		r.With(s.unknownSender, limitBody).Post("/ui/login", s.login)
+		r.Get("/ui/whoami", s.uiWhoami)
+		r.Get("/ui/config", s.uiConfig)
+		r.Post("/ui/logout", s.logout)
+		r.Get("/ui/auth/github", s.githubLogin)
+		r.Get("/ui/auth/github/callback", s.githubCallback)
+		r.Route("/api/v1", s.routeAPI)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, queue.Errorf(queue.ENotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -119,6 +119,41 @@ func New(o Options) *Server {
 	})
 	s.router = r
 	return s
+}
+
+// routeAPI routes /api/v1: who asks is known (auth) before a body is read,
+// and on an open server, where anyone may ask, a few bodies are read at a
+// time.
+func (s *Server) routeAPI(r chi.Router) {
+	r.Use(s.auth)
+	if len(s.tokens) == 0 {
+		r.Use(s.unknownSender)
+	}
+	r.Use(limitBody)
+	r.Post("/deploys", s.createDeploy)
+	r.Get("/deploys", s.listDeploys)
+	r.Get("/deploys/{id}", s.getDeploy)
+	r.Post("/deploys/{id}/cancel", s.onDeploy(http.StatusAccepted, s.svc.Cancel))
+	r.Post("/deploys/{id}/continue", s.onDeploy(http.StatusAccepted, s.svc.Continue))
+	r.Get("/deploys/{id}/log", s.getLog)
+	r.Post("/rollbacks", s.createRollback)
+	r.Post("/operations", s.createOperation)
+	r.Post("/promotions", s.createPromotion)
+	r.Post("/deploys/{id}/approve", s.onDeploy(http.StatusOK, s.svc.Approve))
+	r.Post("/deploys/{id}/reject", s.rejectDeploy)
+	r.Get("/freezes", s.listFreezes)
+	r.Post("/freezes", s.createFreeze)
+	r.Delete("/freezes/{env}", s.deleteFreeze)
+	r.Delete("/locks", s.deleteAllLocks)
+	r.Get("/environments", s.environments)
+	r.Get("/locks", s.listLocks)
+	r.Post("/locks", s.createLock)
+	r.Delete("/locks/{env}", s.deleteLock)
+	r.Post("/chat", s.postChat)
+	r.Get("/audit", s.audit)
+	r.Get("/events", s.events)
+	r.Get("/whoami", s.whoami)
+	r.Get("/preview", s.preview)
 }
 
 // ServeHTTP implements http.Handler.
@@ -142,9 +177,14 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 }
 
 // limitBody caps request bodies at MaxBody: a longer one fails to decode
-// with too_large.
+// with too_large, and one declared longer is refused before it is read.
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBody {
+			w.Header().Set("Connection", "close")
+			writeErrorBody(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("request body over %d bytes", MaxBody))
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 		next.ServeHTTP(w, r)
 	})

@@ -65,11 +65,19 @@ type response struct {
 	header http.Header
 }
 
-// do sends a request with headers given as name, value pairs.
+// do sends a request with headers given as name, value pairs; a body is
+// JSON unless they say otherwise.
 func (s *server) do(t *testing.T, method, path, body string, hdr ...string) response {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	c := s.client

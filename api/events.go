@@ -66,35 +66,48 @@ func (e *Events) LockChanged(l *queue.Lock, locked bool) {
 
 // events: GET /api/v1/events, deploy and lock changes as server-sent
 // events ("deploy" {id, app, env, state}, "lock" {env, app, locked}), with
-// a comment every 25s to keep proxies from closing the stream.
+// a comment every 25s to keep proxies from closing the stream. Streams are
+// counted with the log followers (Limits); each write has WriteTimeout.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if s.hub == nil {
 		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "no event stream on this server"))
 		return
 	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
+	done, err := s.streams.open(0)
+	if err != nil {
+		s.refuseStream(w, r, err)
 		return
 	}
+	defer done()
+	rc := http.NewResponseController(w)
 	ch := s.hub.subscribe()
 	defer s.hub.unsubscribe(ch)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
+	s.armWrite(rc)
 	fmt.Fprint(w, ": deployq events\n\n")
-	fl.Flush()
+	if rc.Flush() != nil {
+		return
+	}
+	defer s.armWrite(rc)
 	keep := time.NewTicker(25 * time.Second)
 	defer keep.Stop()
 	for {
+		var err error
 		select {
 		case <-r.Context().Done():
 			return
 		case <-keep.C:
-			fmt.Fprint(w, ": keepalive\n\n")
+			s.armWrite(rc)
+			_, err = fmt.Fprint(w, ": keepalive\n\n")
 		case ev := <-ch:
 			b, _ := json.Marshal(ev.data)
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b)
+			s.armWrite(rc)
+			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b)
 		}
-		fl.Flush()
+		if err != nil || rc.Flush() != nil {
+			return
+		}
 	}
 }

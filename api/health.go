@@ -14,7 +14,9 @@ import (
 // with the error.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.svc.Deploys(r.Context(), queue.DeployFilter{Limit: 1}); err != nil {
-		s.log.Error("health: reading deploys", "err", err)
+		if r.Context().Err() == nil { // else the client went away
+			s.log.Error("health: reading deploys", "err", err)
+		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": queue.ErrorMessage(err)})
 		return
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -145,19 +147,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers with err: its code's status from the table (500 for
-// an error without a code, logged), 413 for a body over MaxBody.
+// an error without a code, logged), 413 for a body over MaxBody, 408 for
+// one that did not arrive in time, 415 for one that is not JSON, 429 for
+// a follower too many. A request whose client went away is not logged as
+// an error: nobody waits for its answer.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code, message := queue.ErrorCode(err), queue.ErrorMessage(err)
 	status := statuses[code]
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var mte *mediaTypeError
+	var tme *tooManyError
+	switch {
+	case errors.As(err, &mbe):
 		status, code = http.StatusRequestEntityTooLarge, "too_large"
 		message = fmt.Sprintf("request body over %d bytes", mbe.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		status, code = http.StatusRequestTimeout, "timeout"
+		message = fmt.Sprintf("the request body did not arrive within %s", s.limits.BodyTimeout)
+		w.Header().Set("Connection", "close")
+	case errors.As(err, &mte):
+		status, code, message = http.StatusUnsupportedMediaType, "unsupported_media_type", mte.Error()
+	case errors.As(err, &tme):
+		status, code, message = http.StatusTooManyRequests, "too_many", tme.Error()
+		w.Header().Set("Retry-After", "10")
 	}
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
 	if status == http.StatusInternalServerError {
+		if r.Context().Err() != nil {
+			s.log.Debug("request ended: the client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+			return
+		}
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if code == queue.EUnauthorized {
@@ -173,15 +194,30 @@ func writeErrorBody(w http.ResponseWriter, status int, code queue.Code, message 
 	writeJSON(w, status, body)
 }
 
-// decode reads a JSON body strictly: EInvalid, or a field's own error
-// (ttl), or the *http.MaxBytesError of a body over MaxBody.
+// mediaTypeError refuses a body that does not say it is JSON: 415.
+type mediaTypeError struct{ got string }
+
+func (e *mediaTypeError) Error() string {
+	return fmt.Sprintf("the body must be JSON (Content-Type: application/json), not %q", e.got)
+}
+
+// decode reads a JSON body strictly: a *mediaTypeError unless its
+// Content-Type is application/json (a page of another site can send a
+// form or text/plain without asking, never JSON), EInvalid, or a field's
+// own error (ttl), or the error of a body over MaxBody or past its
+// deadline.
 func decode(r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return &mediaTypeError{got: ct}
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		var qe *queue.Error
-		if errors.As(err, &mbe) || errors.As(err, &qe) { // too large, or a field that says what is wrong with it
+		// too large, late, or a field that says what is wrong with it
+		if errors.As(err, &mbe) || errors.As(err, &qe) || errors.Is(err, os.ErrDeadlineExceeded) {
 			return err
 		}
 		return queue.Errorf(queue.EInvalid, "malformed JSON body: %v", err)

@@ -26,9 +26,15 @@ func FormatLine(l queue.LogLine) string {
 	return fmt.Sprintf("%s %-6s %s%s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000Z"), l.Stream, host, l.Text)
 }
 
+// flushBytes is how much of a log is gathered before it is written: a
+// follower holds at most about this much besides a line.
+const flushBytes = 32 << 10
+
 // getLog serves a deploy's log: text/plain, followed with ?follow=1, or as
 // server-sent events when the client accepts text/event-stream. ?after=SEQ
-// (or Last-Event-ID) starts after a line already seen.
+// (or Last-Event-ID) starts after a line already seen. Followers are
+// counted (Limits); each write has WriteTimeout, so one that stops
+// reading is cut.
 func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.deployID(w, r)
 	if !ok {
@@ -45,6 +51,14 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	}
 	sse := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	follow := sse || r.URL.Query().Get("follow") == "1" || r.URL.Query().Get("follow") == "true"
+	if follow {
+		done, err := s.streams.open(id)
+		if err != nil {
+			s.refuseStream(w, r, err)
+			return
+		}
+		defer done()
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -57,19 +71,32 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+	s.armWrite(rc)
 	rc.Flush()
+	// The last bytes (the end event, the trailer) get their own time.
+	defer s.armWrite(rc)
 
 	var buf []byte
-	emit := func(lines []queue.LogLine) error {
+	write := func() error {
+		s.armWrite(rc)
+		_, err := w.Write(buf)
 		buf = buf[:0]
+		return err
+	}
+	emit := func(lines []queue.LogLine) error {
 		for _, l := range lines {
 			if sse {
 				buf = appendEvent(buf, l)
 			} else {
 				buf = append(buf, FormatLine(l)...)
 			}
+			if len(buf) >= flushBytes {
+				if err := write(); err != nil {
+					return err
+				}
+			}
 		}
-		if _, err := w.Write(buf); err != nil {
+		if err := write(); err != nil {
 			return err
 		}
 		if follow {
@@ -95,6 +122,7 @@ func (s *Server) getLog(w http.ResponseWriter, r *http.Request) {
 	}
 	end, _ := json.Marshal(s.deployJSON(d))
 	if sse {
+		s.armWrite(rc)
 		fmt.Fprintf(w, "event: end\ndata: %s\n\n", end)
 		rc.Flush()
 		return

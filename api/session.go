@@ -1,92 +1,109 @@
 package api
 
 import (
-	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/deployq/deployq/queue"
-	"golang.org/x/oauth2"
 )
 
-// The dashboard signs in with an API token or with GitHub (OAuth); either
-// way it then holds a session cookie naming the user, signed by the
-// server. Requests that change something with a cookie must also carry
-// the X-Deployq-UI header, which no other site can make a browser send:
-// that stops cross-site requests riding on the cookie.
+// The dashboard signs in with an API token or with GitHub (OAuth,
+// oauth.go); either way it then holds a session cookie: a random key to a
+// session the server keeps, which sign-out ends for good. Requests that
+// change something with a cookie must also carry the X-Deployq-UI header,
+// which no other site can make a browser send: that stops cross-site
+// requests riding on the cookie.
 
 const (
 	sessionCookie = "deployq_session"
-	stateCookie   = "deployq_oauth_state"
 	sessionTTL    = 12 * time.Hour
+	maxSessions   = 10000 // past it, signing in ends the session closest to its end
 	uiHeader      = "X-Deployq-UI"
 )
 
-// GitHubOAuth signs dashboard users in with GitHub: their login is their
-// deployq user name, for the same deployers, lockers and approvers rules.
-type GitHubOAuth struct {
-	ClientID, ClientSecret string
-	// AuthURL, TokenURL and APIURL default to github.com's.
-	AuthURL, TokenURL, APIURL string
-}
-
+// sessions are the dashboard's sessions, by the hash of their key.
 type sessions struct {
-	key []byte
+	secure bool // cookies only over https: base_url is https
+
+	mu   sync.Mutex
+	byID map[[sha256.Size]byte]session
 }
 
-func newSessions() *sessions {
+type session struct {
+	user    string
+	expires time.Time
+}
+
+func newSessions(secure bool) *sessions {
+	return &sessions{secure: secure, byID: map[[sha256.Size]byte]session{}}
+}
+
+// issue starts a session for user and sets its cookie.
+func (ss *sessions) issue(w http.ResponseWriter, user string) {
 	k := make([]byte, 32)
 	rand.Read(k)
-	return &sessions{key: k}
-}
-
-func (ss *sessions) sign(v string) string {
-	m := hmac.New(sha256.New, ss.key)
-	m.Write([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func (ss *sessions) issue(w http.ResponseWriter, user string) {
-	v := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + strconv.FormatInt(time.Now().Add(sessionTTL).Unix(), 10)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: v + "." + ss.sign(v), Path: "/", HttpOnly: true,
+	key := base64.RawURLEncoding.EncodeToString(k)
+	now := time.Now()
+	ss.mu.Lock()
+	if len(ss.byID) >= maxSessions {
+		ss.evict(now)
+	}
+	ss.byID[sha256.Sum256([]byte(key))] = session{user: user, expires: now.Add(sessionTTL)}
+	ss.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: key, Path: "/", HttpOnly: true, Secure: ss.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionTTL.Seconds())})
 }
 
-// user reads a valid session cookie.
+// evict forgets the ended sessions, and if none had, the one closest to
+// its end. ss.mu is held.
+func (ss *sessions) evict(now time.Time) {
+	var first [sha256.Size]byte
+	var firstEnd time.Time
+	for id, s := range ss.byID {
+		if now.After(s.expires) {
+			delete(ss.byID, id)
+		} else if firstEnd.IsZero() || s.expires.Before(firstEnd) {
+			first, firstEnd = id, s.expires
+		}
+	}
+	if len(ss.byID) >= maxSessions {
+		delete(ss.byID, first)
+	}
+}
+
+// user is the user of the request's session, if it has a live one.
 func (ss *sessions) user(r *http.Request) (string, bool) {
 	c, err := r.Cookie(sessionCookie)
-	if err != nil {
+	if err != nil || c.Value == "" {
 		return "", false
 	}
-	i := strings.LastIndexByte(c.Value, '.')
-	if i < 0 {
-		return "", false
-	}
-	v, sig := c.Value[:i], c.Value[i+1:]
-	if subtle.ConstantTimeCompare([]byte(sig), []byte(ss.sign(v))) != 1 {
-		return "", false
-	}
-	name, exp, ok := strings.Cut(v, ".")
+	id := sha256.Sum256([]byte(c.Value))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.byID[id]
 	if !ok {
 		return "", false
 	}
-	t, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || time.Now().Unix() > t {
+	if time.Now().After(s.expires) {
+		delete(ss.byID, id)
 		return "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(name)
-	if err != nil || !userRe.MatchString(string(b)) {
-		return "", false
+	return s.user, true
+}
+
+// end ends the request's session, and clears its cookie.
+func (ss *sessions) end(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		ss.mu.Lock()
+		delete(ss.byID, sha256.Sum256([]byte(c.Value)))
+		ss.mu.Unlock()
 	}
-	return string(b), true
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: ss.secure,
+		SameSite: http.SameSiteLaxMode})
 }
 
 // login: POST /ui/login {token} -> the session cookie.
@@ -111,8 +128,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"user": user})
 }
 
+// logout: POST /ui/logout ends the session: its cookie no longer works,
+// even where it was copied.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	s.sessions.end(w, r)
 	writeJSON(w, http.StatusOK, map[string]string{})
 }
 
@@ -145,75 +164,4 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	out := s.signIn()
 	out["user"] = userOf(r)
 	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) oauthConfig(r *http.Request) *oauth2.Config {
-	g := s.oauth
-	authURL, tokenURL := g.AuthURL, g.TokenURL
-	if authURL == "" {
-		authURL = "https://github.com/login/oauth/authorize"
-	}
-	if tokenURL == "" {
-		tokenURL = "https://github.com/login/oauth/access_token"
-	}
-	return &oauth2.Config{ClientID: g.ClientID, ClientSecret: g.ClientSecret,
-		Endpoint:    oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL},
-		RedirectURL: s.baseURL + "/ui/auth/github/callback", Scopes: []string{"read:user"}}
-}
-
-// githubLogin: GET /ui/auth/github -> GitHub's authorize page.
-func (s *Server) githubLogin(w http.ResponseWriter, r *http.Request) {
-	if s.oauth == nil {
-		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "GitHub sign-in is not set up (server.github_oauth)"))
-		return
-	}
-	b := make([]byte, 16)
-	rand.Read(b)
-	state := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: "/ui/auth/github", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, MaxAge: 600})
-	http.Redirect(w, r, s.oauthConfig(r).AuthCodeURL(state), http.StatusFound)
-}
-
-// githubCallback: the code -> a token -> the GitHub login -> a session.
-func (s *Server) githubCallback(w http.ResponseWriter, r *http.Request) {
-	if s.oauth == nil {
-		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "GitHub sign-in is not set up"))
-		return
-	}
-	c, err := r.Cookie(stateCookie)
-	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.URL.Query().Get("state"))) != 1 {
-		s.writeError(w, r, queue.Errorf(queue.EForbidden, "GitHub sign-in: the state does not match; start again"))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
-	defer cancel()
-	tok, err := s.oauthConfig(r).Exchange(ctx, r.URL.Query().Get("code"))
-	if err != nil {
-		s.writeError(w, r, queue.Errorf(queue.EUnauthorized, "GitHub sign-in: %v", err))
-		return
-	}
-	api := s.oauth.APIURL
-	if api == "" {
-		api = "https://api.github.com"
-	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(api, "/")+"/user", nil)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	tok.SetAuthHeader(req)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.writeError(w, r, queue.Errorf(queue.EInternal, "GitHub sign-in: %v", err))
-		return
-	}
-	defer resp.Body.Close()
-	var u struct {
-		Login string `json:"login"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&u) != nil || !userRe.MatchString(u.Login) {
-		s.writeError(w, r, queue.Errorf(queue.EUnauthorized, "GitHub sign-in: GET /user answered %d", resp.StatusCode))
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: "", Path: "/ui/auth/github", MaxAge: -1})
-	s.sessions.issue(w, u.Login)
-	http.Redirect(w, r, "/", http.StatusFound)
 }

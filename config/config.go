@@ -49,6 +49,15 @@ type Server struct {
 	KillGrace time.Duration `yaml:"kill_grace"`
 	// GitHubOAuth lets dashboard users sign in with GitHub.
 	GitHubOAuth *GitHubOAuth `yaml:"github_oauth"`
+	// BodyTimeout bounds the reading of a request body (default 10s).
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// WriteTimeout bounds each write to a client: a log follower that
+	// stops reading is cut after it (default 30s).
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxFollowers caps the log followers and event streams open at once
+	// (default 500); MaxFollowersPerDeploy those of one deploy (default 50).
+	MaxFollowers          int `yaml:"max_followers"`
+	MaxFollowersPerDeploy int `yaml:"max_followers_per_deploy"`
 }
 
 // GitHubOAuth is a GitHub OAuth app for the dashboard's sign-in; its
@@ -60,6 +69,16 @@ type GitHubOAuth struct {
 	AuthURL  string `yaml:"auth_url"`
 	TokenURL string `yaml:"token_url"`
 	APIURL   string `yaml:"api_url"`
+	// Allow says who may sign in; it is required.
+	Allow GitHubAllow `yaml:"allow"`
+}
+
+// GitHubAllow lets in a GitHub user who is one of Logins, an active
+// member of one of Orgs, or a member of one of Teams (org/team-slug).
+type GitHubAllow struct {
+	Orgs   []string `yaml:"orgs"`
+	Teams  []string `yaml:"teams"`
+	Logins []string `yaml:"logins"`
 }
 
 // Slack is the slack section.
@@ -383,6 +402,62 @@ func (d *decoder) validateServer(root *yaml.Node, s *Server) error {
 	if len(s.APITokens) == 0 && !isLoopback(host) {
 		return d.errf(at("listen"), "server.listen",
 			"%s is not a loopback address: set server.api_tokens, or listen on 127.0.0.1", s.Listen)
+	}
+	for _, l := range []struct {
+		key      string
+		negative bool
+	}{{"max_followers", s.MaxFollowers < 0}, {"max_followers_per_deploy", s.MaxFollowersPerDeploy < 0}} {
+		if l.negative {
+			return d.errf(at(l.key), "server."+l.key, "cannot be negative (0: the default)")
+		}
+	}
+	return d.validateGitHubOAuth(root, s.GitHubOAuth)
+}
+
+// githubNameRe is a GitHub login or organization: letters, digits and
+// single hyphens, at most 39 characters.
+var githubNameRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+
+// teamSlugRe is a team's slug.
+var teamSlugRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+
+// validateGitHubOAuth checks the dashboard's GitHub sign-in: an OAuth
+// app, and who it lets in, which must be said.
+func (d *decoder) validateGitHubOAuth(root *yaml.Node, g *GitHubOAuth) error {
+	if g == nil {
+		return nil
+	}
+	at := func(path ...any) *yaml.Node {
+		if n := find(root, append([]any{"server", "github_oauth"}, path...)...); n != nil {
+			return n
+		}
+		return find(root, "server", "github_oauth")
+	}
+	const key = "server.github_oauth"
+	switch {
+	case g.ClientID == "":
+		return d.errf(at("client_id"), key+".client_id", "required: the OAuth app's client id")
+	case g.ClientSecret == "":
+		return d.errf(at("client_secret"), key+".client_secret", "required: the OAuth app's client secret")
+	case len(g.Allow.Orgs)+len(g.Allow.Teams)+len(g.Allow.Logins) == 0:
+		return d.errf(at("allow"), key+".allow",
+			"say who may sign in (orgs, teams as org/team-slug, logins): without it any GitHub account could")
+	}
+	for _, list := range []struct {
+		field string
+		names []string
+	}{{"orgs", g.Allow.Orgs}, {"logins", g.Allow.Logins}} {
+		for i, n := range list.names {
+			if !githubNameRe.MatchString(n) {
+				return d.errf(at("allow", list.field, i), fmt.Sprintf("%s.allow.%s[%d]", key, list.field, i), "not a GitHub name: %q", n)
+			}
+		}
+	}
+	for i, t := range g.Allow.Teams {
+		org, slug, ok := strings.Cut(t, "/")
+		if !ok || !githubNameRe.MatchString(org) || !teamSlugRe.MatchString(slug) {
+			return d.errf(at("allow", "teams", i), fmt.Sprintf("%s.allow.teams[%d]", key, i), "want org/team-slug, got %q", t)
+		}
 	}
 	return nil
 }

@@ -144,6 +144,17 @@ func TestParseErrors(t *testing.T) {
 		{"ErrGitHubPollNoAPI", "github:\n  mode: poll\n", `deployq.yaml:2: github.mode: polling reads GitHub's API: set github.token (or a GitHub App)`},
 		{"ErrOpenOnNonLoopback", "server:\n  listen: 0.0.0.0:8080\n",
 			`deployq.yaml:2: server.listen: 0.0.0.0:8080 is not a loopback address: set server.api_tokens, or listen on 127.0.0.1`},
+		{"ErrOAuthNoAllow", "server:\n  github_oauth: {client_id: Iv1.abc, client_secret: s3cret}\n",
+			`deployq.yaml:2: server.github_oauth.allow: say who may sign in (orgs, teams as org/team-slug, logins): without it any GitHub account could`},
+		{"ErrOAuthEmptyAllow", "server:\n  github_oauth:\n    client_id: Iv1.abc\n    client_secret: s3cret\n    allow: {orgs: []}\n",
+			`deployq.yaml:5: server.github_oauth.allow: say who may sign in`},
+		{"ErrOAuthNoSecret", "server:\n  github_oauth: {client_id: Iv1.abc, allow: {logins: [octocat]}}\n",
+			`deployq.yaml:2: server.github_oauth.client_secret: required: the OAuth app's client secret`},
+		{"ErrOAuthTeamWithoutOrg", "server:\n  github_oauth:\n    client_id: Iv1.abc\n    client_secret: s3cret\n    allow:\n      teams: [justice-league]\n",
+			`deployq.yaml:6: server.github_oauth.allow.teams[0]: want org/team-slug, got "justice-league"`},
+		{"ErrOAuthBadLogin", "server:\n  github_oauth:\n    client_id: Iv1.abc\n    client_secret: s3cret\n    allow:\n      logins: [octocat, \"github:octocat\"]\n",
+			`deployq.yaml:6: server.github_oauth.allow.logins[1]: not a GitHub name: "github:octocat"`},
+		{"ErrNegativeFollowers", "server:\n  max_followers_per_deploy: -5\n", `deployq.yaml:2: server.max_followers_per_deploy: cannot be negative (0: the default)`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),
 			`deployq.yaml:6: apps[web].environments[staging].shell: command: unknown placeholder {branch}`},
 		{"ErrMissingSettings", base("      - name: staging\n        runner: shell\n"),
@@ -167,6 +178,36 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got  %s\nwant %s", err, c.want)
 			}
 		})
+	}
+}
+
+// Who may sign in with GitHub, and the limits on peers, as the server
+// section gives them.
+func TestServerOAuthAndLimits(t *testing.T) {
+	y := `server:
+  body_timeout: 5s
+  write_timeout: 1m
+  max_followers: 40
+  max_followers_per_deploy: 4
+  github_oauth:
+    client_id: Iv1.abc
+    client_secret: s3cret
+    allow:
+      orgs: [github]
+      teams: [github/justice-league]
+      logins: [octocat, mona-lisa]
+`
+	c, err := config.Parse("deployq.yaml", []byte(y), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	if s.BodyTimeout != 5*time.Second || s.WriteTimeout != time.Minute || s.MaxFollowers != 40 || s.MaxFollowersPerDeploy != 4 {
+		t.Fatalf("limits %+v", s)
+	}
+	a := s.GitHubOAuth.Allow
+	if strings.Join(a.Orgs, ",") != "github" || strings.Join(a.Teams, ",") != "github/justice-league" || strings.Join(a.Logins, ",") != "octocat,mona-lisa" {
+		t.Fatalf("allow %+v", a)
 	}
 }
 

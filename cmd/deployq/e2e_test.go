@@ -119,7 +119,7 @@ func (s *server) stop(t testing.TB) {
 }
 
 // cli runs a client command against the server.
-func (s *server) cli(t *testing.T, env []string, stdin string, args ...string) (string, int) {
+func (s *server) cli(t testing.TB, env []string, stdin string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -6,34 +6,39 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
 
-// fakeGitHubOAuth plays GitHub's OAuth app endpoints and GET /user.
+// fakeGitHubOAuth plays GitHub for a dashboard sign-in: the OAuth app's
+// endpoints, and GET /user, /user/memberships/orgs and /user/teams
+// answered with real examples of GitHub's API (testdata/oauth).
 type fakeGitHubOAuth struct {
 	url   string
 	login string
-	mu    sync.Mutex
-	n     int
+
+	mu     sync.Mutex
+	n      int      // codes exchanged
+	scopes []string // granted at the last authorize
 }
 
 func newFakeGitHubOAuth(t *testing.T) *fakeGitHubOAuth {
 	t.Helper()
-	b, err := os.ReadFile("testdata/oauth/compare-commits.200.json")
-	if err != nil {
-		t.Fatal(err)
+	read := func(name string) []byte {
+		b, err := os.ReadFile("testdata/oauth/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
-	var cmp struct {
-		Commits []struct {
-			Author map[string]any `json:"author"`
-		} `json:"commits"`
+	user, memberships, teams := read("user.200.json"), read("memberships-orgs.200.json"), read("teams.200.json")
+	var u struct{ Login string }
+	if err := json.Unmarshal(user, &u); err != nil || u.Login == "" {
+		t.Fatalf("fixture user.200.json: %v", err)
 	}
-	if err := json.Unmarshal(b, &cmp); err != nil || len(cmp.Commits) == 0 {
-		t.Fatalf("fixture: %v", err)
-	}
-	user := cmp.Commits[0].Author
-	f := &fakeGitHubOAuth{login: user["login"].(string)}
+	f := &fakeGitHubOAuth{login: u.Login}
 	const code, token = "fake-code-42", "gho_faketoken0123456789"
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login/oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +52,9 @@ func newFakeGitHubOAuth(t *testing.T) *fakeGitHubOAuth {
 			http.Error(w, "bad redirect_uri", http.StatusBadRequest)
 			return
 		}
+		f.mu.Lock()
+		f.scopes = strings.Fields(q.Get("scope"))
+		f.mu.Unlock()
 		v := u.Query()
 		v.Set("code", code)
 		v.Set("state", q.Get("state"))
@@ -59,34 +67,82 @@ func newFakeGitHubOAuth(t *testing.T) *fakeGitHubOAuth {
 		if !ok {
 			id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
 		}
+		w.Header().Set("Content-Type", "application/json")
 		if r.Form.Get("code") != code || id != "deployq-test" || secret != "oauth-secret-0123456789" {
-			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
 			w.Write([]byte(`{"error":"invalid_grant"}`))
 			return
 		}
 		f.mu.Lock()
 		f.n++
+		scope := strings.Join(f.scopes, ",")
 		f.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"access_token": token, "token_type": "bearer", "scope": "read:user"})
+		json.NewEncoder(w).Encode(map[string]string{"access_token": token, "token_type": "bearer", "scope": scope})
 	})
-	mux.HandleFunc("GET /api/user", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
+	// answer serves a fixture to the token, when it was granted scope.
+	answer := func(body []byte, scope string, filter func(*http.Request, []byte) []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			if r.Header.Get("Authorization") != "Bearer "+token {
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"message":"Requires authentication"}`))
+				return
+			}
+			if scope != "" && !f.granted(scope) {
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"message":"Forbidden"}`))
+				return
+			}
+			out := body
+			if filter != nil {
+				out = filter(r, body)
+			}
+			w.Write(out)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(user)
-	})
+	}
+	mux.HandleFunc("GET /api/user", answer(user, "", nil))
+	mux.HandleFunc("GET /api/user/memberships/orgs", answer(memberships, "read:org", byState))
+	mux.HandleFunc("GET /api/user/teams", answer(teams, "read:org", nil))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f
 }
 
+// byState keeps the memberships in the state ?state= asks for (all
+// without it), as GitHub's /user/memberships/orgs does.
+func byState(r *http.Request, body []byte) []byte {
+	state := r.URL.Query().Get("state")
+	if state == "" {
+		return body
+	}
+	var all []map[string]any
+	json.Unmarshal(body, &all)
+	kept := []map[string]any{}
+	for _, m := range all {
+		if m["state"] == state {
+			kept = append(kept, m)
+		}
+	}
+	b, _ := json.Marshal(kept)
+	return b
+}
+
+func (f *fakeGitHubOAuth) granted(scope string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Contains(f.scopes, scope)
+}
+
 func (f *fakeGitHubOAuth) exchanges() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.n
+}
+
+// config is the github_oauth section for this fake, letting in allow
+// (YAML: {orgs: [...], teams: [...], logins: [...]}).
+func (f *fakeGitHubOAuth) config(allow string) string {
+	return `{client_id: deployq-test, client_secret: "${OAUTH_SECRET}", auth_url: ` + f.url + `/login/oauth/authorize, token_url: ` +
+		f.url + `/login/oauth/access_token, api_url: ` + f.url + `/api, allow: ` + allow + `}`
 }

@@ -52,7 +52,7 @@ type browser struct {
 	problems []string
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -60,6 +60,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
@@ -287,10 +288,11 @@ func TestDashboard(t *testing.T) {
 }
 
 // Signing in with GitHub: deployq sends the browser to GitHub's authorize
-// page, exchanges the code and takes the GitHub login as the user name,
-// for the same deployers and lockers rules. GitHub is faked here: its
-// OAuth endpoints as RFC 6749 defines them, and GET /user answering the
-// user object of a real GitHub API example.
+// page, exchanges the code, reads the login and asks GitHub whether it is
+// in a team the config lets in; the user is the person the config maps
+// the login to, for the same deployers and lockers rules. GitHub is faked
+// here: its OAuth endpoints as RFC 6749 defines them, and its API
+// answering real examples of GitHub's API.
 func TestGitHubSignIn(t *testing.T) {
 	gh := newFakeGitHubOAuth(t)
 	t.Setenv("CI_TOKEN", "ci-token-0123456789abcdef")
@@ -298,28 +300,30 @@ func TestGitHubSignIn(t *testing.T) {
 	m := MustRunMain(t, fmt.Sprintf(`server:
   api_tokens:
     - {name: ci, token: "${CI_TOKEN}"}
-  github_oauth: {client_id: deployq-test, client_secret: "${OAUTH_SECRET}", auth_url: %[1]s/login/oauth/authorize, token_url: %[1]s/login/oauth/access_token, api_url: %[1]s/api}
+  github_oauth: %s
+people:
+  - {name: mona, github: [%s]}
 apps:
   - name: web
     environments:
       - name: production
         runner: shell
         shell: {command: "true"}
-        lockers: [%[2]s]
-`, gh.url, gh.login))
+        lockers: [mona]
+`, gh.config("{teams: [github/justice-league]}"), gh.login))
 	b := newBrowser(t)
 	b.run(t, "sign in with GitHub",
 		open(m.URL, "#/login"),
 		poll(t, `document.querySelector('a[href="/ui/auth/github"]')`),
 		chromedp.Click(chromedp.CSS(`a[href="/ui/auth/github"]`)),
 		poll(t, `document.getElementById("matrix")`),
-		poll(t, `document.getElementById("who").textContent.includes("signed in as `+gh.login+`")`))
-	// the login is the user: it may lock, as the lockers rule says
+		poll(t, `document.getElementById("who").textContent.includes("signed in as mona")`))
+	// the person is the user: they may lock, as the lockers rule says
 	b.run(t, "lock as the GitHub user",
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lock-btn`)),
 		chromedp.SendKeys(chromedp.CSS(`td[data-app=web][data-env=production] input[name=reason]`), "from GitHub"),
 		chromedp.Click(chromedp.CSS(`td[data-app=web][data-env=production] .lockform button[type=submit]`)),
-		poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by `+gh.login+`: from GitHub")`))
+		poll(t, `document.querySelector('td[data-app=web][data-env=production] .lock')?.textContent.includes("by mona: from GitHub")`))
 	if gh.exchanges() != 1 {
 		t.Errorf("%d code exchanges", gh.exchanges())
 	}
