@@ -10,7 +10,7 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 	last := after
 	drain := func(upTo int64) error {
 		for {
-			lines, err := store.Log(ctx, id, last, 2000)
+			lines, err := store.Log(ctx, id, last, 500)
 			if err != nil {
 				return err
 			}

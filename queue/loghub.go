@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	followerBuffer = 8192    // lines a follower may lag before it is dropped
+	followerBuffer = 512     // lines a follower may lag before it is dropped
 	followerBytes  = 4 << 20 // bytes a follower may lag before it is dropped
 	maxPending     = 65536   // lines waiting for the store before writers wait
 	maxPendingSize = 8 << 20 // bytes waiting for the store before writers wait
