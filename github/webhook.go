@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -87,8 +88,13 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
 		refuse(w, http.StatusRequestEntityTooLarge, "too_large", "body too large")
+		return
+	case err != nil: // it did not arrive in time, or the sender went away
+		refuse(w, http.StatusRequestTimeout, "timeout", "the body did not arrive")
 		return
 	}
 	if !validSignature(r.Header.Get(signatureHeader), body, rc.secret) {

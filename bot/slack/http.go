@@ -3,6 +3,7 @@ package slack
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -39,8 +40,13 @@ func (a *Adapter) signed(next func(http.ResponseWriter, *http.Request, []byte)) 
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-		if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
 			httpError(w, http.StatusRequestEntityTooLarge, "too_large", "request body too large")
+			return
+		case err != nil: // it did not arrive in time, or the sender went away
+			httpError(w, http.StatusRequestTimeout, "timeout", "the body did not arrive")
 			return
 		}
 		if err := Verify(r.Header, body, a.cfg.SigningSecret, a.now()); err != nil {
