@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 const (
@@ -60,25 +59,6 @@ type deployLog struct {
 	subs      map[*follower]struct{}
 	wake      chan struct{}
 	done      chan struct{}
-}
-
-type follower struct {
-	c       chan LogLine
-	lag     atomic.Int64 // bytes sent through c and not read yet
-	start   int64        // first seq that arrives through c
-	dropped bool         // set under deployLog.mu before c is closed
-}
-
-// read counts a line the follower took from c.
-func (f *follower) read(l LogLine) { f.lag.Add(-int64(len(l.Text))) }
-
-// logCap bounds how much of a deploy's output is kept; past it, output
-// is counted, not kept, and the log says so.
-type logCap struct {
-	limit        int64 // 0: none
-	kept         int64
-	over         bool
-	lines, bytes int64 // not kept
 }
 
 func newLogHub(ctx context.Context, store Store, clock Clock, log *slog.Logger, secrets []string) *logHub {
@@ -203,36 +183,6 @@ func (l *deployLog) appendLine(stream, host, text string) {
 // full reports whether writers must wait for the store. Call with l.mu
 // held.
 func (l *deployLog) full() bool { return len(l.pending) >= maxPending || l.size >= maxPendingSize }
-
-// setCap bounds how much output of the deploy is kept.
-func (l *deployLog) setCap(limit int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.cap.limit = limit
-}
-
-// capSummary says how much output the cap kept out, "" if none.
-func (l *deployLog) capSummary() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cap.lines == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d lines (%s) of output were not kept: the log's cap is %s", l.cap.lines, bytesText(l.cap.bytes), bytesText(l.cap.limit))
-}
-
-// bytesText formats a size for people: 512 B, 3.2 MB, 1.0 GB.
-func bytesText(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
-		return fmt.Sprintf("%.1f kB", float64(n)/1000)
-	case n < 1000*1000*1000:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1000*1000))
-	}
-	return fmt.Sprintf("%.1f GB", float64(n)/(1000*1000*1000))
-}
 
 // add sequences a line, queues it for the store and fans it out. Call
 // with l.mu held.
@@ -384,30 +334,6 @@ func (l *deployLog) settle(lines []LogLine, fresh, stored bool) {
 	}
 }
 
-// fanOut gives a line to every follower; one whose buffer is full (in
-// lines or bytes) is dropped: it catches up from the store. Call with
-// l.mu held.
-func (l *deployLog) fanOut(line LogLine) {
-	for f := range l.subs {
-		if f.lag.Load()+int64(len(line.Text)) > followerBytes {
-			l.drop(f)
-			continue
-		}
-		select {
-		case f.c <- line:
-			f.lag.Add(int64(len(line.Text)))
-		default:
-			l.drop(f)
-		}
-	}
-}
-
-func (l *deployLog) drop(f *follower) {
-	f.dropped = true
-	close(f.c)
-	delete(l.subs, f)
-}
-
 func textSize(lines []LogLine) int {
 	n := 0
 	for _, l := range lines {
@@ -439,6 +365,41 @@ func (l *deployLog) end() {
 	l.cond.Broadcast()
 	l.mu.Unlock()
 	close(l.done)
+}
+
+// acquireLive takes a ref on the live log of a deploy, nil if it has none.
+func (h *logHub) acquireLive(id int64) *deployLog {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := h.live[id]
+	if l != nil {
+		l.refs++
+	}
+	return l
+}
+
+// fanOut gives a line to every follower; one whose buffer is full (in
+// lines or bytes) is dropped: it catches up from the store. Call with
+// l.mu held.
+func (l *deployLog) fanOut(line LogLine) {
+	for f := range l.subs {
+		if f.lag.Load()+int64(len(line.Text)) > followerBytes {
+			l.drop(f)
+			continue
+		}
+		select {
+		case f.c <- line:
+			f.lag.Add(int64(len(line.Text)))
+		default:
+			l.drop(f)
+		}
+	}
+}
+
+func (l *deployLog) drop(f *follower) {
+	f.dropped = true
+	close(f.c)
+	delete(l.subs, f)
 }
 
 func (l *deployLog) subscribe() *follower {
@@ -473,13 +434,19 @@ func (l *deployLog) waitPersisted(seq int64) {
 	l.mu.Unlock()
 }
 
-// acquireLive takes a ref on the live log of a deploy, nil if it has none.
-func (h *logHub) acquireLive(id int64) *deployLog {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	l := h.live[id]
-	if l != nil {
-		l.refs++
+// setCap bounds how much output of the deploy is kept.
+func (l *deployLog) setCap(limit int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cap.limit = limit
+}
+
+// capSummary says how much output the cap kept out, "" if none.
+func (l *deployLog) capSummary() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cap.lines == 0 {
+		return ""
 	}
-	return l
+	return fmt.Sprintf("%d lines (%s) of output were not kept: the log's cap is %s", l.cap.lines, bytesText(l.cap.bytes), bytesText(l.cap.limit))
 }
