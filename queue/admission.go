@@ -52,7 +52,7 @@ type admission struct {
 // EChecksFailed. An automatic deploy refused by a rule is recorded as a
 // failed deploy, returned along with the refusal.
 func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
-	app, env, err := a.cat.lookup(r.App, r.Env)
+	app, env, err := a.cat.target(r.App, r.Env)
 	if err != nil {
 		return nil, err
 	}

@@ -15,17 +15,22 @@ func laneOf(d *Deploy) laneKey { return laneKey{d.App, d.Env} }
 // catalog is the configured apps and environments, read-only once built.
 type catalog struct {
 	apps []*App
-	envs map[string]bool
+	envs map[string]string // an environment's name or alias -> its name
 }
 
 func newCatalog(apps []*App, runners map[string]Runner) (*catalog, error) {
-	c := &catalog{apps: apps, envs: map[string]bool{}}
+	c := &catalog{apps: apps, envs: map[string]string{}}
 	for _, a := range apps {
 		for _, e := range a.Environments {
 			if _, ok := runners[e.Runner]; !ok {
 				return nil, fmt.Errorf("queue: %s/%s: no runner of kind %q", a.Name, e.Name, e.Runner)
 			}
-			c.envs[e.Name] = true
+			c.envs[e.Name] = e.Name
+			for _, alias := range e.Aliases {
+				if _, taken := c.envs[alias]; !taken {
+					c.envs[alias] = e.Name
+				}
+			}
 		}
 	}
 	return c, nil
@@ -37,6 +42,11 @@ func (c *catalog) lookup(appName, envName string) (*App, *Environment, error) {
 	var app *App
 	for _, a := range c.apps {
 		if a.Name == appName {
+			app = a
+		}
+	}
+	for _, a := range c.apps { // owner/repo names the app of that repo
+		if app == nil && a.Repo != "" && strings.EqualFold(a.Repo, appName) {
 			app = a
 		}
 	}
@@ -61,12 +71,25 @@ func (c *catalog) lookup(appName, envName string) (*App, *Environment, error) {
 	return app, env, nil
 }
 
-// known returns ENotFound for an environment no app has.
-func (c *catalog) known(env string) error {
-	if !c.envs[env] {
-		return Errorf(ENotFound, "unknown environment %q", env)
+// target is lookup for what changes an environment (a deploy, a
+// rollback, an operation): an environment that must be named is never
+// taken as the app's default (EInvalid).
+func (c *catalog) target(appName, envName string) (*App, *Environment, error) {
+	app, env, err := c.lookup(appName, envName)
+	if err == nil && envName == "" && env.RequireExplicit {
+		return nil, nil, Errorf(EInvalid, "say where: %s's default environment %s must be named (deploy %s to %s)", app.Name, env.Name, app.Name, env.Name)
 	}
-	return nil
+	return app, env, err
+}
+
+// known returns the name of an environment given by name or alias, or
+// ENotFound for one no app has.
+func (c *catalog) known(env string) (string, error) {
+	name, ok := c.envs[env]
+	if !ok {
+		return "", Errorf(ENotFound, "unknown environment %q", env)
+	}
+	return name, nil
 }
 
 // env returns the first configuration of an environment by name (every

@@ -28,11 +28,19 @@ type App struct {
 	Environments []*Environment
 }
 
-// Env returns the app's environment with the given name, or nil.
+// Env returns the app's environment with the given name or alias, or
+// nil.
 func (a *App) Env(name string) *Environment {
 	for _, e := range a.Environments {
 		if e.Name == name {
 			return e
+		}
+	}
+	for _, e := range a.Environments {
+		for _, alias := range e.Aliases {
+			if alias == name {
+				return e
+			}
 		}
 	}
 	return nil
@@ -43,7 +51,13 @@ type Environment struct {
 	Name        string
 	Runner      string        // runner kind: shell, ssh, kubernetes, marathon
 	Settings    any           // the runner's own settings, decoded by its kind
-	Timeout     time.Duration // total; 0 means no limit
+	// Aliases are other names the environment answers to (prod for
+	// production).
+	Aliases []string
+	// RequireExplicit: a deploy here must name the environment, even when
+	// it is the app's default (production is never the silent default).
+	RequireExplicit bool
+	Timeout         time.Duration // total; 0 means no limit
 	IdleTimeout time.Duration // without output; 0 means no limit
 	// LogCap is how many bytes of a deploy's output are kept; past it,
 	// output is counted, not kept, and the log says so. 0: DefaultLogCap.
@@ -89,6 +103,7 @@ type FreezeWindow struct {
 	Schedule Schedule
 	Duration time.Duration
 	Reason   string
+	Location *time.Location // the zone Spec is read in, and its times said in; nil: UTC
 }
 
 // Approvals is an environment's approval rule.
@@ -105,7 +120,17 @@ type Promotion struct {
 	To       string
 	Soak     time.Duration
 	Spec     string
-	Schedule Schedule // nil: as soon as the soak ends
+	Schedule Schedule       // nil: as soon as the soak ends
+	Location *time.Location // the zone Spec is read in, and its times said in; nil: UTC
+}
+
+// InZone says a time for people, in loc (UTC when nil), with the zone:
+// "Fri 20 Nov 18:00 CET".
+func InZone(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("Mon 2 Jan 15:04 MST")
 }
 
 // Freeze is a one-off freeze of an environment, set in chat or the API.

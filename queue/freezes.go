@@ -95,7 +95,8 @@ func (f *Freeze) holds(now time.Time) bool { return f.EndsAt.IsZero() || now.Bef
 type activeFreeze struct {
 	until  time.Time // zero: until unfrozen
 	reason string
-	by     string // "freeze window 0 18 * * FRI", or who froze it
+	by     string         // "freeze window 0 18 * * FRI", or who froze it
+	loc    *time.Location // the zone its end is said in
 }
 
 func (f *activeFreeze) text(env string, now time.Time) string {
@@ -103,7 +104,7 @@ func (f *activeFreeze) text(env string, now time.Time) string {
 	if f.until.IsZero() {
 		msg += " until unfrozen"
 	} else {
-		msg += fmt.Sprintf(" until %s (in %s)", f.until.UTC().Format("Mon 2 Jan 15:04 MST"), Age(f.until.Sub(now)))
+		msg += fmt.Sprintf(" until %s (in %s)", InZone(f.until, f.loc), Age(f.until.Sub(now)))
 	}
 	if f.reason != "" {
 		msg += ": " + f.reason
@@ -127,7 +128,7 @@ func (b *freezeBook) frozen(env *Environment, now time.Time) *activeFreeze {
 	windows := append(append([]FreezeWindow{}, b.windows...), env.Freeze...)
 	for _, w := range windows {
 		if end, ok := windowAt(w, now); ok {
-			consider(&activeFreeze{until: end, reason: w.Reason, by: "freeze window " + w.Spec})
+			consider(&activeFreeze{until: end, reason: w.Reason, by: "freeze window " + w.Spec, loc: w.Location})
 		}
 	}
 	b.mu.Lock()

@@ -37,8 +37,10 @@ type lockTable struct {
 func newLockTable(life context.Context, store Store, clock Clock, log *slog.Logger, cat *catalog) *lockTable {
 	t := &lockTable{life: life, store: store, clock: clock, log: log, envs: map[string]*sync.RWMutex{},
 		locks: map[scope]*Lock{}, expiry: map[scope]Timer{}}
-	for env := range cat.envs {
-		t.envs[env] = &sync.RWMutex{}
+	for _, env := range cat.envs {
+		if t.envs[env] == nil {
+			t.envs[env] = &sync.RWMutex{}
+		}
 	}
 	return t
 }

@@ -18,13 +18,15 @@ type LockRequest struct {
 // lock held by someone else is ELocked unless Steal is set; the holder may
 // renew it. ENotFound for an unknown env or app, EForbidden, EInvalid.
 func (s *Service) Lock(ctx context.Context, r LockRequest) (lock, replaced *Lock, err error) {
-	if err := s.cat.known(r.Env); err != nil {
+	if r.Env, err = s.cat.known(r.Env); err != nil {
 		return nil, nil, err
 	}
 	if r.App != "" {
-		if _, _, err := s.cat.lookup(r.App, r.Env); err != nil {
+		a, _, err := s.cat.lookup(r.App, r.Env)
+		if err != nil {
 			return nil, nil, err
 		}
+		r.App = a.Name
 	}
 	if r.Owner == "" {
 		return nil, nil, Errorf(EInvalid, "a lock needs an owner")
@@ -64,8 +66,16 @@ func (s *Service) Unlock(ctx context.Context, env, app, user string) (*Lock, err
 	if err := ValidUser(user); err != nil {
 		return nil, err
 	}
-	if err := s.cat.known(env); err != nil {
+	env, err := s.cat.known(env)
+	if err != nil {
 		return nil, err
+	}
+	if app != "" {
+		a, _, err := s.cat.lookup(app, env)
+		if err != nil {
+			return nil, err
+		}
+		app = a.Name
 	}
 	if err := s.access.lock(ctx, env, app, user); err != nil {
 		return nil, err
@@ -111,13 +121,13 @@ type FreezeRequest struct {
 // Freeze freezes an environment: deploys typed by people are refused
 // (but an admin's deploy!!), automatic ones wait. Lockers may (EForbidden).
 func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (*Freeze, error) {
-	if err := s.cat.known(r.Env); err != nil {
+	var err error
+	if r.Env, err = s.cat.known(r.Env); err != nil {
 		return nil, err
 	}
 	if err := ValidUser(r.Owner); err != nil {
 		return nil, err
 	}
-	var err error
 	if r.Reason, err = CleanReason(r.Reason); err != nil {
 		return nil, err
 	}
@@ -145,7 +155,8 @@ func (s *Service) Unfreeze(ctx context.Context, env, user string) (*Freeze, erro
 	if err := ValidUser(user); err != nil {
 		return nil, err
 	}
-	if err := s.cat.known(env); err != nil {
+	env, err := s.cat.known(env)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.access.freeze(ctx, env, user, "unfreeze"); err != nil {

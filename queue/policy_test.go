@@ -83,7 +83,7 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func testService(t *testing.T) *rig {
 	t.Helper()
-	cat := &catalog{envs: map[string]bool{"production": true, "staging": true}}
+	cat := &catalog{envs: map[string]string{"production": "production", "staging": "staging"}}
 	return &rig{access: &access{cat: cat}, locks: newLockTable(context.Background(), nil, realClock{}, discard, cat),
 		freezes: newFreezeBook(nil, realClock{}, nil)}
 }

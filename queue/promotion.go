@@ -90,7 +90,7 @@ func (p *promoter) schedule(ctx context.Context, d *Deploy, env *Environment, fr
 	if rule.Schedule != nil {
 		due = rule.Schedule.Next(due.Add(-time.Second))
 	}
-	p.logs.line(ctx, d.ID, fmt.Sprintf("promotion to %s at %s (soak %s)", rule.To, due.UTC().Format("Mon 2 Jan 15:04:05 MST"), Age(rule.Soak)))
+	p.logs.line(ctx, d.ID, fmt.Sprintf("promotion to %s at %s (soak %s)", rule.To, InZone(due, rule.Location), Age(rule.Soak)))
 	id := d.ID
 	t := p.clock.AfterFunc(max(due.Sub(p.clock.Now()), 0), func() { p.ifSoaked(id, env) })
 	p.mu.Lock()

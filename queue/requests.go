@@ -29,7 +29,7 @@ func (a *admission) rollback(ctx context.Context, r RollbackRequest) (Request, e
 			return Request{}, err
 		}
 	}
-	app, env, err := a.cat.lookup(r.App, r.Env)
+	app, env, err := a.cat.target(r.App, r.Env)
 	if err != nil {
 		return Request{}, err
 	}
@@ -130,7 +130,7 @@ type OpRequest struct {
 // like a deploy. EInvalid for an unknown operation or count,
 // EUnsupported for runners that cannot.
 func (a *admission) operation(r OpRequest, runners map[string]Runner) (Request, error) {
-	app, env, err := a.cat.lookup(r.App, r.Env)
+	app, env, err := a.cat.target(r.App, r.Env)
 	if err != nil {
 		return Request{}, err
 	}
