@@ -48,9 +48,9 @@ func (a *App) Env(name string) *Environment {
 
 // Environment is one place an app deploys to.
 type Environment struct {
-	Name        string
-	Runner      string        // runner kind: shell, ssh, kubernetes, marathon
-	Settings    any           // the runner's own settings, decoded by its kind
+	Name     string
+	Runner   string // runner kind: shell, ssh, kubernetes, marathon
+	Settings any    // the runner's own settings, decoded by its kind
 	// Aliases are other names the environment answers to (prod for
 	// production).
 	Aliases []string
@@ -58,7 +58,7 @@ type Environment struct {
 	// it is the app's default (production is never the silent default).
 	RequireExplicit bool
 	Timeout         time.Duration // total; 0 means no limit
-	IdleTimeout time.Duration // without output; 0 means no limit
+	IdleTimeout     time.Duration // without output; 0 means no limit
 	// LogCap is how many bytes of a deploy's output are kept; past it,
 	// output is counted, not kept, and the log says so. 0: DefaultLogCap.
 	LogCap     int64
