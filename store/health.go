@@ -21,8 +21,28 @@ var errDiskFull = queue.Errorf(queue.EUnavailable, "the database cannot be writt
 // health remembers whether the last write failed for want of space, so
 // that Health can say so and look again.
 type health struct {
-	mu   sync.Mutex
-	full bool
+	mu     sync.Mutex
+	full   bool
+	broken error // the integrity check found damage
+}
+
+// damaged keeps what the integrity check found (nil: nothing) and
+// returns it as the error writes and Health give.
+func (h *health) damaged(err error) error {
+	if err == nil {
+		return nil
+	}
+	err = queue.Errorf(queue.EUnavailable, "%v", err)
+	h.mu.Lock()
+	h.broken = err
+	h.mu.Unlock()
+	return err
+}
+
+func (h *health) damage() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.broken
 }
 
 // observe classifies the result of a write: a full disk becomes
@@ -63,6 +83,9 @@ func diskFull(err error) bool {
 // space, it writes one small row to see whether space came back.
 func (s *Store) Health(ctx context.Context) error {
 	if err := s.sameFile(); err != nil {
+		return err
+	}
+	if err := s.health.damage(); err != nil {
 		return err
 	}
 	if !s.health.isFull() {
@@ -110,12 +133,9 @@ func (s *Store) sameFile() error {
 	return nil
 }
 
-// checkIntegrity runs SQLite's quick_check: a damaged database is refused
-// at start, loudly, rather than found out deploy by deploy.
+// checkIntegrity runs SQLite's quick_check: a damaged database is said,
+// loudly, rather than found out deploy by deploy.
 func (s *Store) checkIntegrity(ctx context.Context) error {
-	if _, err := os.Stat(s.file); errors.Is(err, os.ErrNotExist) {
-		return nil // a new database
-	}
 	rows, err := s.r.QueryContext(ctx, `PRAGMA quick_check`)
 	if err != nil {
 		return fmt.Errorf("the database is damaged or not a database (%w): restore it from a backup", err)

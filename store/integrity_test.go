@@ -13,9 +13,10 @@ import (
 	"github.com/deployq/deployq/store"
 )
 
-// A database damaged in the middle of the file is refused at start,
-// loudly, instead of answering green and failing deploy by deploy.
-func TestDamagedDatabaseIsRefusedAtStart(t *testing.T) {
+// A database damaged in the middle of the file is found by the check at
+// start: health fails saying so and writes are refused, instead of
+// answering green and failing deploy by deploy.
+func TestDamagedDatabaseIsFoundAtStart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "deployq.db")
 	s := open(t, file)
 	ctx := context.Background()
@@ -38,9 +39,20 @@ func TestDamagedDatabaseIsRefusedAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	_, err = store.Open(ctx, file)
-	if err == nil || !strings.Contains(err.Error(), "the database is damaged") || !strings.Contains(err.Error(), "restore it from a backup") {
-		t.Fatalf("opening a damaged database: %v", err)
+	s, err = store.Open(ctx, file)
+	if err != nil {
+		t.Fatalf("opening a database damaged in the middle: %v", err)
+	}
+	defer s.Close()
+	found := <-s.Checked()
+	if found == nil || !strings.Contains(found.Error(), "the database is damaged") || !strings.Contains(found.Error(), "restore it from a backup") {
+		t.Fatalf("the check at start: %v", found)
+	}
+	if err := s.Health(ctx); queue.ErrorCode(err) != queue.EUnavailable || !strings.Contains(err.Error(), "the database is damaged") {
+		t.Fatalf("health: %v", err)
+	}
+	if err := s.CreateDeploy(ctx, deploy("web", "prod", queue.StateQueued), audit); queue.ErrorCode(err) != queue.EUnavailable {
+		t.Fatalf("a write into a damaged database: %v", err)
 	}
 }
 

@@ -28,13 +28,14 @@ type Store struct {
 	w *sql.DB
 	r *sql.DB
 
-	writes chan *writeOp // group commit: see writer
-	done   chan struct{}
-	closed sync.RWMutex // held shared while a write is handed over
-	isShut bool
-	health health
-	file   string  // the database's path
-	id     fileKey // which file it was when opened
+	writes  chan *writeOp // group commit: see writer
+	done    chan struct{}
+	closed  sync.RWMutex // held shared while a write is handed over
+	isShut  bool
+	health  health
+	file    string     // the database's path
+	id      fileKey    // which file it was when opened
+	checked chan error // the integrity check's result
 
 	// prepared hot statements: SQLite parses a statement once, not per call
 	nextQueued, lastSucceeded, deployByID, lastLogSeq              *sql.Stmt
@@ -61,10 +62,6 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	s := &Store{w: w, r: r, file: file}
-	if err := s.checkIntegrity(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("store %s: %w", file, err)
-	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
@@ -79,8 +76,16 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	}
 	s.writes, s.done = make(chan *writeOp, 1024), make(chan struct{})
 	go s.writer()
+	s.checked = make(chan error, 1)
+	go func() { s.checked <- s.health.damaged(s.checkIntegrity(context.WithoutCancel(ctx))) }()
 	return s, nil
 }
+
+// Checked delivers, once, the result of the integrity check that Open
+// starts (SQLite's quick_check, which reads the whole file: it runs
+// beside the server rather than delay its start). A damaged database
+// fails Health and refuses writes from then on.
+func (s *Store) Checked() <-chan error { return s.checked }
 
 type writeOp struct {
 	ctx  context.Context // checked before the write starts; never cancels it
@@ -283,6 +288,9 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 		return tx.Commit()
 	}
 	if err := s.sameFile(); err != nil {
+		return err
+	}
+	if err := s.health.damage(); err != nil {
 		return err
 	}
 	once := queue.OnceOf(ctx)

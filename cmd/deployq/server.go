@@ -216,8 +216,15 @@ func (m *Main) openDataDir(ctx context.Context) error {
 		return err
 	}
 	m.unlockDataDir = unlock
-	m.Store, err = store.Open(ctx, filepath.Join(dir, "deployq.db"))
-	return err
+	if m.Store, err = store.Open(ctx, filepath.Join(dir, "deployq.db")); err != nil {
+		return err
+	}
+	go func(st *store.Store) { // the whole file is read: beside the start, not before it
+		if err := <-st.Checked(); err != nil {
+			m.Logger.Error("THE DATABASE IS DAMAGED: deploys are refused until it is restored", "err", err)
+		}
+	}(m.Store)
+	return nil
 }
 
 // newQueue builds the queue over the store and the runners. Refs resolve
