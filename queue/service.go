@@ -67,6 +67,7 @@ type Service struct {
 	promoter  *promoter
 	dispatch  *dispatcher
 	viewer    *viewer
+	board     *board
 
 	life    context.Context
 	stop    context.CancelCauseFunc
@@ -118,13 +119,15 @@ func New(apps []*App, o Options) (*Service, error) {
 		clock: o.Clock, log: o.Logger}
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,
 		runs: s.runs, exec: exec, clock: o.Clock, log: o.Logger}, o.MaxParallel)
-	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals}
+	s.board = newBoard(o.Store)
+	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals, board: s.board}
 
 	// Who hears of what, in order: the runs of this process, the waiting
 	// book, promotion, the adapters, then the dispatcher (a deploy is said
 	// queued before it can start), and last the log's end, so that whoever
 	// follows a log to its end finds all it caused.
 	s.door.on(s.runs.onChange)
+	s.door.on(s.board.onChange)
 	s.door.on(s.waiting.onChange)
 	s.door.on(s.promoter.onChange)
 	s.door.on(ns.onChange)
@@ -147,7 +150,7 @@ func (s *Service) Start(ctx context.Context) error {
 	// However the parent ends, for the deploys it is a shutdown.
 	stop := context.AfterFunc(ctx, func() { s.stop(ErrShutdown) })
 	go func() { <-s.life.Done(); stop() }()
-	for _, load := range []func(context.Context) error{s.dispatch.recover, s.locks.load, s.freezes.load, s.waiting.load} {
+	for _, load := range []func(context.Context) error{s.board.load, s.dispatch.recover, s.locks.load, s.freezes.load, s.waiting.load} {
 		if err := load(ctx); err != nil {
 			return err
 		}

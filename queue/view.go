@@ -25,6 +25,7 @@ type viewer struct {
 	locks     *lockTable
 	freezes   *freezeBook
 	approvals *approvalDesk
+	board     *board
 }
 
 func (v *viewer) view(d *Deploy) DeployView {
@@ -45,23 +46,15 @@ func (v *viewer) view(d *Deploy) DeployView {
 }
 
 // environments is the status of every configured app+env, in config
-// order.
+// order, from memory.
 func (v *viewer) environments(ctx context.Context) ([]EnvStatus, error) {
-	sums, err := v.store.Lanes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	byLane := map[laneKey]LaneSummary{}
-	for _, l := range sums {
-		byLane[laneKey{l.App, l.Env}] = l
-	}
 	locks := map[scope]*Lock{}
 	for _, l := range v.locks.live() {
 		locks[scope{l.Env, l.App}] = l
 	}
 	var out []EnvStatus
 	v.cat.each(func(a *App, e *Environment) {
-		sum := byLane[laneKey{a.Name, e.Name}]
+		sum := v.board.snapshot(laneKey{a.Name, e.Name})
 		st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: v.runs.overlay(sum.Running),
 			Last: v.runs.overlay(sum.Last), Queued: sum.Queued, Waiting: sum.Waiting, Freeze: v.freezes.status(e), Repo: a.Repo}
 		if st.Running != nil && st.Running.State != StateRunning {
