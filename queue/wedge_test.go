@@ -60,8 +60,9 @@ func TestFullDiskNeverWedgesALane(t *testing.T) {
 	})
 	os.WriteFile(fifo, []byte("go\n"), 0) // the deploy fills the disk and ends
 
-	queuetest.Eventually(t, "the database cannot be written", func() bool {
-		return queue.ErrorCode(q.Svc.Health(ctx)) == queue.EUnavailable
+	queuetest.Eventually(t, "the database cannot be written, and the first deploy ended", func() bool {
+		d, _ := q.Svc.Deploy(ctx, filler.ID)
+		return queue.ErrorCode(q.Svc.Health(ctx)) == queue.EUnavailable && d.State.Terminal()
 	})
 	full := time.Now()
 	writesWhenFull := counter.updates.Load()

@@ -185,7 +185,7 @@ func (s *Store) Lanes(ctx context.Context) ([]queue.LaneSummary, error) {
 		return byKey[k]
 	}
 	current, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE id IN
-		(SELECT max(id) FROM deploys WHERE state = 'succeeded' AND op = '' GROUP BY app, env)`)
+		(SELECT max(id) FROM deploys INDEXED BY deploys_lane_succeeded WHERE state = 'succeeded' AND op = '' GROUP BY app, env)`)
 	if err != nil {
 		return nil, err
 	}
