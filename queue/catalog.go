@@ -14,13 +14,15 @@ func laneOf(d *Deploy) laneKey { return laneKey{d.App, d.Env} }
 
 // catalog is the configured apps and environments, read-only once built.
 type catalog struct {
-	apps []*App
-	envs map[string]string // an environment's name or alias -> its name
+	apps   []*App
+	byName map[string]*App
+	envs   map[string]string // an environment's name or alias -> its name
 }
 
 func newCatalog(apps []*App, runners map[string]Runner) (*catalog, error) {
-	c := &catalog{apps: apps, envs: map[string]string{}}
+	c := &catalog{apps: apps, byName: map[string]*App{}, envs: map[string]string{}}
 	for _, a := range apps {
+		c.byName[a.Name] = a
 		for _, e := range a.Environments {
 			if _, ok := runners[e.Runner]; !ok {
 				return nil, fmt.Errorf("queue: %s/%s: no runner of kind %q", a.Name, e.Name, e.Runner)
@@ -39,12 +41,7 @@ func newCatalog(apps []*App, runners map[string]Runner) (*catalog, error) {
 // lookup returns an app and one of its environments; an empty env means
 // the app's default. ENotFound names what exists.
 func (c *catalog) lookup(appName, envName string) (*App, *Environment, error) {
-	var app *App
-	for _, a := range c.apps {
-		if a.Name == appName {
-			app = a
-		}
-	}
+	app := c.byName[appName]
 	for _, a := range c.apps { // owner/repo names the app of that repo
 		if app == nil && a.Repo != "" && strings.EqualFold(a.Repo, appName) {
 			app = a
