@@ -10,7 +10,7 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 	last := after
 	drain := func(upTo int64) error {
 		for {
-			lines, err := store.Log(ctx, id, last, 500)
+			lines, err := store.Log(ctx, id, last, 2000)
 			if err != nil {
 				return err
 			}
@@ -48,34 +48,15 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 		}
 		dl.waitPersisted(f.start - 1)
 		err = drain(f.start - 1)
-		batch := make([]LogLine, 0, 256)
-		for err == nil {
-			var line LogLine
-			var ok bool
+		for open := true; open && err == nil; {
 			select {
 			case <-ctx.Done():
 				err = ctx.Err()
 				continue
-			case line, ok = <-f.c:
-				f.read(line)
+			case <-f.wake:
 			}
-			if !ok {
-				break
-			}
-			batch = append(batch[:0], line)
-		more:
-			for len(batch) < cap(batch) {
-				select {
-				case l, ok2 := <-f.c:
-					if !ok2 {
-						break more
-					}
-					f.read(l)
-					batch = append(batch, l)
-				default:
-					break more
-				}
-			}
+			var batch []LogLine
+			batch, open = f.take()
 			i := 0
 			for i < len(batch) && batch[i].Seq <= last {
 				i++
@@ -91,7 +72,7 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 		if err != nil {
 			return nil, err
 		}
-		if f.dropped {
+		if f.wasDropped() {
 			continue // fell behind: catch up from the store
 		}
 		// The log ended: everything is stored. Finish even if the caller

@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	followerBuffer = 512     // lines a follower may lag before it is dropped
+	followerBuffer = 2048    // lines a follower may lag before it is dropped
 	followerBytes  = 4 << 20 // bytes a follower may lag before it is dropped
 	maxPending     = 65536   // lines waiting for the store before writers wait
 	maxPendingSize = 8 << 20 // bytes waiting for the store before writers wait
@@ -359,7 +359,7 @@ func (l *deployLog) end() {
 	l.mu.Lock()
 	l.ended = true
 	for f := range l.subs {
-		close(f.c)
+		f.close(false)
 		delete(l.subs, f)
 	}
 	l.cond.Broadcast()
@@ -383,32 +383,19 @@ func (h *logHub) acquireLive(id int64) *deployLog {
 // l.mu held.
 func (l *deployLog) fanOut(line LogLine) {
 	for f := range l.subs {
-		if f.lag.Load()+int64(len(line.Text)) > followerBytes {
-			l.drop(f)
-			continue
-		}
-		select {
-		case f.c <- line:
-			f.lag.Add(int64(len(line.Text)))
-		default:
-			l.drop(f)
+		if !f.push(line) {
+			f.close(true)
+			delete(l.subs, f)
 		}
 	}
 }
 
-func (l *deployLog) drop(f *follower) {
-	f.dropped = true
-	close(f.c)
-	delete(l.subs, f)
-}
-
 func (l *deployLog) subscribe() *follower {
-	f := &follower{c: make(chan LogLine, followerBuffer)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f.start = l.seq + 1
+	f := newFollower(l.seq + 1)
 	if l.ended {
-		close(f.c)
+		f.close(false)
 		return f
 	}
 	l.subs[f] = struct{}{}
@@ -420,7 +407,7 @@ func (l *deployLog) unsubscribe(f *follower) {
 	defer l.mu.Unlock()
 	if _, ok := l.subs[f]; ok {
 		delete(l.subs, f)
-		close(f.c)
+		f.close(false)
 	}
 }
 

@@ -77,7 +77,13 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		if rows, _ := res.RowsAffected(); rows == 0 {
 			return errNotInState // nothing of this write stays
 		}
-		return s.insertLines(ctx, tx, lines)
+		if err := appendLines(ctx, tx, lines); err != nil {
+			return err
+		}
+		if d.State.Terminal() { // its log is done: seal what waits
+			return appendDeploy(ctx, tx, d.ID, nil, true)
+		}
+		return nil
 	})
 	var se sqlite3.Error
 	switch {

@@ -3,35 +3,98 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 
 	"github.com/deployq/deployq/queue"
 )
 
-func (s *Store) insertLines(ctx context.Context, tx *sql.Tx, lines []queue.LogLine) error {
-	if len(lines) == 0 {
-		return nil
-	}
-	if len(lines) >= logRows {
-		many := tx.StmtContext(ctx, s.insertLogs)
-		args := make([]any, 0, 6*logRows)
-		for len(lines) >= logRows {
-			args = args[:0]
-			for _, l := range lines[:logRows] {
-				args = append(args, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text)
-			}
-			if _, err := many.ExecContext(ctx, args...); err != nil {
-				return err
-			}
-			lines = lines[logRows:]
+// insertChunk stores lines of one deploy as one chunk; one that was
+// stored already (the same first line) is left as it is.
+func insertChunk(ctx context.Context, tx *sql.Tx, lines []queue.LogLine, seal bool) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_chunks (deploy_id, first_seq, last_seq, lines, raw, sealed, data)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, lines[0].DeployID, lines[0].Seq, lines[len(lines)-1].Seq, len(lines), textBytes(lines),
+		seal, encodeChunk(lines, seal))
+	return err
+}
+
+// appendLines stores lines of one or more deploys, in order for each.
+func appendLines(ctx context.Context, tx *sql.Tx, lines []queue.LogLine) error {
+	for len(lines) > 0 {
+		n := 1
+		for n < len(lines) && lines[n].DeployID == lines[0].DeployID {
+			n++
 		}
-	}
-	one := tx.StmtContext(ctx, s.insertLog)
-	for _, l := range lines {
-		if _, err := one.ExecContext(ctx, l.DeployID, l.Seq, fmtTime(l.Time), l.Stream, l.Host, l.Text); err != nil {
+		if err := appendDeploy(ctx, tx, lines[0].DeployID, lines[:n], false); err != nil {
 			return err
 		}
+		lines = lines[n:]
 	}
 	return nil
+}
+
+// appendDeploy stores lines of deploy id. They wait in small plain
+// chunks until the deploy's waiting lines hold sealBytes of text; then
+// they are sealed together into compressed chunks. When the deploy is
+// done writing (end), what waits is sealed now.
+func appendDeploy(ctx context.Context, tx *sql.Tx, id int64, lines []queue.LogLine, end bool) error {
+	var waiting int
+	err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(raw), 0) FROM log_chunks WHERE deploy_id = ? AND sealed = 0`, id).Scan(&waiting)
+	if err != nil {
+		return err
+	}
+	if waiting+textBytes(lines) < sealBytes && !end {
+		if len(lines) == 0 {
+			return nil
+		}
+		return insertChunk(ctx, tx, lines, false)
+	}
+	all, err := waitingLines(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	all = append(all, lines...)
+	if len(all) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(all, func(a, b queue.LogLine) int { return int(a.Seq - b.Seq) })
+	all = slices.CompactFunc(all, func(a, b queue.LogLine) bool { return a.Seq == b.Seq })
+	if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE deploy_id = ? AND sealed = 0`, id); err != nil {
+		return err
+	}
+	for len(all) > 0 {
+		n, size := 0, 0
+		for n < len(all) && size < sealBytes {
+			size += len(all[n].Text)
+			n++
+		}
+		if err := insertChunk(ctx, tx, all[:n], size >= sealBytes || end); err != nil {
+			return err
+		}
+		all = all[n:]
+	}
+	return nil
+}
+
+// waitingLines reads the lines of deploy id that wait in plain chunks.
+func waitingLines(ctx context.Context, tx *sql.Tx, id int64) ([]queue.LogLine, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT data FROM log_chunks WHERE deploy_id = ? AND sealed = 0 ORDER BY first_seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []queue.LogLine
+	for rows.Next() {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		lines, err := decodeChunk(id, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lines...)
+	}
+	return out, rows.Err()
 }
 
 // AppendLog implements queue.Store.
@@ -39,7 +102,7 @@ func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.insertLines(ctx, tx, lines) })
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return appendLines(ctx, tx, lines) })
 }
 
 // Log implements queue.Store.
@@ -47,21 +110,28 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 	if limit <= 0 {
 		limit = 10000
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, time, stream, host, text FROM log_lines
-		WHERE deploy_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
+	rows, err := s.logChunks.QueryContext(ctx, id, after)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []queue.LogLine
-	for rows.Next() {
-		l := queue.LogLine{DeployID: id}
-		var t sql.NullString
-		if err := rows.Scan(&l.Seq, &t, &l.Stream, &l.Host, &l.Text); err != nil {
+	last := after
+	for rows.Next() && len(out) < limit {
+		var data []byte
+		if err := rows.Scan(&data); err != nil {
 			return nil, err
 		}
-		l.Time = parseTime(t)
-		out = append(out, l)
+		lines, err := decodeChunk(id, data)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			if l.Seq > last && len(out) < limit {
+				out = append(out, l)
+				last = l.Seq
+			}
+		}
 	}
 	return out, rows.Err()
 }

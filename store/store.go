@@ -8,11 +8,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,12 +33,9 @@ type Store struct {
 	checked chan error // the integrity check's result
 
 	// prepared hot statements: SQLite parses a statement once, not per call
-	nextQueued, lastSucceeded, deployByID, lastLogSeq              *sql.Stmt
-	insertLog, insertLogs, insertDeploy, nextNumber, update, audit *sql.Stmt
+	nextQueued, lastSucceeded, deployByID, lastLogSeq, logChunks *sql.Stmt
+	insertDeploy, nextNumber, update, audit                      *sql.Stmt
 }
-
-// logRows is how many log lines one INSERT statement carries.
-const logRows = 64
 
 var _ queue.Store = (*Store)(nil)
 
@@ -180,10 +172,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
-		{s.r, &s.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = ?`},
-		{s.w, &s.insertLog, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)`},
-		{s.w, &s.insertLogs, `INSERT OR IGNORE INTO log_lines (deploy_id, seq, time, stream, host, text) VALUES (?, ?, ?, ?, ?, ?)` +
-			strings.Repeat(`, (?, ?, ?, ?, ?, ?)`, logRows-1)},
+		{s.r, &s.lastLogSeq, `SELECT coalesce(max(last_seq), 0) FROM log_chunks WHERE deploy_id = ?`},
+		{s.r, &s.logChunks, `SELECT data FROM log_chunks WHERE deploy_id = ? AND last_seq > ? ORDER BY first_seq`},
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
 			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances,
@@ -218,52 +208,13 @@ func (s *Store) Close() error {
 		close(s.writes)
 		<-s.done
 	}
-	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq,
-		s.insertLog, s.insertLogs, s.insertDeploy, s.nextNumber, s.update, s.audit} {
+	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq, s.logChunks,
+		s.insertDeploy, s.nextNumber, s.update, s.audit} {
 		if st != nil {
 			st.Close()
 		}
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: no version number", name)
-		}
-		var n int
-		if err := s.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("migration %s: %w", name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, fmtTime(time.Now()))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tx runs fn in a write transaction, committed with the writes of other
