@@ -35,24 +35,25 @@ func newHistory(o options, corpus []string) *history {
 
 type sizes struct{ deployBytes, logBytes, rawBytes int64 }
 
-// build makes the database: the deploys first (then the file's size is
-// the deploys' share), then their logs (the growth is the logs' share).
-// Writers work in parallel, as a busy server's do, so group commit
-// shares the syncs.
+// build makes the database, each deploy queued, run with its log, and
+// ended, as a server would. To tell the logs' share of the file, the same
+// deploys without logs are built beside it.
 func (h *history) build(ctx context.Context, file string) (sizes, error) {
 	var sz sizes
-	ids, err := h.deploys(ctx, file)
+	bare := file + ".bare"
+	defer os.Remove(bare)
+	if _, err := h.deploys(ctx, bare, false); err != nil {
+		return sz, err
+	}
+	raw, err := h.deploys(ctx, file, true)
 	if err != nil {
 		return sz, err
 	}
-	if sz.deployBytes, err = fileSize(file); err != nil {
-		return sz, err
-	}
-	if sz.rawBytes, err = h.logs(ctx, file, ids); err != nil {
+	if sz.deployBytes, err = fileSize(bare); err != nil {
 		return sz, err
 	}
 	total, err := fileSize(file)
-	sz.logBytes = total - sz.deployBytes
+	sz.logBytes, sz.rawBytes = total-sz.deployBytes, raw
 	return sz, err
 }
 
@@ -69,17 +70,18 @@ func fileSize(file string) (int64, error) {
 const workers = 32
 
 // deploys records o.deploys deploys spread over the lanes and the year,
-// each queued, run and ended as the queue would, and returns their ids.
-func (h *history) deploys(ctx context.Context, file string) ([]int64, error) {
+// each queued, run (with its log, if logs) and ended as the queue would,
+// and returns how many bytes of output their logs hold.
+func (h *history) deploys(ctx context.Context, file string, logs bool) (int64, error) {
 	st, err := store.Open(ctx, file)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer st.Close()
-	ids := make([]int64, h.o.deploys)
-	var next atomic.Int64
+	var next, raw atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
+	per := max(1, h.o.lines/h.o.deploys)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -97,22 +99,22 @@ func (h *history) deploys(ctx context.Context, file string) ([]int64, error) {
 				if i >= h.o.deploys {
 					return
 				}
-				l := mine[n%len(mine)]
-				id, err := h.deploy(ctx, st, r, i, l)
+				b, err := h.deploy(ctx, st, r, i, mine[n%len(mine)], r.IntN(2*per), logs)
 				if err != nil {
 					errs <- err
 					return
 				}
-				ids[i] = id
+				raw.Add(b)
 			}
 		}()
 	}
 	wg.Wait()
 	close(errs)
-	return ids, <-errs
+	return raw.Load(), <-errs
 }
 
-func (h *history) deploy(ctx context.Context, st *store.Store, r *rand.Rand, i int, l lane) (int64, error) {
+// deploy records one deploy of n lines of output (written only if logs).
+func (h *history) deploy(ctx context.Context, st *store.Store, r *rand.Rand, i int, l lane, n int, logs bool) (int64, error) {
 	at := h.year.Add(time.Duration(i) * (365 * 24 * time.Hour / time.Duration(h.o.deploys)))
 	sources := []queue.Source{queue.SourceChat, queue.SourceAuto, queue.SourceAuto, queue.SourceAPI, queue.SourceGitHub, queue.SourceRollback}
 	d := &queue.Deploy{App: l.app, Env: l.env, Ref: "main", SHA: fmt.Sprintf("%040x", r.Uint64()), State: queue.StateQueued,
@@ -125,6 +127,24 @@ func (h *history) deploy(ctx context.Context, st *store.Store, r *rand.Rand, i i
 	if err := st.UpdateDeploy(ctx, &run, queue.StateQueued, nil); err != nil {
 		return 0, err
 	}
+	lines := h.log(r, d.ID, n, run.StartedAt) // drawn either way, so both builds draw alike
+	var raw int64
+	for _, l := range lines {
+		raw += int64(len(l.Text))
+	}
+	if logs { // written as a runner writes: a few lines at a time
+		for k := 0; k < len(lines)-1; {
+			m := min(len(lines)-1-k, 1+r.IntN(16))
+			if err := st.AppendLog(ctx, lines[k:k+m]); err != nil {
+				return 0, err
+			}
+			k += m
+		}
+	} else {
+		for k := 0; k < len(lines)-1; {
+			k += min(len(lines)-1-k, 1+r.IntN(16))
+		}
+	}
 	end := run
 	end.State, end.FinishedAt = queue.StateSucceeded, run.StartedAt.Add(time.Duration(30+r.IntN(300))*time.Second)
 	switch n := r.IntN(100); {
@@ -133,52 +153,11 @@ func (h *history) deploy(ctx context.Context, st *store.Store, r *rand.Rand, i i
 	case n < 10:
 		end.State, end.Error = queue.StateCanceled, "canceled by "+d.User
 	}
-	return d.ID, st.UpdateDeploy(ctx, &end, queue.StateRunning, nil)
-}
-
-// logs gives each deploy its share of o.lines lines of real output (some
-// deploys far more than others, a few of them on hosts) and returns how
-// many bytes of text that was.
-func (h *history) logs(ctx context.Context, file string, ids []int64) (int64, error) {
-	st, err := store.Open(ctx, file)
-	if err != nil {
-		return 0, err
+	var last []queue.LogLine // the end and its line, in one write
+	if logs {
+		last = lines[len(lines)-1:]
 	}
-	defer st.Close()
-	var raw atomic.Int64
-	var next atomic.Int64
-	per := max(1, h.o.lines/len(ids))
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 11))
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
-					return
-				}
-				n := r.IntN(2 * per) // between none and twice the mean
-				lines := h.log(r, ids[i], n, h.year.Add(time.Duration(i)*time.Minute))
-				for _, l := range lines {
-					raw.Add(int64(len(l.Text)))
-				}
-				for len(lines) > 0 {
-					k := min(len(lines), 4096)
-					if err := st.AppendLog(ctx, lines[:k]); err != nil {
-						errs <- err
-						return
-					}
-					lines = lines[k:]
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return raw.Load(), <-errs
+	return raw, st.UpdateDeploy(ctx, &end, queue.StateRunning, last)
 }
 
 // log is n lines of real output, starting at a random place of the
