@@ -3,25 +3,23 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"io"
 )
 
 // serve is the serve command: it opens Main and runs it until ctx ends (a
 // signal) or the HTTP server fails, then closes it.
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	m := NewMain(stdout, stderr)
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&m.ConfigPath, "config", "", "config file (default ./deployq.yaml; without one, a demo)")
-	fs.StringVar(&m.Listen, "listen", "", "address to listen on, overriding server.listen (port 0: any free port)")
-	if err := fs.Parse(args); err != nil {
-		return exitCode(2)
+func serve(ctx context.Context, x *call) error {
+	p, err := x.parse()
+	if err != nil {
+		return err
 	}
+	if err := p.noWords(); err != nil {
+		return err
+	}
+	m := NewMain(x.stdout, x.stderr)
+	m.ConfigPath, m.Listen = p.get("config"), p.get("listen")
 	if err := m.Open(ctx); err != nil {
 		return err
 	}
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-m.Err():

@@ -1,0 +1,4 @@
+package main
+
+// PrintDemo is the demo's introduction, for the tests of its commands.
+var PrintDemo = printDemo
