@@ -25,7 +25,7 @@ var globalFlags = []flagSpec{
 }
 
 // topFlags are the flags before a command.
-var topFlags = append([]flagSpec{{name: "help", short: "h", about: "show the usage"}}, globalFlags...)
+var topFlags = append([]flagSpec{{name: "version", about: "print the version"}, {name: "help", short: "h", about: "show the usage"}}, globalFlags...)
 
 // defaultServer is where client commands go without --server or
 // $DEPLOYQ_SERVER.

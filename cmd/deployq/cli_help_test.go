@@ -38,6 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"deploy", "--forse", "web"}, "deployq deploy: unknown flag --forse\nusage: deployq deploy [--force]"},
+		{[]string{"serve", "--log-format", "xml"}, `--log-format: want text or json, got "xml"`},
 		{[]string{"history", "web", "--limit"}, "--limit needs a value (N)\nusage: deployq history"},
 		{[]string{"queue", "--follow"}, "unknown flag --follow\nusage: deployq queue [ENV]"},
 		{[]string{"--server", "http://x", "serve"}, "--server and --token are for the client commands"},

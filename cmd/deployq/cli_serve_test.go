@@ -1,12 +1,16 @@
 package main_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	main "github.com/deployq/deployq/cmd/deployq"
+	"github.com/deployq/deployq/internal/queuetest"
 )
 
 // The demo's start banner names the server in its commands when it is
@@ -40,5 +44,34 @@ func TestDemoBannerNamesTheServer(t *testing.T) {
 	main.PrintDemo(&plain, "http://127.0.0.1:8080")
 	if strings.Contains(plain.String(), "--server") || !strings.Contains(plain.String(), "./bin/deployq deploy --follow") {
 		t.Fatalf("on the default address:\n%s", plain.String())
+	}
+}
+
+// serve --log-format json writes one JSON object a record; the default
+// is text.
+func TestServeLogFormat(t *testing.T) {
+	cfg := "apps:\n  - name: web\n    environments:\n      - {name: staging, runner: shell, shell: {command: \"true\"}}\n"
+	for _, c := range []struct {
+		args []string
+		json bool
+	}{{nil, false}, {[]string{"--log-format", "text"}, false}, {[]string{"--log-format=json"}, true}} {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
+		s := startServer(t, dir, nil, c.args...)
+		queuetest.Eventually(t, "the server logs its start", func() bool { return strings.Contains(s.stderr.String(), "started") })
+		s.stop(t)
+		sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
+		for sc.Scan() {
+			var rec struct{ Level, Msg, Version string }
+			err := json.Unmarshal(sc.Bytes(), &rec)
+			switch {
+			case c.json && (err != nil || rec.Level == "" || rec.Msg == ""):
+				t.Errorf("%v: not a JSON record: %s", c.args, sc.Text())
+			case c.json && rec.Msg == "started" && rec.Version != "dev":
+				t.Errorf("%v: the start says version %q: %s", c.args, rec.Version, sc.Text())
+			case !c.json && (err == nil || !strings.HasPrefix(sc.Text(), "time=")):
+				t.Errorf("%v: not a text record: %s", c.args, sc.Text())
+			}
+		}
 	}
 }

@@ -16,6 +16,7 @@ func usage(table []*command) string {
 	var b strings.Builder
 	b.WriteString("usage: deployq [--server URL] [--token TOKEN] COMMAND [ARGS]\n")
 	b.WriteString("       deployq COMMAND --help     (a command's usage and flags)\n")
+	b.WriteString("       deployq --version\n")
 	group := ""
 	for _, c := range table {
 		if c.group != group {

@@ -3,6 +3,7 @@
 //	deployq serve [--config FILE] [--listen ADDR] [--log-format text|json]
 //	deployq check-config [--config FILE]
 //	deployq [--server URL] [--token TOKEN] deploy|rollback|promote|cancel|... ARGS
+//	deployq version
 //
 // The client commands talk to a server: --server URL (default
 // $DEPLOYQ_SERVER or http://127.0.0.1:8080), --token TOKEN (default
@@ -82,6 +83,7 @@ func commandTable() []*command {
 			flags: []flagSpec{
 				{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml; without one, the demo)"},
 				{name: "listen", value: "ADDR", about: "the address to listen on, over server.listen (port 0: any free port)"},
+				{name: "log-format", value: "FORMAT", choices: []string{"text", "json"}, about: "the server log's format: text (default) or json, on stderr"},
 			}, run: serve},
 		{name: "check-config", group: groupServer, about: "Check a config file without starting anything.",
 			flags: []flagSpec{cfgIn}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
@@ -136,6 +138,8 @@ func commandTable() []*command {
 		{name: "chat", group: groupClient, client: true, run: chat,
 			about: "A chat console: type commands as in chat, watch the logs of what you start."},
 
+		{name: "version", group: groupOther, run: printVersion,
+			about: "The version, commit, build date and Go version of this deployq."},
 		{name: "help", group: groupOther, args: "[COMMAND]", run: help,
 			about: "The commands, or one command's usage and flags."},
 	}
@@ -162,6 +166,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case err != nil:
 		fmt.Fprintf(stderr, "deployq: %v\n\n%s", err, usage(table))
 		return 2
+	case global.on("version"):
+		printBuild(stdout)
+		return 0
 	case len(rest) == 0 && global.on("help"):
 		fmt.Fprint(stdout, usage(table))
 		return 0
