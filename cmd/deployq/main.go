@@ -2,7 +2,9 @@
 //
 //	deployq serve [--config FILE] [--listen ADDR] [--log-format text|json]
 //	deployq check-config [--config FILE]
+//	deployq init [--app NAME] [--repo OWNER/NAME] [--runner RUNNER] [--force]
 //	deployq [--server URL] [--token TOKEN] deploy|rollback|promote|cancel|... ARGS
+//	deployq completion bash|zsh|fish
 //	deployq version
 //
 // The client commands talk to a server: --server URL (default
@@ -87,6 +89,16 @@ func commandTable() []*command {
 			}, run: serve},
 		{name: "check-config", group: groupServer, about: "Check a config file without starting anything.",
 			flags: []flagSpec{cfgIn}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
+		{name: "init", group: groupServer, run: initConfig,
+			about: "Write a commented starter config that check-config passes; edit it, then serve.",
+			flags: []flagSpec{
+				{name: "config", value: "FILE", file: true, about: "the file to write (default ./deployq.yaml)"},
+				{name: "app", value: "NAME", about: "the app's name (default web)"},
+				{name: "repo", value: "OWNER/NAME", about: "the app's GitHub repository"},
+				{name: "git", value: "URL", about: "where the app's refs resolve (default: the repo on GitHub)"},
+				{name: "runner", value: "RUNNER", choices: runnerKinds(), about: "how it deploys (default shell)"},
+				{name: "force", about: "overwrite the file if it exists"},
+			}},
 
 		{name: "deploy", group: groupClient, client: true, args: "APP[@REF] [to ENV]", run: deploy,
 			about: "Queue a deploy of APP at REF (default: its default ref) to ENV (default: its default environment).",
@@ -138,6 +150,8 @@ func commandTable() []*command {
 		{name: "chat", group: groupClient, client: true, run: chat,
 			about: "A chat console: type commands as in chat, watch the logs of what you start."},
 
+		{name: "completion", group: groupOther, args: "bash|zsh|fish", run: completion,
+			about: "Print a completion script: source <(deployq completion bash), or see the README for zsh and fish."},
 		{name: "version", group: groupOther, run: printVersion,
 			about: "The version, commit, build date and Go version of this deployq."},
 		{name: "help", group: groupOther, args: "[COMMAND]", run: help,
