@@ -3,25 +3,41 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO       ?= go
 BIN      := bin/deployq
 FUZZTIME ?= 15s
+# ARGS go to `deployq serve`: make run ARGS=--listen=127.0.0.1:9090
+ARGS     ?=
 
-.PHONY: build run test deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
+# What `deployq version` says: set from git at build time.
+VERSION    := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     := $(shell git rev-parse HEAD 2>/dev/null)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
+
+.PHONY: build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/deployq
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/deployq
 
 run: deps build
-	./$(BIN) serve
+	./$(BIN) serve $(ARGS)
 
-# The packages the tests need: git (refs, checkouts), gcc (cgo for SQLite),
-# sshd (the SSH runner's test fleet), chromium (the dashboard's tests).
-deps:
-	@missing=""; \
-	for p in git:git gcc:gcc sshd:openssh-server chromium:chromium; do cmd=$${p%%:*}; pkg=$${p##*:}; \
+# install: apt-get installs the packages (command:package) whose command
+# is missing.
+install = missing=""; \
+	for p in $(1); do cmd=$${p%%:*}; pkg=$${p\#\#*:}; \
 		command -v $$cmd >/dev/null 2>&1 || test -x /usr/sbin/$$cmd || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# What the demo needs: git (refs, checkouts), gcc (cgo for SQLite).
+deps:
+	@$(call install,git:git gcc:gcc)
+
+# What the tests need besides: sshd (the SSH runner's test fleet), chromium
+# (the dashboard's tests), zsh and fish (the completion scripts' tests).
+test-deps: deps
+	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish)
 
 # The Kubernetes control plane, etcd and kwok the kubernetes runner's
 # tests run against, built from the Go module proxy into ~/.cache (several
@@ -29,11 +45,12 @@ deps:
 kube-tools:
 	$(GO) run ./internal/kubetest/build
 
-# DEPLOYQ_*_REQUIRED: the kubernetes, browser and full-disk (a real tmpfs,
-# mounted as root) tests fail, never skip, without their real parts.
-test: deps kube-tools
+# DEPLOYQ_*_REQUIRED: the kubernetes, browser, full-disk (a real tmpfs,
+# mounted as root) and shell completion tests fail, never skip, without
+# their real parts.
+test: test-deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 fuzz:
@@ -47,7 +64,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github
 
 # The ssh runner against parallel-ssh and Ansible over 200 local sshd servers.
-bench-ssh: deps
+bench-ssh: test-deps
 	@for p in parallel-ssh:pssh ansible-playbook:ansible-core; do cmd=$${p%%:*}; pkg=$${p##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkg; }; done
 	$(GO) run ./bench/sshbench -hosts 200 -parallel 50 -runs 3
@@ -59,7 +76,7 @@ bench-kube: kube-tools
 
 # The dashboard's screenshots in docs/screenshots (1280px and 390px),
 # taken by its browser test.
-screenshots: deps build
+screenshots: test-deps build
 	DEPLOYQ_SCREENSHOTS=$(CURDIR)/docs/screenshots DEPLOYQ_BROWSER_REQUIRED=1 $(GO) test -count=1 -run '^TestDashboard$$' ./cmd/deployq
 
 clean:

@@ -32,6 +32,16 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// Build adds deployq_build_info{version,commit,go_version}, always 1:
+// which deployq answers.
+func (m *Metrics) Build(version, commit, goVersion string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "deployq_build_info",
+		Help:        "Which deployq this is: its version, commit and Go version (always 1).",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "go_version": goVersion}})
+	g.Set(1)
+	m.Registry.MustRegister(g)
+}
+
 // Watch adds gauges read from the service at scrape time.
 func (m *Metrics) Watch(svc *queue.Service) {
 	m.Registry.MustRegister(&laneCollector{svc: svc})

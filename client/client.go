@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/deployq/deployq/api"
 	"github.com/deployq/deployq/queue"
@@ -101,6 +102,18 @@ func (c *Client) Rollback(ctx context.Context, app, env, to string) (*api.Deploy
 	return &d, err
 }
 
+// Operate queues an app operation: scale (to instances), restart, stop
+// or start. It is a deploy record with Op set.
+func (c *Client) Operate(ctx context.Context, app, env, op string, instances int) (*api.Deploy, error) {
+	body := map[string]any{"app": app, "env": env, "op": op}
+	if op == "scale" {
+		body["instances"] = instances
+	}
+	var d api.Deploy
+	err := c.do(ctx, "POST", "/api/v1/operations", body, &d)
+	return &d, err
+}
+
 // Cancel cancels a deploy.
 func (c *Client) Cancel(ctx context.Context, id int64) (*api.Deploy, error) {
 	var d api.Deploy
@@ -144,6 +157,22 @@ func (c *Client) Unlock(ctx context.Context, env, app string) (*api.Lock, error)
 func (c *Client) Environments(ctx context.Context) ([]api.Environment, error) {
 	var es []api.Environment
 	err := c.do(ctx, "GET", "/api/v1/environments", nil, &es)
+	return es, err
+}
+
+// AuditEntry is one thing someone did.
+type AuditEntry struct {
+	Time   time.Time `json:"time"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail string    `json:"detail"`
+}
+
+// Audit returns who did what, newest first.
+func (c *Client) Audit(ctx context.Context) ([]AuditEntry, error) {
+	var es []AuditEntry
+	err := c.do(ctx, "GET", "/api/v1/audit", nil, &es)
 	return es, err
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,8 +11,6 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/deployq/deployq/api"
 	"github.com/deployq/deployq/bot"
@@ -18,187 +18,172 @@ import (
 	"github.com/deployq/deployq/queue"
 )
 
-// clientArgs pulls the flags out of args wherever they stand, so that
-// `deployq deploy web to prod --force` works like `--force web to prod`.
-type clientArgs struct {
-	server string
-	flags  map[string]bool
-	rest   []string
-}
+// The client commands that ask for deploys and operations and follow
+// them: deploy, rollback, promote, scale, restart, stop, start, cancel,
+// continue, logs and the chat console. Their
+// words are read by the chat grammar, so the CLI and chat take the same
+// sentences.
 
-func parseClientArgs(args []string, allowed ...string) (*clientArgs, error) {
-	ca := &clientArgs{server: os.Getenv("DEPLOYQ_SERVER"), flags: map[string]bool{}}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--server" || a == "-server":
-			if i+1 >= len(args) {
-				return nil, fmt.Errorf("--server needs a URL")
-			}
-			ca.server = args[i+1]
-			i++
-		case strings.HasPrefix(a, "--server="):
-			ca.server = strings.TrimPrefix(a, "--server=")
-		case a == "--":
-			ca.rest = append(ca.rest, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1 && !isNumber(a):
-			name := strings.TrimLeft(a, "-")
-			ok := false
-			for _, f := range allowed {
-				if f == name {
-					ok = true
-				}
-			}
-			if !ok {
-				return nil, fmt.Errorf("unknown flag %s", a)
-			}
-			ca.flags[name] = true
-		default:
-			ca.rest = append(ca.rest, a)
-		}
+// connect reads a client command's line and returns it with a client of
+// the server it names.
+func (x *call) connect() (*parsed, *client.Client, error) {
+	p, err := x.parse()
+	if err != nil {
+		return nil, nil, err
 	}
-	if ca.server == "" {
-		ca.server = "http://127.0.0.1:8080"
+	c := &client.Client{
+		Base:  cmp.Or(p.get("server"), os.Getenv("DEPLOYQ_SERVER"), defaultServer),
+		Token: cmp.Or(p.get("token"), os.Getenv("DEPLOYQ_TOKEN")),
 	}
-	return ca, nil
-}
-
-func isNumber(s string) bool { _, err := strconv.Atoi(s); return err == nil }
-
-func newClient(server string) *client.Client {
-	c := &client.Client{Base: server, Token: os.Getenv("DEPLOYQ_TOKEN")}
-	if c.Token == "" {
+	if c.Token == "" { // an open server takes the user's name
 		if u, err := user.Current(); err == nil {
 			c.User = u.Username
 		}
-		if v := os.Getenv("USER"); v != "" {
-			c.User = v
-		}
+		c.User = cmp.Or(os.Getenv("USER"), c.User)
 	}
-	return c
+	return p, c, nil
 }
 
-func clientCommand(ctx context.Context, name string, args []string, stdin io.Reader, stdout io.Writer) error {
-	flags := map[string][]string{
-		"deploy": {"force", "override-freeze", "follow", "f"}, "rollback": {"follow", "f"}, "logs": {"f", "follow"},
-		"lock": {"steal"},
+// sentence reads the command's words with the chat grammar. What it
+// cannot read is refused like a request the server refuses (exit 1),
+// with the command's usage.
+func (x *call) sentence(p *parsed) (*bot.Command, error) {
+	cmd, err := bot.Parse(x.cmd.name + " " + p.sentence())
+	var pe *bot.ParseError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("%s\nusage: deployq %s", pe.Msg, x.cmd.usageLine())
 	}
-	ca, err := parseClientArgs(args, flags[name]...)
+	return cmd, err
+}
+
+// connectAndRead is connect, then sentence.
+func (x *call) connectAndRead() (*parsed, *client.Client, *bot.Command, error) {
+	p, c, err := x.connect()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd, err := x.sentence(p)
+	return p, c, cmd, err
+}
+
+func deploy(ctx context.Context, x *call) error {
+	p, c, cmd, err := x.connectAndRead()
 	if err != nil {
 		return err
 	}
-	c := newClient(ca.server)
-	follow := ca.flags["follow"] || ca.flags["f"]
-	// The chat grammar reads the words of deploy, rollback, lock, unlock
-	// and queue, so the CLI and chat take the same sentences.
-	grammar := func() (*bot.Command, error) {
-		cmd, err := bot.Parse(name + " " + strings.Join(ca.rest, " "))
-		if err != nil {
-			return nil, err
-		}
-		return cmd, nil
-	}
-	switch name {
-	case "deploy", "rollback":
-		cmd, err := grammar()
-		if err != nil {
-			return err
-		}
-		var d *api.Deploy
-		if name == "deploy" {
-			d, err = c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, ca.flags["force"], ca.flags["override-freeze"])
-		} else {
-			d, err = c.Rollback(ctx, cmd.App, cmd.Env, cmd.To)
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "#%d queued: %s@%s (%s) to %s\nlog: %s\n", d.ID, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.LogURL)
-		if follow {
-			return followToEnd(ctx, c, d.ID, stdout)
-		}
-		return nil
-	case "cancel":
-		id, err := deployID(ca.rest)
-		if err != nil {
-			return err
-		}
-		d, err := c.Cancel(ctx, id)
-		if err != nil {
-			return err
-		}
-		if d.State == queue.StateRunning {
-			fmt.Fprintf(stdout, "canceling #%d: its runner is being stopped\n", d.ID)
-		} else {
-			fmt.Fprintf(stdout, "#%d %s\n", d.ID, d.State)
-		}
-		return nil
-	case "lock", "unlock":
-		cmd, err := grammar()
-		if err != nil {
-			return err
-		}
-		scope := cmd.Env
-		if cmd.App != "" {
-			scope = cmd.App + " in " + cmd.Env
-		}
-		if name == "unlock" {
-			l, err := c.Unlock(ctx, cmd.Env, cmd.App)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "unlocked %s (held by %s)\n", scope, l.Owner)
-			return nil
-		}
-		ttl := ""
-		if cmd.Duration > 0 {
-			ttl = cmd.Duration.String()
-		}
-		l, err := c.Lock(ctx, cmd.Env, cmd.App, cmd.Reason, ttl, ca.flags["steal"])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "locked %s by %s", scope, l.Owner)
-		if l.ExpiresAt != nil {
-			fmt.Fprintf(stdout, " until %s", l.ExpiresAt.Local().Format(time.Kitchen))
-		}
-		fmt.Fprintln(stdout)
-		return nil
-	case "queue":
-		cmd, err := grammar()
-		if err != nil {
-			return err
-		}
-		es, err := c.Environments(ctx)
-		if err != nil {
-			return err
-		}
-		printEnvironments(stdout, es, cmd.Env)
-		return nil
-	case "logs":
-		id, err := deployID(ca.rest)
-		if err != nil {
-			return err
-		}
-		if follow {
-			return followToEnd(ctx, c, id, stdout)
-		}
-		_, err = c.Log(ctx, id, false, stdout)
-		return err
-	case "chat":
-		return bot.Console(ctx, stdin, stdout, &consoleBackend{c: c})
-	}
-	return fmt.Errorf("unknown command %s", name)
+	d, err := c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, p.on("force"), p.on("override-freeze"))
+	return queued(ctx, x, c, p, d, err)
 }
 
-func deployID(rest []string) (int64, error) {
-	if len(rest) != 1 {
-		return 0, fmt.Errorf("give one deploy id")
+func rollback(ctx context.Context, x *call) error {
+	p, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
 	}
-	id, err := strconv.ParseInt(strings.TrimPrefix(rest[0], "#"), 10, 64)
+	d, err := c.Rollback(ctx, cmd.App, cmd.Env, cmd.To)
+	return queued(ctx, x, c, p, d, err)
+}
+
+func promote(ctx context.Context, x *call) error {
+	p, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	d, err := c.Promote(ctx, cmd.App, cmd.From, cmd.To)
+	return queued(ctx, x, c, p, d, err)
+}
+
+// operate is scale, restart, stop and start.
+func operate(ctx context.Context, x *call) error {
+	p, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	d, err := c.Operate(ctx, cmd.App, cmd.Env, cmd.Verb, cmd.N)
+	return queued(ctx, x, c, p, d, err)
+}
+
+// queued says what a request queued, and follows its log if asked.
+func queued(ctx context.Context, x *call, c *client.Client, p *parsed, d *api.Deploy, err error) error {
+	if err != nil {
+		return err
+	}
+	state := "queued"
+	if d.State == queue.StateWaiting {
+		state = "waiting"
+		if d.WaitingFor != "" {
+			state += " (" + d.WaitingFor + ")"
+		}
+	}
+	what := fmt.Sprintf("%s@%s (%s) to %s", d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env)
+	switch d.Op {
+	case "":
+	case "scale":
+		what = fmt.Sprintf("scale %s in %s to %d", d.App, d.Env, d.Instances)
+	default:
+		what = fmt.Sprintf("%s %s in %s", d.Op, d.App, d.Env)
+	}
+	fmt.Fprintf(x.stdout, "#%d %s: %s\nlog: %s\n", d.ID, state, what, d.LogURL)
+	if p.on("follow") {
+		return followToEnd(ctx, c, d.ID, x.stdout)
+	}
+	return nil
+}
+
+func cancel(ctx context.Context, x *call) error {
+	_, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	d, err := c.Cancel(ctx, cmd.ID)
+	if err != nil {
+		return err
+	}
+	if d.State == queue.StateRunning {
+		fmt.Fprintf(x.stdout, "canceling #%d: its runner is being stopped\n", d.ID)
+	} else {
+		fmt.Fprintf(x.stdout, "#%d %s\n", d.ID, d.State)
+	}
+	return nil
+}
+
+// resume is the continue command.
+func resume(ctx context.Context, x *call) error {
+	_, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	d, err := c.Continue(ctx, cmd.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "#%d continues (%s to %s)\n", d.ID, d.App, d.Env)
+	return nil
+}
+
+func logs(ctx context.Context, x *call) error {
+	p, c, err := x.connect()
+	if err != nil {
+		return err
+	}
+	id, err := deployID(p.words)
+	if err != nil {
+		return err
+	}
+	if p.on("follow") {
+		return followToEnd(ctx, c, id, x.stdout)
+	}
+	_, err = c.Log(ctx, id, false, x.stdout)
+	return err
+}
+
+func deployID(words []string) (int64, error) {
+	if len(words) != 1 {
+		return 0, usageError{msg: "give one deploy id"}
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(words[0], "#"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%q is not a deploy id", rest[0])
+		return 0, usageError{msg: fmt.Sprintf("%q is not a deploy id", words[0])}
 	}
 	return id, nil
 }
@@ -216,29 +201,15 @@ func followToEnd(ctx context.Context, c *client.Client, id int64, w io.Writer) e
 	return nil
 }
 
-func printEnvironments(w io.Writer, es []api.Environment, env string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tENV\tCURRENT\tRUNNING\tQUEUED\tLOCK")
-	for _, e := range es {
-		if env != "" && e.Env != env {
-			continue
-		}
-		cur, running, lock := "-", "-", "-"
-		if e.Current != nil {
-			cur = fmt.Sprintf("%s #%d", queue.ShortSHA(e.Current.SHA), e.Current.ID)
-		}
-		if e.Running != nil {
-			running = fmt.Sprintf("#%d %s by %s", e.Running.ID, queue.ShortSHA(e.Running.SHA), e.Running.User)
-		}
-		if e.Lock != nil {
-			lock = e.Lock.Owner
-			if e.Lock.Reason != "" {
-				lock += ": " + e.Lock.Reason
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", e.App, e.Env, cur, running, e.Queued, lock)
+func chat(ctx context.Context, x *call) error {
+	p, c, err := x.connect()
+	if err != nil {
+		return err
 	}
-	tw.Flush()
+	if err := p.noWords(); err != nil {
+		return err
+	}
+	return bot.Console(ctx, x.stdin, x.stdout, &consoleBackend{c: c})
 }
 
 type consoleBackend struct{ c *client.Client }

@@ -105,15 +105,21 @@ apps:
 	return config.Parse("(demo)", []byte(yaml), kinds)
 }
 
+// printDemo introduces the demo served at base. Its commands name the
+// server when it is not where the client looks by default.
 func printDemo(w io.Writer, base string) {
+	cli := "./bin/deployq"
+	if base != defaultServer {
+		cli += " --server " + base
+	}
 	fmt.Fprintf(w, `
 This is the demo: app "web" (a local git repo with tags v1.0.0, v1.1.0, v1.2.0)
 deploys to "staging" and "production" with a shell script. Try, in another shell:
 
-  ./bin/deployq deploy --follow web@v1.1.0 to staging
-  ./bin/deployq chat          (then: deploy web to production, queue, where web, help)
-  curl -s %s/api/v1/environments
+  %[1]s deploy --follow web@v1.1.0 to staging
+  %[1]s chat          (then: deploy web to production, queue, where web, help)
+  curl -s %[2]s/api/v1/environments
 
 Data lives in ./data. Ctrl-C stops the server.
-`, base)
+`, cli, base)
 }

@@ -77,11 +77,15 @@ type Main struct {
 	closeErr  error
 }
 
+// setAPIVersion gives /healthz the version, once for every Main of the
+// process.
+var setAPIVersion sync.Once
+
 // NewMain returns a Main that prints to stdout and logs to stderr.
 func NewMain(stdout, stderr io.Writer) *Main {
 	return &Main{
 		Stdout: stdout,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: newLogger("text", stderr),
 	}
 }
 
@@ -115,6 +119,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	m.metrics, m.events = api.NewMetrics(), api.NewEvents()
+	build := readBuild()
+	m.metrics.Build(build.Version, build.Commit, build.GoVersion)
+	setAPIVersion.Do(func() { api.Version = build.Version })
 	m.slack = newSlack(cfg.Slack, m.URL, m.Logger)
 	if err := m.newGitHub(); err != nil {
 		return err
@@ -143,8 +150,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Demo {
 		printDemo(m.Stdout, m.URL)
 	}
-	m.Logger.Info("started", "listen", m.listener.Addr().String(), "apps", len(cfg.Apps),
-		"data_dir", cfg.Server.DataDir, "config", cfg.File)
+	m.Logger.Info("started", "version", build.Version, "commit", build.Commit, "listen", m.listener.Addr().String(),
+		"apps", len(cfg.Apps), "data_dir", cfg.Server.DataDir, "config", cfg.File)
 	return nil
 }
 
