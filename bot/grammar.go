@@ -52,7 +52,8 @@ func (e *ParseError) Error() string {
 }
 
 // Parse reads one chat command. Every value it returns is validated: names
-// are valid app/env names, refs are valid refs.
+// are valid app/env names (an app may also be named by its repo's
+// owner/name), refs are valid refs.
 func Parse(text string) (*Command, error) {
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\u00a0", " "))
 	head, reason, hasReason := strings.Cut(text, ":")
@@ -74,7 +75,7 @@ func Parse(text string) (*Command, error) {
 	cmd := byVerb[verb]
 	if cmd == nil {
 		msg := fmt.Sprintf("unknown command %q", short(words[0]))
-		if guess := closest(verb); guess != "" {
+		if guess, _ := closest(verb); guess != "" {
 			return nil, &ParseError{Msg: msg + fmt.Sprintf("; did you mean %q?", guess), Help: byVerb[guess].help}
 		}
 		return nil, &ParseError{Msg: msg + "; try `help`"}
@@ -98,15 +99,16 @@ func Parse(text string) (*Command, error) {
 	return c, nil
 }
 
-// closest returns the verb within two edits of w, if any.
-func closest(w string) string {
+// closest returns the verb within two edits of w, if any, and how many
+// edits away it is.
+func closest(w string) (string, int) {
 	best, bestD := "", 3
 	for v := range byVerb {
 		if d := distance(w, v); d < bestD || d == bestD && v < best {
 			best, bestD = v, d
 		}
 	}
-	return best
+	return best, bestD
 }
 
 // distance is the Damerau-Levenshtein distance (with adjacent swaps).

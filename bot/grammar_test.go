@@ -44,6 +44,20 @@ func TestParseOK(t *testing.T) {
 		{"where web", bot.Command{Verb: "where", App: "web"}},
 		{"history web in prod", bot.Command{Verb: "history", App: "web", Env: "prod"}},
 		{"help", bot.Command{Verb: "help"}},
+		// habits of hubot-deploy and SlashDeploy: an app named by its repo,
+		// the environment without "to"
+		{"deploy web production", bot.Command{Verb: "deploy", App: "web", Env: "production"}},
+		{"deploy web@main production", bot.Command{Verb: "deploy", App: "web", Ref: "main", Env: "production"}},
+		{"deploy! Acme/Web@v1.2 to prod", bot.Command{Verb: "deploy", Bang: true, App: "acme/web", Ref: "v1.2", Env: "prod"}},
+		{"deploy acme/web.go-2", bot.Command{Verb: "deploy", App: "acme/web.go-2"}},
+		{"rollback acme/web in prod to #3", bot.Command{Verb: "rollback", App: "acme/web", Env: "prod", To: "#3"}},
+		{"lock acme/web in prod for 1h", bot.Command{Verb: "lock", App: "acme/web", Env: "prod", Duration: time.Hour}},
+		{"unlock acme/web in prod", bot.Command{Verb: "unlock", App: "acme/web", Env: "prod"}},
+		{"promote acme/web from staging to prod", bot.Command{Verb: "promote", App: "acme/web", From: "staging", To: "prod"}},
+		{"scale acme/web in prod to 2", bot.Command{Verb: "scale", App: "acme/web", Env: "prod", N: 2}},
+		{"stop acme/web in prod", bot.Command{Verb: "stop", App: "acme/web", Env: "prod"}},
+		{"where acme/web", bot.Command{Verb: "where", App: "acme/web"}},
+		{"history acme/web in prod", bot.Command{Verb: "history", App: "acme/web", Env: "prod"}},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -88,6 +102,17 @@ func TestParseErrors(t *testing.T) {
 		{"stop web", "in expected\nusage: scale APP in ENV to N | restart|stop|start APP in ENV"},
 		{"histroy web", "did you mean \"history\"?\nusage: queue [ENV] | where APP | history APP [in ENV] | help"},
 		{"unlock! prod", "unlock has no ! form\nusage: unlock ENV|APP in ENV | unlock all"},
+		{"deploy web production now", "to or in or on expected, got \"production\""},
+		{"deploy web pr;od", "\"pr;od\" is not a valid env name"},
+		{"deploy acme/web/x", "\"acme/web/x\" is not a valid app name"},
+		{"deploy acme/..", "\"acme/..\" is not a valid app name"},
+		{"deploy /web", "\"/web\" is not a valid app name"},
+		{"where acme/", "\"acme/\" is not a valid app name"},
+		{"lock acme/web", "\"acme/web\" is not a valid env name"},
+		{"lock w;b in prod", "\"w;b\" is not a valid app name"},
+		{"deploy web to acme/prod", "\"acme/prod\" is not a valid env name"},
+		{"queue acme/web", "\"acme/web\" is not a valid env name"},
+		{"promote web from acme/staging to prod", "\"acme/staging\" is not a valid env name"},
 	}
 	for _, c := range cases {
 		t.Run(c.in, func(t *testing.T) {
@@ -121,7 +146,8 @@ func TestParseErrorsQuoteLittle(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"deploy web@main to prod", "lock! web in prod for 2h: x", "rollback web to #3",
 		"deploy web@$(id)", "deploy web@main;rm -rf /", "cancel #1", "scale a in b to 3", "deploy web@a`b`",
-		"deploy web@'x'", "deploy web@\"x\"", "deploy web@x|y", "deploy web@x&&y", "deploy web@x\ny"} {
+		"deploy web@'x'", "deploy web@\"x\"", "deploy web@x|y", "deploy web@x&&y", "deploy web@x\ny",
+		"deploy acme/web@main production", "lock acme/web in prod", "deploy a/../b", "where acme/.."} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -138,10 +164,13 @@ func FuzzParse(f *testing.F) {
 		if c.To != "" && !queue.ValidRef(strings.TrimPrefix(c.To, "#")) {
 			t.Fatalf("accepted target %q", c.To)
 		}
-		for _, n := range []string{c.App, c.Env, c.From} {
+		for _, n := range []string{c.Env, c.From} {
 			if n != "" && !queue.ValidName(n) {
 				t.Fatalf("accepted name %q", n)
 			}
+		}
+		if c.App != "" && !queue.ValidName(c.App) && !repoShaped(c.App) {
+			t.Fatalf("accepted app %q", c.App)
 		}
 		for _, s := range []string{c.Ref, c.To, c.App, c.Env} {
 			if strings.ContainsAny(s, ";|&$`'\"\\ \n()<>*?[]{}~") {
@@ -149,6 +178,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// repoShaped reports whether s is a GitHub owner/name in lower case:
+// names of letters, digits, '-' (the owner), '.' and '_' (the repo),
+// never "." or "..".
+func repoShaped(s string) bool {
+	owner, repo, ok := strings.Cut(s, "/")
+	if !ok || owner == "" || repo == "" || repo == "." || repo == ".." || strings.HasPrefix(owner, "-") {
+		return false
+	}
+	for _, r := range owner + repo {
+		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return !strings.ContainsAny(owner, "._")
 }
 
 // Help has one line per command or family of commands, in this order;

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -59,10 +60,8 @@ func (p *parser) keyword(k ...string) error {
 		return p.fail("%s expected", strings.Join(k, " or "))
 	}
 	w := strings.ToLower(p.next())
-	for _, kw := range k {
-		if w == kw {
-			return nil
-		}
+	if isKeyword(w, k...) {
+		return nil
 	}
 	return p.fail("%s expected, got %q", strings.Join(k, " or "), w)
 }
@@ -77,6 +76,44 @@ func (p *parser) name(what string) (string, error) {
 		return "", p.fail("%q is not a valid %s name", w, strings.ToLower(what))
 	}
 	return n, nil
+}
+
+// repoRe is a GitHub owner/name: teams used to hubot-deploy and
+// SlashDeploy name an app by its repo, and the queue finds the app whose
+// repo it is.
+var repoRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}/[a-z0-9_.-]{1,100}$`)
+
+// validApp reports whether s can name an app: an app's own name, or the
+// owner/name of its repo.
+func validApp(s string) bool {
+	if queue.ValidName(s) {
+		return true
+	}
+	_, repo, _ := strings.Cut(s, "/")
+	return repoRe.MatchString(s) && repo != "." && repo != ".."
+}
+
+// appName reads APP: an app's name or its repo's owner/name.
+func (p *parser) appName() (string, error) {
+	if !p.more() {
+		return "", p.fail("APP missing")
+	}
+	w := p.next()
+	n := strings.ToLower(w)
+	if !validApp(n) {
+		return "", p.fail("%q is not a valid app name", w)
+	}
+	return n, nil
+}
+
+// isKeyword reports whether w is one of the keywords k.
+func isKeyword(w string, k ...string) bool {
+	for _, kw := range k {
+		if strings.EqualFold(w, kw) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) id() (int64, error) {
@@ -105,7 +142,7 @@ func (p *parser) deploy(c *Command) error {
 	app, ref, hasRef := strings.Cut(target, "@")
 	p.words = append([]string{app}, p.words...)
 	var err error
-	if c.App, err = p.name("APP"); err != nil {
+	if c.App, err = p.appName(); err != nil {
 		return err
 	}
 	if hasRef {
@@ -114,18 +151,23 @@ func (p *parser) deploy(c *Command) error {
 		}
 		c.Ref = ref
 	}
-	if p.more() {
+	if !p.more() {
+		return nil
+	}
+	// "deploy web production": the last word alone is the environment,
+	// as other deploy bots take it
+	if len(p.words) > 1 || isKeyword(p.peek(), "to", "in", "on") {
 		if err := p.keyword("to", "in", "on"); err != nil {
 			return err
 		}
-		c.Env, err = p.name("ENV")
 	}
+	c.Env, err = p.name("ENV")
 	return err
 }
 
 func (p *parser) rollback(c *Command) error {
 	var err error
-	if c.App, err = p.name("APP"); err != nil {
+	if c.App, err = p.appName(); err != nil {
 		return err
 	}
 	if p.peek() == "in" {
@@ -159,19 +201,15 @@ func (p *parser) rollback(c *Command) error {
 }
 
 // scope reads "ENV" or "APP in ENV".
-func (p *parser) scope(c *Command) error {
-	first, err := p.name("ENV")
-	if err != nil {
-		return err
-	}
-	if p.peek() == "in" {
+func (p *parser) scope(c *Command) (err error) {
+	if len(p.words) > 1 && isKeyword(p.words[1], "in") {
+		if c.App, err = p.appName(); err != nil {
+			return err
+		}
 		p.next()
-		c.App = first
-		c.Env, err = p.name("ENV")
-		return err
 	}
-	c.Env = first
-	return nil
+	c.Env, err = p.name("ENV")
+	return err
 }
 
 // unlock reads a scope, or "all".
@@ -220,7 +258,7 @@ func (p *parser) duration(c *Command) error {
 
 func (p *parser) promote(c *Command) error {
 	var err error
-	if c.App, err = p.name("APP"); err != nil {
+	if c.App, err = p.appName(); err != nil {
 		return err
 	}
 	if err = p.keyword("from"); err != nil {
@@ -238,7 +276,7 @@ func (p *parser) promote(c *Command) error {
 
 // appInEnv reads "APP in ENV" (restart, stop, start).
 func (p *parser) appInEnv(c *Command) (err error) {
-	if c.App, err = p.name("APP"); err != nil {
+	if c.App, err = p.appName(); err != nil {
 		return err
 	}
 	if err = p.keyword("in"); err != nil {
@@ -277,13 +315,13 @@ func (p *parser) optionalEnv(c *Command) (err error) {
 
 // app reads "APP" (where).
 func (p *parser) app(c *Command) (err error) {
-	c.App, err = p.name("APP")
+	c.App, err = p.appName()
 	return err
 }
 
 // history reads "APP [in ENV]".
 func (p *parser) history(c *Command) (err error) {
-	if c.App, err = p.name("APP"); err != nil || !p.more() {
+	if c.App, err = p.appName(); err != nil || !p.more() {
 		return err
 	}
 	if err = p.keyword("in"); err != nil {

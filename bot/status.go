@@ -9,64 +9,19 @@ import (
 	"github.com/deployq/deployq/queue"
 )
 
-// The commands that only tell: queue, where, history, help.
+// The commands that only tell: where, history, help (and queue, in
+// queue.go).
 
 func (b *Bot) help(context.Context, *Command, Message) (Reply, error) {
 	return Reply{Text: "deployq commands:\n" + strings.Join(Help, "\n")}, nil
 }
 
-func (b *Bot) queue(ctx context.Context, c *Command, _ Message) (Reply, error) {
-	env := c.Env
-	sts, err := b.svc.Environments(ctx)
+func (b *Bot) where(ctx context.Context, c *Command, _ Message) (Reply, error) {
+	a, _, err := b.svc.Lookup(c.App, "")
 	if err != nil {
 		return Reply{}, err
 	}
-	var lines []string
-	known := false
-	for _, st := range sts {
-		if env != "" && st.Env != env {
-			continue
-		}
-		known = true
-		if st.Running == nil && st.Queued == 0 && st.Waiting == 0 && st.Lock == nil {
-			continue
-		}
-		line := fmt.Sprintf("%s in %s:", st.App, st.Env)
-		if r := st.Running; r != nil {
-			line += fmt.Sprintf(" #%d running %s (%s, %s)", r.ID, queue.ShortSHA(r.SHA), r.User, queue.Age(b.now().Sub(r.StartedAt)))
-			if p := st.Progress; p != nil && p.Total > 0 {
-				line += fmt.Sprintf(" %d/%d", p.Done, p.Total)
-			}
-		}
-		if st.Queued > 0 {
-			line += fmt.Sprintf(" %d queued", st.Queued)
-		}
-		if st.Waiting > 0 {
-			line += fmt.Sprintf(" %d waiting", st.Waiting)
-		}
-		if l := st.Lock; l != nil {
-			line += " " + lockText(l, b.now())
-		}
-		lines = append(lines, line)
-	}
-	if env != "" && !known {
-		return Reply{}, queue.Errorf(queue.ENotFound, "unknown environment %q", env)
-	}
-	if len(lines) == 0 {
-		where := "anywhere"
-		if env != "" {
-			where = "in " + env
-		}
-		return Reply{Text: "nothing running or queued " + where}, nil
-	}
-	return Reply{Text: strings.Join(lines, "\n")}, nil
-}
-
-func (b *Bot) where(ctx context.Context, c *Command, _ Message) (Reply, error) {
-	app := c.App
-	if _, _, err := b.svc.Lookup(app, ""); err != nil {
-		return Reply{}, err
-	}
+	app := a.Name
 	sts, err := b.svc.Environments(ctx)
 	if err != nil {
 		return Reply{}, err
@@ -110,9 +65,13 @@ func (b *Bot) live(ctx context.Context, app, env string) string {
 }
 
 func (b *Bot) history(ctx context.Context, c *Command, _ Message) (Reply, error) {
-	app, env := c.App, c.Env
-	if _, _, err := b.svc.Lookup(app, env); err != nil {
+	a, e, err := b.svc.Lookup(c.App, c.Env)
+	if err != nil {
 		return Reply{}, err
+	}
+	app, env := a.Name, ""
+	if c.Env != "" {
+		env = e.Name
 	}
 	ds, err := b.svc.Deploys(ctx, queue.DeployFilter{App: app, Env: env, Limit: 10})
 	if err != nil {

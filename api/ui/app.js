@@ -73,7 +73,28 @@ function age(iso) {
   return Math.floor(s / 86400) + "d" + (Math.floor(s / 3600) % 24 ? (Math.floor(s / 3600) % 24) + "h" : "");
 }
 
-function when(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
+// Times are said 24-hour in the browser's zone, with the zone's name
+// ("2026-11-30 14:05:09 CET", "… UTC").
+const clock = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short" });
+
+function timeParts(iso) {
+  return Object.fromEntries(clock.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+}
+
+function when(iso) {
+  if (!iso) return "";
+  const p = timeParts(iso);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
+}
+
+// timeOfDay is a log line's time: "14:05:09" (the log bar names the zone).
+function timeOfDay(iso) {
+  const p = timeParts(iso);
+  return `${p.hour}:${p.minute}:${p.second}`;
+}
+
+const zoneName = () => timeParts(new Date().toISOString()).timeZoneName;
 
 function commitLink(repo, sha) {
   if (!sha) return el("span", { class: "muted" }, "—");
@@ -83,13 +104,30 @@ function commitLink(repo, sha) {
 
 function badge(st) { return el("span", { class: "badge s-" + st }, st); }
 
+// progressBar shows how far a deploy is: a bar only when the runner
+// counts (hosts, batches, replicas, tasks), else its phase and message.
 function progressBar(p) {
   if (!p) return null;
   const total = p.total || 0, done = Math.min(p.done || 0, total);
-  const pct = total > 0 ? Math.round(done * 100 / total) : 0;
+  const text = [total > 0 ? `${done}/${total}` : "", p.phase, p.message].filter(Boolean).join(" ");
+  if (total <= 0 && !text) return null;
   return el("div", { class: "progress", title: p.message || "" },
-    el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${pct}%` })),
-    el("span", { class: "ptext" }, (total > 0 ? `${done}/${total} ` : "") + (p.phase ? p.phase + " " : "") + (p.message || "")));
+    total > 0 ? el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${Math.round(done * 100 / total)}%` })) : null,
+    el("span", { class: "ptext" }, text));
+}
+
+// The states a deploy ends in without succeeding: a cell shows its last
+// deploy only when it ended so.
+const unsuccessful = ["failed", "canceled", "interrupted", "superseded"];
+
+function lockNote(l) {
+  return el("div", { class: "lock" }, el("strong", {}, "Locked: "), `${l.app ? l.app + " in " : ""}${l.env} by ${l.owner}`,
+    l.reason ? `: ${l.reason}` : "", el("div", { class: "meta" }, `since ${age(l.created_at)}`,
+      l.expires_at ? ` · expires ${when(l.expires_at)}` : " · no expiry"));
+}
+
+function freezeNote(freeze) {
+  return el("div", { class: "freeze", title: freeze }, el("strong", {}, "Frozen: "), freeze);
 }
 
 function what(d) {
@@ -190,7 +228,7 @@ function cell(e) {
   } else {
     parts.push(el("div", { class: "muted" }, "never deployed"));
   }
-  if (last && (!c || last.id !== c.id)) {
+  if (last && unsuccessful.includes(last.state)) {
     parts.push(el("div", { class: "last" }, "last: ", el("a", { href: `#/deploy/${last.id}` }, `#${last.id}`), " ", badge(last.state)));
   }
   if (r) {
@@ -199,13 +237,8 @@ function cell(e) {
   if (e.queued || e.waiting) {
     parts.push(el("div", { class: "qlen" }, `${e.queued} queued` + (e.waiting ? `, ${e.waiting} waiting` : "")));
   }
-  if (e.freeze) parts.push(el("div", { class: "freeze", title: e.freeze }, el("strong", {}, "Frozen: "), e.freeze));
-  if (e.lock) {
-    const l = e.lock;
-    parts.push(el("div", { class: "lock" }, el("strong", {}, "Locked: "), `${l.app ? l.app + " in " : ""}${l.env} by ${l.owner}`,
-      l.reason ? `: ${l.reason}` : "", el("div", { class: "meta" }, `since ${age(l.created_at)}`,
-        l.expires_at ? ` · expires ${when(l.expires_at)}` : " · no expiry")));
-  }
+  if (e.freeze) parts.push(freezeNote(e.freeze));
+  if (e.lock) parts.push(lockNote(e.lock));
   const actions = el("div", { class: "actions" },
     e.lock ? el("button", { class: "small", onclick: () => unlock(e) }, "Unlock") :
       el("button", { class: "small lock-btn", onclick: (ev) => lockForm(ev.target.closest("td"), e) }, "Lock"),
@@ -250,7 +283,8 @@ function deployView(id) {
   const log = el("pre", { class: "log", id: "log" });
   const follow = el("label", { class: "muted" }, el("input", { type: "checkbox", id: "autoscroll", checked: true }), " follow");
   const hosts = new Set();
-  fill($main, head, el("div", { class: "logbar" }, el("strong", {}, "Log"), " ", hostSel, " ", follow, " ",
+  fill($main, head, el("div", { class: "logbar" }, el("strong", {}, "Log"), el("span", { class: "muted", id: "logzone" }, `times in ${zoneName()}`),
+    " ", hostSel, " ", follow, " ",
     el("a", { href: `/api/v1/deploys/${id}/log`, target: "_blank" }, "raw log")), log);
   let auto = true;
   log.addEventListener("scroll", () => {
@@ -301,7 +335,7 @@ function deployView(id) {
     const l = JSON.parse(ev.data);
     if (l.host && !hosts.has(l.host)) { hosts.add(l.host); hostSel.append(el("option", { value: l.host }, l.host)); }
     const line = el("div", { class: "line s-" + l.stream, "data-host": l.host || "" },
-      el("span", { class: "t" }, new Date(l.time).toLocaleTimeString()), " ",
+      el("span", { class: "t", title: when(l.time) }, timeOfDay(l.time)), " ",
       l.host ? el("span", { class: "h" }, "[" + l.host + "] ") : null, ansi(l.text));
     if (hostSel.value && (l.host || "") !== hostSel.value) line.hidden = true;
     log.append(line);
@@ -365,16 +399,29 @@ function deployFormView(app, env) {
   const ref = el("input", { id: "d-ref", name: "ref", placeholder: "ref: a sha, branch or tag (default: the app's)" });
   const force = el("label", {}, el("input", { type: "checkbox", id: "d-force" }), " skip required checks (deploy!)");
   const preview = el("div", { class: "preview", id: "preview" });
-  const form = el("form", { class: "deployform" }, appSel, envSel, ref, force,
+  const hold = el("div", { class: "hold", id: "d-hold" });
+  const form = el("form", { class: "deployform" }, appSel, envSel, ref, force, hold,
     el("div", { class: "buttons" }, el("button", { type: "button", id: "d-preview", onclick: doPreview }, "Preview"),
       el("button", { type: "submit", class: "primary" }, "Deploy")), preview);
   fill($main, el("h1", {}, "Deploy"), form);
+  // what holds the chosen app in the chosen environment, said before the
+  // deploy is asked for: its lock and its freeze
+  const showHold = () => {
+    const e = state.envs.find((x) => x.app === appSel.value && x.env === envSel.value);
+    const l = e && e.lock;
+    fill(hold, l ? [lockNote(l), el("p", { class: "meta" }, l.owner === state.me ? "Your lock: your deploys go through." :
+      `Deploys here are refused until ${l.owner} unlocks it${l.expires_at ? " or it expires" : ""}.`)] : null,
+    e && e.freeze ? freezeNote(e.freeze) : null);
+  };
+  view.refresh = () => loadEnvs().then(showHold).catch(() => {});
   loadEnvs().then((envs) => {
     const apps = [...new Set(envs.map((e) => e.app))];
     fill(appSel, ...apps.map((a) => el("option", { value: a, selected: a === app }, a)));
     const envOptions = () => fill(envSel, envs.filter((e) => e.app === appSel.value).map((e) => el("option", { value: e.env, selected: e.env === env }, e.env)));
-    appSel.addEventListener("change", envOptions);
+    appSel.addEventListener("change", () => { envOptions(); showHold(); });
+    envSel.addEventListener("change", showHold);
     envOptions();
+    showHold();
   }).catch((e) => toast(e.message, true));
   async function doPreview() {
     try {

@@ -144,12 +144,10 @@ func (a *Adapter) ephemeral(channel, user, thread, text string) {
 
 // handleSlash runs a /deploy command; its reply goes back in the ack.
 // "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
-// "/deploy lock prod" is a lock.
+// "/deploy lock prod" is a lock; "/deploy lcok prod" asks whether lock
+// was meant (see bot.HandleSlash).
 func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	text := strings.TrimSpace(unescape(cmd.Text))
-	if first, _, _ := strings.Cut(text, " "); text != "" && !bot.IsVerb(first) {
-		text = "deploy " + text
-	}
 	key := deliveryKey("slash", cmd.TriggerID)
 	if !a.fresh(key) {
 		return "", nil
@@ -159,6 +157,6 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 		return refused.Text, refused.Err
 	}
 	m.Text = text
-	r, _ := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.Handle(ctx, m) })
+	r, _ := a.once(key, func(ctx context.Context) bot.Reply { return a.bot.HandleSlash(ctx, m) })
 	return r.Text, r.Err
 }

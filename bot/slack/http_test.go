@@ -113,6 +113,33 @@ func TestHTTPMode(t *testing.T) {
 			return len(ps) > 0 && ps[0].Form.Get("channel") == "G8PSS9T3V"
 		})
 	})
+	t.Run("slash command: a typo of a verb, an app by its repo", func(t *testing.T) {
+		slash := func(text, trigger string) string {
+			t.Helper()
+			v, _ := url.ParseQuery(string(fixture(t, "slash-command.form.txt")))
+			v.Set("text", text)
+			v.Set("trigger_id", trigger)
+			code, body := post("/slack/commands", []byte(v.Encode()), now, form)
+			var reply struct{ Text string }
+			if err := json.Unmarshal([]byte(body), &reply); code != 200 || err != nil {
+				t.Fatalf("%d %s", code, body)
+			}
+			return reply.Text
+		}
+		want := "unknown command \"lcok\"; did you mean \"lock\"?\nusage: lock[!] ENV|APP in ENV [for DURATION] [: reason]"
+		if got := slash("lcok staging", "398738663015.47445629121.typo"); got != want {
+			t.Fatalf("/deploy lcok staging: %q", got)
+		}
+		before := len(e.deploys(t))
+		if got := slash("acme/web@"+sha+" staging", "398738663015.47445629121.repo"); !strings.Contains(got, "queued: web 1111111 to staging") {
+			t.Fatalf("/deploy acme/web@sha staging: %q", got)
+		}
+		ds := e.deploys(t)
+		if len(ds) != before+1 || ds[0].App != "web" || ds[0].Env != "staging" {
+			t.Fatalf("%+v", ds[0])
+		}
+		e.waitDeploy(t, ds[0].ID)
+	})
 	t.Run("a direct message, as it comes", func(t *testing.T) {
 		code, _ := post("/slack/events", fixture(t, "events-api.event_callback.message.im.json"), now, "application/json")
 		if code != 200 {

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/deployq/deployq/internal/gittest"
 	"github.com/deployq/deployq/internal/queuetest"
 )
 
@@ -166,18 +168,26 @@ func apiCall(t *testing.T, base, token, method, path, body string, out any) {
 	}
 }
 
-const webToken = "alice-web-token-0123456789"
+const (
+	webToken    = "alice-web-token-0123456789"
+	webBobToken = "bob-web-token-0123456789"
+)
 
-// webServer runs deployq with one app: production deploys at once,
-// staging prints a line, waits for a file, then prints a green one. It
-// returns the server's URL and the file.
+// failSHA is the sha whose deploys to webServer's production fail.
+var failSHA = strings.Repeat("b", 40)
+
+// webServer runs deployq with one app: production deploys at once (but
+// failSHA, which fails), staging prints a line, waits for a file, then
+// prints a green one. It returns the server's URL and the file.
 func webServer(t *testing.T) (string, string) {
 	t.Helper()
 	release := filepath.Join(t.TempDir(), "release")
 	t.Setenv("WEB_TOKEN", webToken)
+	t.Setenv("WEB_BOB_TOKEN", webBobToken)
 	m := MustRunMain(t, fmt.Sprintf(`server:
   api_tokens:
     - {name: alice, token: "${WEB_TOKEN}"}
+    - {name: bob, token: "${WEB_BOB_TOKEN}"}
 apps:
   - name: web
     default_env: staging
@@ -187,8 +197,8 @@ apps:
         shell: {command: "echo first line; while [ ! -e %s ]; do sleep 0.05; done; printf '\\033[32msecond line\\033[0m\\n'"}
       - name: production
         runner: shell
-        shell: {command: "echo deployed {sha}"}
-`, release))
+        shell: {command: "echo deployed {sha}; test {sha} != %s"}
+`, release, failSHA))
 	return m.URL, release
 }
 
@@ -203,11 +213,14 @@ func (b *browser) signIn(t *testing.T, base string) {
 		poll(t, `document.getElementById("who").textContent.includes("signed in as alice")`))
 }
 
+// TestDashboard runs the dashboard in a browser in Tokyo (UTC+9, no
+// summer time): it says times in the browser's zone.
 func TestDashboard(t *testing.T) {
 	base, release := webServer(t)
-	b := newBrowser(t)
+	b := newBrowser(t, chromedp.Env("TZ=Asia/Tokyo"))
 	b.signIn(t, base)
 	sha := strings.Repeat("a", 40)
+	var staged struct{ ID int64 }
 
 	t.Run("the matrix shows a deploy that just ran", func(t *testing.T) {
 		var d struct{ ID int64 }
@@ -220,16 +233,20 @@ func TestDashboard(t *testing.T) {
 	})
 
 	t.Run("the log of a running deploy appears live", func(t *testing.T) {
-		var d struct{ ID int64 }
-		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &d)
+		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &staged)
 		b.run(t, "deploy page",
-			open(base, fmt.Sprintf("#/deploy/%d", d.ID)),
+			open(base, fmt.Sprintf("#/deploy/%d", staged.ID)),
 			poll(t, `document.getElementById("log")?.textContent.includes("first line")`),
 			func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 				_, err := chromedp.Evaluate[bool](`window.stayed = true`)(ctx, tg)
 				return chromedp.Void{}, err
 			},
-			poll(t, `document.querySelector("#dhead .badge")?.textContent === "running"`))
+			poll(t, `document.querySelector("#dhead .badge")?.textContent === "running"`),
+			// the shell runner says its phase, never how far it is: no bar
+			poll(t, `document.querySelector("#dhead .progress .ptext")?.textContent.trim() === "run"`))
+		if bar := value(t, b, chromedp.Evaluate[bool](`!!document.querySelector("#dhead .progress .bar")`)); bar {
+			t.Error("a progress bar for a runner that reports no progress")
+		}
 		os.WriteFile(release, nil, 0o644)
 		b.run(t, "the rest of the log",
 			poll(t, `document.querySelector("#log .a-fg32")?.textContent === "second line"`),
@@ -237,6 +254,27 @@ func TestDashboard(t *testing.T) {
 		if stayed := value(t, b, chromedp.Evaluate[bool](`window.stayed === true`)); !stayed {
 			t.Error("the page reloaded")
 		}
+	})
+
+	t.Run("a cell shows what runs without an empty bar, and its last deploy only when it did not succeed", func(t *testing.T) {
+		os.Remove(release)
+		var held, failed struct{ ID int64 }
+		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"staging","ref":"`+sha+`"}`, &held)
+		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+failSHA+`"}`, &failed)
+		staging := `document.querySelector("td[data-app=web][data-env=staging]")`
+		b.run(t, "the matrix",
+			open(base, "#/"),
+			poll(t, staging+`.querySelector(".running .ptext")?.textContent.trim() === "run"`),
+			poll(t, `document.querySelector("#queue .qlist .ptext")?.textContent.trim() === "run"`),
+			poll(t, fmt.Sprintf(`document.querySelector("td[data-app=web][data-env=production] .last")?.textContent === "last: #%d failed"`, failed.ID)))
+		if bar := value(t, b, chromedp.Evaluate[bool](`!!document.querySelector("#matrix .bar, #queue .bar")`)); bar {
+			t.Error("a progress bar in the matrix or the queue for a runner that reports no progress")
+		}
+		if last := value(t, b, chromedp.Evaluate[bool](`!!`+staging+`.querySelector(".last")`)); last {
+			t.Errorf("the running deploy is shown as the last one too: %q", textOf(t, b, `td[data-app=web][data-env=staging]`))
+		}
+		os.WriteFile(release, nil, 0o644)
+		b.run(t, "the deploy ended", poll(t, staging+`.textContent.includes("aaaaaaa") && !`+staging+`.querySelector(".running, .last")`))
 	})
 
 	t.Run("a lock taken on the page shows in the matrix and the API", func(t *testing.T) {
@@ -256,35 +294,222 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
-	t.Run("every page renders without errors, at 1280px and 390px", func(t *testing.T) {
-		out := os.Getenv("DEPLOYQ_SCREENSHOTS") // make screenshots writes docs/screenshots
-		if out == "" {
-			out = t.TempDir()
+	t.Run("times are 24-hour, in the browser's zone, with its name", func(t *testing.T) {
+		tokyo := time.FixedZone("GMT+9", 9*3600)
+		say := func(at time.Time) string { return at.In(tokyo).Format("2006-01-02 15:04:05 MST") }
+		var locks []struct {
+			ExpiresAt time.Time `json:"expires_at"`
 		}
-		pages := []struct{ name, hash, ready string }{
-			{"environments", "#/", `document.getElementById("matrix") && document.getElementById("queue")`},
-			{"deploy", "#/deploy/2", `document.getElementById("log")?.textContent.includes("second line")`},
-			{"history", "#/history/web/staging", `document.querySelector(".history tbody tr")`},
-			{"deploy-form", "#/deploy-new/web/production", `document.querySelector("#d-env option")`},
+		apiCall(t, base, webToken, "GET", "/api/v1/locks", "", &locks)
+		b.run(t, "the lock's expiry", open(base, "#/"),
+			poll(t, `document.querySelector("td[data-app=web][data-env=production] .lock .meta")`))
+		if meta := textOf(t, b, `td[data-app=web][data-env=production] .lock .meta`); !strings.HasSuffix(meta, "expires "+say(locks[0].ExpiresAt)) {
+			t.Errorf("lock: %q, want it to expire at %s", meta, say(locks[0].ExpiresAt))
 		}
-		for _, w := range []struct {
-			name string
-			w, h int64
-		}{{"1280", 1280, 900}, {"390", 390, 844}} {
-			for _, p := range pages {
-				b.run(t, p.name+" at "+w.name,
-					chromedp.EmulateViewport(w.w, w.h),
-					open(base, p.hash),
-					poll(t, p.ready))
-				img := value(t, b, chromedp.CaptureScreenshot())
-				if _, err := png.Decode(bytes.NewReader(img)); err != nil {
-					t.Fatalf("%s: not a PNG: %v", p.name, err)
-				}
-				os.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%s.png", p.name, w.name)), img, 0o644)
+		var d struct {
+			CreatedAt  time.Time `json:"created_at"`
+			StartedAt  time.Time `json:"started_at"`
+			FinishedAt time.Time `json:"finished_at"`
+		}
+		apiCall(t, base, webToken, "GET", fmt.Sprintf("/api/v1/deploys/%d", staged.ID), "", &d)
+		b.run(t, "a deploy's times", open(base, fmt.Sprintf("#/deploy/%d", staged.ID)),
+			poll(t, `document.querySelector("#log .a-fg32") && document.querySelector("#dhead .badge")?.textContent === "succeeded"`))
+		facts := textOf(t, b, `#dhead .facts`)
+		for _, at := range []time.Time{d.CreatedAt, d.StartedAt, d.FinishedAt} {
+			if !strings.Contains(facts, say(at)) {
+				t.Errorf("the deploy's facts lack %s:\n%s", say(at), facts)
 			}
 		}
-		b.checkProblems(t)
+		first := textOf(t, b, `#log .t`)
+		if zone := textOf(t, b, `#logzone`); zone != "times in GMT+9" || !regexp.MustCompile(`^\d\d:\d\d:\d\d$`).MatchString(first) {
+			t.Errorf("log times %q, %q", zone, first)
+		}
+		if page := textOf(t, b, `main`); regexp.MustCompile(`\d [AP]M\b`).MatchString(page) {
+			t.Errorf("a 12-hour time:\n%s", page)
+		}
 	})
+
+	t.Run("the deploy form shows the lock and the freeze before deploying", func(t *testing.T) {
+		hold := func(app, env string) string {
+			t.Helper()
+			b.run(t, "the deploy form", open(base, "#/deploy-new/"+app+"/"+env), poll(t, `document.querySelector("#d-env option")`))
+			return textOf(t, b, `#d-hold`)
+		}
+		if got := hold("web", "production"); !strings.HasPrefix(got, "Locked: web in production by alice: db migration") ||
+			!strings.HasSuffix(got, "Your lock: your deploys go through.") {
+			t.Errorf("production: %q", got)
+		}
+		if got := hold("web", "staging"); got != "" {
+			t.Errorf("staging, neither locked nor frozen: %q", got)
+		}
+		// a lock taken meanwhile shows at once, and so does its end
+		apiCall(t, base, webBobToken, "POST", "/api/v1/locks", `{"env":"staging","reason":"load test","ttl":"1h"}`, nil)
+		b.run(t, "bob's lock", poll(t, `document.getElementById("d-hold").textContent.includes("Locked: staging by bob: load test")`),
+			poll(t, `document.getElementById("d-hold").textContent.includes("Deploys here are refused until bob unlocks it or it expires.")`))
+		apiCall(t, base, webBobToken, "DELETE", "/api/v1/locks/staging", "", nil)
+		b.run(t, "bob's lock gone", poll(t, `document.getElementById("d-hold").textContent === ""`))
+		// choosing another environment shows what holds that one
+		b.run(t, "another environment",
+			script(`const s = document.getElementById("d-env"); s.value = "production"; s.dispatchEvent(new Event("change"))`),
+			poll(t, `document.getElementById("d-hold").textContent.includes("by alice: db migration")`))
+		apiCall(t, base, webToken, "POST", "/api/v1/freezes", `{"env":"staging","reason":"release week","ttl":"1h"}`, nil)
+		t.Cleanup(func() { apiCall(t, base, webToken, "DELETE", "/api/v1/freezes/staging", "", nil) })
+		if got := hold("web", "staging"); !strings.HasPrefix(got, "Frozen: staging is frozen until ") || !strings.Contains(got, "release week") {
+			t.Errorf("a frozen staging: %q", got)
+		}
+	})
+	b.checkProblems(t)
+
+	t.Run("every page renders without errors, at 1280px and 390px", func(t *testing.T) {
+		screenshots(t)
+	})
+}
+
+// textOf is the text of the first element that selector finds, read at
+// once: the page may render it again at any time.
+func textOf(t *testing.T, b *browser, selector string) string {
+	t.Helper()
+	return value(t, b, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ""`, selector)))
+}
+
+// script runs JavaScript statements in the page.
+func script(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool]("(() => { "+js+"; return true })()")(ctx, tg)
+		return err
+	})
+}
+
+// demoScript is a deploy script like the demo's, without its pauses: it
+// holds at its switch step while the file $HOLD exists, and a version
+// whose VERSION file says "broken" fails its checks.
+const demoScript = `#!/bin/sh
+set -e
+env="$1"; sha="$2"
+echo "deploying $DEPLOY_APP $(echo "$sha" | cut -c1-7) ($DEPLOY_REF) to $env for $DEPLOY_USER"
+for step in fetch build migrate switch verify; do
+	echo "==> $step"
+	while [ "$step" = switch ] && [ -n "$HOLD" ] && [ -e "$HOLD" ]; do sleep 0.05; done
+	if [ "$step" = verify ] && grep -q broken VERSION; then echo "    health check: 503 from /healthz" >&2; exit 1; fi
+	echo "    $step ok"
+done
+echo "$DEPLOY_APP $(head -1 VERSION) is live in $env"
+`
+
+// demoLike runs deployq as the demo does, on real repositories: web at
+// v1.0.0, v1.1.0, v1.2.0 and a fix on main; api at v2.3.0 and a broken
+// v2.4.0. Deploys of web to staging hold at their switch step while the
+// file it returns exists.
+func demoLike(t *testing.T) (string, string) {
+	t.Helper()
+	hold := filepath.Join(t.TempDir(), "hold")
+	web, api := gittest.New(t), gittest.New(t)
+	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {
+		web.Commit("web "+v, map[string]string{"deploy.sh": demoScript, "VERSION": v + "\n"})
+		web.Tag("v"+v, "")
+	}
+	web.Commit("Fix the login redirect", map[string]string{"VERSION": "1.2.1-dev\n"})
+	api.Commit("api 2.3.0", map[string]string{"deploy.sh": demoScript, "VERSION": "2.3.0\n"})
+	api.Tag("v2.3.0", "")
+	api.Commit("api 2.4.0", map[string]string{"VERSION": "2.4.0\nbroken: the new pool size\n"})
+	api.Tag("v2.4.0", "")
+	t.Setenv("WEB_TOKEN", webToken)
+	t.Setenv("WEB_BOB_TOKEN", webBobToken)
+	env := func(name, extra string) string {
+		return fmt.Sprintf(`
+      - name: %s
+        runner: shell
+        shell: {command: "./deploy.sh {env} {sha}", checkout: true%s}`, name, extra)
+	}
+	m := MustRunMain(t, fmt.Sprintf(`server:
+  max_parallel: 4
+  api_tokens:
+    - {name: alice, token: "${WEB_TOKEN}"}
+    - {name: bob, token: "${WEB_BOB_TOKEN}"}
+apps:
+  - name: web
+    repo: acme/web
+    git: %q
+    default_ref: main
+    default_env: staging
+    environments:%s%s
+  - name: api
+    repo: acme/api
+    git: %q
+    default_ref: main
+    default_env: staging
+    environments:%s%s
+`, web.Bare, env("staging", fmt.Sprintf(", env: {HOLD: %q}", hold)), env("production", ""),
+		api.Bare, env("staging", ""), env("production", "")))
+	return m.URL, hold
+}
+
+// screenshots takes the README's screenshots (make screenshots keeps
+// them) from a demo-like run, seen in UTC: what ran, a failure, a
+// deploy running and one queued behind it, a lock.
+func screenshots(t *testing.T) {
+	out := os.Getenv("DEPLOYQ_SCREENSHOTS") // make screenshots writes docs/screenshots
+	if out == "" {
+		out = t.TempDir()
+	}
+	base, hold := demoLike(t)
+	deploy := func(token, app, ref, env, want string) int64 {
+		t.Helper()
+		var d struct{ ID int64 }
+		apiCall(t, base, token, "POST", "/api/v1/deploys", fmt.Sprintf(`{"app":%q,"env":%q,"ref":%q}`, app, env, ref), &d)
+		if want != "" {
+			queuetest.Eventually(t, fmt.Sprintf("#%d %s", d.ID, want), func() bool {
+				var got struct{ State string }
+				apiCall(t, base, token, "GET", fmt.Sprintf("/api/v1/deploys/%d", d.ID), "", &got)
+				return got.State == want
+			})
+		}
+		return d.ID
+	}
+	deploy(webToken, "web", "v1.0.0", "production", "succeeded")
+	deploy(webToken, "web", "v1.1.0", "staging", "succeeded")
+	deploy(webBobToken, "web", "v1.1.0", "production", "succeeded")
+	deploy(webBobToken, "api", "v2.3.0", "staging", "succeeded")
+	deploy(webBobToken, "api", "v2.4.0", "staging", "failed")
+	os.WriteFile(hold, nil, 0o644)
+	t.Cleanup(func() { os.Remove(hold) })
+	running := deploy(webToken, "web", "v1.2.0", "staging", "running")
+	deploy(webBobToken, "web", "main", "staging", "queued")
+	apiCall(t, base, webBobToken, "POST", "/api/v1/locks", `{"env":"production","app":"web","reason":"release train","ttl":"2h"}`, nil)
+
+	b := newBrowser(t, chromedp.Env("TZ=UTC"))
+	b.signIn(t, base)
+	pages := []struct {
+		name, hash string
+		ready      []chromedp.Action[chromedp.Void]
+	}{
+		{"environments", "#/", []chromedp.Action[chromedp.Void]{
+			poll(t, `document.querySelector("#queue .qlist") && document.querySelector("td[data-app=api][data-env=staging] .last")`)}},
+		{"deploy", fmt.Sprintf("#/deploy/%d", running), []chromedp.Action[chromedp.Void]{
+			poll(t, `document.getElementById("log")?.textContent.includes("==> switch")`)}},
+		{"history", "#/history/web/production", []chromedp.Action[chromedp.Void]{
+			poll(t, `document.querySelectorAll(".history tbody input[type=checkbox]").length === 2`),
+			script(`document.querySelectorAll(".history tbody input[type=checkbox]").forEach((c) => c.click())`),
+			poll(t, `document.querySelector("#diff a")`)}},
+		{"deploy-form", "#/deploy-new/web/production", []chromedp.Action[chromedp.Void]{
+			poll(t, `document.querySelector("#d-hold .lock")`),
+			chromedp.Click(chromedp.ID("#d-preview")),
+			poll(t, `document.getElementById("preview").textContent.includes("→")`)}},
+	}
+	for _, w := range []struct {
+		name string
+		w, h int64
+	}{{"1280", 1280, 900}, {"390", 390, 844}} {
+		for _, p := range pages {
+			b.run(t, p.name+" at "+w.name, append([]chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(w.w, w.h), open(base, p.hash)}, p.ready...)...)
+			img := value(t, b, chromedp.CaptureScreenshot())
+			if _, err := png.Decode(bytes.NewReader(img)); err != nil {
+				t.Fatalf("%s: not a PNG: %v", p.name, err)
+			}
+			os.WriteFile(filepath.Join(out, fmt.Sprintf("%s-%s.png", p.name, w.name)), img, 0o644)
+		}
+	}
+	b.checkProblems(t)
 }
 
 // Signing in with GitHub: deployq sends the browser to GitHub's authorize
