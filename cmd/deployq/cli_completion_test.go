@@ -25,7 +25,7 @@ func shell(t *testing.T, name string) string {
 }
 
 // script writes `deployq completion SHELL` to a file and returns its path.
-func script(t *testing.T, sh string) string {
+func completionScript(t *testing.T, sh string) string {
 	t.Helper()
 	out, code := run(t, t.TempDir(), "completion", sh)
 	if code != 0 {
@@ -55,7 +55,7 @@ func shellOut(t *testing.T, sh string, args ...string) string {
 // flags' values, also after global flags.
 func TestCompletionBash(t *testing.T) {
 	bash := shell(t, "bash")
-	path := script(t, "bash")
+	path := completionScript(t, "bash")
 	shellOut(t, bash, "-n", path)
 	cases := []struct {
 		line string // COMP_WORDS; the last one is completed
@@ -83,7 +83,7 @@ func TestCompletionBash(t *testing.T) {
 // The zsh script parses, and registers itself for deployq.
 func TestCompletionZsh(t *testing.T) {
 	zsh := shell(t, "zsh")
-	path := script(t, "zsh")
+	path := completionScript(t, "zsh")
 	shellOut(t, zsh, "-n", path)
 	got := shellOut(t, zsh, "-f", "-c", "autoload -U compinit; compinit -u -D; source "+path+"; print -r -- $_comps[deployq]")
 	if strings.TrimSpace(got) != "_deployq" {
@@ -94,7 +94,7 @@ func TestCompletionZsh(t *testing.T) {
 // The fish script parses, and completes commands, flags and values.
 func TestCompletionFish(t *testing.T) {
 	fish := shell(t, "fish")
-	path := script(t, "fish")
+	path := completionScript(t, "fish")
 	shellOut(t, fish, "-n", path)
 	cases := []struct{ line, want string }{
 		{"deployq dep", "deploy"},
