@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		err = checkConfig(args[1:], stdout)
+	case "slack-manifest", "github-app":
+		err = setupCommand(ctx, args[0], args[1:], stdout, stderr)
 	case "deploy", "rollback", "cancel", "lock", "unlock", "queue", "logs", "chat":
 		err = clientCommand(ctx, args[0], args[1:], stdin, stdout)
 	case "help", "-h", "--help":
