@@ -89,6 +89,20 @@ func commandTable() []*command {
 			}, run: serve},
 		{name: "check-config", group: groupServer, about: "Check a config file without starting anything.",
 			flags: []flagSpec{cfgIn}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
+		{name: "slack-manifest", group: groupServer, about: "Print the Slack app manifest of this deployq (create the app from it).",
+			flags: []flagSpec{
+				{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml, if there): slack.mode, server.base_url"},
+				{name: "name", value: "NAME", about: "the app's and its bot's name in Slack (default deployq)"},
+			}, run: func(_ context.Context, x *call) error { return slackManifest(x.args, x.stdout, x.stderr) }},
+		{name: "github-app", group: groupServer, about: "Create deployq's GitHub App from its manifest, in your browser, and say what to configure.",
+			flags: []flagSpec{
+				{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml, if there): server.base_url, data_dir, github"},
+				{name: "org", value: "ORG", about: "register the App on this organization (default: your own account)"},
+				{name: "listen", value: "ADDR", about: "the local page's address, a loopback one (default 127.0.0.1:0)"},
+				{name: "name", value: "NAME", about: "the App's name (default deployq)"},
+				{name: "api-url", value: "URL", about: "GitHub's API (default github.api_url, else api.github.com)"},
+				{name: "github-url", value: "URL", about: "GitHub's web address (default https://github.com, or the Enterprise server of the API)"},
+			}, run: func(ctx context.Context, x *call) error { return githubApp(ctx, x.args, x.stdout, x.stderr) }},
 		{name: "init", group: groupServer, run: initConfig,
 			about: "Write a commented starter config that check-config passes; edit it, then serve.",
 			flags: []flagSpec{
