@@ -3,45 +3,44 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/deployq/deployq/queue"
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
-func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) ([]*queue.App, error) {
+func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) []*queue.App {
 	var apps []*queue.App
 	byName := map[string]*queue.App{}
 	for i, ac := range fc.Apps {
 		n := find(root, "apps", i)
 		key := fmt.Sprintf("apps[%s]", itemName(n, i))
 		if !queue.ValidName(ac.Name) {
-			return nil, d.errf(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ac.Name)
+			d.fail(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ac.Name)
 		}
 		if byName[ac.Name] != nil {
-			return nil, d.errf(n, key+".name", "duplicate app %q", ac.Name)
+			d.fail(n, key+".name", "duplicate app %q", ac.Name)
+			continue
 		}
 		if ac.Repo != "" && strings.Count(ac.Repo, "/") != 1 {
-			return nil, d.errf(find(n, "repo"), key+".repo", "want owner/name, got %q", ac.Repo)
+			d.fail(find(n, "repo"), key+".repo", "want owner/name, got %q", ac.Repo)
 		}
 		if ac.DefaultRef == "" {
 			ac.DefaultRef = "main"
 		}
 		if !queue.ValidRef(ac.DefaultRef) {
-			return nil, d.errf(find(n, "default_ref"), key+".default_ref", "invalid ref %q", ac.DefaultRef)
+			d.fail(find(n, "default_ref"), key+".default_ref", "invalid ref %q", ac.DefaultRef)
 		}
 		app := &queue.App{Name: ac.Name, Repo: ac.Repo, Git: ac.Git, DefaultRef: ac.DefaultRef, DefaultEnv: ac.DefaultEnv}
 		for j, ec := range ac.Environments {
 			en := find(n, "environments", j)
 			ekey := fmt.Sprintf("%s.environments[%s]", key, itemName(en, j))
 			if len(ec.Apps) > 0 {
-				return nil, d.errf(find(en, "apps"), ekey+".apps", "apps is only for top-level environments")
+				d.fail(find(en, "apps"), ekey+".apps", "apps is only for top-level environments")
 			}
-			if err := d.addEnv(app, ec, en, ekey, kinds); err != nil {
-				return nil, err
-			}
+			d.addEnv(app, ec, en, ekey, kinds)
 		}
 		apps = append(apps, app)
 		byName[app.Name] = app
@@ -50,135 +49,195 @@ func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) ([]*qu
 		en := find(root, "environments", i)
 		key := fmt.Sprintf("environments[%s]", itemName(en, i))
 		if len(ec.Apps) == 0 {
-			return nil, d.errf(en, key+".apps", "list the apps that deploy to %q", ec.Name)
+			d.fail(en, key+".apps", "list the apps that deploy to %q", ec.Name)
 		}
 		for j, name := range ec.Apps {
 			app := byName[name]
 			if app == nil {
-				return nil, d.errf(find(en, "apps", j), key+".apps", "unknown app %q", name)
+				d.fail(find(en, "apps", j), key+".apps", "unknown app %q", name)
+				continue
 			}
-			if err := d.addEnv(app, ec, en, key, kinds); err != nil {
-				return nil, err
-			}
+			d.addEnv(app, ec, en, key, kinds)
 		}
 	}
 	for i, app := range apps {
 		n := find(root, "apps", i)
 		key := fmt.Sprintf("apps[%s]", app.Name)
 		if len(app.Environments) == 0 {
-			return nil, d.errf(n, key+".environments", "%s has no environments", app.Name)
+			d.fail(n, key+".environments", "%s has no environments", app.Name)
+			continue
 		}
 		if app.DefaultEnv == "" {
 			app.DefaultEnv = app.Environments[0].Name
 		}
 		if app.Env(app.DefaultEnv) == nil {
-			return nil, d.errf(find(n, "default_env"), key+".default_env", "%s has no environment %q", app.Name, app.DefaultEnv)
+			d.fail(find(n, "default_env"), key+".default_env", "%s has no environment %q", app.Name, app.DefaultEnv)
 		}
 	}
-	return apps, nil
+	d.checkAliases(apps)
+	return apps
 }
 
-func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string, kinds Kinds) error {
+func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string, kinds Kinds) {
 	if !queue.ValidName(ec.Name) {
-		return d.errf(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ec.Name)
+		d.fail(n, key+".name", "want a name of lower-case letters, digits, '-', '_' or '.', got %q", ec.Name)
 	}
-	if app.Env(ec.Name) != nil {
-		return d.errf(n, key+".name", "%s has environment %q twice", app.Name, ec.Name)
+	for _, e := range app.Environments {
+		if e.Name == ec.Name {
+			d.fail(n, key+".name", "%s has environment %q twice", app.Name, ec.Name)
+			return
+		}
 	}
+	settings := d.runnerSettings(app, ec, n, key, kinds)
+	for i, on := range ec.AutoDeploy.On {
+		if on != "push" && on != "merge" {
+			d.fail(find(n, "auto_deploy", "on", i), key+".auto_deploy.on", "want push or merge, got %q", on)
+		}
+	}
+	if b := ec.AutoDeploy.Branch; b != "" && !queue.ValidRef(b) {
+		d.fail(find(n, "auto_deploy", "branch"), key+".auto_deploy.branch", "invalid branch %q", b)
+	}
+	windows := d.freezeWindows(ec.Freeze, find(n, "freeze"), key+".freeze")
+	if ec.Approvals.Required < 0 {
+		d.fail(find(n, "approvals", "required"), key+".approvals.required", "cannot be negative")
+	}
+	for i, alias := range ec.Aliases {
+		if !queue.ValidName(alias) {
+			d.fail(closest(n, "aliases", i), fmt.Sprintf("%s.aliases[%d]", key, i),
+				"want a name of lower-case letters, digits, '-', '_' or '.', got %q", alias)
+		}
+	}
+	env := &queue.Environment{Name: ec.Name, Runner: ec.Runner, Aliases: ec.Aliases, RequireExplicit: ec.RequireExplicit,
+		Admins: ec.Admins, Freeze: windows, Promote: d.promotion(ec, n, key),
+		Approvals: queue.Approvals{Required: ec.Approvals.Required, From: ec.Approvals.From, Timeout: ec.ApprovalTTL},
+		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
+		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
+		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
+		URL: d.envURL(app, ec, n, key)}
+	app.Environments = append(app.Environments, env)
+	if d.sites == nil {
+		d.sites = map[*queue.Environment]envSite{}
+	}
+	d.sites[env] = envSite{n: n, key: key}
+}
+
+// runnerSettings decodes and validates the settings of the
+// environment's runner, under the runner's name; nil when they cannot be.
+func (d *decoder) runnerSettings(app *queue.App, ec envConfig, n *yaml.Node, key string, kinds Kinds) any {
 	newSettings, ok := kinds[ec.Runner]
 	if !ok {
 		var names []string
 		for k := range kinds {
 			names = append(names, k)
 		}
-		at := find(n, "runner")
-		if at == nil {
-			at = n
+		if ec.Runner == "" {
+			d.fail(n, key+".runner", "runner is required (runners: %s)", strings.Join(sortedStrings(names), ", "))
+		} else {
+			d.fail(closest(n, "runner"), key+".runner", "unknown runner %q (runners: %s)", ec.Runner, strings.Join(sortedStrings(names), ", "))
 		}
-		return d.errf(at, key+".runner", "unknown runner %q (runners: %s)", ec.Runner, strings.Join(sortedStrings(names), ", "))
+		return nil
 	}
 	var settings any
-	for k, v := range ec.Rest {
-		if k != ec.Runner {
-			if _, isKind := kinds[k]; isKind {
-				return d.errf(v, key+"."+k, "settings for runner %s, but the runner is %s", k, ec.Runner)
+	keys := make([]string, 0, len(ec.Rest))
+	for k := range ec.Rest {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return ec.Rest[keys[i]].Line < ec.Rest[keys[j]].Line })
+	for _, k := range keys {
+		v := ec.Rest[k]
+		if k == ec.Runner {
+			settings = newSettings()
+			if !d.decode(v, reflect.ValueOf(settings), key+"."+k) {
+				return nil
 			}
-			return d.errf(v, key+"."+k, "unknown key (known: name, runner, %s, timeout, idle_timeout, auto_deploy, deployers, lockers, admins, required_contexts, checks_timeout, approvals, approval_timeout, freeze, promote, url)", ec.Runner)
+			continue
 		}
-		settings = newSettings()
-		if err := d.decode(v, reflect.ValueOf(settings), key+"."+k); err != nil {
-			return err
+		if _, isKind := kinds[k]; isKind {
+			d.fail(v, key+"."+k, "settings for runner %s, but the runner is %s", k, ec.Runner)
+			continue
 		}
+		_, _, known := yamlFields(reflect.TypeOf(ec))
+		d.fail(v, key+"."+k, "unknown key (known: %s)", strings.Join(sortedStrings(append(known, ec.Runner)), ", "))
 	}
 	if settings == nil {
-		return d.errf(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
+		d.fail(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
+		return nil
 	}
-	for i, on := range ec.AutoDeploy.On {
-		if on != "push" && on != "merge" {
-			return d.errf(find(n, "auto_deploy", "on", i), key+".auto_deploy.on", "want push or merge, got %q", on)
-		}
-	}
-	if b := ec.AutoDeploy.Branch; b != "" && !queue.ValidRef(b) {
-		return d.errf(find(n, "auto_deploy", "branch"), key+".auto_deploy.branch", "invalid branch %q", b)
-	}
+	at := ec.Rest[ec.Runner]
 	if v, ok := settings.(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return d.errf(ec.Rest[ec.Runner], key+"."+ec.Runner, "%s", err)
-		}
+		d.failEach(at, key+"."+ec.Runner, v.Validate())
 	}
-	windows, err := d.freezeWindows(ec.Freeze, find(n, "freeze"), key+".freeze")
-	if err != nil {
-		return err
+	if v, ok := settings.(AppValidator); ok {
+		d.failEach(at, key+"."+ec.Runner, v.ValidateApp(app))
 	}
-	if ec.Approvals.Required < 0 {
-		return d.errf(find(n, "approvals", "required"), key+".approvals.required", "cannot be negative")
-	}
-	var promote *queue.Promotion
-	if p := ec.Promote; p != nil {
-		if p.When != "" && p.When != "success" {
-			return d.errf(find(n, "promote", "when"), key+".promote.when", "want success, got %q", p.When)
-		}
-		if !queue.ValidName(p.To) || p.To == ec.Name {
-			return d.errf(find(n, "promote", "to"), key+".promote.to", "want another environment's name, got %q", p.To)
-		}
-		promote = &queue.Promotion{To: p.To, Soak: p.Soak, Spec: p.Schedule}
-		if p.Schedule != "" {
-			sched, err := cron.ParseStandard(p.Schedule)
-			if err != nil {
-				return d.errf(find(n, "promote", "schedule"), key+".promote.schedule", "bad cron expression %q: %v", p.Schedule, err)
-			}
-			promote.Schedule = sched
-		}
-	}
-	app.Environments = append(app.Environments, &queue.Environment{Name: ec.Name, Runner: ec.Runner,
-		Admins: ec.Admins, Freeze: windows, Promote: promote,
-		Approvals: queue.Approvals{Required: ec.Approvals.Required, From: ec.Approvals.From, Timeout: ec.ApprovalTTL},
-		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
-		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
-		URL: strings.ReplaceAll(ec.URL, "{app}", app.Name)})
-	return nil
+	return settings
 }
 
-// freezeWindows parses freeze windows: a cron expression (when each
-// starts), a duration and a reason.
-func (d *decoder) freezeWindows(fcs []freezeConfig, n *yaml.Node, key string) ([]queue.FreezeWindow, error) {
-	var out []queue.FreezeWindow
-	for i, f := range fcs {
-		at := find(n, i)
-		if at == nil {
-			at = n
-		}
-		sched, err := cron.ParseStandard(f.Cron)
-		if err != nil {
-			return nil, d.errf(at, fmt.Sprintf("%s[%d].cron", key, i), "bad cron expression %q: %v", f.Cron, err)
-		}
-		if f.Duration <= 0 {
-			return nil, d.errf(at, fmt.Sprintf("%s[%d].duration", key, i), "a freeze window needs a duration, e.g. 62h")
-		}
-		out = append(out, queue.FreezeWindow{Spec: f.Cron, Schedule: sched, Duration: f.Duration, Reason: f.Reason})
+// promotion reads the environment's promotion rule; its schedule is read
+// in its zone.
+func (d *decoder) promotion(ec envConfig, n *yaml.Node, key string) *queue.Promotion {
+	p := ec.Promote
+	if p == nil {
+		return nil
 	}
-	return out, nil
+	if p.When != "" && p.When != "success" {
+		d.fail(find(n, "promote", "when"), key+".promote.when", "want success, got %q", p.When)
+	}
+	if !queue.ValidName(p.To) || p.To == ec.Name {
+		d.fail(closest(n, "promote", "to"), key+".promote.to", "want another environment's name, got %q", p.To)
+	}
+	loc := d.zone(p.TZ, closest(n, "promote", "tz"), key+".promote.tz")
+	promote := &queue.Promotion{To: p.To, Soak: p.Soak, Spec: p.Schedule, Location: loc}
+	if p.Schedule != "" {
+		promote.Schedule = d.schedule(p.Schedule, loc, closest(n, "promote", "schedule"), key+".promote.schedule")
+	}
+	return promote
+}
+
+var placeholderRe = regexp.MustCompile(`\{[^{}]*\}`)
+
+// envURL fills {app} and {env} in the environment's URL; any other
+// placeholder is an error.
+func (d *decoder) envURL(app *queue.App, ec envConfig, n *yaml.Node, key string) string {
+	for _, p := range placeholderRe.FindAllString(ec.URL, -1) {
+		if p != "{app}" && p != "{env}" {
+			d.fail(closest(n, "url"), key+".url", "unknown placeholder %s (known: {app} {env})", p)
+		}
+	}
+	return strings.NewReplacer("{app}", app.Name, "{env}", ec.Name).Replace(ec.URL)
+}
+
+// checkAliases checks that each alias names one environment: not the name
+// of an environment (of any app: lock, freeze and queue take an
+// environment alone), and the same environment in every app that has it.
+func (d *decoder) checkAliases(apps []*queue.App) {
+	names := map[string]string{} // environment name -> an app that has it
+	for _, a := range apps {
+		for _, e := range a.Environments {
+			names[e.Name] = a.Name
+		}
+	}
+	type meaning struct{ app, env string }
+	means := map[string]meaning{}
+	for _, a := range apps {
+		for _, e := range a.Environments {
+			site := d.sites[e]
+			for i, alias := range e.Aliases {
+				at, key := closest(site.n, "aliases", i), fmt.Sprintf("%s.aliases[%d]", site.key, i)
+				m, taken := means[alias]
+				switch {
+				case names[alias] != "":
+					d.fail(at, key, "%q is the name of an environment (of %s)", alias, names[alias])
+				case taken && m.env != e.Name:
+					d.fail(at, key, "%q already stands for %s (of %s): an alias names one environment", alias, m.env, m.app)
+				case taken && m.app == a.Name:
+					d.fail(at, key, "%q is given twice", alias)
+				default:
+					means[alias] = meaning{a.Name, e.Name}
+				}
+			}
+		}
+	}
 }
 
 func sortedStrings(s []string) []string {

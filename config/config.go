@@ -3,6 +3,7 @@
 package config
 
 import (
+	"context"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -24,6 +25,9 @@ type Config struct {
 	// People maps each person's identities (GitHub logins, Slack users,
 	// emails) to their name; nil without a people section.
 	People *queue.People
+	// Warnings are what works but will not go as one would think (an app
+	// whose refs cannot resolve deploys full shas only), in file order.
+	Warnings Errors
 }
 
 // Server is the server section.
@@ -112,8 +116,24 @@ type Token struct {
 	Token string `yaml:"token"`
 }
 
-// Validator is implemented by runner settings that can check themselves.
+// Validator is implemented by runner settings that can check themselves:
+// values, and the files they name (keys, known_hosts, kubeconfigs, CA
+// files), which must exist and parse. Several errors come joined
+// (errors.Join); each becomes an error of the config.
 type Validator interface{ Validate() error }
+
+// AppValidator is implemented by runner settings that depend on the app
+// they deploy (a checkout needs the app's git).
+type AppValidator interface{ ValidateApp(app *queue.App) error }
+
+// Prober is implemented by runner settings that can reach what they
+// deploy to, for check-config --online, without changing anything there.
+// Probe calls report, from its own goroutine, once for each thing it
+// tried (a host, an API, a workload): what names it and, when err is nil,
+// what was found. It gives up when ctx ends.
+type Prober interface {
+	Probe(ctx context.Context, report func(what string, err error))
+}
 
 // Kinds maps each runner kind to a function returning a pointer to a new
 // value of its settings type.
@@ -143,6 +163,7 @@ type freezeConfig struct {
 	Cron     string        `yaml:"cron"`
 	Duration time.Duration `yaml:"duration"`
 	Reason   string        `yaml:"reason"`
+	TZ       string        `yaml:"tz"` // the IANA zone cron is read in; default UTC
 }
 
 type approvalsConfig struct {
@@ -155,6 +176,7 @@ type promoteConfig struct {
 	When     string        `yaml:"when"`
 	Soak     time.Duration `yaml:"soak"`
 	Schedule string        `yaml:"schedule"`
+	TZ       string        `yaml:"tz"` // the IANA zone schedule is read in; default UTC
 }
 
 type appConfig struct {
@@ -172,22 +194,24 @@ type autoDeploy struct {
 }
 
 type envConfig struct {
-	Name        string                `yaml:"name"`
-	Apps        []string              `yaml:"apps"` // top-level environments only
-	Runner      string                `yaml:"runner"`
-	Timeout     time.Duration         `yaml:"timeout"`
-	IdleTimeout time.Duration         `yaml:"idle_timeout"`
-	LogCap      Size                  `yaml:"log_cap"` // output kept per deploy; default 100MB
-	AutoDeploy  autoDeploy            `yaml:"auto_deploy"`
-	Deployers   []string              `yaml:"deployers"`
-	Lockers     []string              `yaml:"lockers"`
-	Required    []string              `yaml:"required_contexts"` // a list, or "all"
-	ChecksWait  time.Duration         `yaml:"checks_timeout"`
-	URL         string                `yaml:"url"` // where it can be seen; {app} is replaced
-	Admins      []string              `yaml:"admins"`
-	Approvals   approvalsConfig       `yaml:"approvals"`
-	ApprovalTTL time.Duration         `yaml:"approval_timeout"`
-	Freeze      []freezeConfig        `yaml:"freeze"`
-	Promote     *promoteConfig        `yaml:"promote"`
-	Rest        map[string]*yaml.Node `yaml:",remain"` // the runner's section
+	Name            string                `yaml:"name"`
+	Aliases         []string              `yaml:"aliases"`
+	RequireExplicit bool                  `yaml:"require_explicit"`
+	Apps            []string              `yaml:"apps"` // top-level environments only
+	Runner          string                `yaml:"runner"`
+	Timeout         time.Duration         `yaml:"timeout"`
+	IdleTimeout     time.Duration         `yaml:"idle_timeout"`
+	LogCap          Size                  `yaml:"log_cap"` // output kept per deploy; default 100MB
+	AutoDeploy      autoDeploy            `yaml:"auto_deploy"`
+	Deployers       []string              `yaml:"deployers"`
+	Lockers         []string              `yaml:"lockers"`
+	Required        []string              `yaml:"required_contexts"` // a list, or "all"
+	ChecksWait      time.Duration         `yaml:"checks_timeout"`
+	URL             string                `yaml:"url"` // where it can be seen; {app} is replaced
+	Admins          []string              `yaml:"admins"`
+	Approvals       approvalsConfig       `yaml:"approvals"`
+	ApprovalTTL     time.Duration         `yaml:"approval_timeout"`
+	Freeze          []freezeConfig        `yaml:"freeze"`
+	Promote         *promoteConfig        `yaml:"promote"`
+	Rest            map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }

@@ -10,47 +10,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deployq/deployq/queue"
 	"gopkg.in/yaml.v3"
 )
 
-// Error is a config error at a line of a file.
-type Error struct {
-	File string
-	Line int
-	Key  string // dotted path, e.g. apps[web].environments[staging].timeout
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	s := e.File
-	if e.Line > 0 {
-		s += ":" + strconv.Itoa(e.Line)
-	}
-	if e.Key != "" {
-		s += ": " + e.Key
-	}
-	return s + ": " + e.Msg
-}
-
 type decoder struct {
-	file    string
-	secrets []string
+	file     string
+	secrets  []string
+	errs     Errors
+	warns    Errors
+	badValue map[string]bool                // keys whose value could not be decoded
+	sites    map[*queue.Environment]envSite // where each environment is written
 }
 
-func (d *decoder) errf(n *yaml.Node, key, format string, args ...any) error {
-	line := 0
-	if n != nil {
-		line = n.Line
-	}
-	return &Error{File: d.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+// envSite is where an environment is written: its node and key (a
+// top-level environment's, for each app that has it).
+type envSite struct {
+	n   *yaml.Node
+	key string
 }
 
 var varRe = regexp.MustCompile(`\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in every scalar with the environment's value and
 // records the values as secrets; $${ stands for a literal ${. Any other $
-// is left alone, so shell commands keep their $HOME and $$.
-func (d *decoder) expand(n *yaml.Node, key string) error {
+// is left alone, so shell commands keep their $HOME and $$. A scalar with
+// an unset variable is an error, and is left as it is.
+func (d *decoder) expand(n *yaml.Node, key string) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		var missing string
@@ -68,22 +54,21 @@ func (d *decoder) expand(n *yaml.Node, key string) error {
 			}
 			return v
 		})
-		if missing != "" {
-			return d.errf(n, key, "${%s} is not set in the environment", missing)
+		switch {
+		case missing != "":
+			d.fail(n, key, "${%s} is not set in the environment", missing)
+		case strings.Contains(varRe.ReplaceAllString(n.Value, ""), "${"):
+			d.fail(n, key, "write ${NAME} to read the environment, or $${ for a literal ${")
+		default:
+			n.Value = strings.ReplaceAll(v, "\x00", "${")
 		}
-		if strings.Contains(varRe.ReplaceAllString(n.Value, ""), "${") {
-			return d.errf(n, key, "write ${NAME} to read the environment, or $${ for a literal ${")
-		}
-		n.Value = strings.ReplaceAll(v, "\x00", "${")
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			sub := n.Content[i].Value
 			if key != "" {
 				sub = key + "." + sub
 			}
-			if err := d.expand(n.Content[i+1], sub); err != nil {
-				return err
-			}
+			d.expand(n.Content[i+1], sub)
 		}
 	default:
 		for i, c := range n.Content {
@@ -91,12 +76,9 @@ func (d *decoder) expand(n *yaml.Node, key string) error {
 			if n.Kind == yaml.SequenceNode {
 				sub = fmt.Sprintf("%s[%s]", key, itemName(c, i))
 			}
-			if err := d.expand(c, sub); err != nil {
-				return err
-			}
+			d.expand(c, sub)
 		}
 	}
-	return nil
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -125,11 +107,18 @@ func parseSize(s string) (Size, bool) {
 var nodeType = reflect.TypeOf(yaml.Node{})
 
 // decode fills v from n strictly: unknown keys, duplicate keys and values
-// of the wrong kind are errors naming the line and key.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
+// of the wrong kind are errors naming the line and key. It goes on past
+// them, and reports whether all of n was decoded.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) bool {
+	before := len(d.errs)
+	d.decodeValue(n, v, key)
+	return len(d.errs) == before
+}
+
+func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
-			return nil
+			return
 		}
 		n = n.Content[0]
 	}
@@ -138,66 +127,70 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
 	}
 	if v.Type() == nodeType {
 		v.Set(reflect.ValueOf(*n))
-		return nil
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-		return nil
+		return
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		return d.decode(n, v.Elem(), key)
+		d.decodeValue(n, v.Elem(), key)
+		return
 	case reflect.Struct:
-		return d.decodeStruct(n, v, key)
+		d.decodeStruct(n, v, key)
+		return
 	case reflect.Slice:
 		if n.Kind == yaml.ScalarNode && v.Type().Elem().Kind() == reflect.String {
 			v.Set(reflect.ValueOf([]string{n.Value}).Convert(v.Type())) // "all" means [all]
-			return nil
+			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			return d.errf(n, key, "want a list, got %s", kindName(n))
+			d.failValue(n, key, "want a list, got %s", kindName(n))
+			return
 		}
 		v.Set(reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content)))
 		for i, c := range n.Content {
-			if err := d.decode(c, v.Index(i), fmt.Sprintf("%s[%s]", key, itemName(c, i))); err != nil {
-				return err
-			}
+			d.decodeValue(c, v.Index(i), fmt.Sprintf("%s[%s]", key, itemName(c, i)))
 		}
-		return nil
+		return
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			return d.errf(n, key, "want a mapping, got %s", kindName(n))
+			d.failValue(n, key, "want a mapping, got %s", kindName(n))
+			return
 		}
 		v.Set(reflect.MakeMap(v.Type()))
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			ev := reflect.New(v.Type().Elem()).Elem()
-			if err := d.decode(val, ev, key+"."+k.Value); err != nil {
-				return err
-			}
 			if v.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
-				return d.errf(k, key, "duplicate key %q", k.Value)
+				d.fail(k, key, "duplicate key %q", k.Value)
+				continue
 			}
+			ev := reflect.New(v.Type().Elem()).Elem()
+			d.decodeValue(val, ev, key+"."+k.Value)
 			v.SetMapIndex(reflect.ValueOf(k.Value), ev)
 		}
-		return nil
+		return
 	}
 	if n.Kind != yaml.ScalarNode {
-		return d.errf(n, key, "want a single value, got %s", kindName(n))
+		d.failValue(n, key, "want a single value, got %s", kindName(n))
+		return
 	}
 	switch {
 	case v.Type() == durationType:
 		dur, err := time.ParseDuration(n.Value)
 		if err != nil || dur < 0 {
-			return d.errf(n, key, "bad duration %q (use e.g. 90s, 30m, 2h)", n.Value)
+			d.failValue(n, key, "bad duration %q (use e.g. 90s, 30m, 2h)", n.Value)
+			return
 		}
 		v.SetInt(int64(dur))
 	case v.Type() == sizeType:
 		size, ok := parseSize(n.Value)
 		if !ok {
-			return d.errf(n, key, "bad size %q (use e.g. 100MB, 512kB, 2GiB)", n.Value)
+			d.failValue(n, key, "bad size %q (use e.g. 100MB, 512kB, 2GiB)", n.Value)
+			return
 		}
 		v.SetInt(int64(size))
 	case v.Kind() == reflect.String:
@@ -205,41 +198,28 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) error {
 	case v.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if err != nil {
-			return d.errf(n, key, "want true or false, got %q", n.Value)
+			d.failValue(n, key, "want true or false, got %q", n.Value)
+			return
 		}
 		v.SetBool(b)
 	case v.Kind() == reflect.Int:
 		i, err := strconv.Atoi(n.Value)
 		if err != nil {
-			return d.errf(n, key, "want a whole number, got %q", n.Value)
+			d.failValue(n, key, "want a whole number, got %q", n.Value)
+			return
 		}
 		v.SetInt(int64(i))
 	default:
-		return d.errf(n, key, "cannot hold a %s", v.Type())
+		d.failValue(n, key, "cannot hold a %s", v.Type())
 	}
-	return nil
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) error {
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) {
 	if n.Kind != yaml.MappingNode {
-		return d.errf(n, key, "want a mapping, got %s", kindName(n))
+		d.failValue(n, key, "want a mapping, got %s", kindName(n))
+		return
 	}
-	fields := map[string]int{}
-	remain := -1
-	var known []string
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		tag := t.Field(i).Tag.Get("yaml")
-		name, opt, _ := strings.Cut(tag, ",")
-		switch {
-		case opt == "remain":
-			remain = i
-		case name != "" && name != "-":
-			fields[name] = i
-			known = append(known, name)
-		}
-	}
-	sort.Strings(known)
+	fields, remain, known := yamlFields(v.Type())
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -248,7 +228,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) error 
 			sub = key + "." + k.Value
 		}
 		if seen[k.Value] {
-			return d.errf(k, sub, "duplicate key")
+			d.fail(k, sub, "duplicate key")
+			continue
 		}
 		seen[k.Value] = true
 		fi, ok := fields[k.Value]
@@ -261,13 +242,29 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, key string) error 
 			continue
 		}
 		if !ok {
-			return d.errf(k, sub, "unknown key (known: %s)", strings.Join(known, ", "))
+			d.fail(k, sub, "unknown key (known: %s)", strings.Join(known, ", "))
+			continue
 		}
-		if err := d.decode(val, v.Field(fi), sub); err != nil {
-			return err
+		d.decodeValue(val, v.Field(fi), sub)
+	}
+}
+
+// yamlFields returns the fields of a struct type by their YAML key, the
+// index of its ",remain" field (-1 without one) and the keys, sorted.
+func yamlFields(t reflect.Type) (fields map[string]int, remain int, known []string) {
+	fields, remain = map[string]int{}, -1
+	for i := 0; i < t.NumField(); i++ {
+		name, opt, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		switch {
+		case opt == "remain":
+			remain = i
+		case name != "" && name != "-":
+			fields[name] = i
+			known = append(known, name)
 		}
 	}
-	return nil
+	sort.Strings(known)
+	return fields, remain, known
 }
 
 func kindName(n *yaml.Node) string {

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/deployq/deployq/queue"
 	"gopkg.in/yaml.v3"
@@ -27,7 +26,8 @@ func Load(path string, kinds Kinds) (*Config, error) {
 	return Parse(path, b, kinds)
 }
 
-// Parse reads and validates a config; name is used in errors.
+// Parse reads and validates a config; name is used in errors. Its error
+// is Errors: every error found, in file order.
 func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil && !errors.Is(err, io.EOF) {
@@ -37,96 +37,73 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 			e.Line, _ = strconv.Atoi(m[1])
 			e.Msg = m[2]
 		}
-		return nil, e
+		return nil, Errors{e}
 	}
 	d := &decoder{file: name}
 	var fc fileConfig
 	if root.Kind != 0 {
-		if err := d.expand(&root, ""); err != nil {
-			return nil, err
-		}
-		if err := d.decode(&root, reflect.ValueOf(&fc).Elem(), ""); err != nil {
-			return nil, err
-		}
+		d.expand(&root, "")
+		d.decode(&root, reflect.ValueOf(&fc).Elem(), "")
 	}
-	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Secrets: d.secrets, Admins: fc.Admins}
-	freeze, err := d.freezeWindows(fc.Freeze, find(&root, "freeze"), "freeze")
-	if err != nil {
-		return nil, err
+	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Admins: fc.Admins}
+	c.Freeze = d.freezeWindows(fc.Freeze, find(&root, "freeze"), "freeze")
+	c.People = d.people(&root, fc.People)
+	d.validateGitHub(&root, c.GitHub)
+	d.validateServer(&root, &c.Server)
+	d.validateSlack(&root, c.Slack)
+	c.Apps = d.buildApps(&root, &fc, kinds)
+	d.crossCheck(&root, c)
+	if len(d.errs) > 0 {
+		return nil, d.errs.inFileOrder()
 	}
-	c.Freeze = freeze
-	if c.People, err = d.people(&root, fc.People); err != nil {
-		return nil, err
-	}
-	if g := c.GitHub; g != nil {
-		app := g.AppID != 0 || g.PrivateKeyFile != "" || g.InstallationID != 0
-		if g.Mode == "" {
-			g.Mode = "webhook"
-		}
-		if g.PollInterval == 0 {
-			g.PollInterval = time.Minute
-		}
-		switch {
-		case g.Mode != "webhook" && g.Mode != "poll":
-			return nil, d.errf(findOr(&root, "github", "mode"), "github.mode", "want webhook or poll, got %q", g.Mode)
-		case g.Mode == "poll" && !g.HasAPI():
-			return nil, d.errf(findOr(&root, "github", "mode"), "github.mode", "polling reads GitHub's API: set github.token (or a GitHub App)")
-		case g.Mode == "webhook" && len(g.WebhookSecret) < 16 || g.WebhookSecret != "" && len(g.WebhookSecret) < 16:
-			return nil, d.errf(findOr(&root, "github", "webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
-		case app && g.Token != "":
-			return nil, d.errf(findOr(&root, "github", "app_id"), "github", "use a token or a GitHub App, not both")
-		case app && (g.AppID == 0 || g.PrivateKeyFile == "" || g.InstallationID == 0):
-			return nil, d.errf(findOr(&root, "github", "app_id"), "github", "a GitHub App needs app_id, private_key_file and installation_id")
-		}
-		if app {
-			if _, err := os.Stat(g.PrivateKeyFile); err != nil {
-				return nil, d.errf(findOr(&root, "github", "private_key_file"), "github.private_key_file", "%v", err)
-			}
-		}
-	}
-	if err := d.validateServer(&root, &c.Server); err != nil {
-		return nil, err
-	}
-	if err := d.validateSlack(&root, c.Slack); err != nil {
-		return nil, err
-	}
-	apps, err := d.buildApps(&root, &fc, kinds)
-	if err != nil {
-		return nil, err
-	}
-	c.Apps = apps
-	for i, a := range apps {
-		for j, e := range a.Environments {
-			if p := e.Promote; p != nil && a.Env(p.To) == nil {
-				at := find(&root, "apps", i, "environments", j, "promote", "to")
-				if at == nil {
-					at = find(&root, "apps", i)
-				}
-				return nil, d.errf(at, fmt.Sprintf("apps[%s].environments[%s].promote.to", a.Name, e.Name),
-					"%s has no environment %q to promote to", a.Name, p.To)
-			}
-		}
-	}
-	for i, a := range apps {
+	c.Secrets, c.Warnings = d.secrets, d.warns.inFileOrder()
+	return c, nil
+}
+
+// crossCheck checks what sections say about each other: promotions to
+// environments that exist, checks read from a GitHub deployq can read,
+// channels of environments that exist, refs that can resolve.
+func (d *decoder) crossCheck(root *yaml.Node, c *Config) {
+	for i, a := range c.Apps {
 		for _, e := range a.Environments {
+			site := d.sites[e]
+			if p := e.Promote; p != nil && a.Env(p.To) == nil {
+				d.fail(closest(site.n, "promote", "to"), site.key+".promote.to", "%s has no environment %q to promote to", a.Name, p.To)
+			}
 			if len(e.RequiredContexts) > 0 && (!c.GitHub.HasAPI() || a.Repo == "") {
-				return nil, d.errf(find(&root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
+				d.fail(find(root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
 					"checks are read from GitHub: set the app's repo and github.token (or a GitHub App)")
 			}
 		}
+		d.checkRefs(find(root, "apps", i), a, c.GitHub.HasAPI())
 	}
 	if c.Slack != nil {
 		for env := range c.Slack.Channels {
 			known := false
-			for _, a := range apps {
+			for _, a := range c.Apps {
 				known = known || a.Env(env) != nil
 			}
 			if !known {
-				return nil, d.errf(find(&root, "slack", "channels", env), "slack.channels."+env, "no app has an environment %q", env)
+				d.fail(find(root, "slack", "channels", env), "slack.channels."+env, "no app has an environment %q", env)
 			}
 		}
 	}
-	return c, nil
+}
+
+// checkRefs warns about an app whose refs cannot resolve: refs resolve
+// through its git, or through GitHub's API for its repo. Such an app still
+// deploys a full sha (from the API, CI, GitHub), so it is no error.
+func (d *decoder) checkRefs(n *yaml.Node, a *queue.App, githubAPI bool) {
+	key := fmt.Sprintf("apps[%s]", a.Name)
+	switch {
+	case a.Git != "" || a.Repo != "" && githubAPI:
+	case a.Repo == "":
+		d.warn(n, key, "%s has neither git nor repo: no ref resolves, so only a full 40-hex sha deploys (deploy %s@SHA); set git (a URL or path) to deploy branches and tags",
+			a.Name, a.Name)
+	default:
+		d.warn(n, key, "%s's repo resolves refs through GitHub's API, which the github section does not give: only a full 40-hex sha deploys; set github.token (or a GitHub App), or the app's git",
+			a.Name)
+	}
 }
 
 // find returns the node at a path of mapping keys and list indexes.
@@ -159,28 +136,38 @@ func find(n *yaml.Node, path ...any) *yaml.Node {
 	return n
 }
 
-// findOr returns the node of section.key, or of the section when the key
-// is absent, so that an error points as close as it can.
-func findOr(root *yaml.Node, section, key string) *yaml.Node {
-	if n := find(root, section, key); n != nil {
-		return n
+// closest returns the node at path, or the deepest one on the way there
+// that exists, so that an error about an absent key points at its
+// section.
+func closest(n *yaml.Node, path ...any) *yaml.Node {
+	for len(path) > 0 {
+		if at := find(n, path...); at != nil {
+			return at
+		}
+		path = path[:len(path)-1]
 	}
-	return find(root, section)
+	return find(n)
 }
 
 // people checks the people section: valid names, each identity claimed
 // once.
-func (d *decoder) people(root *yaml.Node, pcs []personConfig) (*queue.People, error) {
+func (d *decoder) people(root *yaml.Node, pcs []personConfig) *queue.People {
 	ps := make([]queue.Person, 0, len(pcs))
+	ok := true
 	for i, pc := range pcs {
 		if _, err := queue.NewPeople([]queue.Person{{Name: pc.Name}}); err != nil {
-			return nil, d.errf(find(root, "people", i), fmt.Sprintf("people[%d].name", i), "%s", queue.ErrorMessage(err))
+			d.fail(find(root, "people", i), fmt.Sprintf("people[%d].name", i), "%s", queue.ErrorMessage(err))
+			ok = false
 		}
 		ps = append(ps, queue.Person{Name: pc.Name, GitHub: pc.GitHub, Slack: pc.Slack, Emails: pc.Emails})
 	}
+	if !ok {
+		return nil
+	}
 	p, err := queue.NewPeople(ps)
 	if err != nil {
-		return nil, d.errf(find(root, "people"), "people", "%s", queue.ErrorMessage(err))
+		d.fail(find(root, "people"), "people", "%s", queue.ErrorMessage(err))
+		return nil
 	}
-	return p, nil
+	return p
 }

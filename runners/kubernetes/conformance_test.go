@@ -1,7 +1,7 @@
 package kubernetes_test
 
 import (
-	"path/filepath"
+	"os"
 	"testing"
 	"time"
 
@@ -39,9 +39,14 @@ func TestConformance(t *testing.T) {
 			return job(settings(ns, web("registry.example.com/"+denied+"/web:{sha}")))
 		},
 		// no kubeconfig to reach a cluster with
+		// the kubeconfig is gone since the config was checked
 		CannotRun: func(t *testing.T) queue.Job {
-			st := &kuberunner.Settings{Kubeconfig: filepath.Join(t.TempDir(), "missing"), Targets: []kuberunner.Target{web("x:{sha}")}}
-			return job(st)
+			st := &kuberunner.Settings{Kubeconfig: kubeconfig(t, "https://127.0.0.1:6443", caPEM(t)), Targets: []kuberunner.Target{web("x:{sha}")}}
+			j := job(st)
+			if err := os.Remove(st.Kubeconfig); err != nil {
+				t.Fatal(err)
+			}
+			return j
 		},
 		// refused pods, a deadline far away: the rollout is stuck half way
 		Long: func(t *testing.T) runnertest.Long {

@@ -1,15 +1,23 @@
 package kubernetes
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Target is one workload whose containers get new images.
@@ -56,33 +64,109 @@ var kindAliases = map[string]string{
 	"ds": "daemonset", "daemonsets": "daemonset",
 }
 
-// Validate checks the settings.
+// Validate checks the settings, and that the kubeconfig, when one is
+// named, loads: its context exists and the certificates and keys it names
+// parse. Each problem is one of the errors joined.
 func (s *Settings) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(s.Targets) == 0 && s.Manifests == "" {
-		return errors.New("targets or manifests is required")
+		add("targets or manifests is required")
 	}
 	for i, t := range s.Targets {
 		if _, _, err := parseWorkload(t.Workload); err != nil {
-			return fmt.Errorf("targets[%d]: %v", i, err)
+			add("targets[%d]: %v", i, err)
 		}
 		if len(t.Containers) == 0 {
-			return fmt.Errorf("targets[%d] (%s): containers is required (name: image template)", i, t.Workload)
+			add("targets[%d] (%s): containers is required (name: image template)", i, t.Workload)
 		}
-		for name, tmpl := range t.Containers {
-			if _, err := runners.ExpandPlain(tmpl, runners.Placeholders(queue.Job{})); err != nil {
-				return fmt.Errorf("targets[%d] (%s) container %s: %v", i, t.Workload, name, err)
+		for _, name := range slices.Sorted(maps.Keys(t.Containers)) {
+			if _, err := runners.ExpandPlain(t.Containers[name], runners.Placeholders(queue.Job{})); err != nil {
+				add("targets[%d] (%s) container %s: %v", i, t.Workload, name, err)
 			}
 		}
 	}
 	if s.Manifests != "" {
 		if fi, err := os.Stat(s.Manifests); err != nil || !fi.IsDir() {
-			return fmt.Errorf("manifests %q: not a directory", s.Manifests)
+			add("manifests %q: not a directory", s.Manifests)
+		} else if objs, err := loadManifests(s.Manifests); err != nil {
+			add("%v", err)
+		} else {
+			for _, o := range objs {
+				if err := expandImages(o.Object, runners.Placeholders(queue.Job{})); err != nil {
+					add("manifests %s/%s: %v", o.GetKind(), o.GetName(), err)
+				}
+			}
+		}
+	}
+	if s.Kubeconfig != "" {
+		if err := s.checkKubeconfig(); err != nil {
+			add("kubeconfig %s: %v", s.Kubeconfig, err)
 		}
 	}
 	if s.Timeout < 0 || s.UndoTimeout < 0 {
-		return errors.New("timeouts cannot be negative")
+		add("timeouts cannot be negative")
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// checkKubeconfig loads the kubeconfig as a deploy would, with the
+// settings' context, and reads the certificates and keys it names.
+func (s *Settings) checkKubeconfig() error {
+	cfg, err := clientcmd.LoadFromFile(s.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	name := s.Context
+	if name == "" {
+		name = cfg.CurrentContext
+	}
+	if _, ok := cfg.Contexts[name]; !ok || name == "" {
+		return fmt.Errorf("no context %q (contexts: %s)", name, strings.Join(slices.Sorted(maps.Keys(cfg.Contexts)), ", "))
+	}
+	rc, err := clientcmd.NewNonInteractiveClientConfig(*cfg, name, &clientcmd.ConfigOverrides{}, nil).ClientConfig()
+	if err != nil {
+		return err
+	}
+	_, err = rest.TLSConfigFor(rc)
+	return err
+}
+
+// Probe implements config.Prober for check-config --online: it asks the
+// API server its version (a discovery call), then reads each target
+// workload, as a deploy would; nothing is changed.
+func (s *Settings) Probe(ctx context.Context, report func(what string, err error)) {
+	where := "in-cluster config"
+	if s.Kubeconfig != "" {
+		where = s.Kubeconfig
+		if s.Context != "" {
+			where += " context " + s.Context
+		}
+	}
+	c, err := New().client(s)
+	if err != nil {
+		report(where, err)
+		return
+	}
+	raw, err := c.typed.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	var v version.Info
+	if err == nil {
+		err = json.Unmarshal(raw, &v)
+	}
+	if err != nil {
+		report(where, fmt.Errorf("the API server does not answer: %w", err))
+		return
+	}
+	report(fmt.Sprintf("%s: API server answers, Kubernetes %s", where, v.GitVersion), nil)
+	for _, t := range s.Targets {
+		kind, name, _ := parseWorkload(t.Workload)
+		what := fmt.Sprintf("%s in namespace %s", t.Workload, c.ns)
+		if _, err := c.dyn.Resource(kinds[kind]).Namespace(c.ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			report(what, err)
+			continue
+		}
+		report(what+": found", nil)
+	}
 }
 
 func parseWorkload(w string) (kind, name string, err error) {

@@ -35,9 +35,11 @@ func TestConformance(t *testing.T) {
 			return job(settings(m, func(s *marathon.Settings) { s.Image = "registry.example.com/web-unhealthy:{sha}" }))
 		},
 		// Marathon's certificate cannot be verified without the CA file
+		// the CA file is gone since the config was checked
 		CannotRun: func(t *testing.T) queue.Job {
-			m := simulator(t)
-			return job(settings(m, func(s *marathon.Settings) { s.CAFile = filepath.Join(t.TempDir(), "missing.pem") }))
+			s := settings(simulator(t), nil)
+			s.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+			return job(s)
 		},
 		Long: func(t *testing.T) runnertest.Long {
 			m := simulator(t)

@@ -1,8 +1,14 @@
 package marathon
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,44 +80,118 @@ type Settings struct {
 	Canary *Canary `yaml:"canary"`
 }
 
-// Validate checks the settings.
+// Validate checks the settings, and that the CA file, when one is named,
+// can be read and holds certificates that parse. Each problem is one of
+// the errors joined.
 func (s *Settings) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(s.URL) == 0 {
-		return errors.New("url is required (one or several Marathon URLs)")
+		add("url is required (one or several Marathon URLs)")
 	}
 	for _, u := range s.URL {
-		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			return fmt.Errorf("url %q: want http:// or https://", u)
+		if err := checkURL(u); err != nil {
+			add("url %q: %v", u, err)
 		}
 	}
 	if len(s.AppID) == 0 {
-		return errors.New("app_id is required")
+		add("app_id is required")
 	}
 	ids := append([]string{}, s.AppID...)
 	if s.Canary != nil {
 		if s.Canary.AppID == "" {
-			return errors.New("canary: app_id is required")
+			add("canary: app_id is required")
+		} else {
+			ids = append(ids, s.Canary.AppID)
 		}
 		if s.Canary.Instances < 0 {
-			return errors.New("canary: instances cannot be negative")
+			add("canary: instances cannot be negative")
 		}
-		ids = append(ids, s.Canary.AppID)
 	}
 	for _, id := range ids {
 		if !strings.HasPrefix(id, "/") || strings.ContainsAny(id, " ?#") {
-			return fmt.Errorf("app_id %q: want an absolute Marathon id like /prod/web", id)
+			add("app_id %q: want an absolute Marathon id like /prod/web", id)
 		}
 	}
 	if s.Image == "" {
-		return errors.New("image is required (a template like registry.example.com/web:{sha})")
-	}
-	if _, err := runners.ExpandPlain(s.Image, runners.Placeholders(queue.Job{})); err != nil {
-		return fmt.Errorf("image: %v", err)
+		add("image is required (a template like registry.example.com/web:{sha})")
+	} else if _, err := runners.ExpandPlain(s.Image, runners.Placeholders(queue.Job{})); err != nil {
+		add("image: %v", err)
 	}
 	if s.User != "" && s.Token != "" {
-		return errors.New("user/password and token are exclusive")
+		add("user/password and token are exclusive")
+	}
+	if s.CAFile != "" {
+		if err := checkCAFile(s.CAFile); err != nil {
+			add("ca_file: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkURL checks an http or https URL with a host and, if it has one, a
+// port of 1-65535.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want http:// or https://")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %s is out of range 1-65535", p)
+		}
 	}
 	return nil
+}
+
+// checkCAFile checks that a CA file holds PEM certificates, each of which
+// parses.
+func checkCAFile(path string) error {
+	rest, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("%s: certificate %d: %v", path, n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return nil
+}
+
+// Probe implements config.Prober for check-config --online: it reads
+// each app (the canary's too) from Marathon, as a deploy would first;
+// nothing is changed.
+func (s *Settings) Probe(ctx context.Context, report func(what string, err error)) {
+	c, err := NewClient(ClientOptions{URLs: s.URL, User: s.User, Password: s.Password, Token: s.Token,
+		CAFile: s.CAFile, InsecureSkipVerify: s.InsecureSkipVerify})
+	if err != nil {
+		report(strings.Join(s.URL, ", "), err)
+		return
+	}
+	ids := append([]string{}, s.AppID...)
+	if s.Canary != nil {
+		ids = append(ids, s.Canary.AppID)
+	}
+	for _, id := range ids {
+		if _, _, err := c.GetApp(ctx, id); err != nil {
+			report("app "+id, err)
+			continue
+		}
+		report("app "+id+": found", nil)
+	}
 }
 
 func (s *Settings) timeout() time.Duration      { return orDefault(s.Timeout, 10*time.Minute) }

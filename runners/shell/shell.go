@@ -35,16 +35,26 @@ type Settings struct {
 	KillGrace time.Duration `yaml:"kill_grace"`
 }
 
-// Validate checks the settings.
+// Validate checks the settings. Each problem is one of the errors
+// joined.
 func (s *Settings) Validate() error {
+	var errs []error
 	if s.Command == "" {
-		return errors.New("command is required")
-	}
-	if _, err := runners.ExpandShell(s.Command, runners.Placeholders(queue.Job{})); err != nil {
-		return fmt.Errorf("command: %w", err)
+		errs = append(errs, errors.New("command is required"))
+	} else if _, err := runners.ExpandShell(s.Command, runners.Placeholders(queue.Job{})); err != nil {
+		errs = append(errs, fmt.Errorf("command: %w", err))
 	}
 	if s.Dir != "" && !filepath.IsLocal(s.Dir) {
-		return fmt.Errorf("dir %q must be a relative path inside the workspace", s.Dir)
+		errs = append(errs, fmt.Errorf("dir %q must be a relative path inside the workspace", s.Dir))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateApp checks the settings against the app: a checkout clones the
+// app's git.
+func (s *Settings) ValidateApp(app *queue.App) error {
+	if s.Checkout && app.Git == "" {
+		return fmt.Errorf("checkout: true clones the app's git, and %s has none: set its git (a URL or path)", app.Name)
 	}
 	return nil
 }

@@ -65,3 +65,19 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A checkout clones the app's git: an app without one cannot have it.
+func TestValidateApp(t *testing.T) {
+	st := shell.Settings{Command: "x", Checkout: true}
+	err := st.ValidateApp(&queue.App{Name: "web"})
+	if err == nil || err.Error() != "checkout: true clones the app's git, and web has none: set its git (a URL or path)" {
+		t.Fatalf("got %v", err)
+	}
+	if err := st.ValidateApp(&queue.App{Name: "web", Git: "/srv/git/web.git"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Checkout = false
+	if err := st.ValidateApp(&queue.App{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -29,9 +29,12 @@ func TestConformance(t *testing.T) {
 				s.Steps = []sshrunner.Step{{Name: "install", Command: "echo broken >&2; exit 3"}}
 			}))
 		},
-		// host keys cannot be verified without the known_hosts file
+		// host keys cannot be verified without the known_hosts file, gone
+		// since the config was checked
 		CannotRun: func(t *testing.T) queue.Job {
-			return job(settings(newFleet(t, 1), func(s *sshrunner.Settings) { s.KnownHosts = filepath.Join(t.TempDir(), "missing") }))
+			s := settings(newFleet(t, 1), nil)
+			s.KnownHosts = filepath.Join(t.TempDir(), "missing")
+			return job(s)
 		},
 		Long: func(t *testing.T) runnertest.Long {
 			f := newFleet(t, 2)

@@ -1,11 +1,21 @@
 package ssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // Step is one command run on every host.
@@ -72,38 +82,185 @@ type Settings struct {
 	Rollback *Step `yaml:"rollback"`
 }
 
-// Validate checks the settings.
+// Validate checks the settings, and that what a first deploy reads is
+// there: hosts that parse, an inventory, key files and known_hosts that
+// exist and parse, placeholders that exist. Each problem is one of the
+// errors joined.
 func (s *Settings) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if len(s.Hosts) == 0 && s.Inventory == "" && s.HostsCommand == "" {
-		return errors.New("hosts, inventory or hosts_command is required")
+		add("hosts, inventory or hosts_command is required")
 	}
-	if s.KnownHosts == "" && !s.InsecureIgnoreHostKey {
-		return errors.New("known_hosts is required (host keys are verified)")
+	for i, line := range s.Hosts {
+		if err := checkHost(line); err != nil {
+			add("hosts[%d]: %v", i, err)
+		}
+	}
+	if s.Inventory != "" {
+		errs = append(errs, s.checkInventory()...)
+	}
+	switch {
+	case s.KnownHosts == "" && !s.InsecureIgnoreHostKey:
+		add("known_hosts is required (host keys are verified)")
+	case s.KnownHosts != "":
+		if _, err := knownhosts.New(s.KnownHosts); err != nil {
+			add("known_hosts: %v", err)
+		}
 	}
 	if len(s.KeyFiles) == 0 && !s.Agent {
-		return errors.New("key_files or agent is required")
+		add("key_files or agent is required")
+	}
+	for i, f := range s.KeyFiles {
+		if err := checkKeyFile(f); err != nil {
+			add("key_files[%d]: %v", i, err)
+		}
 	}
 	if len(s.Steps) == 0 {
-		return errors.New("steps are required")
+		add("steps are required")
+	}
+	for _, st := range append(append([]Step{}, s.Steps...), s.rollbackSteps()...) {
+		if st.Command == "" {
+			add("step %q has no command", st.Name)
+		} else if _, err := runners.ExpandShell(st.Command, runners.Placeholders(queue.Job{})); err != nil {
+			add("step %q: %v", st.Name, err)
+		}
 	}
 	if s.CanaryLabel != "" {
 		if k, _, ok := strings.Cut(s.CanaryLabel, "="); !ok || !labelKeyRe.MatchString(k) {
-			return fmt.Errorf("canary_label %q: want key=value", s.CanaryLabel)
+			add("canary_label %q: want key=value", s.CanaryLabel)
 		}
 	}
 	for _, v := range []struct{ name, val string }{{"canary", s.Canary}, {"batch", s.Batch}, {"max_failures", s.MaxFailures}} {
 		if v.val != "" {
 			if _, err := amount(v.val, 100); err != nil {
-				return fmt.Errorf("%s: %v", v.name, err)
+				add("%s: %v", v.name, err)
 			}
 		}
 	}
-	for _, st := range append(append([]Step{}, s.Steps...), s.rollbackSteps()...) {
-		if st.Command == "" {
-			return fmt.Errorf("step %q has no command", st.Name)
-		}
+	if n, err := amount(s.Canary, 100); s.Canary != "" && err == nil && n == 0 && s.Bake > 0 && s.CanaryLabel == "" {
+		add("canary %s with bake %s: there is no canary to bake (a rollout still starts with one host alone); set canary to 1 or more, or remove bake",
+			s.Canary, s.Bake)
+	}
+	return errors.Join(errs...)
+}
+
+// checkHost checks a host line: [user@]host[:port] with a port of
+// 1-65535, then labels.
+func checkHost(line string) error {
+	h, err := parseHost(line, "")
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(h.addr)
+	if p, perr := strconv.Atoi(port); err != nil || perr != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%s: want [user@]host[:port] with a port of 1-65535", h.name)
 	}
 	return nil
+}
+
+// checkInventory checks that the inventory file can be read and that each
+// of its host lines parses.
+func (s *Settings) checkInventory() []error {
+	b, err := os.ReadFile(s.Inventory)
+	if err != nil {
+		return []error{fmt.Errorf("inventory: %w", err)}
+	}
+	var errs []error
+	for i, l := range strings.Split(string(b), "\n") {
+		if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
+			if err := checkHost(strings.TrimSpace(l)); err != nil {
+				errs = append(errs, fmt.Errorf("inventory %s:%d: %v", s.Inventory, i+1, err))
+			}
+		}
+	}
+	return errs
+}
+
+// checkKeyFile checks that a private key file can be read and parses as
+// an unencrypted key.
+func checkKeyFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	_, err = ssh.ParsePrivateKey(b)
+	var encrypted *ssh.PassphraseMissingError
+	switch {
+	case errors.As(err, &encrypted):
+		return fmt.Errorf("%s is encrypted: deployq needs an unencrypted key (or agent: true)", path)
+	case err != nil:
+		return fmt.Errorf("%s: not a private key: %v", path, err)
+	}
+	return nil
+}
+
+// Probe implements config.Prober for check-config --online: it connects
+// to each host as a deploy would, checks the host's key against
+// known_hosts and logs in, and opens no session: nothing runs there.
+func (s *Settings) Probe(ctx context.Context, report func(what string, err error)) {
+	hosts, err := s.hosts(ctx)
+	if err != nil {
+		report("hosts", err)
+		return
+	}
+	cfg, closeAuth, err := (&Runner{}).clientConfig(s)
+	if err != nil {
+		report("keys", err)
+		return
+	}
+	defer closeAuth()
+	errs := make([]error, len(hosts))
+	slots := make(chan struct{}, max(s.Parallel, 10))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			errs[i] = probeHost(ctx, h, cfg)
+		})
+	}
+	wg.Wait()
+	found := "host key in known_hosts, login accepted"
+	if s.InsecureIgnoreHostKey {
+		found = "host key NOT verified (insecure_ignore_host_key), login accepted"
+	}
+	for i, h := range hosts {
+		what := h.user + "@" + h.addr
+		if errs[i] == nil {
+			what += ": " + found
+		}
+		report(what, errs[i])
+	}
+}
+
+// probeHost connects and logs in to h, then hangs up; a host that does
+// not answer by the end of ctx is given up on.
+func probeHost(ctx context.Context, h host, cfg *ssh.ClientConfig) error {
+	type result struct {
+		c  *ssh.Client
+		st *hostState
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, st := dial(ctx, h, cfg, io.Discard)
+		done <- result{c, st}
+	}()
+	select {
+	case r := <-done:
+		if r.st != nil {
+			return errors.New(r.st.detail)
+		}
+		r.c.Close()
+		return nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return fmt.Errorf("no answer in time: %w", ctx.Err())
+	}
 }
 
 func (s *Settings) rollbackSteps() []Step {
