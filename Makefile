@@ -12,7 +12,7 @@ COMMIT     := $(shell git rev-parse HEAD 2>/dev/null)
 BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
 
-.PHONY: build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
+.PHONY: image build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/deployq
@@ -35,9 +35,10 @@ deps:
 	@$(call install,git:git gcc:gcc)
 
 # What the tests need besides: sshd (the SSH runner's test fleet), chromium
-# (the dashboard's tests), zsh and fish (the completion scripts' tests).
+# (the dashboard's tests), zsh and fish (the completion scripts' tests),
+# systemd-analyze (the systemd unit's tests).
 test-deps: deps
-	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish)
+	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish systemd-analyze:systemd)
 
 # The Kubernetes control plane, etcd and kwok the kubernetes runner's
 # tests run against, built from the Go module proxy into ~/.cache (several
@@ -46,12 +47,20 @@ kube-tools:
 	$(GO) run ./internal/kubetest/build
 
 # DEPLOYQ_*_REQUIRED: the kubernetes, browser, full-disk (a real tmpfs,
-# mounted as root) and shell completion tests fail, never skip, without
-# their real parts.
+# mounted as root), shell completion and systemd unit tests fail, never
+# skip, without their real parts.
 test: test-deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 DEPLOYQ_SYSTEMD_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
+
+# The container image from the Dockerfile, stamped like make build. Needs a
+# Docker engine. IMAGE names it: make image IMAGE=registry.example.com/deployq:1.2.0
+IMAGE ?= deployq:$(VERSION)
+
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers (docker info failed)" >&2; exit 1; }
+	docker build -t $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg DATE=$(BUILD_DATE) .
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./bot

@@ -78,6 +78,9 @@ func withBinary(t *testing.T, text, bin string) string {
 func needSystemdAnalyze(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		if os.Getenv("DEPLOYQ_SYSTEMD_REQUIRED") != "" {
+			t.Fatal("no systemd-analyze (apt-get install systemd)")
+		}
 		t.Skip("no systemd-analyze (apt-get install systemd)")
 	}
 }

@@ -41,6 +41,9 @@ func TestNamesTeamsType(t *testing.T) {
 	if _, err := e.svc.Unlock(ctx, "prod", "acme/web", "alice"); err != nil {
 		t.Fatalf("unlock by alias: %v", err)
 	}
+	if _, err := e.svc.Promote(ctx, queue.PromoteRequest{App: "web", From: "prod", To: "production", User: "alice"}); queue.ErrorCode(err) != queue.EInvalid {
+		t.Fatalf("a promotion from an environment to itself, by its alias: %v", err)
+	}
 }
 
 // A freeze window read in a zone says its times in that zone.

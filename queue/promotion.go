@@ -63,12 +63,14 @@ func (p *promoter) byHand(ctx context.Context, r PromoteRequest) (*Deploy, error
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := p.cat.lookup(r.App, r.To); err != nil {
+	_, to, err := p.cat.lookup(r.App, r.To)
+	if err != nil {
 		return nil, err
 	}
-	if r.From == r.To {
-		return nil, Errorf(EInvalid, "promote from %s to itself", r.From)
+	if from.Name == to.Name { // by name or alias
+		return nil, Errorf(EInvalid, "promote from %s to itself", from.Name)
 	}
+	r.To = to.Name
 	up, err := p.store.LastSucceeded(ctx, app.Name, from.Name, 0)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func fakeSlack(t *testing.T) *httptest.Server {
 // installed (installation 1) with access to octocat/Hello-World. The App's
 // calls must carry a JWT signed with the key; the repository's, the
 // installation token.
-func fakeGitHub(t *testing.T, key *rsa.PrivateKey) *httptest.Server {
+func fakeGitHubForChecks(t *testing.T, key *rsa.PrivateKey) *httptest.Server {
 	dir := "testdata/checkconfig/"
 	installation, token, repo := readFixture(t, dir+"app-installation.200.json"), readFixture(t, dir+"installation-token.201.json"),
 		readFixture(t, dir+"full-repository.200.json")
@@ -178,7 +178,7 @@ func TestCheckConfigOnline(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "app.pem")
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	slack, github := fakeSlack(t), fakeGitHub(t, key)
+	slack, github := fakeSlack(t), fakeGitHubForChecks(t, key)
 	repo := gittest.New(t)
 	sha := repo.Commit("one", map[string]string{"VERSION": "1"})
 	fleet, err := sshfleet.Start(t.TempDir(), 3)

@@ -54,8 +54,12 @@ func initConfig(_ context.Context, x *call) error {
 		return err
 	}
 	path := cmp.Or(p.get("config"), defaultConfig)
+	known, err := filepath.Abs(filepath.Join(filepath.Dir(path), "known_hosts")) // wherever the server is started from
+	if err != nil {
+		return err
+	}
 	sc := starterConfig{App: cmp.Or(p.get("app"), "web"), Repo: p.get("repo"), Runner: cmp.Or(p.get("runner"), "shell"),
-		KnownHosts: filepath.Join(filepath.Dir(path), "known_hosts"), Envs: []string{"staging", "production"}}
+		KnownHosts: known, Envs: []string{"staging", "production"}}
 	if !queue.ValidName(sc.App) {
 		return usageError{msg: fmt.Sprintf("--app: want a name of lower-case letters, digits, '-', '_' or '.', got %q", sc.App)}
 	}

@@ -87,8 +87,11 @@ func commandTable() []*command {
 				{name: "listen", value: "ADDR", about: "the address to listen on, over server.listen (port 0: any free port)"},
 				{name: "log-format", value: "FORMAT", choices: []string{"text", "json"}, about: "the server log's format: text (default) or json, on stderr"},
 			}, run: serve},
-		{name: "check-config", group: groupServer, about: "Check a config file without starting anything.",
-			flags: []flagSpec{cfgIn}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
+		{name: "check-config", group: groupServer, about: "Check a config file without starting anything: every error at once.",
+			flags: []flagSpec{cfgIn,
+				{name: "online", about: "also reach Slack, GitHub, each app's git, the ssh hosts and the Kubernetes and Marathon APIs"},
+				{name: "timeout", value: "DURATION", about: "how long each --online check may take (default 10s)"},
+			}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
 		{name: "slack-manifest", group: groupServer, about: "Print the Slack app manifest of this deployq (create the app from it).",
 			flags: []flagSpec{
 				{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml, if there): slack.mode, server.base_url"},

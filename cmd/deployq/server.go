@@ -152,6 +152,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Logger.Info("started", "version", build.Version, "commit", build.Commit, "listen", m.listener.Addr().String(),
 		"apps", len(cfg.Apps), "data_dir", cfg.Server.DataDir, "config", cfg.File)
+	for _, w := range m.Config.Warnings {
+		m.Logger.Warn("config: " + w.Error())
+	}
 	return nil
 }
 

@@ -25,3 +25,6 @@ func DaemonSetStatus(d *appsv1.DaemonSet) (done bool, msg string, err error) {
 	r, err := daemonSetStatus(d)
 	return r.done, r.msg, err
 }
+
+// InClusterNamespace is inClusterNamespace.
+var InClusterNamespace = inClusterNamespace

@@ -11,6 +11,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/deployq/deployq/queue"
@@ -55,6 +57,9 @@ func (r *Runner) client(st *Settings) (*clients, error) {
 		var err error
 		if cfg, err = rest.InClusterConfig(); err != nil {
 			return nil, fmt.Errorf("no kubeconfig set and not in a cluster: %v", err)
+		}
+		if ns == "" { // the pod's own namespace
+			ns = inClusterNamespace(serviceAccountNamespace)
 		}
 	} else {
 		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
@@ -175,4 +180,16 @@ func (d *deploy) run(ctx context.Context) (queue.Result, error) {
 		failure = d.setImages(ctx, t)
 	}
 	return runners.Undoable{Undo: d.undo, Table: d.table, Log: d.logf, Left: "the rollout was left to the cluster"}.Finish(ctx, failure)
+}
+
+// serviceAccountNamespace is where a pod finds its own namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// inClusterNamespace reads the namespace a pod runs in ("" if unknown).
+func inClusterNamespace(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

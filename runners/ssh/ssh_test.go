@@ -21,7 +21,7 @@ import (
 const sha1 = "1111111111111111111111111111111111111111"
 
 var steps = []sshrunner.Step{
-	{Name: "install", Command: `echo "$DEPLOY_SHA" > "$HOSTDIR/version"; echo installed $DEPLOY_APP`},
+	{Name: "install", Command: `echo {sha} > "$HOSTDIR/version"; echo installed {app}`}, // placeholders, single-quoted
 	{Name: "verify", Command: `[ ! -e "$HOSTDIR/broken" ] && [ "$(cat "$HOSTDIR/version")" = "$DEPLOY_SHA" ]`, Retries: 1},
 }
 

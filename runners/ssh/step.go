@@ -28,7 +28,13 @@ func (r *Runner) deployHost(ctx context.Context, h host, base *ssh.ClientConfig,
 	env := h.env(runners.JobEnv(job))
 	changed := false
 	for _, step := range steps {
-		var err error
+		// {sha} and the other placeholders, single-quoted, as for the shell runner
+		cmd, err := runners.ExpandShell(step.Command, runners.Placeholders(job))
+		if err != nil {
+			fmt.Fprintf(stderr, "step %s: %v\n", step.Name, err)
+			return hostState{state: "failed", step: step.Name, detail: err.Error(), changed: changed}
+		}
+		step.Command = cmd
 		for attempt := 0; attempt <= step.Retries; attempt++ {
 			if attempt > 0 {
 				fmt.Fprintf(stderr, "retrying %s (%d/%d)\n", step.Name, attempt, step.Retries)
