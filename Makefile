@@ -12,7 +12,7 @@ COMMIT     := $(shell git rev-parse HEAD 2>/dev/null)
 BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
 
-.PHONY: image build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
+.PHONY: bench-scale image build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/deployq
@@ -71,6 +71,11 @@ lint:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github
+
+# A year of history for a thousand services: the pages, bytes per log
+# byte, and an idle server on it.
+bench-scale: deps
+	$(GO) run ./bench/scale
 
 # The ssh runner against parallel-ssh and Ansible over 200 local sshd servers.
 bench-ssh: test-deps
