@@ -201,6 +201,11 @@ func (s *Service) Environments(ctx context.Context) ([]EnvStatus, error) {
 	return s.viewer.environments(ctx)
 }
 
+// Environment returns the status of one app in one environment (by name
+// or alias), from memory: what an adapter shows again when a deploy or a
+// lock of it changed. ENotFound.
+func (s *Service) Environment(app, env string) (EnvStatus, error) { return s.viewer.environment(app, env) }
+
 // Health is nil when deploys can be recorded, EUnavailable (saying why)
 // when the database cannot be written.
 func (s *Service) Health(ctx context.Context) error { return s.store.Health(ctx) }

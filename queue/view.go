@@ -53,21 +53,39 @@ func (v *viewer) environments(ctx context.Context) ([]EnvStatus, error) {
 		locks[scope{l.Env, l.App}] = l
 	}
 	var out []EnvStatus
-	v.cat.each(func(a *App, e *Environment) {
-		sum := v.board.snapshot(laneKey{a.Name, e.Name})
-		st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: v.runs.overlay(sum.Running),
-			Last: v.runs.overlay(sum.Last), Queued: sum.Queued, Waiting: sum.Waiting, Freeze: v.freezes.status(e), Repo: a.Repo}
-		if st.Running != nil && st.Running.State != StateRunning {
-			st.Running = nil // it ended; its end is being stored
-		}
-		st.Lock = locks[scope{e.Name, a.Name}]
-		if st.Lock == nil {
-			st.Lock = locks[scope{e.Name, ""}]
-		}
-		if st.Running != nil {
-			st.Progress = v.runs.progressOf(st.Running.ID)
-		}
-		out = append(out, st)
-	})
+	v.cat.each(func(a *App, e *Environment) { out = append(out, v.status(a, e, locks)) })
 	return out, nil
+}
+
+// environment is the status of one app in one environment.
+func (v *viewer) environment(appName, envName string) (EnvStatus, error) {
+	a, e, err := v.cat.lookup(appName, envName)
+	if err != nil {
+		return EnvStatus{}, err
+	}
+	locks := map[scope]*Lock{}
+	for _, k := range []scope{{e.Name, a.Name}, {e.Name, ""}} {
+		if l := v.locks.current(k); l != nil {
+			c := *l
+			locks[k] = &c
+		}
+	}
+	return v.status(a, e, locks), nil
+}
+
+func (v *viewer) status(a *App, e *Environment, locks map[scope]*Lock) EnvStatus {
+	sum := v.board.snapshot(laneKey{a.Name, e.Name})
+	st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: v.runs.overlay(sum.Running),
+		Last: v.runs.overlay(sum.Last), Queued: sum.Queued, Waiting: sum.Waiting, Freeze: v.freezes.status(e), Repo: a.Repo}
+	if st.Running != nil && st.Running.State != StateRunning {
+		st.Running = nil // it ended; its end is being stored
+	}
+	st.Lock = locks[scope{e.Name, a.Name}]
+	if st.Lock == nil {
+		st.Lock = locks[scope{e.Name, ""}]
+	}
+	if st.Running != nil {
+		st.Progress = v.runs.progressOf(st.Running.ID)
+	}
+	return st
 }
