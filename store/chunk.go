@@ -30,9 +30,9 @@ var streamCodes = map[string]byte{queue.StreamStdout: 0, queue.StreamStderr: 1, 
 var streamNames = []string{queue.StreamStdout, queue.StreamStderr, queue.StreamSystem}
 
 var (
-	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-		zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(packBytes*2)) // no input is longer
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(64<<20))
 	zmu     sync.Mutex // one encoding at a time: the writer is one goroutine anyway
 )
 
@@ -61,9 +61,7 @@ func encodeChunk(lines []queue.LogLine, seal bool) []byte {
 	if !seal {
 		return buf
 	}
-	zmu.Lock()
-	defer zmu.Unlock()
-	return zenc.EncodeAll(buf[1:], []byte{chunkZstd})
+	return compress(buf[1:])
 }
 
 func appendString(b []byte, s string) []byte {
@@ -83,20 +81,40 @@ var errBadChunk = errors.New("store: a log chunk cannot be read")
 
 // decodeChunk decodes a chunk of deploy id's log.
 func decodeChunk(id int64, data []byte) ([]queue.LogLine, error) {
+	body, err := chunkBody(data)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(id, body)
+}
+
+// chunkBody returns the lines of a chunk as encoded, uncompressed.
+func chunkBody(data []byte) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, errBadChunk
 	}
-	body := data[1:]
 	switch data[0] {
 	case chunkPlain:
+		return data[1:], nil
 	case chunkZstd:
-		var err error
-		if body, err = zdec.DecodeAll(body, nil); err != nil {
+		body, err := zdec.DecodeAll(data[1:], nil)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errBadChunk, err)
 		}
-	default:
-		return nil, fmt.Errorf("%w: format %d", errBadChunk, data[0])
+		return body, nil
 	}
+	return nil, fmt.Errorf("%w: format %d", errBadChunk, data[0])
+}
+
+// compress zstd-compresses b behind the format byte.
+func compress(b []byte) []byte {
+	zmu.Lock()
+	defer zmu.Unlock()
+	return zenc.EncodeAll(b, []byte{chunkZstd})
+}
+
+// decodeBody decodes encoded lines of deploy id's log.
+func decodeBody(id int64, body []byte) ([]queue.LogLine, error) {
 	var out []queue.LogLine
 	var seq, at int64
 	for len(body) > 0 {

@@ -96,6 +96,9 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		}
 		return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", d.ID, cur.State, from)
 	}
+	if err == nil && d.State.Terminal() {
+		s.packs.poke() // its log may be short: one for a pack
+	}
 	return err
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 
 	"github.com/deployq/deployq/queue"
@@ -114,16 +115,39 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []queue.LogLine
-	last := after
-	for rows.Next() && len(out) < limit {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
+	type part struct {
+		data     []byte
+		pack     sql.NullInt64
+		off, len int
+	}
+	var parts []part
+	got := 0
+	for rows.Next() && got < limit {
+		var p part
+		var lines int
+		if err := rows.Scan(&p.data, &p.pack, &p.off, &p.len, &lines); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		lines, err := decodeChunk(id, data)
-		if err != nil {
+		parts = append(parts, p)
+		got += lines
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	var out []queue.LogLine
+	last := after
+	for _, p := range parts {
+		var lines []queue.LogLine
+		if p.pack.Valid {
+			body, err := s.packed(ctx, p.pack.Int64, p.off, p.len)
+			if err == nil {
+				lines, err = decodeBody(id, body)
+			}
+			if err != nil {
+				return nil, err
+			}
+		} else if lines, err = decodeChunk(id, p.data); err != nil {
 			return nil, err
 		}
 		for _, l := range lines {
@@ -133,7 +157,7 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 			}
 		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // LastLogSeq implements queue.Store.

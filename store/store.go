@@ -31,6 +31,7 @@ type Store struct {
 	file    string     // the database's path
 	id      fileKey    // which file it was when opened
 	checked chan error // the integrity check's result
+	packs   *packer    // the packing of short logs
 
 	// prepared hot statements: SQLite parses a statement once, not per call
 	nextQueued, lastSucceeded, deployByID, lastLogSeq, logChunks *sql.Stmt
@@ -53,7 +54,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, file: file}
+	s := &Store{w: w, r: r, file: file, packs: newPacker()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
@@ -68,6 +69,9 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	}
 	s.writes, s.done = make(chan *writeOp, 1024), make(chan struct{})
 	go s.writer()
+	s.packs.wg.Add(1)
+	go s.runPacker()
+	s.packs.poke()
 	s.checked = make(chan error, 1)
 	go func() { s.checked <- s.health.damaged(s.checkIntegrity(context.WithoutCancel(ctx))) }()
 	return s, nil
@@ -173,7 +177,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
 		{s.r, &s.lastLogSeq, `SELECT coalesce(max(last_seq), 0) FROM log_chunks WHERE deploy_id = ?`},
-		{s.r, &s.logChunks, `SELECT data FROM log_chunks WHERE deploy_id = ? AND last_seq > ? ORDER BY first_seq`},
+		{s.r, &s.logChunks, `SELECT data, pack, pack_off, pack_len, lines FROM log_chunks WHERE deploy_id = ? AND last_seq > ? ORDER BY first_seq`},
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
 			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances,
@@ -205,6 +209,8 @@ func (s *Store) Close() error {
 	s.isShut = true
 	s.closed.Unlock()
 	if wasOpen {
+		close(s.packs.stop)
+		s.packs.wg.Wait()
 		close(s.writes)
 		<-s.done
 	}

@@ -110,7 +110,10 @@ func (h *history) deploys(ctx context.Context, file string, logs bool) (int64, e
 	}
 	wg.Wait()
 	close(errs)
-	return raw.Load(), <-errs
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return raw.Load(), st.Settle(ctx) // what a server keeps once it has packed the short logs
 }
 
 // deploy records one deploy of n lines of output (written only if logs).

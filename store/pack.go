@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+)
+
+// The short logs of ended deploys are packed together, some 256 kB of text
+// at a time, since a few kilobytes of log compress poorly alone and a
+// year of deploys is mostly short logs. A background packer does it, one
+// pack a transaction, woken when a deploy ends.
+const (
+	packBelow = 32 << 10  // sealed chunks with less text than this are packed (the index log_chunks_packable says it too)
+	packBytes = 256 << 10 // the text a pack holds
+)
+
+// packer is the store's background packing of short logs.
+type packer struct {
+	wake chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex // the packs read lately, decompressed
+	cache map[int64][]byte
+	order []int64
+}
+
+func newPacker() *packer {
+	return &packer{wake: make(chan struct{}, 1), stop: make(chan struct{}), cache: map[int64][]byte{}}
+}
+
+func (p *packer) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run packs while there is a pack's worth of short logs, each time it is
+// woken, until stop.
+func (s *Store) runPacker() {
+	p := s.packs
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		}
+		for {
+			made, err := s.packOnce(context.Background())
+			if err != nil || !made {
+				break // a failed pack is tried again at the next end of a deploy
+			}
+			select {
+			case <-p.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// packOnce packs the oldest short sealed chunks into one pack, if they
+// hold packBytes of text; it reports whether it made one.
+func (s *Store) packOnce(ctx context.Context) (bool, error) {
+	made := false
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, deploy_id, first_seq, last_seq, lines, raw, data FROM log_chunks
+			INDEXED BY log_chunks_packable WHERE sealed = 1 AND pack IS NULL AND raw < 32768 ORDER BY id LIMIT 5000`) // 32768: packBelow, as the index says
+		if err != nil {
+			return err
+		}
+		type member struct {
+			id                              int64
+			deploy, first, last, lines, raw int64
+			off, len                        int
+		}
+		var members []member
+		var body []byte
+		raw := 0
+		for rows.Next() && raw < packBytes {
+			var m member
+			var data []byte
+			if err := rows.Scan(&m.id, &m.deploy, &m.first, &m.last, &m.lines, &m.raw, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			b, err := chunkBody(data)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			m.off, m.len = len(body), len(b)
+			members = append(members, m)
+			body = append(body, b...)
+			raw += int(m.raw)
+		}
+		if err := rows.Close(); err != nil || raw < packBytes {
+			return err // not a pack's worth yet
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO log_packs (data) VALUES (?)`, compress(body))
+		if err != nil {
+			return err
+		}
+		pack, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		// Each chunk's row is made anew, without its data: rows deleted
+		// free the pages their data filled, which an update would leave
+		// mostly empty.
+		for _, m := range members {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE id = ?`, m.id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO log_chunks (deploy_id, first_seq, last_seq, lines, raw, sealed, data, pack, pack_off, pack_len)
+				VALUES (?, ?, ?, ?, ?, 1, x'', ?, ?, ?)`, m.deploy, m.first, m.last, m.lines, m.raw, pack, m.off, m.len); err != nil {
+				return err
+			}
+		}
+		made = true
+		return nil
+	})
+	return made, err
+}
+
+// Settle packs what can be packed now and gives the free pages of the
+// file back, as a server does over time: what the store holds then is
+// what it keeps.
+func (s *Store) Settle(ctx context.Context) error {
+	for {
+		made, err := s.packOnce(ctx)
+		if err != nil {
+			return err
+		}
+		if !made {
+			break
+		}
+	}
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `PRAGMA incremental_vacuum`)
+		return err
+	})
+}
+
+// packed returns the lines of a packed chunk: its part of the pack.
+func (s *Store) packed(ctx context.Context, pack int64, off, n int) ([]byte, error) {
+	p := s.packs
+	p.mu.Lock()
+	body, ok := p.cache[pack]
+	p.mu.Unlock()
+	if !ok {
+		var data []byte
+		err := s.r.QueryRowContext(ctx, `SELECT data FROM log_packs WHERE id = ?`, pack).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errBadChunk
+		}
+		if err != nil {
+			return nil, err
+		}
+		if body, err = chunkBody(data); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		p.cache[pack] = body
+		p.order = append(p.order, pack)
+		if len(p.order) > 8 { // a few packs: followers of recent history read the same ones
+			delete(p.cache, p.order[0])
+			p.order = p.order[1:]
+		}
+		p.mu.Unlock()
+	}
+	if off < 0 || n < 0 || off+n > len(body) {
+		return nil, errBadChunk
+	}
+	return body[off : off+n], nil
+}
