@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/deployq/deployq/queue"
 	"gopkg.in/yaml.v3"
@@ -111,9 +112,13 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		Admins: ec.Admins, Freeze: windows, Promote: d.promotion(ec, n, key),
 		Approvals: queue.Approvals{Required: ec.Approvals.Required, From: ec.Approvals.From, Timeout: ec.ApprovalTTL},
 		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
-		AutoDeploy: queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		Deployers:  ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
+		LogRetention: d.logsKept,
+		AutoDeploy:   queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
+		Deployers:    ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: d.envURL(app, ec, n, key)}
+	if ec.Retention != nil {
+		env.LogRetention = d.retention(ec.Retention, find(n, "retention"), key+".retention")
+	}
 	app.Environments = append(app.Environments, env)
 	if d.sites == nil {
 		d.sites = map[*queue.Environment]envSite{}
@@ -243,4 +248,28 @@ func (d *decoder) checkAliases(apps []*queue.App) {
 func sortedStrings(s []string) []string {
 	sort.Strings(s)
 	return s
+}
+
+// retention reads a retention section: how long logs are kept (0:
+// forever). Deploy records are kept forever.
+func (d *decoder) retention(r *retention, n *yaml.Node, key string) time.Duration {
+	if r.Deploys != "" && r.Deploys != "forever" {
+		d.fail(orNode(find(n, "deploys"), n), key+".deploys", "deploy records are kept forever (write forever, or leave it out): only logs are pruned")
+	}
+	if r.Logs == "" || r.Logs == "forever" {
+		return 0
+	}
+	dur, err := parseDuration(r.Logs)
+	if err != nil || dur <= 0 {
+		d.fail(orNode(find(n, "logs"), n), key+".logs", "want a duration such as 90d, or forever, got %q", r.Logs)
+		return 0
+	}
+	return dur
+}
+
+func orNode(n, or *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return or
 }

@@ -148,6 +148,14 @@ type fileConfig struct {
 	Admins       []string       `yaml:"admins"`
 	Freeze       []freezeConfig `yaml:"freeze"`
 	People       []personConfig `yaml:"people"`
+	Retention    *retention     `yaml:"retention"`
+}
+
+// retention says how long what deployq records is kept: logs (a duration
+// such as 90d, or forever) and deploys (their records: forever).
+type retention struct {
+	Logs    string `yaml:"logs"`
+	Deploys string `yaml:"deploys"`
 }
 
 // personConfig is one person: their deployq user name and who they are
@@ -202,6 +210,7 @@ type envConfig struct {
 	Timeout         time.Duration         `yaml:"timeout"`
 	IdleTimeout     time.Duration         `yaml:"idle_timeout"`
 	LogCap          Size                  `yaml:"log_cap"` // output kept per deploy; default 100MB
+	Retention       *retention            `yaml:"retention"`
 	AutoDeploy      autoDeploy            `yaml:"auto_deploy"`
 	Deployers       []string              `yaml:"deployers"`
 	Lockers         []string              `yaml:"lockers"`

@@ -70,6 +70,15 @@ func TestParseOK(t *testing.T) {
 	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo ${HOME} $$ $HOME" {
 		t.Fatalf("$$ escape: %q", got)
 	}
+	kept, err := config.Parse("deployq.yaml", []byte("retention: {logs: 90d}\napps:\n  - name: web\n    environments:\n"+
+		"      - {name: staging, runner: shell, shell: {command: x}}\n      - {name: production, runner: shell, shell: {command: x}, retention: {logs: forever}}\n"+
+		"      - {name: qa, runner: shell, shell: {command: x}, retention: {logs: 7d}}\n"), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := kept.Apps[0]; w.Env("staging").LogRetention != 90*24*time.Hour || w.Env("production").LogRetention != 0 || w.Env("qa").LogRetention != 7*24*time.Hour {
+		t.Fatalf("retention: %v %v %v", w.Env("staging").LogRetention, w.Env("production").LogRetention, w.Env("qa").LogRetention)
+	}
 	people, err := config.Parse("deployq.yaml", []byte("people:\n  - {name: alice, github: [alice-gh], slack: [U0ALICE], emails: [alice@example.com]}\n"), kinds)
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +117,9 @@ func TestParseErrors(t *testing.T) {
 			`deployq.yaml:5: apps[web].environments[staging].runner: unknown runner "shel" (runners: shell)`},
 		{"ErrBadSize", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        log_cap: 100 megs\n"),
 			`deployq.yaml:7: apps[web].environments[staging].log_cap: bad size "100 megs" (use e.g. 100MB, 512kB, 2GiB)`},
+		{"ErrRetentionDeploys", "retention: {logs: 90d, deploys: 1y}\n",
+			`deployq.yaml:1: retention.deploys: deploy records are kept forever (write forever, or leave it out): only logs are pruned`},
+		{"ErrRetentionLogs", "retention: {logs: soon}\n", `deployq.yaml:1: retention.logs: want a duration such as 90d, or forever, got "soon"`},
 		{"ErrBadDuration", base("      - name: staging\n        runner: shell\n        shell: {command: x}\n        timeout: 5 minutes\n"),
 			`deployq.yaml:7: apps[web].environments[staging].timeout: bad duration "5 minutes" (use e.g. 90s, 30m, 2h)`},
 		{"ErrDuplicateEnv", base("      - {name: staging, runner: shell, shell: {command: x}}\n      - {name: staging, runner: shell, shell: {command: y}}\n"),

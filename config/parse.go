@@ -51,6 +51,9 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	d.validateGitHub(&root, c.GitHub)
 	d.validateServer(&root, &c.Server)
 	d.validateSlack(&root, c.Slack)
+	if fc.Retention != nil {
+		d.logsKept = d.retention(fc.Retention, find(&root, "retention"), "retention")
+	}
 	c.Apps = d.buildApps(&root, &fc, kinds)
 	d.crossCheck(&root, c)
 	if len(d.errs) > 0 {

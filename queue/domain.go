@@ -61,8 +61,12 @@ type Environment struct {
 	IdleTimeout     time.Duration // without output; 0 means no limit
 	// LogCap is how many bytes of a deploy's output are kept; past it,
 	// output is counted, not kept, and the log says so. 0: DefaultLogCap.
-	LogCap     int64
-	AutoDeploy AutoDeploy
+	LogCap int64
+	// LogRetention is how long the logs of deploys here are kept whole
+	// once they ended; then they are pruned to their last lines. 0:
+	// forever.
+	LogRetention time.Duration
+	AutoDeploy   AutoDeploy
 	// Deployers may deploy, roll back and cancel here; Lockers may lock
 	// and unlock (empty: the Deployers). Entries are user names or any
 	// identity an adapter knows (a Slack id, an email, an @group).

@@ -77,6 +77,12 @@ type Store interface {
 	// of a context from WithOnce).
 	Seen(ctx context.Context, key string) (bool, error)
 
+	// PruneLogs removes the logs of deploys that ended before p.Before,
+	// a few deploys a transaction, keeping the last p.Keep lines of each
+	// and a line saying what went and when; deploys that have not ended
+	// are never touched. It then gives the freed space back.
+	PruneLogs(ctx context.Context, p Prune) (PruneReport, error)
+
 	// SetMeta keeps a value an adapter attaches to a deploy.
 	SetMeta(ctx context.Context, id int64, key, value string) error
 	// Meta returns it ("" if unset).
@@ -86,6 +92,23 @@ type Store interface {
 	Audit(ctx context.Context, e AuditEntry) error
 	// AuditLog returns the newest entries first.
 	AuditLog(ctx context.Context, limit int) ([]AuditEntry, error)
+}
+
+// Prune says which logs PruneLogs removes.
+type Prune struct {
+	App, Env string    // "" : every app, every environment
+	Before   time.Time // deploys that ended before it
+	Keep     int       // the last lines of each log that stay
+	Now      time.Time // the date the log says it was pruned on
+	DryRun   bool      // count, change nothing
+}
+
+// PruneReport says what PruneLogs did (or would do).
+type PruneReport struct {
+	Deploys int   // logs pruned
+	Lines   int64 // lines removed
+	Bytes   int64 // bytes of text removed
+	Freed   int64 // bytes the database file gave back
 }
 
 // OutboxItem is a message waiting to go out.

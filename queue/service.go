@@ -68,6 +68,7 @@ type Service struct {
 	dispatch  *dispatcher
 	viewer    *viewer
 	board     *board
+	retention *retention
 
 	life    context.Context
 	stop    context.CancelCauseFunc
@@ -119,6 +120,8 @@ func New(apps []*App, o Options) (*Service, error) {
 		clock: o.Clock, log: o.Logger}
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,
 		runs: s.runs, exec: exec, clock: o.Clock, log: o.Logger}, o.MaxParallel)
+	s.retention = &retention{life: s.life, store: o.Store, cat: cat, door: s.door, clock: o.Clock, log: o.Logger,
+		first: time.Minute, every: time.Hour}
 	s.board = newBoard(o.Store)
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals, board: s.board}
 
@@ -157,10 +160,14 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.dispatch.run(&s.wg)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.waiting.watch() // at once, then every so often
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.retention.run()
 	}()
 	s.promoter.resume(s.life)
 	return nil
@@ -204,7 +211,25 @@ func (s *Service) Environments(ctx context.Context) ([]EnvStatus, error) {
 // Environment returns the status of one app in one environment (by name
 // or alias), from memory: what an adapter shows again when a deploy or a
 // lock of it changed. ENotFound.
-func (s *Service) Environment(app, env string) (EnvStatus, error) { return s.viewer.environment(app, env) }
+func (s *Service) Environment(app, env string) (EnvStatus, error) {
+	return s.viewer.environment(app, env)
+}
+
+// PruneLogs prunes, on demand, the logs of deploys that ended more than
+// olderThan ago, everywhere, to their last lines (dryRun: only counts).
+// Admins only (EForbidden).
+func (s *Service) PruneLogs(ctx context.Context, user string, olderThan time.Duration, dryRun bool) (PruneReport, error) {
+	if err := ValidUser(user); err != nil {
+		return PruneReport{}, err
+	}
+	if !s.access.isAdmin(ctx, nil, user) {
+		return PruneReport{}, Errorf(EForbidden, "%s may not prune logs (admins: %s)", user, orNobody(s.access.admins))
+	}
+	if olderThan <= 0 {
+		return PruneReport{}, Errorf(EInvalid, "prune logs older than a positive duration")
+	}
+	return s.retention.prune(ctx, user, olderThan, dryRun)
+}
 
 // Health is nil when deploys can be recorded, EUnavailable (saying why)
 // when the database cannot be written.

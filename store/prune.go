@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deployq/deployq/queue"
+)
+
+// metaPruned marks a deploy whose log was pruned, with the date.
+const metaPruned = "log.pruned"
+
+// pruneBatch is how many deploys one prune transaction handles: short,
+// so deploys' own writes go between them.
+const pruneBatch = 50
+
+// PruneLogs implements queue.Store.
+func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport, error) {
+	var rep queue.PruneReport
+	before, err := s.pages(ctx)
+	if err != nil {
+		return rep, err
+	}
+	after := int64(0) // deploy ids are taken in order
+	for {
+		var ids []int64
+		if ids, err = s.prunable(ctx, p, after); err != nil || len(ids) == 0 {
+			break
+		}
+		after = ids[len(ids)-1]
+		if err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			for _, id := range ids {
+				lines, bytes, err := pruneLog(ctx, tx, id, p)
+				if err != nil {
+					return err
+				}
+				if lines > 0 {
+					rep.Deploys++
+					rep.Lines += lines
+					rep.Bytes += bytes
+				}
+			}
+			if p.DryRun {
+				return errDryRun // nothing stays
+			}
+			return nil
+		}); err != nil && !errors.Is(err, errDryRun) {
+			return rep, err
+		}
+		err = nil
+		if !p.DryRun {
+			if err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `PRAGMA incremental_vacuum(2000)`)
+				return err
+			}); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err != nil {
+		return rep, err
+	}
+	if !p.DryRun {
+		if err := s.Settle(ctx); err != nil {
+			return rep, err
+		}
+	}
+	now, err := s.pages(ctx)
+	rep.Freed = before - now
+	return rep, err
+}
+
+var errDryRun = fmt.Errorf("dry run")
+
+// pages is the size of the database file in use, in bytes.
+func (s *Store) pages(ctx context.Context) (int64, error) {
+	var count, free, size int64
+	err := s.r.QueryRowContext(ctx, `SELECT (SELECT page_count FROM pragma_page_count()), (SELECT freelist_count FROM pragma_freelist_count()),
+		(SELECT page_size FROM pragma_page_size())`).Scan(&count, &free, &size)
+	return count * size, err
+}
+
+// prunable returns the next deploys, after id `after`, whose logs may be
+// pruned: ended before p.Before, not pruned yet.
+func (s *Store) prunable(ctx context.Context, p queue.Prune, after int64) ([]int64, error) {
+	q := `SELECT id FROM deploys d WHERE id > ? AND state IN ('succeeded', 'failed', 'canceled', 'interrupted', 'superseded')
+		AND finished_at IS NOT NULL AND finished_at < ?
+		AND NOT EXISTS (SELECT 1 FROM deploy_meta m WHERE m.deploy_id = d.id AND m.key = ?)`
+	args := []any{after, fmtTime(p.Before), metaPruned}
+	if p.App != "" {
+		q += ` AND app = ?`
+		args = append(args, p.App)
+	}
+	if p.Env != "" {
+		q += ` AND env = ?`
+		args = append(args, p.Env)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, pruneBatch)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// pruneLog replaces the log of deploy id by its last p.Keep lines, after
+// a line that says what went, and marks it pruned. It returns the lines
+// and bytes removed.
+func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, int64, error) {
+	var total, raw int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(lines), 0), coalesce(sum(raw), 0) FROM log_chunks WHERE deploy_id = ?`, id).Scan(&total, &raw); err != nil {
+		return 0, 0, err
+	}
+	mark := func() error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO deploy_meta (deploy_id, key, value) VALUES (?, ?, ?)
+			ON CONFLICT (deploy_id, key) DO UPDATE SET value = excluded.value`, id, metaPruned, p.Now.UTC().Format("2006-01-02"))
+		return err
+	}
+	if total <= int64(p.Keep) {
+		return 0, 0, mark() // nothing to remove
+	}
+	kept, err := lastLines(ctx, tx, id, p.Keep)
+	if err != nil {
+		return 0, 0, err
+	}
+	var keptBytes int64
+	for _, l := range kept {
+		keptBytes += int64(len(l.Text))
+	}
+	removed := total - int64(len(kept))
+	first := int64(1)
+	if len(kept) > 0 {
+		first = kept[0].Seq
+	}
+	notice := queue.LogLine{DeployID: id, Seq: first - 1, Time: p.Now.UTC(), Stream: queue.StreamSystem,
+		Text: fmt.Sprintf("log pruned on %s: %d earlier lines (%s) removed; the last %d are kept",
+			p.Now.UTC().Format("2006-01-02"), removed, strings.TrimSpace(sizeText(raw-keptBytes)), len(kept))}
+	var packs []int64
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT pack FROM log_chunks WHERE deploy_id = ? AND pack IS NOT NULL`, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	for rows.Next() {
+		var pk int64
+		if err := rows.Scan(&pk); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		packs = append(packs, pk)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE deploy_id = ?`, id); err != nil {
+		return 0, 0, err
+	}
+	for _, pk := range packs {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM log_packs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM log_chunks WHERE pack = ?)`, pk, pk); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := insertChunk(ctx, tx, append([]queue.LogLine{notice}, kept...), true); err != nil {
+		return 0, 0, err
+	}
+	return removed, raw - keptBytes, mark()
+}
+
+// lastLines reads the last n lines of a deploy's log.
+func lastLines(ctx context.Context, tx *sql.Tx, id int64, n int) ([]queue.LogLine, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT data, pack, pack_off, pack_len FROM log_chunks WHERE deploy_id = ? ORDER BY first_seq DESC`, id)
+	if err != nil {
+		return nil, err
+	}
+	type part struct {
+		data     []byte
+		pack     sql.NullInt64
+		off, len int
+	}
+	var parts []part
+	var got []queue.LogLine
+	for rows.Next() {
+		var p part
+		if err := rows.Scan(&p.data, &p.pack, &p.off, &p.len); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		var lines []queue.LogLine
+		var err error
+		if p.pack.Valid {
+			var data []byte
+			if err = tx.QueryRowContext(ctx, `SELECT data FROM log_packs WHERE id = ?`, p.pack.Int64).Scan(&data); err != nil {
+				return nil, err
+			}
+			var body []byte
+			if body, err = chunkBody(data); err == nil {
+				if p.off < 0 || p.off+p.len > len(body) {
+					return nil, errBadChunk
+				}
+				lines, err = decodeBody(id, body[p.off:p.off+p.len])
+			}
+		} else {
+			lines, err = decodeChunk(id, p.data)
+		}
+		if err != nil {
+			return nil, err
+		}
+		got = append(lines, got...)
+		if len(got) >= n {
+			break
+		}
+	}
+	if len(got) > n {
+		got = got[len(got)-n:]
+	}
+	return got, nil
+}
+
+// sizeText says a number of bytes for people.
+func sizeText(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1e6:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1e9:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+}
