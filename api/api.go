@@ -151,6 +151,7 @@ func (s *Server) routeAPI(r chi.Router) {
 	r.Delete("/locks/{env}", s.deleteLock)
 	r.Post("/chat", s.postChat)
 	r.Get("/audit", s.audit)
+	r.Post("/prune", s.prune)
 	r.Get("/events", s.events)
 	r.Get("/whoami", s.whoami)
 	r.Get("/preview", s.preview)

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/deployq/deployq/queue"
@@ -248,8 +247,8 @@ func (p *parser) duration(c *Command) error {
 		return p.fail("DURATION missing after for")
 	}
 	w := p.next()
-	d, err := ParseDuration(w)
-	if err != nil {
+	d, err := queue.ParseDuration(w)
+	if err != nil || d <= 0 {
 		return p.fail("bad duration %q (use e.g. 30m, 2h, 1d)", w)
 	}
 	c.Duration = d
@@ -337,27 +336,3 @@ func (p *parser) anything(*Command) error {
 	return nil
 }
 
-// ParseDuration reads a Go duration or a number of days ("1d", "2d12h").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.ToLower(s)
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil {
-			return 0, err
-		}
-		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
-	}
-	var rest time.Duration
-	if s != "" {
-		var err error
-		if rest, err = time.ParseDuration(s); err != nil {
-			return 0, err
-		}
-	}
-	d := days + rest
-	if d <= 0 {
-		return 0, fmt.Errorf("duration must be positive")
-	}
-	return d, nil
-}

@@ -160,6 +160,14 @@ func (c *Client) Environments(ctx context.Context) ([]api.Environment, error) {
 	return es, err
 }
 
+// Prune prunes the logs of deploys that ended more than olderThan ("90d",
+// "12h") ago to their last lines; dryRun only counts. Admins only.
+func (c *Client) Prune(ctx context.Context, olderThan string, dryRun bool) (*api.Pruned, error) {
+	var p api.Pruned
+	err := c.do(ctx, "POST", "/api/v1/prune", map[string]any{"logs_older_than": olderThan, "dry_run": dryRun}, &p)
+	return &p, err
+}
+
 // AuditEntry is one thing someone did.
 type AuditEntry struct {
 	Time   time.Time `json:"time"`

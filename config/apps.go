@@ -259,7 +259,7 @@ func (d *decoder) retention(r *retention, n *yaml.Node, key string) time.Duratio
 	if r.Logs == "" || r.Logs == "forever" {
 		return 0
 	}
-	dur, err := parseDuration(r.Logs)
+	dur, err := queue.ParseDuration(r.Logs)
 	if err != nil || dur <= 0 {
 		d.fail(orNode(find(n, "logs"), n), key+".logs", "want a duration such as 90d, or forever, got %q", r.Logs)
 		return 0

@@ -181,7 +181,7 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, key string) {
 	}
 	switch {
 	case v.Type() == durationType:
-		dur, err := parseDuration(n.Value)
+		dur, err := queue.ParseDuration(n.Value)
 		if err != nil || dur < 0 {
 			d.failValue(n, key, "bad duration %q (use e.g. 90s, 30m, 2h)", n.Value)
 			return
@@ -290,15 +290,3 @@ func itemName(n *yaml.Node, i int) string {
 	return strconv.Itoa(i)
 }
 
-// parseDuration reads a duration as Go writes it (90s, 30m, 2h), or in
-// days (90d).
-func parseDuration(v string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100*365 {
-			return 0, fmt.Errorf("bad duration %q", v)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(v)
-}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,3 +61,28 @@ func withSummary(why, summary string) string {
 }
 
 func numbered(id int64) string { return fmt.Sprintf("#%d", id) }
+
+// ParseDuration reads a duration as Go writes it (90s, 30m, 2h) or with
+// days before it (90d, 2d12h); it is never negative nor over 100 years.
+func ParseDuration(s string) (time.Duration, error) {
+	in := s
+	s = strings.ToLower(strings.TrimSpace(s))
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("bad duration %q", in)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+	}
+	var rest time.Duration
+	if s != "" {
+		var err error
+		if rest, err = time.ParseDuration(s); err != nil || rest < 0 || rest > 100*365*24*time.Hour {
+			return 0, fmt.Errorf("bad duration %q", in)
+		}
+	} else if days == 0 && in == "" {
+		return 0, fmt.Errorf("empty duration")
+	}
+	return days + rest, nil
+}

@@ -135,8 +135,11 @@ func (s *Store) sameFile() error {
 
 // checkIntegrity runs SQLite's quick_check: a damaged database is said,
 // loudly, rather than found out deploy by deploy.
-func (s *Store) checkIntegrity(ctx context.Context) error {
-	rows, err := s.r.QueryContext(ctx, `PRAGMA quick_check`)
+func (s *Store) checkIntegrity(ctx context.Context) error { return quickCheck(ctx, s.r) }
+
+// quickCheck runs SQLite's quick_check on db.
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check`)
 	if err != nil {
 		return fmt.Errorf("the database is damaged or not a database (%w): restore it from a backup", err)
 	}

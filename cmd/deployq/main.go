@@ -76,6 +76,11 @@ func (x *call) parse() (*parsed, error) {
 var (
 	follow = flagSpec{name: "follow", short: "f", about: "follow the log; exit 0 only if the deploy succeeded"}
 	cfgIn  = flagSpec{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml)"}
+	// dataDirFlags say where the database is.
+	dataDirFlags = []flagSpec{
+		{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml, if there): server.data_dir"},
+		{name: "data-dir", value: "DIR", file: true, about: "the data directory (default server.data_dir of the config, else ./data)"},
+	}
 )
 
 // commandTable is every command, in the order of the usage.
@@ -92,6 +97,10 @@ func commandTable() []*command {
 				{name: "online", about: "also reach Slack, GitHub, each app's git, the ssh hosts and the Kubernetes and Marathon APIs"},
 				{name: "timeout", value: "DURATION", about: "how long each --online check may take (default 10s)"},
 			}, run: func(_ context.Context, x *call) error { return checkConfig(x.args, x.stdout) }},
+		{name: "backup", group: groupServer, args: "FILE", run: backup, flags: dataDirFlags,
+			about: "Copy the database to FILE, consistently, while the server runs."},
+		{name: "restore", group: groupServer, args: "FILE", run: restore, flags: dataDirFlags,
+			about: "Put a backup in place of the database (stop the server first; the old one is kept)."},
 		{name: "slack-manifest", group: groupServer, about: "Print the Slack app manifest of this deployq (create the app from it).",
 			flags: []flagSpec{
 				{name: "config", value: "FILE", file: true, about: "the config file (default ./deployq.yaml, if there): slack.mode, server.base_url"},
@@ -162,6 +171,12 @@ func commandTable() []*command {
 			about: "An app's deploys, newest first."},
 		{name: "audit", group: groupClient, client: true, run: audit,
 			about: "Who did what, newest first."},
+		{name: "prune", group: groupClient, client: true, run: prune,
+			flags: []flagSpec{
+				{name: "logs-older-than", value: "DURATION", about: "prune the logs of deploys that ended longer ago than this (90d, 12h)"},
+				{name: "dry-run", about: "only say what would be pruned"},
+			},
+			about: "Prune old logs now, to their last 100 lines (admins; retention in the config does it every hour)."},
 		{name: "logs", group: groupClient, client: true, args: "ID", run: logs, flags: []flagSpec{follow},
 			about: "A deploy's log."},
 		{name: "chat", group: groupClient, client: true, run: chat,
