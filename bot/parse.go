@@ -335,4 +335,3 @@ func (p *parser) anything(*Command) error {
 	p.words = nil
 	return nil
 }
-

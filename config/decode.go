@@ -289,4 +289,3 @@ func itemName(n *yaml.Node, i int) string {
 	}
 	return strconv.Itoa(i)
 }
-
