@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"sync"
 )
 
@@ -101,7 +102,7 @@ func (s *Store) packOnce(ctx context.Context) (bool, error) {
 		if err := rows.Close(); err != nil || raw < packBytes {
 			return err // not a pack's worth yet
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO log_packs (data) VALUES (?)`, compress(body))
+		res, err := tx.ExecContext(ctx, `INSERT INTO log_packs (body, data) VALUES (?, ?)`, len(body), compress(body))
 		if err != nil {
 			return err
 		}
@@ -140,10 +141,7 @@ func (s *Store) Settle(ctx context.Context) error {
 			break
 		}
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `PRAGMA incremental_vacuum`)
-		return err
-	})
+	return s.giveBack(ctx, 0)
 }
 
 // packed returns the lines of a packed chunk: its part of the pack.
@@ -177,4 +175,19 @@ func (s *Store) packed(ctx context.Context, pack int64, off, n int) ([]byte, err
 		return nil, errBadChunk
 	}
 	return body[off : off+n], nil
+}
+
+// giveBack returns up to n free pages of the file (0: all of them) to the
+// file system. SQLite frees one page a step of the pragma: every step is
+// taken.
+func (s *Store) giveBack(ctx context.Context, n int) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `PRAGMA incremental_vacuum(`+strconv.Itoa(n)+`)`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
 }

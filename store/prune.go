@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/deployq/deployq/queue"
 )
@@ -24,7 +23,8 @@ func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport
 	if err != nil {
 		return rep, err
 	}
-	after := int64(0) // deploy ids are taken in order
+	after := int64(0)   // deploy ids are taken in order
+	var touched []int64 // the packs that pruned logs were in
 	for {
 		var ids []int64
 		if ids, err = s.prunable(ctx, p, after); err != nil || len(ids) == 0 {
@@ -33,9 +33,12 @@ func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport
 		after = ids[len(ids)-1]
 		if err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, id := range ids {
-				lines, bytes, err := pruneLog(ctx, tx, id, p)
+				lines, bytes, packs, err := pruneLog(ctx, tx, id, p)
 				if err != nil {
 					return err
+				}
+				if !p.DryRun {
+					touched = append(touched, packs...)
 				}
 				if lines > 0 {
 					rep.Deploys++
@@ -52,10 +55,7 @@ func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport
 		}
 		err = nil
 		if !p.DryRun {
-			if err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				_, err := tx.ExecContext(ctx, `PRAGMA incremental_vacuum(2000)`)
-				return err
-			}); err != nil {
+			if err := s.giveBack(ctx, 2000); err != nil {
 				return rep, err
 			}
 		}
@@ -64,6 +64,9 @@ func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport
 		return rep, err
 	}
 	if !p.DryRun {
+		if err := s.compactPacks(ctx, touched); err != nil {
+			return rep, err
+		}
 		if err := s.Settle(ctx); err != nil {
 			return rep, err
 		}
@@ -116,11 +119,11 @@ func (s *Store) prunable(ctx context.Context, p queue.Prune, after int64) ([]int
 
 // pruneLog replaces the log of deploy id by its last p.Keep lines, after
 // a line that says what went, and marks it pruned. It returns the lines
-// and bytes removed.
-func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, int64, error) {
+// and bytes removed, and the packs its log was in.
+func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, int64, []int64, error) {
 	var total, raw int64
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(lines), 0), coalesce(sum(raw), 0) FROM log_chunks WHERE deploy_id = ?`, id).Scan(&total, &raw); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	mark := func() error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deploy_meta (deploy_id, key, value) VALUES (?, ?, ?)
@@ -128,11 +131,11 @@ func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, 
 		return err
 	}
 	if total <= int64(p.Keep) {
-		return 0, 0, mark() // nothing to remove
+		return 0, 0, nil, mark() // nothing to remove
 	}
 	kept, err := lastLines(ctx, tx, id, p.Keep)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	var keptBytes int64
 	for _, l := range kept {
@@ -145,35 +148,30 @@ func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, 
 	}
 	notice := queue.LogLine{DeployID: id, Seq: first - 1, Time: p.Now.UTC(), Stream: queue.StreamSystem,
 		Text: fmt.Sprintf("log pruned on %s: %d earlier lines (%s) removed; the last %d are kept",
-			p.Now.UTC().Format("2006-01-02"), removed, strings.TrimSpace(sizeText(raw-keptBytes)), len(kept))}
+			p.Now.UTC().Format("2006-01-02"), removed, queue.Size(raw-keptBytes), len(kept))}
 	var packs []int64
 	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT pack FROM log_chunks WHERE deploy_id = ? AND pack IS NOT NULL`, id)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	for rows.Next() {
 		var pk int64
 		if err := rows.Scan(&pk); err != nil {
 			rows.Close()
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		packs = append(packs, pk)
 	}
 	if err := rows.Close(); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE deploy_id = ?`, id); err != nil {
-		return 0, 0, err
-	}
-	for _, pk := range packs {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM log_packs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM log_chunks WHERE pack = ?)`, pk, pk); err != nil {
-			return 0, 0, err
-		}
+		return 0, 0, nil, err
 	}
 	if err := insertChunk(ctx, tx, append([]queue.LogLine{notice}, kept...), true); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	return removed, raw - keptBytes, mark()
+	return removed, raw - keptBytes, packs, mark()
 }
 
 // lastLines reads the last n lines of a deploy's log.
@@ -233,17 +231,4 @@ func lastLines(ctx context.Context, tx *sql.Tx, id int64, n int) ([]queue.LogLin
 		got = got[len(got)-n:]
 	}
 	return got, nil
-}
-
-// sizeText says a number of bytes for people.
-func sizeText(n int64) string {
-	switch {
-	case n < 1000:
-		return fmt.Sprintf("%d B", n)
-	case n < 1e6:
-		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
-	case n < 1e9:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
-	}
-	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }

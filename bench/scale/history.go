@@ -99,7 +99,9 @@ func (h *history) deploys(ctx context.Context, file string, logs bool) (int64, e
 				if i >= h.o.deploys {
 					return
 				}
-				b, err := h.deploy(ctx, st, r, i, mine[n%len(mine)], r.IntN(2*per), logs)
+				// Most logs are short and a few long, as deploys go: lengths
+				// drawn from an exponential of mean per.
+				b, err := h.deploy(ctx, st, r, i, mine[n%len(mine)], min(int(r.ExpFloat64()*float64(per)), 50*per), logs)
 				if err != nil {
 					errs <- err
 					return

@@ -3,8 +3,8 @@
 // 5 environments, 100,000 deploys, millions of log lines taken from real
 // deploy output), then reports how long the environments and history
 // pages take over real HTTP, how many bytes the logs take per byte of
-// output, how fast old logs are pruned, and the idle memory and start
-// time of `deployq serve` on that database.
+// output, how fast old logs are pruned and the database backed up, and
+// the idle memory and start time of `deployq serve` on that database.
 //
 //	go run ./bench/scale                       # the whole measure (a few minutes)
 //	go run ./bench/scale -deploys 10000 -keep  # smaller, and keep the database
@@ -76,6 +76,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	if err := measureServe(ctx, o, h); err != nil {
+		return err
+	}
+	if err := measureBackup(ctx, o, db); err != nil {
 		return err
 	}
 	return measurePrune(ctx, db, h)

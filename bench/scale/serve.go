@@ -80,9 +80,3 @@ func rssMB(pid int) (float64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS for %d", pid)
 }
-
-// measurePrune prunes the logs of the older half of the history and
-// reports how fast it went.
-func measurePrune(ctx context.Context, db string, h *history) error {
-	return nil
-}

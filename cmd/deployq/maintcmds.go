@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/store"
 )
 
@@ -27,11 +28,11 @@ func prune(ctx context.Context, x *call) error {
 	}
 	if r.DryRun {
 		fmt.Fprintf(x.stdout, "would prune the logs of %d deploys: %d lines, %s of text (dry run: nothing changed)\n",
-			r.Deploys, r.Lines, byteSize(r.Bytes))
+			r.Deploys, r.Lines, queue.Size(r.Bytes))
 		return nil
 	}
 	fmt.Fprintf(x.stdout, "pruned the logs of %d deploys: %d lines, %s of text; the database gave back %s\n",
-		r.Deploys, r.Lines, byteSize(r.Bytes), byteSize(r.Freed))
+		r.Deploys, r.Lines, queue.Size(r.Bytes), queue.Size(r.Freed))
 	return nil
 }
 
@@ -46,7 +47,7 @@ func backup(ctx context.Context, x *call) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(x.stdout, "backed up %s to %s (%s)\n", file, dest, byteSize(size))
+	fmt.Fprintf(x.stdout, "backed up %s to %s (%s)\n", file, dest, queue.Size(size))
 	return nil
 }
 
@@ -96,18 +97,4 @@ func (x *call) dataFile(what string) (db, file string, err error) {
 		dir = cmp.Or(cfg.Server.DataDir, "./data")
 	}
 	return filepath.Join(dir, "deployq.db"), p.words[0], nil
-}
-
-// byteSize formats a size for people: 512 B, 3.2 kB, 41.0 MB, 1.3 GB.
-func byteSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, i := float64(n)/unit, 0
-	for f >= unit && i < 3 {
-		f /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %cB", f, "kMGT"[i])
 }
