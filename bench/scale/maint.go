@@ -50,7 +50,7 @@ func measurePrune(ctx context.Context, db string, h *history) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("prune of the older half: %d logs, %d lines, %s of text in %s (%.0f lines/s); the file went from %s to %s\n",
-		rep.Deploys, rep.Lines, mb(rep.Bytes), took.Round(time.Millisecond), float64(rep.Lines)/took.Seconds(), mb(before), mb(after))
+	fmt.Printf("prune of the older half: %d logs (%.0f a second), %d lines, %s of text in %s; the file went from %s to %s\n",
+		rep.Deploys, float64(rep.Deploys)/took.Seconds(), rep.Lines, mb(rep.Bytes), took.Round(time.Millisecond), mb(before), mb(after))
 	return nil
 }
