@@ -35,6 +35,7 @@ type Options struct {
 	// Mount adds handlers outside the API (webhooks, chat adapters) by path.
 	Mount map[string]http.Handler
 	// Events feeds GET /api/v1/events; register it as a queue Notifier.
+	// The Server renders the lanes its events carry.
 	Events *Events
 	// GitHubOAuth, when set, lets dashboard users sign in with GitHub.
 	GitHubOAuth *GitHubOAuth
@@ -81,6 +82,9 @@ func New(o Options) *Server {
 		bodyTurns: make(chan struct{}, limits.OpenBodies), streams: newStreams(limits)}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.hub != nil {
+		s.hub.attach(s)
 	}
 	r := chi.NewRouter()
 	r.Use(s.recoverer, s.deadlines)

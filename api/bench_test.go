@@ -3,12 +3,18 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deployq/deployq/api"
+	"github.com/deployq/deployq/internal/queuetest"
+	"github.com/deployq/deployq/queue"
 )
 
 // BenchmarkLogThroughput: one runner (a real process printing lines as
@@ -89,4 +95,101 @@ func benchLog(b *testing.B, lines int, command string) {
 	b.ReportMetric(rates[len(rates)/2], "lines/s")
 	b.ReportMetric(p99s[len(p99s)/2], "lag-p99-ms")
 	b.ReportMetric(maxes[len(maxes)/2], "lag-max-ms")
+}
+
+// BenchmarkEventBytes: what a dashboard receives per change at 1,000
+// lanes (200 apps x 5 environments). Each iteration deploys one app to
+// one environment and reads the event stream until that deploy ended;
+// then a whole environment is locked and unlocked. Reports the bytes of
+// the stream per deploy event, per lock event of a whole environment,
+// and the size of GET /api/v1/environments (what a dashboard that
+// refetches fetches after each event).
+func BenchmarkEventBytes(b *testing.B) {
+	events := api.NewEvents()
+	var apps []*queue.App
+	for i := range 200 {
+		app := &queue.App{Name: fmt.Sprintf("app%03d", i), DefaultRef: "main"}
+		for e := range 5 {
+			app.Environments = append(app.Environments, queuetest.Shell(fmt.Sprintf("env%d", e), "true"))
+		}
+		app.DefaultEnv = "env0"
+		apps = append(apps, app)
+	}
+	q := queuetest.Start(b, apps, func(o *queue.Options) { o.Notifiers = []queue.Notifier{events} })
+	s := serve(b, q, api.Options{Events: events})
+	resp, err := http.Get(s.url + "/api/v1/environments")
+	if err != nil {
+		b.Fatal(err)
+	}
+	envBytes, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	req, _ := http.NewRequestWithContext(b.Context(), "GET", s.url+"/api/v1/events", nil)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stream := bufio.NewReaderSize(resp.Body, 1<<20)
+	// until reads events until one is what it waits for, and returns
+	// the bytes and the events read
+	until := func(is func(ev string) bool) (bytes, n int) {
+		for {
+			ev, err := stream.ReadString('\n')
+			for err == nil && !strings.HasSuffix(ev, "\n\n") {
+				var more string
+				more, err = stream.ReadString('\n')
+				ev += more
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if strings.HasPrefix(ev, ":") {
+				continue
+			}
+			bytes, n = bytes+len(ev), n+1
+			if is(ev) {
+				return bytes, n
+			}
+		}
+	}
+	until(func(string) bool { return true }) // ready
+	var deployBytes, deployEvents int
+	b.ResetTimer()
+	for i := range b.N {
+		app := apps[i%len(apps)]
+		r, err := http.Post(s.url+"/api/v1/deploys", "application/json", strings.NewReader(`{"app":"`+app.Name+`","ref":"`+sha1+`"}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d struct{ ID int64 }
+		json.NewDecoder(r.Body).Decode(&d)
+		r.Body.Close()
+		n, k := until(func(ev string) bool {
+			_, data, _ := strings.Cut(ev, "data: ")
+			var e struct {
+				Deploy struct {
+					ID    int64
+					State queue.State
+				}
+			}
+			json.Unmarshal([]byte(data), &e)
+			return e.Deploy.ID == d.ID && e.Deploy.State == queue.StateSucceeded
+		})
+		deployBytes, deployEvents = deployBytes+n, deployEvents+k
+	}
+	b.StopTimer()
+	lock := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Body.Close()
+		n, _ := until(func(ev string) bool { return strings.Contains(ev, "event: lock") })
+		return n
+	}
+	lockBytes := lock("POST", "/api/v1/locks", `{"env":"env1","reason":"bench"}`) + lock("DELETE", "/api/v1/locks/env1", "")
+	b.ReportMetric(float64(deployBytes)/float64(deployEvents), "B/deploy-event")
+	b.ReportMetric(float64(lockBytes)/2, "B/env-lock-event")
+	b.ReportMetric(float64(envBytes), "B/environments")
 }

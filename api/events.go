@@ -3,111 +3,160 @@ package api
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"math/rand/v2"
+	"strconv"
 	"sync"
-	"time"
 
 	"github.com/deployq/deployq/queue"
 )
 
 // Events fans deploy and lock changes out to the dashboards following
-// GET /api/v1/events (server-sent events). It is a queue.Notifier that
-// never blocks: a follower that does not keep up misses events, and the
-// dashboard refetches what it shows on each one anyway.
+// GET /api/v1/events (server-sent events). Each event carries the new
+// status of the lanes (app+env) the change touched, as GET
+// /api/v1/environments shows them, so that a dashboard updates what it
+// shows in place. It is a queue.Notifier that never waits for a
+// follower: it renders each change once, from memory, and only while
+// someone follows; each follower has a bounded backlog, and one that
+// falls behind loses what does not fit and gets a "resync" event instead,
+// to refetch once.
+//
+// Every change has an id, "EPOCH:SEQ": SEQ counts changes, and EPOCH
+// tells this server's ids from a previous one's. GET /api/v1/environments
+// says (X-Deployq-Event-ID) the id of the last change its answer holds,
+// and a stream starts with a "ready" event that says where it starts: a
+// dashboard whose snapshot is older than its stream refetches.
 type Events struct {
+	epoch string
+
 	mu   sync.Mutex
-	subs map[chan event]bool
+	seq  int64   // the last change's
+	srv  *Server // renders lanes; set by New
+	subs map[*follower]bool
 }
 
-type event struct {
-	name string
-	data any
+// followerBacklog is how many events one follower may have unwritten.
+const followerBacklog = 64
+
+// follower is one open event stream.
+type follower struct {
+	ch     chan []byte   // events, framed, to write
+	behind chan struct{} // a signal: an event did not fit in ch
+	missed int           // events lost since the last resync; under Events.mu
+}
+
+// DeployEvent is the data of a "deploy" event: the deploy as it is now,
+// and the status of its lane.
+type DeployEvent struct {
+	Deploy *Deploy       `json:"deploy"`
+	Lanes  []Environment `json:"lanes"`
+}
+
+// LockEvent is the data of a "lock" event: the lock taken (locked) or
+// released, and the status of the lanes it holds: one app in one
+// environment, or every app of a locked environment.
+type LockEvent struct {
+	Lock   *Lock         `json:"lock"`
+	Locked bool          `json:"locked"`
+	Lanes  []Environment `json:"lanes"`
 }
 
 // NewEvents returns an empty hub.
-func NewEvents() *Events { return &Events{subs: map[chan event]bool{}} }
+func NewEvents() *Events {
+	return &Events{epoch: strconv.FormatUint(rand.Uint64()>>32, 36), subs: map[*follower]bool{}}
+}
 
-func (e *Events) send(ev event) {
+// attach makes s the server that renders the lanes of events.
+func (e *Events) attach(s *Server) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for ch := range e.subs {
+	e.srv = s
+}
+
+// id is the id of the last change; under mu.
+func (e *Events) id() string { return e.epoch + ":" + strconv.FormatInt(e.seq, 10) }
+
+// position returns the id of the last change told.
+func (e *Events) position() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.id()
+}
+
+// publish numbers a change and, when someone follows, sends it to each
+// follower with what render makes of it, rendered once. It holds mu all
+// along, so that followers get events in the order of their ids and a
+// later event never shows an older status than an earlier one.
+func (e *Events) publish(name string, render func(s *Server) any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	if len(e.subs) == 0 || e.srv == nil {
+		return
+	}
+	data, err := json.Marshal(render(e.srv))
+	if err != nil {
+		e.srv.log.Error("rendering an event", "event", name, "err", err)
+		return
+	}
+	b := fmt.Appendf(nil, "id: %s\nevent: %s\ndata: %s\n\n", e.id(), name, data)
+	for f := range e.subs {
 		select {
-		case ch <- ev:
+		case f.ch <- b:
 		default:
+			f.missed++
+			select {
+			case f.behind <- struct{}{}:
+			default:
+			}
 		}
 	}
-}
-
-// subscribe returns a new follower's channel.
-func (e *Events) subscribe() chan event {
-	ch := make(chan event, 64)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.subs[ch] = true
-	return ch
-}
-
-// unsubscribe forgets a follower that went away.
-func (e *Events) unsubscribe(ch chan event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.subs, ch)
 }
 
 // DeployChanged implements queue.Notifier.
 func (e *Events) DeployChanged(d *queue.Deploy) {
-	e.send(event{"deploy", map[string]any{"id": d.ID, "app": d.App, "env": d.Env, "state": d.State}})
+	e.publish("deploy", func(s *Server) any {
+		return DeployEvent{Deploy: s.deployJSON(d), Lanes: s.lanes(d.App, d.Env)}
+	})
 }
 
 // LockChanged implements queue.Notifier.
 func (e *Events) LockChanged(l *queue.Lock, locked bool) {
-	e.send(event{"lock", map[string]any{"env": l.Env, "app": l.App, "locked": locked}})
+	e.publish("lock", func(s *Server) any {
+		return LockEvent{Lock: lockJSON(l), Locked: locked, Lanes: s.lanes(l.App, l.Env)}
+	})
 }
 
-// events: GET /api/v1/events, deploy and lock changes as server-sent
-// events ("deploy" {id, app, env, state}, "lock" {env, app, locked}), with
-// a comment every 25s to keep proxies from closing the stream. Streams are
-// counted with the log followers (Limits); each write has WriteTimeout.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	if s.hub == nil {
-		s.writeError(w, r, queue.Errorf(queue.EUnsupported, "no event stream on this server"))
-		return
+// subscribe returns a new follower and the id of the last change before
+// its first event.
+func (e *Events) subscribe() (*follower, string) {
+	f := &follower{ch: make(chan []byte, followerBacklog), behind: make(chan struct{}, 1)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.subs[f] = true
+	return f, e.id()
+}
+
+// unsubscribe forgets a follower that went away.
+func (e *Events) unsubscribe(f *follower) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.subs, f)
+}
+
+// catchUp drops what a follower that fell behind has not written yet (a
+// resync shows all of it) and returns how many events it did not get.
+func (e *Events) catchUp(f *follower) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := f.missed
+	for len(f.ch) > 0 {
+		<-f.ch
+		n++
 	}
-	done, err := s.streams.open(0)
-	if err != nil {
-		s.refuseStream(w, r, err)
-		return
+	select {
+	case <-f.behind:
+	default:
 	}
-	defer done()
-	rc := http.NewResponseController(w)
-	ch := s.hub.subscribe()
-	defer s.hub.unsubscribe(ch)
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
-	s.armWrite(rc)
-	fmt.Fprint(w, ": deployq events\n\n")
-	if rc.Flush() != nil {
-		return
-	}
-	defer s.armWrite(rc)
-	keep := time.NewTicker(25 * time.Second)
-	defer keep.Stop()
-	for {
-		var err error
-		select {
-		case <-r.Context().Done():
-			return
-		case <-keep.C:
-			s.armWrite(rc)
-			_, err = fmt.Fprint(w, ": keepalive\n\n")
-		case ev := <-ch:
-			b, _ := json.Marshal(ev.data)
-			s.armWrite(rc)
-			_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.name, b)
-		}
-		if err != nil || rc.Flush() != nil {
-			return
-		}
-	}
+	f.missed = 0
+	return n
 }

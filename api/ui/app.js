@@ -1,11 +1,13 @@
 // deployq dashboard: plain JavaScript over deployq's HTTP API (the same
 // endpoints and permissions as the CLI and chat). Views: environments
-// matrix with the queue, a deploy with its live log, history, a deploy
-// form, sign-in. Live through GET /api/v1/events (server-sent events).
+// matrix with the queue (matrix.js), a deploy with its live log, history,
+// a deploy form, sign-in. Live through GET /api/v1/events (server-sent
+// events, live.js). The page loads live.js, matrix.js, then this.
 "use strict";
 
 const $main = document.getElementById("main");
-const state = { me: null, envs: [], view: null, logSource: null };
+// envs: every lane in config order; lanes: the same by app and env (live.js)
+const state = { me: null, envs: [], lanes: new Map(), laneIndex: new Map(), view: null, logSource: null };
 
 // ---------- helpers ----------
 
@@ -35,7 +37,8 @@ function fill(node, ...kids) {
   return node;
 }
 
-async function api(method, path, body) {
+// request sends an API request and returns its answer's {data, headers}.
+async function request(method, path, body) {
   const opts = { method, credentials: "same-origin", headers: { "X-Deployq-UI": "1", "Accept": "application/json" } };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
@@ -50,8 +53,10 @@ async function api(method, path, body) {
     if (r.status === 401) { location.hash = "#/login"; }
     throw new Error(msg);
   }
-  return data;
+  return { data, headers: r.headers };
 }
+
+async function api(method, path, body) { return (await request(method, path, body)).data; }
 
 function toast(msg, bad) {
   const t = document.getElementById("toast");
@@ -160,124 +165,13 @@ function ansi(text) {
   return frag;
 }
 
-// ---------- live updates ----------
-
-let refreshTimer = null;
-function refreshSoon() {
-  clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(() => { if (state.view && state.view.refresh) state.view.refresh(); }, 150);
-}
-
-function followEvents() {
-  if (state.events) return;
-  const es = new EventSource("/api/v1/events");
-  state.events = es;
-  for (const name of ["deploy", "lock"]) es.addEventListener(name, refreshSoon);
-  es.onerror = () => { /* EventSource reconnects by itself */ };
-}
-
 // ---------- views ----------
 
-async function loadEnvs() {
-  state.envs = await api("GET", "/api/v1/environments");
-  return state.envs;
-}
-
-function matrixView() {
-  const view = { refresh: render };
-  async function render() {
-    // a form open in a cell is being typed in: refresh once it closes
-    if ($main.querySelector(".lockform")) { view.pending = true; return; }
-    let envs;
-    try { envs = await loadEnvs(); } catch (e) { fill($main, el("p", { class: "error" }, e.message)); return; }
-    const apps = [], envNames = [];
-    for (const e of envs) {
-      if (!apps.includes(e.app)) apps.push(e.app);
-      if (!envNames.includes(e.env)) envNames.push(e.env);
-    }
-    const table = el("table", { class: "matrix", id: "matrix" },
-      el("thead", {}, el("tr", {}, el("th", {}, "app"), envNames.map((n) => el("th", {}, n)))),
-      el("tbody", {}, apps.map((a) => el("tr", {},
-        el("th", { scope: "row" }, a),
-        envNames.map((n) => {
-          const e = envs.find((x) => x.app === a && x.env === n);
-          return el("td", { "data-app": a, "data-env": n }, e ? cell(e) : el("span", { class: "muted" }, "—"));
-        })))));
-    let queueList = [];
-    try { queueList = await api("GET", "/api/v1/deploys?state=running,queued,waiting&limit=50"); } catch (e) { }
-    const queue = el("section", { class: "queue", id: "queue" }, el("h2", {}, "Queue and running"),
-      queueList.length === 0 ? el("p", { class: "muted" }, "Nothing queued or running.") :
-        el("ul", { class: "qlist" }, queueList.slice().reverse().map((d) => el("li", {},
-          badge(d.state), " ", el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`), ` ${d.app} → ${d.env} `, what(d),
-          ` by ${d.user}`, d.waiting_for ? el("span", { class: "muted" }, " · " + d.waiting_for) : null,
-          d.state === "running" ? progressBar(d.progress) : null))));
-    if ($main.querySelector(".lockform")) { view.pending = true; return; } // opened meanwhile
-    fill($main, el("h1", {}, "Environments"), el("div", { class: "scroll" }, table), queue);
-  }
-  render();
-  return view;
-}
-
-function cell(e) {
-  const c = e.current, r = e.running, last = e.last;
-  const parts = [];
-  if (c) {
-    parts.push(el("div", { class: "version" }, commitLink(e.repo, c.sha), " ",
-      el("span", { class: "ref" }, c.ref !== c.sha ? c.ref : ""),
-      el("div", { class: "meta" }, `${c.user} · `, el("span", { title: when(c.finished_at) }, age(c.finished_at) + " ago"))));
-  } else {
-    parts.push(el("div", { class: "muted" }, "never deployed"));
-  }
-  if (last && unsuccessful.includes(last.state)) {
-    parts.push(el("div", { class: "last" }, "last: ", el("a", { href: `#/deploy/${last.id}` }, `#${last.id}`), " ", badge(last.state)));
-  }
-  if (r) {
-    parts.push(el("div", { class: "running" }, el("a", { href: `#/deploy/${r.id}` }, `#${r.id}`), " deploying ", what(r), progressBar(r.progress)));
-  }
-  if (e.queued || e.waiting) {
-    parts.push(el("div", { class: "qlen" }, `${e.queued} queued` + (e.waiting ? `, ${e.waiting} waiting` : "")));
-  }
-  if (e.freeze) parts.push(freezeNote(e.freeze));
-  if (e.lock) parts.push(lockNote(e.lock));
-  const actions = el("div", { class: "actions" },
-    e.lock ? el("button", { class: "small", onclick: () => unlock(e) }, "Unlock") :
-      el("button", { class: "small lock-btn", onclick: (ev) => lockForm(ev.target.closest("td"), e) }, "Lock"),
-    el("a", { class: "small", href: `#/history/${encodeURIComponent(e.app)}/${encodeURIComponent(e.env)}` }, "History"),
-    el("a", { class: "small", href: `#/deploy-new/${encodeURIComponent(e.app)}/${encodeURIComponent(e.env)}` }, "Deploy"));
-  return [parts, actions];
-}
-
-function lockForm(td, e) {
-  const reason = el("input", { name: "reason", placeholder: "reason", required: true });
-  const ttl = el("input", { name: "ttl", placeholder: "for (e.g. 2h)", size: 8 });
-  const scope = el("select", { name: "scope" }, el("option", { value: "app" }, `${e.app} in ${e.env}`), el("option", { value: "env" }, `all of ${e.env}`));
-  const close = () => { form.remove(); refreshSoon(); };
-  const form = el("form", { class: "lockform" }, scope, reason, ttl, el("button", { type: "submit" }, "Lock"),
-    el("button", { type: "button", onclick: close }, "Cancel"));
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    try {
-      await api("POST", "/api/v1/locks", { env: e.env, app: scope.value === "app" ? e.app : "", reason: reason.value, ttl: ttl.value });
-      toast(`locked ${scope.value === "app" ? e.app + " in " : ""}${e.env}`);
-      close();
-    } catch (err) { toast(err.message, true); }
-  });
-  if (td.querySelector(".lockform")) return;
-  td.append(form);
-  reason.focus();
-}
-
-async function unlock(e) {
-  try {
-    const q = e.lock.app ? `?app=${encodeURIComponent(e.lock.app)}` : "";
-    await api("DELETE", `/api/v1/locks/${encodeURIComponent(e.lock.env)}${q}`);
-    toast(`unlocked ${e.lock.env}`);
-    refreshSoon();
-  } catch (err) { toast(err.message, true); }
-}
-
+// deployView: a deploy, shown as fetched with the page and then as its
+// events say, and its log followed.
 function deployView(id) {
-  const view = { refresh: header };
+  const view = {};
+  let shown = null;
   const head = el("section", { class: "dhead", id: "dhead" });
   const hostSel = el("select", { id: "hostfilter" }, el("option", { value: "" }, "all hosts"));
   const log = el("pre", { class: "log", id: "log" });
@@ -296,13 +190,17 @@ function deployView(id) {
   hostSel.addEventListener("change", () => {
     for (const line of log.children) line.hidden = hostSel.value !== "" && line.dataset.host !== hostSel.value;
   });
-  async function header() {
-    let d;
-    try { d = await api("GET", `/api/v1/deploys/${id}`); } catch (e) { fill(head, el("p", { class: "error" }, e.message)); return; }
-    const env = state.envs.find((x) => x.app === d.app && x.env === d.env) || {};
+  async function load() {
+    try { show(await api("GET", `/api/v1/deploys/${id}`)); } catch (e) { fill(head, el("p", { class: "error" }, e.message)); }
+  }
+  // show draws d, unless what is shown went further already
+  function show(d) {
+    if (d.id !== id || (shown && rankOf(d) < rankOf(shown))) return;
+    shown = d;
+    const env = lane(d.app, d.env) || {}; // the repo, for commit links, when the page has the lanes
     const buttons = [];
     const act = (label, method, path, body, cls) => el("button", { class: cls || "", onclick: async () => {
-      try { const r = await api(method, path, body); toast(`${label}: #${r.id} ${r.state}`); refreshSoon(); if (label === "Roll back") location.hash = `#/deploy/${r.id}`; }
+      try { const r = await api(method, path, body); toast(`${label}: #${r.id} ${r.state}`); if (label === "Roll back") location.hash = `#/deploy/${r.id}`; }
       catch (e) { toast(e.message, true); }
     } }, label);
     if (["waiting", "queued", "running"].includes(d.state)) buttons.push(act("Cancel", "POST", `/api/v1/deploys/${id}/cancel`, undefined, "danger"));
@@ -341,14 +239,24 @@ function deployView(id) {
     log.append(line);
     if (auto) log.scrollTop = log.scrollHeight;
   });
-  src.addEventListener("end", () => { src.close(); header(); });
-  header();
+  src.addEventListener("end", () => { src.close(); load(); });
+  load();
+  view.deploy = show;
+  view.refresh = load;
   view.leave = () => src.close();
   return view;
 }
 
 function historyView(app, env) {
-  const view = { refresh: render };
+  let again = null; // a render asked for by a change of this app in env
+  const view = {
+    refresh: render,
+    deploy: (d) => {
+      if (d.app !== app || d.env !== env) return;
+      clearTimeout(again);
+      again = setTimeout(render, 150);
+    },
+  };
   const stateSel = el("select", { id: "f-state" }, el("option", { value: "" }, "any state"),
     ["succeeded", "failed", "canceled", "interrupted", "superseded", "running", "queued", "waiting"].map((s) => el("option", { value: s }, s)));
   const sourceSel = el("select", { id: "f-source" }, el("option", { value: "" }, "any source"),
@@ -359,13 +267,14 @@ function historyView(app, env) {
   for (const c of [stateSel, sourceSel, userIn]) c.addEventListener("input", render);
   fill($main, el("h1", {}, `History: ${app} in ${env}`),
     el("div", { class: "filters" }, stateSel, sourceSel, userIn), diff, body);
+  const lanes = envsNow().catch(() => {}); // the app's repo, for the compare link
   async function render() {
     const q = new URLSearchParams({ app, env, limit: "200" });
     if (stateSel.value) q.set("state", stateSel.value);
     let ds;
     try { ds = await api("GET", "/api/v1/deploys?" + q); } catch (e) { fill(body, el("p", { class: "error" }, e.message)); return; }
-    if (!state.envs.length) await loadEnvs().catch(() => {});
-    const repo = (state.envs.find((x) => x.app === app && x.env === env) || {}).repo;
+    await lanes;
+    const repo = (lane(app, env) || {}).repo;
     ds = ds.filter((d) => (!sourceSel.value || d.source === sourceSel.value) && (!userIn.value || d.user.includes(userIn.value)));
     const picked = [];
     const updateDiff = () => {
@@ -407,17 +316,18 @@ function deployFormView(app, env) {
   // what holds the chosen app in the chosen environment, said before the
   // deploy is asked for: its lock and its freeze
   const showHold = () => {
-    const e = state.envs.find((x) => x.app === appSel.value && x.env === envSel.value);
+    const e = lane(appSel.value, envSel.value);
     const l = e && e.lock;
     fill(hold, l ? [lockNote(l), el("p", { class: "meta" }, l.owner === state.me ? "Your lock: your deploys go through." :
       `Deploys here are refused until ${l.owner} unlocks it${l.expires_at ? " or it expires" : ""}.`)] : null,
     e && e.freeze ? freezeNote(e.freeze) : null);
   };
-  view.refresh = () => loadEnvs().then(showHold).catch(() => {});
-  loadEnvs().then((envs) => {
+  view.lanes = showHold;
+  view.refresh = showHold;
+  envsNow().then((envs) => {
     const apps = [...new Set(envs.map((e) => e.app))];
     fill(appSel, ...apps.map((a) => el("option", { value: a, selected: a === app }, a)));
-    const envOptions = () => fill(envSel, envs.filter((e) => e.app === appSel.value).map((e) => el("option", { value: e.env, selected: e.env === env }, e.env)));
+    const envOptions = () => fill(envSel, state.envs.filter((e) => e.app === appSel.value).map((e) => el("option", { value: e.env, selected: e.env === env }, e.env)));
     appSel.addEventListener("change", () => { envOptions(); showHold(); });
     envSel.addEventListener("change", showHold);
     envOptions();
@@ -471,7 +381,7 @@ function renderWho() {
   fill(who, state.me ? `signed in as ${state.me} ` : "", state.me && state.me !== "anonymous" ?
     el("button", { class: "small", onclick: async () => {
       await api("POST", "/ui/logout"); state.me = null;
-      if (state.events) { state.events.close(); state.events = null; }
+      stopEvents();
       location.hash = "#/login";
     } }, "sign out") :
     el("a", { href: "#/login" }, "sign in"));
@@ -496,7 +406,7 @@ function route() {
 // keep its live streams open: a browser has six connections to a server,
 // and streams of pages gone by would leave none for the page shown.
 function pageHidden() {
-  if (state.events) { state.events.close(); state.events = null; }
+  stopEvents();
   if (state.logSource) { state.logSource.close(); state.logSource = null; }
 }
 

@@ -182,14 +182,7 @@ var failSHA = strings.Repeat("b", 40)
 func webServer(t *testing.T) (string, string) {
 	t.Helper()
 	release := filepath.Join(t.TempDir(), "release")
-	t.Setenv("WEB_TOKEN", webToken)
-	t.Setenv("WEB_BOB_TOKEN", webBobToken)
-	m := MustRunMain(t, fmt.Sprintf(`server:
-  api_tokens:
-    - {name: alice, token: "${WEB_TOKEN}"}
-    - {name: bob, token: "${WEB_BOB_TOKEN}"}
-apps:
-  - name: web
+	return runWeb(t, fmt.Sprintf(`  - name: web
     default_env: staging
     environments:
       - name: staging
@@ -198,8 +191,21 @@ apps:
       - name: production
         runner: shell
         shell: {command: "echo deployed {sha}; test {sha} != %s"}
-`, release, failSHA))
-	return m.URL, release
+`, release, failSHA)), release
+}
+
+// runWeb runs deployq with alice's and bob's API tokens (webToken,
+// webBobToken) and apps, the YAML of its apps: list, and returns its URL.
+func runWeb(t *testing.T, apps string) string {
+	t.Helper()
+	t.Setenv("WEB_TOKEN", webToken)
+	t.Setenv("WEB_BOB_TOKEN", webBobToken)
+	return MustRunMain(t, `server:
+  api_tokens:
+    - {name: alice, token: "${WEB_TOKEN}"}
+    - {name: bob, token: "${WEB_BOB_TOKEN}"}
+apps:
+`+apps).URL
 }
 
 func (b *browser) signIn(t *testing.T, base string) {
@@ -225,7 +231,7 @@ func TestDashboard(t *testing.T) {
 	t.Run("the matrix shows a deploy that just ran", func(t *testing.T) {
 		var d struct{ ID int64 }
 		apiCall(t, base, webToken, "POST", "/api/v1/deploys", `{"app":"web","env":"production","ref":"`+sha+`"}`, &d)
-		b.run(t, "matrix", poll(t, `(document.querySelector('td[data-app=web][data-env=production]')||{}).textContent?.includes("aaaaaaa")`))
+		b.run(t, "matrix", poll(t, `document.querySelector('td[data-app=web][data-env=production] .version')?.textContent.includes("aaaaaaa")`))
 		text := value(t, b, chromedp.Text(chromedp.CSS(`td[data-app=web][data-env=production]`)))
 		if !strings.Contains(text, "alice") || !strings.Contains(text, "ago") {
 			t.Errorf("cell %q", text)
