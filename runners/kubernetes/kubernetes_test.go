@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/internal/kubetest"
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/internal/runnertest"
 	"github.com/deployq/deployq/queue"
 	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	"github.com/deployq/deployq/runners/kubernetes/kube"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,39 +28,6 @@ const (
 	sha2 = "2222222222222222222222222222222222222222"
 )
 
-var cluster *kubetest.Cluster
-
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		if missing := kubetest.Missing(); len(missing) > 0 {
-			msg := fmt.Sprintf("kubernetes test binaries missing in %s: %s\nbuild them with: go run ./internal/kubetest/build (make test does)",
-				kubetest.BinDir(), strings.Join(missing, ", "))
-			if os.Getenv(kubetest.RequiredEnv) != "" {
-				fmt.Fprintln(os.Stderr, msg)
-				return 1
-			}
-			fmt.Fprintln(os.Stderr, "SKIPPING the tests against a real API server:", msg)
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "deployq-kube")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		c, err := kubetest.Start(ctx, dir)
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start the kubernetes test stack:", err)
-			return 1
-		}
-		defer c.Close()
-		cluster = c
-		return m.Run()
-	}())
-}
-
 // denied is in the name of images the test cluster refuses to run: a
 // ValidatingAdmissionPolicy forbids such pods, as an image policy would,
 // so the ReplicaSet cannot create them and the rollout makes no progress.
@@ -68,7 +35,7 @@ const denied = "denied"
 
 var policyOnce sync.Once
 
-func needCluster(t *testing.T) (context.Context, string) {
+func needCluster(t testing.TB) (context.Context, string) {
 	t.Helper()
 	if cluster == nil {
 		t.Skip("no kubernetes test stack (go run ./internal/kubetest/build)")
@@ -86,7 +53,7 @@ func needCluster(t *testing.T) (context.Context, string) {
 	return ctx, ns
 }
 
-func createPolicy(t *testing.T, ctx context.Context) {
+func createPolicy(t testing.TB, ctx context.Context) {
 	adm := cluster.Client.AdmissionregistrationV1()
 	_, err := adm.ValidatingAdmissionPolicies().Create(ctx, &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "deny-images"},
@@ -119,7 +86,7 @@ func createPolicy(t *testing.T, ctx context.Context) {
 }
 
 // waitPolicy waits until the policy is in force (a dry run is refused).
-func waitPolicy(t *testing.T, ctx context.Context, ns string) {
+func waitPolicy(t testing.TB, ctx context.Context, ns string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x/" + denied}}}}
@@ -144,7 +111,7 @@ func podSpec(image string) corev1.PodTemplateSpec {
 
 // createDeployment creates a Deployment running image and waits until it
 // has rolled out.
-func createDeployment(t *testing.T, ctx context.Context, ns, name, image string, replicas int32, deadline int32) {
+func createDeployment(t testing.TB, ctx context.Context, ns, name, image string, replicas int32, deadline int32) {
 	t.Helper()
 	tmpl := podSpec(image)
 	tmpl.Labels = labels(name)
@@ -162,7 +129,7 @@ func createDeployment(t *testing.T, ctx context.Context, ns, name, image string,
 }
 
 // waitRolledOut waits (bounded) until a Deployment is fully rolled out.
-func waitRolledOut(t *testing.T, ctx context.Context, ns, name string) *appsv1.Deployment {
+func waitRolledOut(t testing.TB, ctx context.Context, ns, name string) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
 	queuetest.Eventually(t, "deployment/"+name+" rolled out", func() bool {
@@ -200,7 +167,7 @@ func deploy(t *testing.T, st *kuberunner.Settings, sha string, during func(*queu
 	}
 	env := &queue.Environment{Name: "production", Runner: "kubernetes", Settings: st}
 	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production", Environments: []*queue.Environment{env}}},
-		func(o *queue.Options) { o.Runners["kubernetes"] = kuberunner.New() })
+		func(o *queue.Options) { o.Runners["kubernetes"] = newRunner(t) })
 	d, err := q.Svc.Submit(q.Ctx, queue.Request{App: "web", Ref: sha, User: "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +192,8 @@ func TestImageUpdateRollsOut(t *testing.T) {
 		t.Errorf("image %q", img)
 	}
 	a := got.Annotations
-	if a[kuberunner.AnnotationDeploy] != fmt.Sprint(d.ID) || a[kuberunner.AnnotationSHA] != sha1 || a[kuberunner.AnnotationUser] != "alice" ||
-		!strings.Contains(a[kuberunner.ChangeCause], "alice") {
+	if a[kube.AnnotationDeploy] != fmt.Sprint(d.ID) || a[kube.AnnotationSHA] != sha1 || a[kube.AnnotationUser] != "alice" ||
+		!strings.Contains(a[kube.ChangeCause], "alice") {
 		t.Errorf("annotations %v", a)
 	}
 	for _, want := range []string{
@@ -258,7 +225,7 @@ func TestShutdownLeavesTheRolloutAlone(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res, err = kuberunner.New().Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+		res, err = newRunner(t).Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
 		out.Ended()
 	}()
 	out.WaitLine(t, "image not allowed by policy")
@@ -420,14 +387,14 @@ func TestManifestsAppliedWithTheSHA(t *testing.T) {
 	if img := got.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/web:"+sha1 {
 		t.Errorf("image %q", img)
 	}
-	if got.Annotations[kuberunner.AnnotationSHA] != sha1 {
+	if got.Annotations[kube.AnnotationSHA] != sha1 {
 		t.Errorf("annotations %v", got.Annotations)
 	}
 	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cm.Data["note"] != "{sha} stays as it is outside image fields" || cm.Annotations[kuberunner.AnnotationDeploy] != fmt.Sprint(d.ID) {
+	if cm.Data["note"] != "{sha} stays as it is outside image fields" || cm.Annotations[kube.AnnotationDeploy] != fmt.Sprint(d.ID) {
 		t.Errorf("configmap %v %v", cm.Data, cm.Annotations)
 	}
 	for _, want := range []string{"applied deployment/web", "applied configmap/web-config", "deployment/web: successfully rolled out (2/2)"} {
