@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -244,6 +245,45 @@ func TestShutdownLeavesTheRolloutAlone(t *testing.T) {
 	if !strings.Contains(out.Text(), "not undone") {
 		t.Errorf("the log does not say so:\n%s", out.Text())
 	}
+}
+
+// deployq-kubernetes stopped by a signal (a SIGTERM of its own) leaves
+// the rollout to the cluster, as deployq's stop does; the deploy could not
+// run to its end, and says why.
+func TestSignalLeavesTheRolloutAlone(t *testing.T) {
+	ctx, ns := needCluster(t)
+	createDeployment(t, ctx, ns, "web", good, 2, 600)
+	st := settings(ns, kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": "registry.example.com/" + denied + "/web:{sha}"}})
+	out := runnertest.NewRecorder()
+	var res queue.Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err = newRunner(t).Run(ctx, queue.Job{DeployID: 8, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+		out.Ended()
+	}()
+	out.WaitLine(t, "image not allowed by policy")
+	procs := childProcs(kuberunner.Executable)
+	if len(procs) != 1 {
+		t.Fatalf("deployq-kubernetes processes: %v", procs)
+	}
+	if err := syscall.Kill(procs[0].pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(queuetest.Patience):
+		t.Fatalf("Run did not return after the signal\n%s", out.Text())
+	}
+	why := "deployq-kubernetes was stopped (terminated signal received): " + queue.ErrShutdown.Error()
+	if err == nil || err.Error() != why || res.Message != "the rollout was left to the cluster" {
+		t.Fatalf("%+v %v: want %q\n%s", res, err, why, out.Text())
+	}
+	if img := image(t, ctx, ns, "web"); img != "registry.example.com/"+denied+"/web:"+sha1 {
+		t.Errorf("image %q: the rollout was undone", img)
+	}
+	noChildren(t, kuberunner.Executable)
 }
 
 func TestProgressDeadlineUndoesToThePreviousImage(t *testing.T) {

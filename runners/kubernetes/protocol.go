@@ -17,7 +17,7 @@ import (
 //	< {"progress":{"phase":"rollout","done":0,"total":2,"message":"..."}}
 //	> {"stop":{"why":"canceled by bob"}}
 //	< {"close":{"id":1}}
-//	< {"end":{"message":"undone: deployment/web","error":"context canceled","canceled":true}}
+//	< {"end":{"message":"undone: deployment/web","error":"canceled by bob","canceled":true}}
 //
 // A stop says why the run's context ended: a shutdown leaves the rollout
 // to the cluster, any other cause undoes it, as queue.ErrShutdown and
@@ -102,7 +102,7 @@ type report struct {
 type end struct {
 	OK       bool   `json:"ok,omitempty"`
 	Message  string `json:"message,omitempty"`
-	Error    string `json:"error,omitempty"`    // could not run, or the context's error
-	Canceled bool   `json:"canceled,omitempty"` // Error is the context's: the run was stopped
+	Error    string `json:"error,omitempty"`    // could not run, or why the run was stopped
+	Canceled bool   `json:"canceled,omitempty"` // the run was stopped: Error is its context's cause
 	Live     string `json:"live,omitempty"`
 }

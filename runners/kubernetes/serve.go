@@ -41,7 +41,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, b Backend) error {
 	}
 	callCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
-	defer context.AfterFunc(ctx, func() { cancel(queue.ErrShutdown) })()
+	defer context.AfterFunc(ctx, func() {
+		cancel(fmt.Errorf("deployq-kubernetes was stopped (%v): %w", context.Cause(ctx), queue.ErrShutdown))
+	})()
 	continues := make(chan struct{}, 1)
 	go readControls(dec, cancel, continues)
 
@@ -54,7 +56,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, b Backend) error {
 		e = end{OK: res.OK, Message: res.Message}
 		if err != nil {
 			e.Error = err.Error()
-			e.Canceled = callCtx.Err() != nil && errors.Is(err, callCtx.Err())
+		}
+		if err != nil && callCtx.Err() != nil && errors.Is(err, callCtx.Err()) {
+			e.Error, e.Canceled = context.Cause(callCtx).Error(), true
 		}
 	case req.Live != nil && req.Live.Settings != nil:
 		env := &queue.Environment{Name: req.Live.Env, Runner: "kubernetes", Settings: req.Live.Settings}
