@@ -26,12 +26,14 @@ COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
 ARG DATE=unknown
-# cgo builds SQLite (mattn/go-sqlite3) into the binary.
+# cgo builds SQLite (mattn/go-sqlite3) into deployq. deployq-kubernetes
+# is the kubernetes runner, with client-go: deployq starts it, from the
+# directory it is in, for each deploy to Kubernetes.
 ENV CGO_ENABLED=1
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${DATE}" \
-      -o /out/deployq ./cmd/deployq
+      -o /out/ ./cmd/deployq ./cmd/deployq-kubernetes
 
 FROM debian:${DEBIAN}-slim
 # git resolves refs and checks out; openssh-client is git's transport for
@@ -46,7 +48,7 @@ RUN apt-get update \
  && mkdir -p /etc/deployq /var/lib/deployq \
  && chown deployq:deployq /var/lib/deployq \
  && chmod 0750 /var/lib/deployq
-COPY --from=build /out/deployq /usr/local/bin/deployq
+COPY --from=build /out/deployq /out/deployq-kubernetes /usr/local/bin/
 
 # The data directory: the SQLite database, git mirrors, workspaces. It is
 # also the home directory, where git and ssh look for their config

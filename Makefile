@@ -1,7 +1,12 @@
 # deployq: `make run` starts the demo, `make test` runs the whole suite.
 export PATH := /usr/local/go/bin:$(PATH)
 GO       ?= go
-BIN      := bin/deployq
+# make build builds the server and its kubernetes runner, which it starts
+# for deploys to Kubernetes from the directory it is in, into BINDIR;
+# make install copies them to PREFIX/bin.
+BINDIR   ?= ./bin
+CMDS     := deployq deployq-kubernetes
+PREFIX   ?= /usr/local
 FUZZTIME ?= 15s
 # ARGS go to `deployq serve`: make run ARGS=--listen=127.0.0.1:9090
 ARGS     ?=
@@ -12,13 +17,19 @@ COMMIT     := $(shell git rev-parse HEAD 2>/dev/null)
 BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS    := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(BUILD_DATE)
 
-.PHONY: bench-scale image build run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
+.PHONY: bench-scale image build install run test deps test-deps kube-tools fuzz lint bench bench-ssh bench-kube screenshots clean
 
 build:
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/deployq
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BINDIR)/ $(addprefix ./cmd/,$(CMDS))
+
+# make build && sudo make install: nothing is built as root.
+install:
+	@for c in $(CMDS); do test -x $(BINDIR)/$$c || { echo "make install: no $(BINDIR)/$$c: run make build first" >&2; exit 1; }; done
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(addprefix $(BINDIR)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
 
 run: deps build
-	./$(BIN) serve $(ARGS)
+	$(BINDIR)/deployq serve $(ARGS)
 
 # install: apt-get installs the packages (command:package) whose command
 # is missing.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -78,18 +79,33 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("go %s: lacks %s from its build argument", cmd, x)
 			}
 		}
-		if !strings.HasSuffix(cmd, "./cmd/deployq") {
-			t.Errorf("go %s: want it to build ./cmd/deployq", cmd)
+		for _, pkg := range []string{"./cmd/deployq", "./cmd/deployq-kubernetes"} {
+			if !slices.Contains(args, pkg) {
+				t.Errorf("go %s: want it to build %s (deployq starts deployq-kubernetes for deploys to Kubernetes)", cmd, pkg)
+			}
 		}
 	})
 
 	t.Run("RuntimeImage", func(t *testing.T) {
-		copied := false
+		copied := map[string]bool{}
 		for _, in := range rt.all("COPY") {
-			copied = copied || (strings.HasPrefix(in.args, "--from="+build.name+" ") && strings.HasSuffix(in.args, " /usr/local/bin/deployq"))
+			words := strings.Fields(in.args)
+			if build.name == "" || len(words) < 3 || words[0] != "--from="+build.name {
+				continue
+			}
+			dest := words[len(words)-1]
+			for _, src := range words[1 : len(words)-1] {
+				if strings.HasSuffix(dest, "/") {
+					copied[dest+path.Base(src)] = true
+				} else {
+					copied[dest] = true
+				}
+			}
 		}
-		if build.name == "" || !copied {
-			t.Errorf("the runtime stage does not COPY --from=%q the binary to /usr/local/bin/deployq", build.name)
+		for _, bin := range []string{"/usr/local/bin/deployq", "/usr/local/bin/deployq-kubernetes"} {
+			if !copied[bin] {
+				t.Errorf("the runtime stage does not COPY --from=%q %s (it copies %v)", build.name, bin, copied)
+			}
 		}
 		var installed []string
 		for _, in := range rt.all("RUN") {
@@ -155,10 +171,16 @@ func TestDockerfile(t *testing.T) {
 	})
 }
 
-// TestDockerfileBuild builds deployq with the Dockerfile's own go build
-// command, here, and runs it.
+// TestDockerfileBuild builds deployq and deployq-kubernetes with the
+// Dockerfile's own go build command, here, and runs them.
 func TestDockerfileBuild(t *testing.T) {
 	bin := deployq(t)
+	t.Run("KubernetesRunner", func(t *testing.T) {
+		out, err := exec.Command(deployqKubernetes(t), "version").CombinedOutput()
+		if err != nil || string(out) != "deployq-kubernetes "+testVersion+"\n" {
+			t.Errorf("deployq-kubernetes version: %v\n%s", err, out)
+		}
+	})
 	t.Run("Help", func(t *testing.T) {
 		out, err := exec.Command(bin, "--help").CombinedOutput()
 		checkHelp(t, string(out), err)
@@ -220,8 +242,8 @@ func TestDockerImage(t *testing.T) {
 		checkVersion(t, out, err)
 	})
 	uid, _ := imageUser(t, dockerfileOf(t))
-	tools := must("run", "--rm", "--entrypoint", "sh", image, "-c", "id -u && git --version && ssh -V 2>&1 && test -w /var/lib/deployq && echo writable")
-	for _, want := range []string{strconv.Itoa(uid), "git version", "OpenSSH", "writable"} {
+	tools := must("run", "--rm", "--entrypoint", "sh", image, "-c", "id -u && git --version && ssh -V 2>&1 && test -w /var/lib/deployq && echo writable && deployq-kubernetes version")
+	for _, want := range []string{strconv.Itoa(uid), "git version", "OpenSSH", "writable", "deployq-kubernetes " + testVersion} {
 		if !strings.Contains(tools, want) {
 			t.Errorf("in the image: %q lacks %q", tools, want)
 		}

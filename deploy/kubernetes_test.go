@@ -549,7 +549,10 @@ func TestKubernetesServiceAccountCanDeploy(t *testing.T) {
 	out := runnertest.NewRecorder()
 	runCtx, cancel := context.WithTimeout(ctx, queuetest.Patience)
 	defer cancel()
-	res, err := kuberunner.New().Run(runCtx, job, out)
+	// the runner as the image runs it: deployq-kubernetes, built as the
+	// Dockerfile builds it
+	runner := &kuberunner.Runner{Path: deployqKubernetes(t), Log: func(msg string) { t.Log(msg) }}
+	res, err := runner.Run(runCtx, job, out)
 	if err != nil || !res.OK {
 		t.Fatalf("the runner as %s: %+v, %v: want a rollout\n%s", user, res, err, out.Text())
 	}

@@ -67,24 +67,33 @@ const (
 
 var (
 	binOnce sync.Once
-	binPath string
+	binDir  string
 	binErr  error
 )
 
 // deployq is the deployq binary, built once per run by the Dockerfile's
-// own go build command, with the test's version, commit and date.
+// own go build command, with the test's version, commit and date;
+// deployq-kubernetes is beside it, from the same command.
 func deployq(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		binPath = filepath.Join(work, "deployq")
-		binErr = buildLikeDockerfile(root(t), binPath)
+		binDir = filepath.Join(work, "bin")
+		binErr = buildLikeDockerfile(root(t), binDir+string(filepath.Separator))
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	return binPath
+	return filepath.Join(binDir, "deployq")
 }
 
+// deployqKubernetes is deployq-kubernetes, built with deployq.
+func deployqKubernetes(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(filepath.Dir(deployq(t)), "deployq-kubernetes")
+}
+
+// buildLikeDockerfile runs the Dockerfile's go build in dir, its output
+// in out, a directory (ending in a slash).
 func buildLikeDockerfile(dir, out string) error {
 	b, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/deployq/deployq/internal/kubetest"
 	"github.com/deployq/deployq/queue"
 	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	"github.com/deployq/deployq/runners/kubernetes/kube"
 	"github.com/deployq/deployq/store"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -106,7 +107,7 @@ func main() {
 	}
 	env := &queue.Environment{Name: "production", Runner: "kubernetes", Settings: settings}
 	svc, err := queue.New([]*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production", Environments: []*queue.Environment{env}}},
-		queue.Options{Store: st, Runners: map[string]queue.Runner{"kubernetes": kuberunner.New()},
+		queue.Options{Store: st, Runners: map[string]queue.Runner{"kubernetes": kube.New()},
 			Resolver: git.NewResolver(filepath.Join(dir, "git")), Notifiers: []queue.Notifier{m}})
 	if err != nil {
 		fail(err)

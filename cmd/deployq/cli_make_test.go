@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,9 +23,9 @@ func git(t *testing.T, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// `make build` stamps the binary from git: version, commit and date,
-// which the server logs at start and shows in /healthz and
-// deployq_build_info.
+// `make build` builds deployq and deployq-kubernetes side by side and
+// stamps them from git: version, commit and date, which the server logs
+// at start and shows in /healthz and deployq_build_info.
 func TestMakeBuildStampsVersion(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -33,8 +34,9 @@ func TestMakeBuildStampsVersion(t *testing.T) {
 	if _, err := git(t, root, "rev-parse", "HEAD"); err != nil {
 		t.Skip("not a git checkout: there is no commit to stamp")
 	}
-	bin := filepath.Join(t.TempDir(), "deployq")
-	if out, err := exec.Command("make", "-C", root, "build", "BIN="+bin).CombinedOutput(); err != nil {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "deployq")
+	if out, err := exec.Command("make", "-C", root, "build", "BINDIR="+dir).CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)
 	}
 	version, _ := git(t, root, "describe", "--tags", "--always", "--dirty")
@@ -47,6 +49,24 @@ func TestMakeBuildStampsVersion(t *testing.T) {
 		"\nbuilt:  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\ngo:     " + regexp.QuoteMeta(runtime.Version()) + " ")
 	if !want.Match(out) {
 		t.Fatalf("version: want %s:\n%s", want, out)
+	}
+	if out, err := exec.Command(filepath.Join(dir, "deployq-kubernetes"), "version").CombinedOutput(); err != nil || string(out) != "deployq-kubernetes "+version+"\n" {
+		t.Fatalf("deployq-kubernetes version: %v\n%s", err, out)
+	}
+
+	// make install copies both, side by side; before make build, it says so.
+	dest := t.TempDir()
+	if out, err := exec.Command("make", "-C", root, "install", "BINDIR="+dir, "DESTDIR="+dest, "PREFIX=/usr").CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	for _, name := range []string{"deployq", "deployq-kubernetes"} {
+		if fi, err := os.Stat(filepath.Join(dest, "usr", "bin", name)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("make install: %s: %v", name, err)
+		}
+	}
+	out, err = exec.Command("make", "-C", root, "install", "BINDIR="+t.TempDir(), "DESTDIR="+dest).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "run make build first") {
+		t.Errorf("make install before make build: %v\n%s", err, out)
 	}
 
 	// The server of that binary.

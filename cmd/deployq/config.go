@@ -75,6 +75,10 @@ func checkConfig(args []string, stdout io.Writer) error {
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stdout, w)
 	}
+	if err := missingRunner(cfg); err != nil {
+		fmt.Fprintf(stdout, "%s: %v\n%s: 1 error\n", cfg.File, err, cfg.File)
+		return exitCode(1)
+	}
 	envs := 0
 	for _, a := range cfg.Apps {
 		envs += len(a.Environments)

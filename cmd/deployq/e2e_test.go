@@ -32,9 +32,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// deployq, and deployq-kubernetes next to it, where deployq finds it.
 	binary = filepath.Join(dir, "deployq")
 	args := append([]string{"build"}, buildFlags...)
-	build := exec.Command("go", append(args, "-o", binary, ".")...)
+	build := exec.Command("go", append(args, "-o", dir+string(filepath.Separator), ".", "../deployq-kubernetes")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building deployq:", err)

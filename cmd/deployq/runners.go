@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -23,7 +24,9 @@ var kinds = config.Kinds{
 
 // newRunners returns one runner of each kind. The shell runner works in
 // dataDir/workspaces; first it ends the process groups that deploys of a
-// server that died left behind.
+// server that died left behind. The kubernetes runner starts a
+// deployq-kubernetes process for each deploy; what it says on its stderr
+// is logged.
 func newRunners(dataDir string, killGrace time.Duration, log *slog.Logger) map[string]queue.Runner {
 	sh := shell.New(filepath.Join(dataDir, "workspaces"))
 	if killGrace > 0 {
@@ -35,7 +38,24 @@ func newRunners(dataDir string, killGrace time.Duration, log *slog.Logger) map[s
 	return map[string]queue.Runner{
 		"shell":      sh,
 		"ssh":        sshrunner.New(func(msg string) { log.Warn(msg) }),
-		"kubernetes": kuberunner.New(),
+		"kubernetes": &kuberunner.Runner{Log: func(msg string) { log.Warn(msg) }},
 		"marathon":   marathon.New(),
 	}
+}
+
+// missingRunner says what the config's runners lack on this machine: the
+// kubernetes runner's deployq-kubernetes, when an environment uses it.
+func missingRunner(cfg *config.Config) error {
+	for _, a := range cfg.Apps {
+		for _, e := range a.Environments {
+			if e.Runner != "kubernetes" {
+				continue
+			}
+			if _, err := kuberunner.Find(); err != nil {
+				return fmt.Errorf("apps[%s].environments[%s]: %w", a.Name, e.Name, err)
+			}
+			return nil
+		}
+	}
+	return nil
 }

@@ -155,6 +155,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	for _, w := range m.Config.Warnings {
 		m.Logger.Warn("config: " + w.Error())
 	}
+	if err := missingRunner(m.Config); err != nil {
+		m.Logger.Error("deploys there will fail: " + err.Error())
+	}
 	return nil
 }
 

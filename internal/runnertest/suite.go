@@ -16,6 +16,7 @@ package runnertest
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,11 @@ type Harness struct {
 	// is done: ending processes, undoing a rollout (default 30s). A long
 	// job must last far longer.
 	StopWithin time.Duration
+	// Left, when set, lists what the runner itself started for a run and
+	// left running (a process of its own, as the kubernetes runner's
+	// deployq-kubernetes); after every case, once Run returned, it must
+	// list nothing.
+	Left func(t *testing.T) []string
 }
 
 // Long is a job that works until it is stopped, and how to look at it.
@@ -142,7 +148,17 @@ func Run(t *testing.T, h Harness) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.test(t, h) })
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if h.Left == nil {
+					return
+				}
+				if left := h.Left(t); len(left) > 0 {
+					t.Errorf("left running once Run returned: %s", strings.Join(left, ", "))
+				}
+			}()
+			c.test(t, h)
+		})
 	}
 }
 

@@ -20,12 +20,15 @@ func job(st *kuberunner.Settings) queue.Job {
 // good is the image the workloads run before a deploy.
 const good = "registry.example.com/web:good"
 
+// The conformance suite, through the bridge: each case runs in a
+// deployq-kubernetes process, gone when Run returns.
 func TestConformance(t *testing.T) {
 	web := func(tmpl string) kuberunner.Target {
 		return kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": tmpl}}
 	}
 	runnertest.Run(t, runnertest.Harness{
-		Runner: kuberunner.New(),
+		Runner: newRunner(t),
+		Left:   func(t *testing.T) []string { return children(kuberunner.Executable) },
 		Succeeds: func(t *testing.T) queue.Job {
 			ctx, ns := needCluster(t)
 			createDeployment(t, ctx, ns, "web", good, 2, 600)

@@ -7,14 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/deployq/deployq/internal/kubetest"
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/internal/runnertest"
 	"github.com/deployq/deployq/queue"
 	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	"github.com/deployq/deployq/runners/kubernetes/kube"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -28,39 +29,6 @@ const (
 	sha2 = "2222222222222222222222222222222222222222"
 )
 
-var cluster *kubetest.Cluster
-
-func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		if missing := kubetest.Missing(); len(missing) > 0 {
-			msg := fmt.Sprintf("kubernetes test binaries missing in %s: %s\nbuild them with: go run ./internal/kubetest/build (make test does)",
-				kubetest.BinDir(), strings.Join(missing, ", "))
-			if os.Getenv(kubetest.RequiredEnv) != "" {
-				fmt.Fprintln(os.Stderr, msg)
-				return 1
-			}
-			fmt.Fprintln(os.Stderr, "SKIPPING the tests against a real API server:", msg)
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "deployq-kube")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		c, err := kubetest.Start(ctx, dir)
-		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start the kubernetes test stack:", err)
-			return 1
-		}
-		defer c.Close()
-		cluster = c
-		return m.Run()
-	}())
-}
-
 // denied is in the name of images the test cluster refuses to run: a
 // ValidatingAdmissionPolicy forbids such pods, as an image policy would,
 // so the ReplicaSet cannot create them and the rollout makes no progress.
@@ -68,7 +36,7 @@ const denied = "denied"
 
 var policyOnce sync.Once
 
-func needCluster(t *testing.T) (context.Context, string) {
+func needCluster(t testing.TB) (context.Context, string) {
 	t.Helper()
 	if cluster == nil {
 		t.Skip("no kubernetes test stack (go run ./internal/kubetest/build)")
@@ -86,7 +54,7 @@ func needCluster(t *testing.T) (context.Context, string) {
 	return ctx, ns
 }
 
-func createPolicy(t *testing.T, ctx context.Context) {
+func createPolicy(t testing.TB, ctx context.Context) {
 	adm := cluster.Client.AdmissionregistrationV1()
 	_, err := adm.ValidatingAdmissionPolicies().Create(ctx, &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: "deny-images"},
@@ -119,7 +87,7 @@ func createPolicy(t *testing.T, ctx context.Context) {
 }
 
 // waitPolicy waits until the policy is in force (a dry run is refused).
-func waitPolicy(t *testing.T, ctx context.Context, ns string) {
+func waitPolicy(t testing.TB, ctx context.Context, ns string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x/" + denied}}}}
@@ -144,7 +112,7 @@ func podSpec(image string) corev1.PodTemplateSpec {
 
 // createDeployment creates a Deployment running image and waits until it
 // has rolled out.
-func createDeployment(t *testing.T, ctx context.Context, ns, name, image string, replicas int32, deadline int32) {
+func createDeployment(t testing.TB, ctx context.Context, ns, name, image string, replicas int32, deadline int32) {
 	t.Helper()
 	tmpl := podSpec(image)
 	tmpl.Labels = labels(name)
@@ -162,7 +130,7 @@ func createDeployment(t *testing.T, ctx context.Context, ns, name, image string,
 }
 
 // waitRolledOut waits (bounded) until a Deployment is fully rolled out.
-func waitRolledOut(t *testing.T, ctx context.Context, ns, name string) *appsv1.Deployment {
+func waitRolledOut(t testing.TB, ctx context.Context, ns, name string) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
 	queuetest.Eventually(t, "deployment/"+name+" rolled out", func() bool {
@@ -200,7 +168,7 @@ func deploy(t *testing.T, st *kuberunner.Settings, sha string, during func(*queu
 	}
 	env := &queue.Environment{Name: "production", Runner: "kubernetes", Settings: st}
 	q := queuetest.Start(t, []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "production", Environments: []*queue.Environment{env}}},
-		func(o *queue.Options) { o.Runners["kubernetes"] = kuberunner.New() })
+		func(o *queue.Options) { o.Runners["kubernetes"] = newRunner(t) })
 	d, err := q.Svc.Submit(q.Ctx, queue.Request{App: "web", Ref: sha, User: "alice"})
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +193,8 @@ func TestImageUpdateRollsOut(t *testing.T) {
 		t.Errorf("image %q", img)
 	}
 	a := got.Annotations
-	if a[kuberunner.AnnotationDeploy] != fmt.Sprint(d.ID) || a[kuberunner.AnnotationSHA] != sha1 || a[kuberunner.AnnotationUser] != "alice" ||
-		!strings.Contains(a[kuberunner.ChangeCause], "alice") {
+	if a[kube.AnnotationDeploy] != fmt.Sprint(d.ID) || a[kube.AnnotationSHA] != sha1 || a[kube.AnnotationUser] != "alice" ||
+		!strings.Contains(a[kube.ChangeCause], "alice") {
 		t.Errorf("annotations %v", a)
 	}
 	for _, want := range []string{
@@ -258,7 +226,7 @@ func TestShutdownLeavesTheRolloutAlone(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res, err = kuberunner.New().Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+		res, err = newRunner(t).Run(runCtx, queue.Job{DeployID: 7, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
 		out.Ended()
 	}()
 	out.WaitLine(t, "image not allowed by policy")
@@ -277,6 +245,45 @@ func TestShutdownLeavesTheRolloutAlone(t *testing.T) {
 	if !strings.Contains(out.Text(), "not undone") {
 		t.Errorf("the log does not say so:\n%s", out.Text())
 	}
+}
+
+// deployq-kubernetes stopped by a signal (a SIGTERM of its own) leaves
+// the rollout to the cluster, as deployq's stop does; the deploy could not
+// run to its end, and says why.
+func TestSignalLeavesTheRolloutAlone(t *testing.T) {
+	ctx, ns := needCluster(t)
+	createDeployment(t, ctx, ns, "web", good, 2, 600)
+	st := settings(ns, kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": "registry.example.com/" + denied + "/web:{sha}"}})
+	out := runnertest.NewRecorder()
+	var res queue.Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err = newRunner(t).Run(ctx, queue.Job{DeployID: 8, App: "web", Env: "production", SHA: sha1, Ref: sha1, User: "alice", Settings: st}, out)
+		out.Ended()
+	}()
+	out.WaitLine(t, "image not allowed by policy")
+	procs := childProcs(kuberunner.Executable)
+	if len(procs) != 1 {
+		t.Fatalf("deployq-kubernetes processes: %v", procs)
+	}
+	if err := syscall.Kill(procs[0].pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(queuetest.Patience):
+		t.Fatalf("Run did not return after the signal\n%s", out.Text())
+	}
+	why := "deployq-kubernetes was stopped (terminated signal received): " + queue.ErrShutdown.Error()
+	if err == nil || err.Error() != why || res.Message != "the rollout was left to the cluster" {
+		t.Fatalf("%+v %v: want %q\n%s", res, err, why, out.Text())
+	}
+	if img := image(t, ctx, ns, "web"); img != "registry.example.com/"+denied+"/web:"+sha1 {
+		t.Errorf("image %q: the rollout was undone", img)
+	}
+	noChildren(t, kuberunner.Executable)
 }
 
 func TestProgressDeadlineUndoesToThePreviousImage(t *testing.T) {
@@ -420,14 +427,14 @@ func TestManifestsAppliedWithTheSHA(t *testing.T) {
 	if img := got.Spec.Template.Spec.Containers[0].Image; img != "registry.example.com/web:"+sha1 {
 		t.Errorf("image %q", img)
 	}
-	if got.Annotations[kuberunner.AnnotationSHA] != sha1 {
+	if got.Annotations[kube.AnnotationSHA] != sha1 {
 		t.Errorf("annotations %v", got.Annotations)
 	}
 	cm, err := cluster.Client.CoreV1().ConfigMaps(ns).Get(ctx, "web-config", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cm.Data["note"] != "{sha} stays as it is outside image fields" || cm.Annotations[kuberunner.AnnotationDeploy] != fmt.Sprint(d.ID) {
+	if cm.Data["note"] != "{sha} stays as it is outside image fields" || cm.Annotations[kube.AnnotationDeploy] != fmt.Sprint(d.ID) {
 		t.Errorf("configmap %v %v", cm.Data, cm.Annotations)
 	}
 	for _, want := range []string{"applied deployment/web", "applied configmap/web-config", "deployment/web: successfully rolled out (2/2)"} {

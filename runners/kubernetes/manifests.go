@@ -2,7 +2,6 @@ package kubernetes
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,65 +11,32 @@ import (
 	"strings"
 
 	"github.com/deployq/deployq/runners"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"gopkg.in/yaml.v3"
 )
 
-// loadManifests reads every .yaml, .yml and .json file of dir, in name
-// order, each possibly of several documents. Errors name the file.
-func loadManifests(dir string) ([]*unstructured.Unstructured, error) {
+// ManifestFiles lists the files of a manifests directory a deploy
+// applies: every .yaml, .yml and .json file in it, in name order.
+func ManifestFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var paths []string
 	for _, e := range entries {
 		switch strings.ToLower(filepath.Ext(e.Name())) {
 		case ".yaml", ".yml", ".json":
 			if !e.IsDir() {
-				names = append(names, e.Name())
+				paths = append(paths, filepath.Join(dir, e.Name()))
 			}
 		}
 	}
-	sort.Strings(names)
-	var out []*unstructured.Unstructured
-	for _, n := range names {
-		path := filepath.Join(dir, n)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for doc := 1; ; doc++ {
-			var m map[string]any
-			if err := dec.Decode(&m); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("%s: document %d: %v", path, doc, err)
-			}
-			if len(m) == 0 {
-				continue
-			}
-			u := &unstructured.Unstructured{Object: m}
-			if u.GetAPIVersion() == "" || u.GetKind() == "" || u.GetName() == "" {
-				return nil, fmt.Errorf("%s: document %d: apiVersion, kind and metadata.name are required", path, doc)
-			}
-			out = append(out, u)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("manifests %s: no objects in *.yaml, *.yml or *.json", dir)
-	}
-	return out, nil
+	sort.Strings(paths)
+	return paths, nil
 }
 
-// expandImages fills placeholders ({sha}, ...) in the "image" fields of an
+// ExpandImages fills placeholders ({sha}, ...) in the "image" fields of an
 // object, and nowhere else.
-func expandImages(v any, values map[string]string) error {
+func ExpandImages(v any, values map[string]string) error {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, x := range t {
@@ -82,13 +48,13 @@ func expandImages(v any, values map[string]string) error {
 				t[k] = img
 				continue
 			}
-			if err := expandImages(x, values); err != nil {
+			if err := ExpandImages(x, values); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, x := range t {
-			if err := expandImages(x, values); err != nil {
+			if err := ExpandImages(x, values); err != nil {
 				return err
 			}
 		}
@@ -96,69 +62,48 @@ func expandImages(v any, values map[string]string) error {
 	return nil
 }
 
-// applyManifests applies every object server-side (field manager
-// "deployq"), then follows the rollouts of the workloads among them.
-func (d *deploy) applyManifests(ctx context.Context) error {
-	objs, err := loadManifests(d.st.Manifests)
+// checkManifests reads the objects of a manifests directory as YAML (JSON
+// is YAML too) and checks that each names itself and that its image
+// templates expand. What the API server thinks of them is the deploy's
+// concern.
+func checkManifests(dir string, values map[string]string) error {
+	paths, err := ManifestFiles(dir)
 	if err != nil {
 		return err
 	}
-	var follow []*change
-	var applied []*unstructured.Unstructured
-	since := map[string]string{} // namespace -> events before the apply
-	for _, obj := range objs {
-		if err := expandImages(obj.Object, d.values); err != nil {
-			return fmt.Errorf("%s/%s: %v", strings.ToLower(obj.GetKind()), obj.GetName(), err)
-		}
-		gvk := obj.GroupVersionKind()
-		mapping, err := d.c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	var errs []error
+	objects := 0
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return fmt.Errorf("%s %s: %v", gvk.Kind, obj.GetName(), err)
-		}
-		ns := ""
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			ns = obj.GetNamespace()
-			if ns == "" {
-				ns = d.c.ns
-			}
-			obj.SetNamespace(ns)
-		}
-		res := d.c.dyn.Resource(mapping.Resource).Namespace(ns)
-		kind := strings.ToLower(gvk.Kind)
-		_, isWorkload := kinds[kind]
-		isWorkload = isWorkload && gvk.Group == "apps"
-		w := workload{gvr: mapping.Resource, kind: kind, name: obj.GetName(), ns: ns}
-		var before map[string]any
-		if isWorkload {
-			cur, err := res.Get(ctx, obj.GetName(), metav1.GetOptions{})
-			switch {
-			case err == nil:
-				before, _, _ = unstructured.NestedMap(cur.Object, "spec", "template")
-			case apierrors.IsNotFound(err):
-			default:
-				return fmt.Errorf("%s: %v", w, err)
-			}
-		}
-		if _, ok := since[ns]; !ok && isWorkload {
-			since[ns] = d.eventsNow(ctx, ns)
-		}
-		d.annotate(obj, d.changeCause())
-		got, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
-		if err != nil {
-			return fmt.Errorf("apply %s: %v", w, err)
-		}
-		d.logf("applied %s", w)
-		if isWorkload {
-			ch := &change{w: w, template: before, state: "applied"}
-			d.changed = append(d.changed, ch)
-			follow = append(follow, ch)
-			applied = append(applied, got)
-		}
-	}
-	for i, ch := range follow {
-		if err := d.follow(ctx, ch, applied[i], d.st.Timeout, "rollout", since[ch.w.ns]); err != nil {
 			return err
 		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for doc := 1; ; doc++ {
+			var m map[string]any
+			if err := dec.Decode(&m); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return fmt.Errorf("%s: document %d: %v", path, doc, err)
+			}
+			if len(m) == 0 {
+				continue
+			}
+			objects++
+			meta, _ := m["metadata"].(map[string]any)
+			kind, _ := m["kind"].(string)
+			name, _ := meta["name"].(string)
+			if api, _ := m["apiVersion"].(string); api == "" || kind == "" || name == "" {
+				return fmt.Errorf("%s: document %d: apiVersion, kind and metadata.name are required", path, doc)
+			}
+			if err := ExpandImages(m, values); err != nil {
+				errs = append(errs, fmt.Errorf("manifests %s/%s: %v", kind, name, err))
+			}
+		}
 	}
-	return nil
+	if objects == 0 {
+		return fmt.Errorf("manifests %s: no objects in *.yaml, *.yml or *.json", dir)
+	}
+	return errors.Join(errs...)
 }

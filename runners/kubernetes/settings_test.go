@@ -98,10 +98,37 @@ spec:
 	}
 }
 
+func TestValidate(t *testing.T) {
+	for _, c := range []struct {
+		s    kuberunner.Settings
+		want string
+	}{
+		{kuberunner.Settings{}, "targets or manifests is required"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "web", Containers: map[string]string{"web": "x"}}}}, "want kind/name"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "job/web", Containers: map[string]string{"web": "x"}}}}, "kind must be deployment, statefulset or daemonset"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web"}}}, "containers is required"},
+		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web", Containers: map[string]string{"web": "x:{sah}"}}}}, "unknown placeholder {sah}"},
+		{kuberunner.Settings{Manifests: "/nonexistent"}, "not a directory"},
+	} {
+		err := c.s.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want %q", c.s, err, c.want)
+		}
+	}
+	for _, w := range []string{"Deployment/web", "deploy/web", "sts/db", "daemonsets/agent"} {
+		ok := kuberunner.Settings{Targets: []kuberunner.Target{{Workload: w, Containers: map[string]string{"web": "registry/web:{sha}"}}}}
+		if err := ok.Validate(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // Probe asks the real API server its version and reads each target, as
-// a deploy would; an API server that is not there says so.
+// a deploy would; an API server that is not there says so. Settings.Probe
+// finds deployq-kubernetes on PATH here.
 func TestProbe(t *testing.T) {
 	ctx, ns := needCluster(t)
+	t.Setenv("PATH", filepath.Dir(kubeBin))
 	createDeployment(t, ctx, ns, "web", "registry.example.com/web:old", 1, 600)
 	st := settings(ns, kuberunner.Target{Workload: "deployment/web", Containers: map[string]string{"web": "x:{sha}"}},
 		kuberunner.Target{Workload: "deployment/api", Containers: map[string]string{"api": "x:{sha}"}})
@@ -143,4 +170,5 @@ func TestProbe(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], ": FAIL the API server does not answer: ") || !strings.Contains(got[0], "connection refused") {
 		t.Fatalf("got %q", got)
 	}
+	noChildren(t, kuberunner.Executable)
 }

@@ -1,11 +1,11 @@
-package kubernetes_test
+package kube_test
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
-	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes/kube"
 )
 
 // In a cluster, with no namespace set, deployq deploys in its own pod's

@@ -1,4 +1,4 @@
-package kubernetes
+package kube
 
 import appsv1 "k8s.io/api/apps/v1"
 

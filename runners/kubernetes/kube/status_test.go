@@ -1,10 +1,10 @@
-package kubernetes_test
+package kube_test
 
 import (
 	"strings"
 	"testing"
 
-	kuberunner "github.com/deployq/deployq/runners/kubernetes"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes/kube"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/ptr"
@@ -64,30 +64,5 @@ func TestStatefulSetAndDaemonSetStatus(t *testing.T) {
 	ds.Status.NumberAvailable = 2
 	if done, msg, _ := kuberunner.DaemonSetStatus(ds); !done {
 		t.Errorf("daemonset: %v %q", done, msg)
-	}
-}
-
-func TestValidate(t *testing.T) {
-	for _, c := range []struct {
-		s    kuberunner.Settings
-		want string
-	}{
-		{kuberunner.Settings{}, "targets or manifests is required"},
-		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "web", Containers: map[string]string{"web": "x"}}}}, "want kind/name"},
-		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "job/web", Containers: map[string]string{"web": "x"}}}}, "kind must be deployment, statefulset or daemonset"},
-		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web"}}}, "containers is required"},
-		{kuberunner.Settings{Targets: []kuberunner.Target{{Workload: "deployment/web", Containers: map[string]string{"web": "x:{sah}"}}}}, "unknown placeholder {sah}"},
-		{kuberunner.Settings{Manifests: "/nonexistent"}, "not a directory"},
-	} {
-		err := c.s.Validate()
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: got %v, want %q", c.s, err, c.want)
-		}
-	}
-	for _, w := range []string{"Deployment/web", "deploy/web", "sts/db", "daemonsets/agent"} {
-		ok := kuberunner.Settings{Targets: []kuberunner.Target{{Workload: w, Containers: map[string]string{"web": "registry/web:{sha}"}}}}
-		if err := ok.Validate(); err != nil {
-			t.Error(err)
-		}
 	}
 }

@@ -1,11 +1,14 @@
-// Package kubernetes runs deploys on Kubernetes with client-go: it sets
+// Package kube is the kubernetes runner itself, with client-go: it sets
 // container images from templates on Deployments, StatefulSets and
 // DaemonSets, or applies a directory of manifests server-side, follows
 // each rollout with a watch until it completes (the rules of `kubectl
 // rollout status`), streams the Warning events of the workload's pods into
 // the log, and on a progress deadline, a timeout or a cancel restores the
 // pod template of every workload it changed and waits for that.
-package kubernetes
+//
+// It runs in deployq-kubernetes, never in the deployq server: see
+// runners/kubernetes, whose Settings it takes.
+package kube
 
 import (
 	"context"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -31,11 +35,11 @@ import (
 // Runner is the kubernetes runner.
 type Runner struct {
 	mu      sync.Mutex
-	clients map[*Settings]*clients
+	clients map[*kuberunner.Settings]*clients
 }
 
 // New returns a kubernetes runner.
-func New() *Runner { return &Runner{clients: map[*Settings]*clients{}} }
+func New() *Runner { return &Runner{clients: map[*kuberunner.Settings]*clients{}} }
 
 type clients struct {
 	typed  kubernetes.Interface
@@ -45,7 +49,7 @@ type clients struct {
 }
 
 // client connects once per environment.
-func (r *Runner) client(st *Settings) (*clients, error) {
+func (r *Runner) client(st *kuberunner.Settings) (*clients, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.clients[st]; ok {
@@ -91,6 +95,14 @@ func (r *Runner) client(st *Settings) (*clients, error) {
 	return c, nil
 }
 
+// kinds are the resources of the workloads whose rollouts are followed,
+// by kuberunner.ParseWorkload's kind.
+var kinds = map[string]schema.GroupVersionResource{
+	"deployment":  {Group: "apps", Version: "v1", Resource: "deployments"},
+	"statefulset": {Group: "apps", Version: "v1", Resource: "statefulsets"},
+	"daemonset":   {Group: "apps", Version: "v1", Resource: "daemonsets"},
+}
+
 // Annotations deployq sets on what it changes.
 const (
 	AnnotationDeploy = "deployq.dev/deploy-id"
@@ -121,8 +133,8 @@ func (w workload) String() string { return w.kind + "/" + w.name }
 // and manifests. A rollout that failed or timed out ran and failed (and is
 // undone); a kubeconfig that cannot be loaded could not run.
 func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
-	st, ok := job.Settings.(*Settings)
-	if !ok {
+	st, ok := job.Settings.(*kuberunner.Settings)
+	if !ok || st == nil {
 		return queue.Result{}, fmt.Errorf("kubernetes runner: settings are %T", job.Settings)
 	}
 	c, err := r.client(st)
@@ -138,7 +150,7 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 // deploy is one run.
 type deploy struct {
 	c       *clients
-	st      *Settings
+	st      *kuberunner.Settings
 	job     queue.Job
 	out     queue.Output
 	log     io.Writer

@@ -1,4 +1,4 @@
-package kubernetes
+package kube
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deployq/deployq/runners"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,8 +14,8 @@ import (
 )
 
 // setImages updates one target's container images and follows its rollout.
-func (d *deploy) setImages(ctx context.Context, t Target) error {
-	kind, name, _ := parseWorkload(t.Workload)
+func (d *deploy) setImages(ctx context.Context, t kuberunner.Target) error {
+	kind, name, _ := kuberunner.ParseWorkload(t.Workload)
 	w := workload{gvr: kinds[kind], kind: kind, name: name, ns: d.c.ns}
 	images := map[string]string{}
 	for cname, tmpl := range t.Containers {

@@ -1,4 +1,4 @@
-package kubernetes
+package kube
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/deployq/deployq/queue"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,8 +14,8 @@ import (
 
 // Live reads the images the environment's workloads run now.
 func (r *Runner) Live(ctx context.Context, app *queue.App, env *queue.Environment) (string, error) {
-	st, ok := env.Settings.(*Settings)
-	if !ok {
+	st, ok := env.Settings.(*kuberunner.Settings)
+	if !ok || st == nil {
 		return "", nil
 	}
 	c, err := r.client(st)
@@ -23,7 +24,7 @@ func (r *Runner) Live(ctx context.Context, app *queue.App, env *queue.Environmen
 	}
 	var ws []workload
 	for _, t := range st.Targets {
-		kind, name, _ := parseWorkload(t.Workload)
+		kind, name, _ := kuberunner.ParseWorkload(t.Workload)
 		ws = append(ws, workload{gvr: kinds[kind], kind: kind, name: name, ns: c.ns})
 	}
 	if st.Manifests != "" {
