@@ -135,8 +135,10 @@ type stderrLog struct {
 	tail    []string
 }
 
-// tailLines is how many of the last lines stderrLog keeps.
-const tailLines = 5
+const (
+	tailLines     = 5        // how many of the last lines stderrLog keeps
+	maxStderrLine = 64 << 10 // the longest line of stderr kept
+)
 
 func (s *stderrLog) Write(p []byte) (int, error) {
 	s.mu.Lock()
@@ -154,6 +156,9 @@ func (s *stderrLog) Write(p []byte) (int, error) {
 		if len(s.tail) > tailLines {
 			s.tail = s.tail[1:]
 		}
+	}
+	if len(s.partial) > maxStderrLine { // a line without end is cut, never held whole
+		s.partial = s.partial[:maxStderrLine]
 	}
 	return len(p), nil
 }
