@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -155,4 +156,28 @@ func readString(b []byte) (string, []byte, bool) {
 		return "", nil, false
 	}
 	return string(b[k : k+int(n)]), b[k+int(n):], true
+}
+
+// chunkPart is a chunk as read from its row: its data, or where its lines
+// are in a pack.
+type chunkPart struct {
+	data     []byte
+	pack     sql.NullInt64
+	off, len int
+}
+
+// lines decodes the part's lines; a packed part's pack is read with
+// packBody (the whole pack, uncompressed).
+func (p chunkPart) lines(id int64, packBody func(pack int64) ([]byte, error)) ([]queue.LogLine, error) {
+	if !p.pack.Valid {
+		return decodeChunk(id, p.data)
+	}
+	body, err := packBody(p.pack.Int64)
+	if err != nil {
+		return nil, err
+	}
+	if p.off < 0 || p.len < 0 || p.off+p.len > len(body) {
+		return nil, errBadChunk
+	}
+	return decodeBody(id, body[p.off:p.off+p.len])
 }

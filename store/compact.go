@@ -45,11 +45,7 @@ func compactPack(ctx context.Context, tx *sql.Tx, pack int64) error {
 
 // unpack stores each chunk of a pack alone again, compressed.
 func unpack(ctx context.Context, tx *sql.Tx, pack int64) error {
-	var data []byte
-	if err := tx.QueryRowContext(ctx, `SELECT data FROM log_packs WHERE id = ?`, pack).Scan(&data); err != nil {
-		return err
-	}
-	body, err := chunkBody(data)
+	body, err := packText(ctx, tx, pack)
 	if err != nil {
 		return err
 	}
@@ -83,4 +79,13 @@ func unpack(ctx context.Context, tx *sql.Tx, pack int64) error {
 		}
 	}
 	return nil
+}
+
+// packText reads a pack's text, uncompressed, in a transaction.
+func packText(ctx context.Context, tx *sql.Tx, pack int64) ([]byte, error) {
+	var data []byte
+	if err := tx.QueryRowContext(ctx, `SELECT data FROM log_packs WHERE id = ?`, pack).Scan(&data); err != nil {
+		return nil, err
+	}
+	return chunkBody(data)
 }

@@ -115,15 +115,10 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 	if err != nil {
 		return nil, err
 	}
-	type part struct {
-		data     []byte
-		pack     sql.NullInt64
-		off, len int
-	}
-	var parts []part
+	var parts []chunkPart
 	got := 0
 	for rows.Next() && got < limit {
-		var p part
+		var p chunkPart
 		var lines int
 		if err := rows.Scan(&p.data, &p.pack, &p.off, &p.len, &lines); err != nil {
 			rows.Close()
@@ -137,17 +132,10 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 	}
 	var out []queue.LogLine
 	last := after
+	pack := func(pk int64) ([]byte, error) { return s.packed(ctx, pk) }
 	for _, p := range parts {
-		var lines []queue.LogLine
-		if p.pack.Valid {
-			body, err := s.packed(ctx, p.pack.Int64, p.off, p.len)
-			if err == nil {
-				lines, err = decodeBody(id, body)
-			}
-			if err != nil {
-				return nil, err
-			}
-		} else if lines, err = decodeChunk(id, p.data); err != nil {
+		lines, err := p.lines(id, pack)
+		if err != nil {
 			return nil, err
 		}
 		for _, l := range lines {

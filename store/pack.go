@@ -144,8 +144,8 @@ func (s *Store) Settle(ctx context.Context) error {
 	return s.giveBack(ctx, 0)
 }
 
-// packed returns the lines of a packed chunk: its part of the pack.
-func (s *Store) packed(ctx context.Context, pack int64, off, n int) ([]byte, error) {
+// packed returns a pack's text, uncompressed, from the few read lately.
+func (s *Store) packed(ctx context.Context, pack int64) ([]byte, error) {
 	p := s.packs
 	p.mu.Lock()
 	body, ok := p.cache[pack]
@@ -171,10 +171,7 @@ func (s *Store) packed(ctx context.Context, pack int64, off, n int) ([]byte, err
 		}
 		p.mu.Unlock()
 	}
-	if off < 0 || n < 0 || off+n > len(body) {
-		return nil, errBadChunk
-	}
-	return body[off : off+n], nil
+	return body, nil
 }
 
 // giveBack returns up to n free pages of the file (0: all of them) to the

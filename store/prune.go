@@ -183,15 +183,9 @@ func lastLines(ctx context.Context, tx *sql.Tx, id int64, n int) ([]queue.LogLin
 	if err != nil {
 		return nil, err
 	}
-	type part struct {
-		data     []byte
-		pack     sql.NullInt64
-		off, len int
-	}
-	var parts []part
-	var got []queue.LogLine
+	var parts []chunkPart
 	for rows.Next() {
-		var p part
+		var p chunkPart
 		if err := rows.Scan(&p.data, &p.pack, &p.off, &p.len); err != nil {
 			rows.Close()
 			return nil, err
@@ -201,24 +195,10 @@ func lastLines(ctx context.Context, tx *sql.Tx, id int64, n int) ([]queue.LogLin
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
+	pack := func(pk int64) ([]byte, error) { return packText(ctx, tx, pk) } // what the transaction sees
+	var got []queue.LogLine
 	for _, p := range parts {
-		var lines []queue.LogLine
-		var err error
-		if p.pack.Valid {
-			var data []byte
-			if err = tx.QueryRowContext(ctx, `SELECT data FROM log_packs WHERE id = ?`, p.pack.Int64).Scan(&data); err != nil {
-				return nil, err
-			}
-			var body []byte
-			if body, err = chunkBody(data); err == nil {
-				if p.off < 0 || p.off+p.len > len(body) {
-					return nil, errBadChunk
-				}
-				lines, err = decodeBody(id, body[p.off:p.off+p.len])
-			}
-		} else {
-			lines, err = decodeChunk(id, p.data)
-		}
+		lines, err := p.lines(id, pack)
 		if err != nil {
 			return nil, err
 		}
