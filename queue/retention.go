@@ -26,8 +26,14 @@ type retention struct {
 }
 
 // run prunes a while after the start, then every so often, until the
-// Service stops.
+// Service stops; if no environment keeps its logs for a while only, it
+// has nothing to do.
 func (r *retention) run() {
+	any := false
+	r.cat.each(func(_ *App, e *Environment) { any = any || e.LogRetention > 0 })
+	if !any {
+		return
+	}
 	wait := r.first
 	for sleep(r.life, r.clock, wait) == nil {
 		r.pass(r.life)
