@@ -36,18 +36,24 @@ func appendLines(ctx context.Context, tx *sql.Tx, lines []queue.LogLine) error {
 // appendDeploy stores lines of deploy id. They wait in small plain
 // chunks until the deploy's waiting lines hold sealBytes of text; then
 // they are sealed together into compressed chunks. When the deploy is
-// done writing (end), what waits is sealed now.
+// done writing (end), what waits is sealed now: compressed, or if it is
+// short, as it is, for the packer.
 func appendDeploy(ctx context.Context, tx *sql.Tx, id int64, lines []queue.LogLine, end bool) error {
 	var waiting int
 	err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(raw), 0) FROM log_chunks WHERE deploy_id = ? AND sealed = 0`, id).Scan(&waiting)
 	if err != nil {
 		return err
 	}
-	if waiting+textBytes(lines) < sealBytes && !end {
-		if len(lines) == 0 {
-			return nil
+	if small := waiting+textBytes(lines) < packBelow; !end && waiting+textBytes(lines) < sealBytes || end && small {
+		if len(lines) > 0 {
+			if err := insertChunk(ctx, tx, lines, false); err != nil {
+				return err
+			}
 		}
-		return insertChunk(ctx, tx, lines, false)
+		if end { // a short log: the packer compresses it with others
+			_, err = tx.ExecContext(ctx, `UPDATE log_chunks SET sealed = 1 WHERE deploy_id = ? AND sealed = 0`, id)
+		}
+		return err
 	}
 	all, err := waitingLines(ctx, tx, id)
 	if err != nil {

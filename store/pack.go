@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The short logs of ended deploys are packed together, some 256 kB of text
@@ -39,17 +40,29 @@ func (p *packer) poke() {
 	}
 }
 
+// packRest is how long the packer rests after a round: a busy hour's
+// ends are looked at a few at a time, not one by one.
+const packRest = 5 * time.Second
+
 // run packs while there is a pack's worth of short logs, each time it is
-// woken, until stop.
+// woken (at most once every packRest), until stop.
 func (s *Store) runPacker() {
 	p := s.packs
 	defer p.wg.Done()
+	rest := time.NewTimer(0)
+	defer rest.Stop()
 	for {
+		select {
+		case <-p.stop:
+			return
+		case <-rest.C:
+		}
 		select {
 		case <-p.stop:
 			return
 		case <-p.wake:
 		}
+		rest.Reset(packRest)
 		for {
 			made, err := s.packOnce(context.Background())
 			if err != nil || !made {
@@ -67,6 +80,11 @@ func (s *Store) runPacker() {
 // packOnce packs the oldest short sealed chunks into one pack, if they
 // hold packBytes of text; it reports whether it made one.
 func (s *Store) packOnce(ctx context.Context) (bool, error) {
+	var waiting int
+	if err := s.r.QueryRowContext(ctx, `SELECT coalesce(sum(raw), 0) FROM (SELECT raw FROM log_chunks INDEXED BY log_chunks_packable
+		WHERE sealed = 1 AND pack IS NULL AND raw < 32768 ORDER BY id LIMIT 5000)`).Scan(&waiting); err != nil || waiting < packBytes {
+		return false, err // not a pack's worth yet: nothing is written
+	}
 	made := false
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, deploy_id, first_seq, last_seq, lines, raw, data FROM log_chunks

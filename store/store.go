@@ -42,7 +42,7 @@ var _ queue.Store = (*Store)(nil)
 
 // Open opens (creating) the database at file and applies migrations.
 func Open(ctx context.Context, file string) (*Store, error) {
-	dsn := "file:" + file + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on"
+	dsn := "file:" + file + "?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000&_foreign_keys=on&_stmt_cache_size=64"
 	w, err := sql.Open("sqlite3", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -176,8 +176,11 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
-		{s.r, &s.lastLogSeq, `SELECT coalesce(max(last_seq), 0) FROM log_chunks WHERE deploy_id = ?`},
-		{s.r, &s.logChunks, `SELECT data, pack, pack_off, pack_len, lines FROM log_chunks WHERE deploy_id = ? AND last_seq > ? ORDER BY first_seq`},
+		{s.r, &s.lastLogSeq, `SELECT coalesce((SELECT last_seq FROM log_chunks WHERE deploy_id = ? ORDER BY first_seq DESC LIMIT 1), 0)`},
+		// from the chunk that holds line after+1 (the last that starts at or before it) on
+		{s.r, &s.logChunks, `SELECT data, pack, pack_off, pack_len, lines FROM log_chunks WHERE deploy_id = ?1
+			AND first_seq >= coalesce((SELECT max(first_seq) FROM log_chunks WHERE deploy_id = ?1 AND first_seq <= ?2 + 1), 0)
+			AND last_seq > ?2 ORDER BY first_seq`},
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
 			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances,

@@ -11,6 +11,7 @@ CREATE TABLE log_chunks (
 	sealed    INTEGER NOT NULL DEFAULT 0,
 	data      BLOB NOT NULL
 );
+-- A deploy's chunks do not overlap: (deploy_id, first_seq) finds the one
+-- that holds a line, and the last one.
 CREATE UNIQUE INDEX log_chunks_first ON log_chunks (deploy_id, first_seq);
-CREATE INDEX log_chunks_last ON log_chunks (deploy_id, last_seq);
 CREATE INDEX log_chunks_open ON log_chunks (deploy_id, raw) WHERE sealed = 0;
