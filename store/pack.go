@@ -1,12 +1,16 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/deployq/deployq/queue"
 )
 
 // The short logs of ended deploys are packed together, some 256 kB of text
@@ -93,32 +97,61 @@ func (s *Store) packOnce(ctx context.Context) (bool, error) {
 			return err
 		}
 		type member struct {
-			id                              int64
 			deploy, first, last, lines, raw int64
-			off, len                        int
+			body                            []byte
 		}
 		var members []member
-		var body []byte
+		var ids []int64
 		raw := 0
 		for rows.Next() && raw < packBytes {
+			var id int64
 			var m member
 			var data []byte
-			if err := rows.Scan(&m.id, &m.deploy, &m.first, &m.last, &m.lines, &m.raw, &data); err != nil {
+			if err := rows.Scan(&id, &m.deploy, &m.first, &m.last, &m.lines, &m.raw, &data); err != nil {
 				rows.Close()
 				return err
 			}
-			b, err := chunkBody(data)
-			if err != nil {
+			if m.body, err = chunkBody(data); err != nil {
 				rows.Close()
 				return err
 			}
-			m.off, m.len = len(body), len(b)
+			ids = append(ids, id)
 			members = append(members, m)
-			body = append(body, b...)
 			raw += int(m.raw)
 		}
 		if err := rows.Close(); err != nil || raw < packBytes {
 			return err // not a pack's worth yet
+		}
+		// A deploy's chunks in the pack become one: a row and an index
+		// entry a log, not one for each few lines the runner wrote.
+		slices.SortStableFunc(members, func(a, b member) int { return cmp.Or(cmp.Compare(a.deploy, b.deploy), cmp.Compare(a.first, b.first)) })
+		var merged []member
+		for i := 0; i < len(members); {
+			m, j := members[i], i+1
+			for j < len(members) && members[j].deploy == m.deploy && members[j].first == members[j-1].last+1 {
+				j++
+			}
+			if j > i+1 {
+				var lines []queue.LogLine
+				m.lines, m.raw = 0, 0
+				for _, part := range members[i:j] {
+					l, err := decodeBody(m.deploy, part.body)
+					if err != nil {
+						return err
+					}
+					lines = append(lines, l...)
+					m.lines, m.raw = m.lines+part.lines, m.raw+part.raw
+				}
+				m.last, m.body = members[j-1].last, encodeChunk(lines, false)[1:]
+			}
+			merged = append(merged, m)
+			i = j
+		}
+		var body []byte
+		offs := make([]int, len(merged))
+		for i, m := range merged {
+			offs[i] = len(body)
+			body = append(body, m.body...)
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO log_packs (body, data) VALUES (?, ?)`, len(body), compress(body))
 		if err != nil {
@@ -131,12 +164,14 @@ func (s *Store) packOnce(ctx context.Context) (bool, error) {
 		// Each chunk's row is made anew, without its data: rows deleted
 		// free the pages their data filled, which an update would leave
 		// mostly empty.
-		for _, m := range members {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE id = ?`, m.id); err != nil {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM log_chunks WHERE id = ?`, id); err != nil {
 				return err
 			}
+		}
+		for i, m := range merged {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO log_chunks (deploy_id, first_seq, last_seq, lines, raw, sealed, data, pack, pack_off, pack_len)
-				VALUES (?, ?, ?, ?, ?, 1, x'', ?, ?, ?)`, m.deploy, m.first, m.last, m.lines, m.raw, pack, m.off, m.len); err != nil {
+				VALUES (?, ?, ?, ?, ?, 1, x'', ?, ?, ?)`, m.deploy, m.first, m.last, m.lines, m.raw, pack, offs[i], len(m.body)); err != nil {
 				return err
 			}
 		}
