@@ -47,9 +47,10 @@ deps:
 
 # What the tests need besides: sshd (the SSH runner's test fleet), chromium
 # (the dashboard's tests), zsh and fish (the completion scripts' tests),
-# systemd-analyze (the systemd unit's tests).
+# systemd-analyze (the systemd unit's tests), PostgreSQL (the postgres
+# store's tests start private servers of their own; none is left running).
 test-deps: deps
-	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish systemd-analyze:systemd)
+	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish systemd-analyze:systemd pg_ctlcluster:postgresql)
 
 # The Kubernetes control plane, etcd and kwok the kubernetes runner's
 # tests run against, built from the Go module proxy into ~/.cache (several
@@ -58,11 +59,11 @@ kube-tools:
 	$(GO) run ./internal/kubetest/build
 
 # DEPLOYQ_*_REQUIRED: the kubernetes, browser, full-disk (a real tmpfs,
-# mounted as root), shell completion and systemd unit tests fail, never
-# skip, without their real parts.
+# mounted as root), shell completion, systemd unit and PostgreSQL tests
+# fail, never skip, without their real parts.
 test: test-deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 DEPLOYQ_SYSTEMD_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 DEPLOYQ_SYSTEMD_REQUIRED=1 DEPLOYQ_PG_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 # The container image from the Dockerfile, stamped like make build. Needs a

@@ -14,6 +14,7 @@ import (
 type Config struct {
 	File    string
 	Server  Server
+	Store   Store
 	Slack   *Slack  // nil without a slack section
 	GitHub  *GitHub // nil without a github section
 	Apps    []*queue.App
@@ -51,6 +52,23 @@ type Server struct {
 	MaxFollowers          int `yaml:"max_followers"`
 	MaxFollowersPerDeploy int `yaml:"max_followers_per_deploy"`
 }
+
+// Store says where deployq keeps its records: SQLite in the data
+// directory (the default: one server), or a PostgreSQL database.
+type Store struct {
+	// Driver is sqlite (default) or postgres.
+	Driver string `yaml:"driver"`
+	// DSN is PostgreSQL's connection string (a postgres:// URL or
+	// key=value pairs), usually "${DEPLOYQ_DSN}" so the password stays in
+	// the environment.
+	DSN string `yaml:"dsn"`
+}
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
 
 // GitHubOAuth is a GitHub OAuth app for the dashboard's sign-in; its
 // callback URL is base_url + /ui/auth/github/callback.
@@ -141,6 +159,7 @@ type Kinds map[string]func() any
 
 type fileConfig struct {
 	Server       Server         `yaml:"server"`
+	Store        Store          `yaml:"store"`
 	Slack        *Slack         `yaml:"slack"`
 	GitHub       *GitHub        `yaml:"github"`
 	Apps         []appConfig    `yaml:"apps"`

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,14 @@ func TestParseOK(t *testing.T) {
 	}
 	if got := c.Apps[1].Env("qa").Settings.(*shell.Settings).Command; got != "echo ${HOME} $$ $HOME" {
 		t.Fatalf("$$ escape: %q", got)
+	}
+	if c.Store.Driver != config.DriverSQLite || c.Store.DSN != "" {
+		t.Fatalf("default store %+v", c.Store)
+	}
+	t.Setenv("DEPLOYQ_TEST_DSN", "postgres://deployq:pw@db.internal/deployq")
+	pg, err := config.Parse("deployq.yaml", []byte("store: {driver: postgres, dsn: \"${DEPLOYQ_TEST_DSN}\"}\n"), kinds)
+	if err != nil || pg.Store.DSN != "postgres://deployq:pw@db.internal/deployq" || !slices.Contains(pg.Secrets, pg.Store.DSN) {
+		t.Fatalf("postgres store: %v %+v", err, pg)
 	}
 	kept, err := config.Parse("deployq.yaml", []byte("retention: {logs: 90d}\napps:\n  - name: web\n    environments:\n"+
 		"      - {name: staging, runner: shell, shell: {command: x}}\n      - {name: production, runner: shell, shell: {command: x}, retention: {logs: forever}}\n"+
@@ -166,6 +175,10 @@ func TestParseErrors(t *testing.T) {
 			`deployq.yaml:6: server.github_oauth.allow.teams[0]: want org/team-slug, got "justice-league"`},
 		{"ErrOAuthBadLogin", "server:\n  github_oauth:\n    client_id: Iv1.abc\n    client_secret: s3cret\n    allow:\n      logins: [octocat, \"github:octocat\"]\n",
 			`deployq.yaml:6: server.github_oauth.allow.logins[1]: not a GitHub name: "github:octocat"`},
+		{"ErrStoreDriver", "store: {driver: mysql}\n", `deployq.yaml:1: store.driver: want sqlite or postgres, got "mysql"`},
+		{"ErrStoreNoDSN", "store:\n  driver: postgres\n", `deployq.yaml:2: store.dsn: PostgreSQL needs a connection string, such as "${DEPLOYQ_DSN}" (postgres://user@host/db)`},
+		{"ErrStoreDSNScheme", "store:\n  driver: postgres\n  dsn: mysql://u:secret@h/db\n", `deployq.yaml:3: store.dsn: want a postgres:// URL or key=value pairs`},
+		{"ErrStoreSQLiteDSN", "store:\n  dsn: postgres://h/db\n", `deployq.yaml:2: store.dsn: SQLite lives in server.data_dir: a dsn is for driver: postgres`},
 		{"ErrNegativeFollowers", "server:\n  max_followers_per_deploy: -5\n", `deployq.yaml:2: server.max_followers_per_deploy: cannot be negative (0: the default)`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),
 			`deployq.yaml:6: apps[web].environments[staging].shell: command: unknown placeholder {branch}`},

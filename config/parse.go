@@ -45,11 +45,12 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 		d.expand(&root, "")
 		d.decode(&root, reflect.ValueOf(&fc).Elem(), "")
 	}
-	c := &Config{File: name, Server: fc.Server, Slack: fc.Slack, GitHub: fc.GitHub, Admins: fc.Admins}
+	c := &Config{File: name, Server: fc.Server, Store: fc.Store, Slack: fc.Slack, GitHub: fc.GitHub, Admins: fc.Admins}
 	c.Freeze = d.freezeWindows(fc.Freeze, find(&root, "freeze"), "freeze")
 	c.People = d.people(&root, fc.People)
 	d.validateGitHub(&root, c.GitHub)
 	d.validateServer(&root, &c.Server)
+	d.validateStore(&root, &c.Store)
 	d.validateSlack(&root, c.Slack)
 	if fc.Retention != nil {
 		d.logsKept = d.retention(fc.Retention, find(&root, "retention"), "retention")

@@ -284,3 +284,26 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// validateStore checks the store section: a known driver, and a DSN
+// exactly when PostgreSQL is chosen.
+func (d *decoder) validateStore(root *yaml.Node, s *Store) {
+	at := func(key string) *yaml.Node { return closest(root, "store", key) }
+	if s.Driver == "" {
+		s.Driver = DriverSQLite
+	}
+	switch s.Driver {
+	case DriverSQLite:
+		if s.DSN != "" {
+			d.fail(at("dsn"), "store.dsn", "SQLite lives in server.data_dir: a dsn is for driver: postgres")
+		}
+	case DriverPostgres:
+		if strings.TrimSpace(s.DSN) == "" {
+			d.fail(at("dsn"), "store.dsn", `PostgreSQL needs a connection string, such as "${DEPLOYQ_DSN}" (postgres://user@host/db)`)
+		} else if u, err := url.Parse(s.DSN); strings.Contains(s.DSN, "://") && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {
+			d.fail(at("dsn"), "store.dsn", "want a postgres:// URL or key=value pairs")
+		}
+	default:
+		d.fail(at("driver"), "store.driver", "want sqlite or postgres, got %q", s.Driver)
+	}
+}

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"slices"
+	"strings"
 
 	"github.com/deployq/deployq/queue"
 )
@@ -55,7 +58,7 @@ func (s *Store) AddApproval(ctx context.Context, a *queue.Approval) error {
 
 // Approvals implements queue.Store.
 func (s *Store) Approvals(ctx context.Context, deployID int64) ([]*queue.Approval, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT deploy_id, user, approve, reason, at FROM approvals WHERE deploy_id = ? ORDER BY at, user`, deployID)
+	rows, err := s.r.QueryContext(ctx, `SELECT deploy_id, user, approve, reason, at FROM approvals WHERE deploy_id = ?`, deployID)
 	if err != nil {
 		return nil, err
 	}
@@ -70,5 +73,8 @@ func (s *Store) Approvals(ctx context.Context, deployID int64) ([]*queue.Approva
 		a.At = parseTime(at)
 		out = append(out, &a)
 	}
+	// in time order, compared as times: the text of two within a second
+	// does not sort as they do
+	slices.SortFunc(out, func(a, b *queue.Approval) int { return cmp.Or(a.At.Compare(b.At), strings.Compare(a.User, b.User)) })
 	return out, rows.Err()
 }

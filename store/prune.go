@@ -27,10 +27,11 @@ func (s *Store) PruneLogs(ctx context.Context, p queue.Prune) (queue.PruneReport
 	var touched []int64 // the packs that pruned logs were in
 	for {
 		var ids []int64
-		if ids, err = s.prunable(ctx, p, after); err != nil || len(ids) == 0 {
+		var last int64
+		if ids, last, err = s.prunable(ctx, p, after); err != nil || last == 0 {
 			break
 		}
-		after = ids[len(ids)-1]
+		after = last
 		if err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			for _, id := range ids {
 				lines, bytes, packs, err := pruneLog(ctx, tx, id, p)
@@ -87,12 +88,16 @@ func (s *Store) pages(ctx context.Context) (int64, error) {
 }
 
 // prunable returns the next deploys, after id `after`, whose logs may be
-// pruned: ended before p.Before, not pruned yet.
-func (s *Store) prunable(ctx context.Context, p queue.Prune, after int64) ([]int64, error) {
-	q := `SELECT id FROM deploys d WHERE id > ? AND state IN ('succeeded', 'failed', 'canceled', 'interrupted', 'superseded')
-		AND finished_at IS NOT NULL AND finished_at < ?
+// pruned (ended before p.Before, not pruned yet), and the last id it
+// looked at (0: none is left).
+func (s *Store) prunable(ctx context.Context, p queue.Prune, after int64) (ids []int64, last int64, err error) {
+	q := `SELECT id, finished_at FROM deploys d WHERE id > ? AND state IN ('succeeded', 'failed', 'canceled', 'interrupted', 'superseded')
+		AND finished_at IS NOT NULL AND substr(finished_at, 1, 19) <= ?
 		AND NOT EXISTS (SELECT 1 FROM deploy_meta m WHERE m.deploy_id = d.id AND m.key = ?)`
-	args := []any{after, fmtTime(p.Before), metaPruned}
+	// The first 19 characters (to the second) are fixed-width: the text
+	// finds every deploy that ended in Before's second or earlier, and
+	// the time itself says which ended before it.
+	args := []any{after, fmtTime(p.Before)[:19], metaPruned}
 	if p.App != "" {
 		q += ` AND app = ?`
 		args = append(args, p.App)
@@ -103,18 +108,19 @@ func (s *Store) prunable(ctx context.Context, p queue.Prune, after int64) ([]int
 	}
 	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id LIMIT ?`, append(args, pruneBatch)...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rows.Close()
-	var ids []int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
+		var at sql.NullString
+		if err := rows.Scan(&last, &at); err != nil {
+			return nil, 0, err
 		}
-		ids = append(ids, id)
+		if parseTime(at).Before(p.Before) {
+			ids = append(ids, last)
+		}
 	}
-	return ids, rows.Err()
+	return ids, last, rows.Err()
 }
 
 // pruneLog replaces the log of deploy id by its last p.Keep lines, after
@@ -142,11 +148,13 @@ func pruneLog(ctx context.Context, tx *sql.Tx, id int64, p queue.Prune) (int64, 
 		keptBytes += int64(len(l.Text))
 	}
 	removed := total - int64(len(kept))
-	first := int64(1)
+	var seq int64 // the notice comes just before the lines kept, or is the last line
 	if len(kept) > 0 {
-		first = kept[0].Seq
+		seq = kept[0].Seq - 1
+	} else if err := tx.QueryRowContext(ctx, `SELECT max(last_seq) FROM log_chunks WHERE deploy_id = ?`, id).Scan(&seq); err != nil {
+		return 0, 0, nil, err
 	}
-	notice := queue.LogLine{DeployID: id, Seq: first - 1, Time: p.Now.UTC(), Stream: queue.StreamSystem,
+	notice := queue.LogLine{DeployID: id, Seq: seq, Time: p.Now.UTC(), Stream: queue.StreamSystem,
 		Text: fmt.Sprintf("log pruned on %s: %d earlier lines (%s) removed; the last %d are kept",
 			p.Now.UTC().Format("2006-01-02"), removed, queue.Size(raw-keptBytes), len(kept))}
 	var packs []int64

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/deployq/deployq/internal/gittest"
+	"github.com/deployq/deployq/internal/pgtest"
 	"github.com/deployq/deployq/internal/proctest"
 	"github.com/deployq/deployq/internal/queuetest"
 )
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building deployq:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Run(m) // the PostgreSQL of the tests that use one is stopped
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

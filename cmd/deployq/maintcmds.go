@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -93,6 +94,9 @@ func (x *call) dataFile(what string) (db, file string, err error) {
 		cfg, err := readSetup(p.get("config"))
 		if err != nil {
 			return "", "", err
+		}
+		if cfg.Store.Driver == "postgres" {
+			return "", "", errors.New("the store is PostgreSQL (store.driver: postgres): back it up and restore it with pg_dump and pg_restore, as the README says")
 		}
 		dir = cmp.Or(cfg.Server.DataDir, "./data")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/store"
+	"github.com/deployq/deployq/store/postgres"
 )
 
 // Main is the deployq server: its configuration, the store, the queue,
@@ -48,8 +49,11 @@ type Main struct {
 	Demo bool
 	// URL is the server's base URL.
 	URL string
-	// Store is the SQLite database in the data directory.
-	Store *store.Store
+	// Store is where deploys are kept: the SQLite database in the data
+	// directory, or PostgreSQL (store.driver: postgres).
+	Store queue.Store
+	// closeStore closes it.
+	closeStore func() error
 	// Service is the queue.
 	Service *queue.Service
 	// HTTPServer serves the API, the dashboard and the webhooks.
@@ -183,8 +187,8 @@ func (m *Main) close() error {
 	m.stopHTTP()
 	m.stopGitHubAdapters()
 	var err error
-	if m.Store != nil {
-		err = m.Store.Close()
+	if m.closeStore != nil {
+		err = m.closeStore()
 	}
 	if m.unlockDataDir != nil {
 		m.unlockDataDir()
@@ -217,8 +221,8 @@ func (m *Main) configure(ctx context.Context) error {
 	return nil
 }
 
-// openDataDir creates and locks the data directory and opens the store
-// in it.
+// openDataDir creates and locks the data directory and opens the store:
+// SQLite in it, or PostgreSQL.
 func (m *Main) openDataDir(ctx context.Context) error {
 	dir := m.Config.Server.DataDir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -229,14 +233,24 @@ func (m *Main) openDataDir(ctx context.Context) error {
 		return err
 	}
 	m.unlockDataDir = unlock
-	if m.Store, err = store.Open(ctx, filepath.Join(dir, "deployq.db")); err != nil {
+	if m.Config.Store.Driver == config.DriverPostgres {
+		pg, err := postgres.Open(ctx, m.Config.Store.DSN)
+		if err != nil {
+			return err
+		}
+		m.Store, m.closeStore = pg, pg.Close
+		return nil
+	}
+	st, err := store.Open(ctx, filepath.Join(dir, "deployq.db"))
+	if err != nil {
 		return err
 	}
-	go func(st *store.Store) { // the whole file is read: beside the start, not before it
+	m.Store, m.closeStore = st, st.Close
+	go func() { // the whole file is read: beside the start, not before it
 		if err := <-st.Checked(); err != nil {
 			m.Logger.Error("THE DATABASE IS DAMAGED: deploys are refused until it is restored", "err", err)
 		}
-	}(m.Store)
+	}()
 	return nil
 }
 

@@ -68,6 +68,9 @@ type setupConfig struct {
 		DataDir string `yaml:"data_dir"`
 		BaseURL string `yaml:"base_url"`
 	} `yaml:"server"`
+	Store struct {
+		Driver string `yaml:"driver"`
+	} `yaml:"store"`
 	Slack struct {
 		Mode string `yaml:"mode"`
 	} `yaml:"slack"`

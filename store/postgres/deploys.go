@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+const deployCols = `id, number, app, env, ref, sha, previous_sha, state, user_name, source, force,
+	created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
+	github_deployment_id, chat_thread, error, op, instances,
+	wait_rule, wait_reason, wait_until, wait_until_ns`
+
+func scanDeploy(row scanner) (*queue.Deploy, error) {
+	var d queue.Deploy
+	var created time.Time
+	var started, finished, waitUntil pgtype.Timestamptz
+	var createdNs, startedNs, finishedNs, waitNs int16
+	var state, source, waitRule, waitReason string
+	err := row.Scan(&d.ID, &d.Number, &d.App, &d.Env, &d.Ref, &d.SHA, &d.PreviousSHA, &state, &d.User, &source, &d.Force,
+		&created, &createdNs, &started, &startedNs, &finished, &finishedNs,
+		&d.GitHubDeploymentID, &d.ChatThread, &d.Error, &d.Op, &d.Instances,
+		&waitRule, &waitReason, &waitUntil, &waitNs)
+	if err != nil {
+		return nil, err
+	}
+	d.State, d.Source = queue.State(state), queue.Source(source)
+	d.CreatedAt = unstamp(created, createdNs)
+	d.StartedAt, d.FinishedAt = unstampNull(started, startedNs), unstampNull(finished, finishedNs)
+	if waitRule != "" {
+		d.Waiting = &queue.Waiting{Rule: waitRule, Reason: waitReason, Until: unstampNull(waitUntil, waitNs)}
+	}
+	return &d, nil
+}
+
+// CreateDeploy implements queue.Store. The lane's row hands out the
+// number: creators in one lane, from any server, take it in turn.
+func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.AuditEntry) error {
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = time.Now().UTC()
+	}
+	created, createdNs := stamp(d.CreatedAt)
+	started, startedNs := nullStamp(d.StartedAt)
+	finished, finishedNs := nullStamp(d.FinishedAt)
+	rule, reason, until, untilNs := waitCols(d.Waiting)
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var number, id int64
+		err := tx.QueryRow(ctx, `INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
+			ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number`,
+			d.App, d.Env).Scan(&number)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
+			created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
+			github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+			RETURNING id`,
+			number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
+			created, createdNs, started, startedNs, finished, finishedNs,
+			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs).Scan(&id)
+		if err != nil {
+			return err
+		}
+		target := e.Target
+		if target == "" {
+			target = "#" + strconv.FormatInt(id, 10)
+		}
+		if err := insertAudit(ctx, tx, e, target); err != nil {
+			return err
+		}
+		d.ID, d.Number = id, number
+		return nil
+	})
+	if oneRunning(err) {
+		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
+	}
+	return err
+}
+
+// UpdateDeploy implements queue.Store. The update is conditional on the
+// stored state; the partial unique index deploys_one_running refuses a
+// second running deploy in a lane, whatever the caller checked.
+func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State, lines []queue.LogLine) error {
+	started, startedNs := nullStamp(d.StartedAt)
+	finished, finishedNs := nullStamp(d.FinishedAt)
+	rule, reason, until, untilNs := waitCols(d.Waiting)
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
+			started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
+			github_deployment_id = $10, chat_thread = $11, error = $12,
+			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16
+			WHERE id = $17 AND state = $18`,
+			d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, started, startedNs, finished, finishedNs,
+			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs, d.ID, string(from))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notInState(ctx, tx, d.ID, from) // nothing of this write stays
+		}
+		return insertLines(ctx, tx, lines)
+	})
+	if oneRunning(err) {
+		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
+	}
+	return err
+}
+
+// notInState says why a conditional update changed nothing: the deploy
+// is not there (ENotFound), or is in another state than from (EConflict).
+func notInState(ctx context.Context, tx pgx.Tx, id int64, from queue.State) error {
+	var cur string
+	err := tx.QueryRow(ctx, `SELECT state FROM deploys WHERE id = $1`, id).Scan(&cur)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return queue.Errorf(queue.ENotFound, "no deploy #%d", id)
+	case err != nil:
+		return err
+	}
+	return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", id, cur, from)
+}
+
+// oneRunning reports whether err is the refusal of a second running
+// deploy in a lane.
+func oneRunning(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "deploys_one_running"
+}
+
+// waitCols are the columns of why a deploy waits.
+func waitCols(w *queue.Waiting) (rule, reason string, until pgtype.Timestamptz, untilNs int16) {
+	if w == nil {
+		return "", "", pgtype.Timestamptz{}, 0
+	}
+	until, untilNs = nullStamp(w.Until)
+	return w.Rule, clean(w.Reason), until, untilNs
+}
+
+// Deploy implements queue.Store.
+func (s *Store) Deploy(ctx context.Context, id int64) (*queue.Deploy, error) {
+	d, err := s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE id = $1`, id)
+	if err == nil && d == nil {
+		return nil, queue.Errorf(queue.ENotFound, "no deploy #%d", id)
+	}
+	return d, err
+}
+
+// Deploys implements queue.Store. A negative Limit means no limit.
+func (s *Store) Deploys(ctx context.Context, f queue.DeployFilter) ([]*queue.Deploy, error) {
+	q := `SELECT ` + deployCols + ` FROM deploys WHERE true`
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.App != "" {
+		q += ` AND app = ` + arg(f.App)
+	}
+	if f.Env != "" {
+		q += ` AND env = ` + arg(f.Env)
+	}
+	if len(f.States) > 0 {
+		states := make([]string, len(f.States))
+		for i, st := range f.States {
+			states[i] = string(st)
+		}
+		q += ` AND state = ANY(` + arg(states) + `)`
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit == 0 {
+		f.Limit = 50
+	}
+	if f.Limit > 0 {
+		q += ` LIMIT ` + arg(f.Limit)
+	}
+	return query(ctx, s, scanDeploy, q, args...)
+}
+
+// oneDeploy reads one deploy, nil if there is none.
+func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.Deploy, error) {
+	ds, err := query(ctx, s, scanDeploy, q, args...)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// NextQueued implements queue.Store.
+func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, error) {
+	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued' ORDER BY id LIMIT 1`, app, env)
+}
+
+// LastSucceeded implements queue.Store.
+func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*queue.Deploy, error) {
+	if beforeID <= 0 {
+		beforeID = 1 << 62
+	}
+	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = $1 AND env = $2 AND state = 'succeeded' AND op = ''
+		AND id < $3 ORDER BY id DESC LIMIT 1`, app, env, beforeID)
+}
+
+// insertAudit records e, with target for its Target.
+func insertAudit(ctx context.Context, tx pgx.Tx, e queue.AuditEntry, target string) error {
+	at, ns := stamp(e.Time)
+	_, err := tx.Exec(ctx, `INSERT INTO audit (at, at_ns, user_name, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		at, ns, e.User, e.Action, target, clean(e.Detail))
+	return err
+}

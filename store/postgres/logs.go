@@ -1,0 +1,63 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/jackc/pgx/v5"
+)
+
+// insertLines stores lines (of one deploy or several) with one statement,
+// however many there are. A line stored already (the same deploy and
+// seq: a write retried after its answer was lost) is left as it is.
+func insertLines(ctx context.Context, tx pgx.Tx, lines []queue.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	n := len(lines)
+	ids, seqs := make([]int64, n), make([]int64, n)
+	ats, ns := make([]time.Time, n), make([]int16, n)
+	streams, hosts, texts := make([]string, n), make([]string, n), make([][]byte, n)
+	for i, l := range lines {
+		ids[i], seqs[i] = l.DeployID, l.Seq
+		ats[i], ns[i] = stamp(l.Time)
+		streams[i], hosts[i], texts[i] = l.Stream, l.Host, []byte(l.Text)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::text[], $7::bytea[])
+		ON CONFLICT (deploy_id, seq) DO NOTHING`, ids, seqs, ats, ns, streams, hosts, texts)
+	return err
+}
+
+// AppendLog implements queue.Store.
+func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error { return insertLines(ctx, tx, lines) })
+}
+
+// Log implements queue.Store. A limit of 0 or less means 10000.
+func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.LogLine, error) {
+	if limit <= 0 {
+		limit = 10000
+	}
+	return query(ctx, s, func(r scanner) (queue.LogLine, error) {
+		l := queue.LogLine{DeployID: id}
+		var at time.Time
+		var ns int16
+		var text []byte
+		err := r.Scan(&l.Seq, &at, &ns, &l.Stream, &l.Host, &text)
+		l.Time, l.Text = unstamp(at, ns), string(text)
+		return l, err
+	}, `SELECT seq, at, at_ns, stream, host, text FROM log_lines WHERE deploy_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+		id, after, limit)
+}
+
+// LastLogSeq implements queue.Store.
+func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
+	var n int64
+	err := s.queryRow(ctx, []any{&n}, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = $1`, id)
+	return n, err
+}

@@ -1,0 +1,77 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/jackc/pgx/v5"
+)
+
+// outboxLock is the first key of the advisory locks OutboxAdd takes, one
+// per message key (the second is a hash of it).
+const outboxLock int32 = 0x6f757478 // "outx" in ASCII
+
+// outboxHead selects, for each key, its oldest message.
+const outboxHead = `o.id = (SELECT min(id) FROM outbox WHERE key = o.key)`
+
+// OutboxAdd implements queue.Store. Adders of one key take turns (an
+// advisory lock until they commit), so that a message's id is above
+// those of every message of its key committed before it: of two adders
+// on two servers, the second's message never shows before the first's.
+func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
+	now, ns := stamp(time.Now())
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, outboxLock, key); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO outbox (key, body, next_at, next_ns, created_at) VALUES ($1, $2, $3, $4, $3)`,
+			key, clean(body), now, ns)
+		return err
+	})
+}
+
+// OutboxDue implements queue.Store. A negative limit means no limit.
+func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
+	at, ns := stamp(now)
+	var lim *int // NULL: no limit
+	if limit >= 0 {
+		lim = &limit
+	}
+	return query(ctx, s, func(r scanner) (queue.OutboxItem, error) {
+		var it queue.OutboxItem
+		var next time.Time
+		var nextNs int16
+		err := r.Scan(&it.ID, &it.Key, &it.Body, &it.Attempts, &next, &nextNs)
+		it.NextAt = unstamp(next, nextNs)
+		return it, err
+	}, `SELECT o.id, o.key, o.body, o.attempts, o.next_at, o.next_ns FROM outbox o
+		WHERE `+outboxHead+` AND (o.next_at, o.next_ns) <= ($1, $2) ORDER BY o.id LIMIT $3`, at, ns, lim)
+}
+
+// OutboxNext implements queue.Store.
+func (s *Store) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+	var next time.Time
+	var ns int16
+	err := s.queryRow(ctx, []any{&next, &ns}, `SELECT o.next_at, o.next_ns FROM outbox o WHERE `+outboxHead+`
+		ORDER BY o.next_at, o.next_ns LIMIT 1`)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	return unstamp(next, ns), err == nil, err
+}
+
+// OutboxDone implements queue.Store.
+func (s *Store) OutboxDone(ctx context.Context, id int64) error {
+	return s.exec(ctx, `DELETE FROM outbox WHERE id = $1`, id)
+}
+
+// OutboxRetry implements queue.Store.
+func (s *Store) OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	at, ns := stamp(next)
+	return s.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_at = $1, next_ns = $2, last_error = $3 WHERE id = $4`,
+		at, ns, clean(lastErr), id)
+}
+
+var _ queue.Outbox = (*Store)(nil)

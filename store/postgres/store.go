@@ -1,0 +1,158 @@
+// Package postgres implements queue.Store on PostgreSQL (jackc/pgx), with
+// embedded SQL migrations. Several deployq servers may share one
+// database: numbers, the one running deploy of a lane, the order of the
+// outbox and migrations hold across them.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is a queue.Store backed by a PostgreSQL database, through a pool
+// of connections.
+type Store struct {
+	pool   *pgxpool.Pool
+	closed atomic.Bool
+}
+
+var _ queue.Store = (*Store)(nil)
+
+// Open connects to the database of dsn (postgres://... or key=value
+// words; pgxpool's own, such as pool_max_conns, too) and applies the
+// migrations it has not had.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres store: %w", failure(ctx, err))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// ErrClosed is returned by calls after Close.
+var ErrClosed = errors.New("postgres store: closed")
+
+// Close waits for the calls in progress and closes the connections;
+// later calls return ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// writeTimeout bounds a write once it has begun: a database that stops
+// answering fails it (EUnavailable) rather than hold its caller forever.
+const writeTimeout = time.Minute
+
+// tx runs fn in a transaction. Waiting for a connection ends with ctx;
+// once the transaction begins, fn and the commit run to their end with a
+// context that carries ctx's values but is not canceled with it (up to
+// writeTimeout): a caller that gives up never leaves it half done. A
+// key of queue.WithOnce that ctx carries is recorded in the transaction.
+func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	defer conn.Release()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	once := queue.OnceOf(ctx)
+	err = pgx.BeginFunc(wctx, conn, func(tx pgx.Tx) error {
+		if once != nil {
+			if err := recordOnce(wctx, tx, once.Key); err != nil {
+				return err
+			}
+		}
+		return fn(wctx, tx)
+	})
+	if err == nil && once != nil {
+		once.Recorded()
+	}
+	return s.fail(ctx, err)
+}
+
+// fail says what went wrong the way callers can act on: ErrClosed when
+// the pool refused a call after Close, EUnavailable when the database
+// cannot be reached or written (see failure), other errors as they are.
+func (s *Store) fail(ctx context.Context, err error) error {
+	var qe *queue.Error
+	var pe *pgconn.PgError
+	if err != nil && s.closed.Load() && !errors.As(err, &qe) && !errors.As(err, &pe) {
+		return ErrClosed
+	}
+	return failure(ctx, err)
+}
+
+// deleteSome runs a DELETE and returns none when it removed no row.
+func (s *Store) deleteSome(ctx context.Context, none error, q string, args ...any) error {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, q, args...)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err == nil && n == 0 {
+		return none
+	}
+	return err
+}
+
+// exec runs one statement in a transaction of its own.
+func (s *Store) exec(ctx context.Context, q string, args ...any) error {
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, q, args...)
+		return err
+	})
+}
+
+// query runs a read and collects its rows with scan.
+func query[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	return out, s.fail(ctx, err)
+}
+
+// scanner is a row to scan: one of many, or the one of QueryRow.
+type scanner interface{ Scan(...any) error }
+
+// queryRow runs a read of one row; pgx.ErrNoRows when there is none.
+func (s *Store) queryRow(ctx context.Context, dst []any, q string, args ...any) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	err := s.pool.QueryRow(ctx, q, args...).Scan(dst...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	return s.fail(ctx, err)
+}
