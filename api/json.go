@@ -31,6 +31,7 @@ type Deploy struct {
 	StartedAt   *time.Time      `json:"started_at,omitempty"`
 	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 	Error       string          `json:"error"`
+	Server      string          `json:"server,omitempty"` // the deployq server that runs it, or ran it
 	LogURL      string          `json:"log_url"`
 	Progress    *queue.Progress `json:"progress,omitempty"`
 	WaitingFor  string          `json:"waiting_for,omitempty"`
@@ -94,7 +95,7 @@ func (s *Server) deployJSON(d *queue.Deploy) *Deploy {
 	}
 	out := &Deploy{ID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA, PreviousSHA: d.PreviousSHA,
 		State: d.State, User: d.User, Source: d.Source, Force: d.Force, Op: d.Op, Instances: d.Instances, CreatedAt: timePtr(d.CreatedAt),
-		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error,
+		StartedAt: timePtr(d.StartedAt), FinishedAt: timePtr(d.FinishedAt), Error: d.Error, Server: d.Server,
 		LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", s.baseURL, d.ID)}
 	v := s.svc.View(d)
 	out.Progress, out.NeedsApproval = v.Progress, v.NeedsApproval

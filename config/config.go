@@ -33,6 +33,10 @@ type Config struct {
 
 // Server is the server section.
 type Server struct {
+	// Name tells this server from the others that share a PostgreSQL
+	// database (default: the host's name); it is shown with the deploys
+	// it runs.
+	Name        string  `yaml:"name"`
 	Listen      string  `yaml:"listen"`
 	DataDir     string  `yaml:"data_dir"`
 	BaseURL     string  `yaml:"base_url"`
@@ -62,7 +66,15 @@ type Store struct {
 	// key=value pairs), usually "${DEPLOYQ_DSN}" so the password stays in
 	// the environment.
 	DSN string `yaml:"dsn"`
+	// Lease is how long a server's hold on a deploy it runs lasts without
+	// renewal (PostgreSQL only; default 15s): several servers may share
+	// the database, and one that stops renewing loses its deploys, which
+	// another marks interrupted.
+	Lease time.Duration `yaml:"lease"`
 }
+
+// DefaultLease is the lease of running deploys on PostgreSQL.
+const DefaultLease = 15 * time.Second
 
 // Store drivers.
 const (

@@ -76,7 +76,7 @@ func TestParseOK(t *testing.T) {
 	}
 	t.Setenv("DEPLOYQ_TEST_DSN", "postgres://deployq:pw@db.internal/deployq")
 	pg, err := config.Parse("deployq.yaml", []byte("store: {driver: postgres, dsn: \"${DEPLOYQ_TEST_DSN}\"}\n"), kinds)
-	if err != nil || pg.Store.DSN != "postgres://deployq:pw@db.internal/deployq" || !slices.Contains(pg.Secrets, pg.Store.DSN) {
+	if err != nil || pg.Store.DSN != "postgres://deployq:pw@db.internal/deployq" || !slices.Contains(pg.Secrets, pg.Store.DSN) || pg.Store.Lease != config.DefaultLease || pg.Server.Name == "" {
 		t.Fatalf("postgres store: %v %+v", err, pg)
 	}
 	kept, err := config.Parse("deployq.yaml", []byte("retention: {logs: 90d}\napps:\n  - name: web\n    environments:\n"+
@@ -179,6 +179,9 @@ func TestParseErrors(t *testing.T) {
 		{"ErrStoreNoDSN", "store:\n  driver: postgres\n", `deployq.yaml:2: store.dsn: PostgreSQL needs a connection string, such as "${DEPLOYQ_DSN}" (postgres://user@host/db)`},
 		{"ErrStoreDSNScheme", "store:\n  driver: postgres\n  dsn: mysql://u:secret@h/db\n", `deployq.yaml:3: store.dsn: want a postgres:// URL or key=value pairs`},
 		{"ErrStoreSQLiteDSN", "store:\n  dsn: postgres://h/db\n", `deployq.yaml:2: store.dsn: SQLite lives in server.data_dir: a dsn is for driver: postgres`},
+		{"ErrStoreLeaseSQLite", "store:\n  lease: 10s\n", `deployq.yaml:2: store.lease: SQLite serves one server: leases are for driver: postgres`},
+		{"ErrStoreLeaseShort", "store:\n  driver: postgres\n  dsn: host=/run/pg\n  lease: 500ms\n", `deployq.yaml:4: store.lease: want at least 1s (default 15s), got 500ms`},
+		{"ErrServerName", "server:\n  name: \"deployq 2\"\n", `deployq.yaml:2: server.name: want a name of letters, digits, '.', '-' and '_' (at most 63), got "deployq 2"`},
 		{"ErrNegativeFollowers", "server:\n  max_followers_per_deploy: -5\n", `deployq.yaml:2: server.max_followers_per_deploy: cannot be negative (0: the default)`},
 		{"ErrBadPlaceholder", base("      - name: staging\n        runner: shell\n        shell: {command: \"deploy {branch}\"}\n"),
 			`deployq.yaml:6: apps[web].environments[staging].shell: command: unknown placeholder {branch}`},

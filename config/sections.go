@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -28,6 +29,13 @@ func (d *decoder) validateServer(root *yaml.Node, s *Server) {
 	}
 	if s.DataDir == "" {
 		s.DataDir = "./data"
+	}
+	if s.Name == "" {
+		h, _ := os.Hostname()
+		s.Name = strings.ToLower(cmp.Or(h, "deployq"))
+	}
+	if !serverNameRe.MatchString(s.Name) {
+		d.fail(at("name"), "server.name", "want a name of letters, digits, '.', '-' and '_' (at most 63), got %q", s.Name)
 	}
 	if s.BaseURL == "" {
 		h := s.Listen
@@ -75,6 +83,9 @@ func (d *decoder) validateServer(root *yaml.Node, s *Server) {
 	}
 	d.validateGitHubOAuth(root, s.GitHubOAuth)
 }
+
+// serverNameRe is a server's name: a host name, or any short word.
+var serverNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // githubNameRe is a GitHub login or organization: letters, digits and
 // single hyphens, at most 39 characters.
@@ -297,7 +308,16 @@ func (d *decoder) validateStore(root *yaml.Node, s *Store) {
 		if s.DSN != "" {
 			d.fail(at("dsn"), "store.dsn", "SQLite lives in server.data_dir: a dsn is for driver: postgres")
 		}
+		if s.Lease != 0 {
+			d.fail(at("lease"), "store.lease", "SQLite serves one server: leases are for driver: postgres")
+		}
 	case DriverPostgres:
+		if s.Lease == 0 {
+			s.Lease = DefaultLease
+		}
+		if s.Lease < time.Second {
+			d.fail(at("lease"), "store.lease", "want at least 1s (default 15s), got %s", s.Lease)
+		}
 		if strings.TrimSpace(s.DSN) == "" {
 			d.fail(at("dsn"), "store.dsn", `PostgreSQL needs a connection string, such as "${DEPLOYQ_DSN}" (postgres://user@host/db)`)
 		} else if u, err := url.Parse(s.DSN); strings.Contains(s.DSN, "://") && (err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql")) {

@@ -135,17 +135,26 @@ func (r *Reporter) DeployChanged(d *queue.Deploy) {
 // LockChanged implements queue.Notifier.
 func (r *Reporter) LockChanged(*queue.Lock, bool) {}
 
+// outboxClaim is how long what OutboxDue hands out stays ours: a
+// minute, as queue.Store says. claimSpare is the part of it kept to
+// record how a send went before the claim ends.
+const (
+	outboxClaim = time.Minute
+	claimSpare  = 10 * time.Second
+)
+
 func (r *Reporter) run(ctx context.Context) {
 	for {
-		items, err := r.box.OutboxDue(ctx, time.Now(), 50)
+		// What OutboxDue hands out is claimed: the reporters of other
+		// servers on the same database do not get it while we send it.
+		now := time.Now()
+		items, err := r.box.OutboxDue(ctx, now, 50)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("github: reading the outbox", "err", err)
 		}
-		for _, it := range items {
-			if ctx.Err() != nil {
-				return
-			}
-			r.deliver(ctx, it)
+		r.deliverAll(ctx, now.Add(outboxClaim-claimSpare), items)
+		if ctx.Err() != nil {
+			return
 		}
 		wait := 30 * time.Second
 		if next, ok, err := r.box.OutboxNext(ctx); err == nil && ok {
@@ -160,24 +169,42 @@ func (r *Reporter) run(ctx context.Context) {
 	}
 }
 
+// deliverAll sends items one by one while their claim lasts, up to until
+// (short of its end): a send still going then is cut short and retried,
+// and the items not sent by then come due again when the claim ends, to
+// whichever server takes them first.
+func (r *Reporter) deliverAll(ctx context.Context, until time.Time, items []queue.OutboxItem) {
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return
+		}
+		r.deliver(ctx, it)
+	}
+}
+
+// deliver sends it and records how that went, even if ctx ended
+// meanwhile: a status sent is done, one that failed gets its retry.
 func (r *Reporter) deliver(ctx context.Context, it queue.OutboxItem) {
+	record := context.WithoutCancel(ctx)
 	var rep report
 	if err := json.Unmarshal([]byte(it.Body), &rep); err != nil {
-		r.box.OutboxDone(ctx, it.ID)
+		r.box.OutboxDone(record, it.ID)
 		return
 	}
 	err := r.send(ctx, rep)
 	if err == nil {
-		r.box.OutboxDone(ctx, it.ID)
+		r.box.OutboxDone(record, it.ID)
 		return
 	}
 	if retry, when := r.retryable(err, it.Attempts); retry {
 		r.log.Warn("github: status not sent yet, will retry", "deploy", rep.Deploy, "state", rep.State, "at", when, "err", err)
-		r.box.OutboxRetry(ctx, it.ID, when, err.Error())
+		r.box.OutboxRetry(record, it.ID, when, err.Error())
 		return
 	}
 	r.log.Error("github: status refused, given up", "deploy", rep.Deploy, "state", rep.State, "err", err)
-	r.box.OutboxDone(ctx, it.ID)
+	r.box.OutboxDone(record, it.ID)
 }
 
 // send creates the deployment if needed, then the status.

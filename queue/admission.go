@@ -87,6 +87,9 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	if d.SHA, err = a.sha(ctx, app, env, r); err != nil {
 		return nil, err
 	}
+	if err := a.locks.sync(ctx); err != nil {
+		return nil, err
+	}
 	now := a.clock.Now()
 	d.CreatedAt, adm.Now = now.UTC(), now
 	v := a.rules.judge(ctx, adm)

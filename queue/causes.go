@@ -28,3 +28,10 @@ func (t *timeoutError) Error() string {
 	}
 	return fmt.Sprintf("timed out after %s", t.d)
 }
+
+// leaseLost is the cause when a server stops a deploy it no longer
+// holds: another server ended it, or its lease ended before a renewal
+// landed.
+type leaseLost struct{ server, why string }
+
+func (l *leaseLost) Error() string { return "server " + l.server + " " + l.why }

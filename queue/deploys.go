@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"fmt"
+	"time"
 )
 
 // Submit validates, resolves and persists a deploy request, then queues
@@ -111,8 +113,11 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 			case ending != nil:
 				return nil, Errorf(EConflict, "deploy #%d already %s", id, ending.State)
 			case !held: // no runner holds it here: end the record
-				msg := "canceled by " + user
-				if err := s.door.move(ctx, d, StateCanceled, func(d *Deploy) { d.Error = msg }, msg+"; no runner held it"); err != nil {
+				msg, line := "canceled by "+user, "canceled by "+user+"; no runner held it"
+				if s.leases != nil && d.Server != s.server && d.Server != "" {
+					line = fmt.Sprintf("canceled by %s; server %s stops its run within %s", user, d.Server, s.leases.every().Round(time.Millisecond))
+				}
+				if err := s.door.move(ctx, d, StateCanceled, func(d *Deploy) { d.Error = msg }, line); err != nil {
 					return nil, err
 				}
 			}
@@ -180,7 +185,8 @@ func (s *Service) Log(ctx context.Context, id, after int64, limit int) ([]LogLin
 // as it ended. A follower that falls behind catches up from the store; it
 // never slows the runner.
 func (s *Service) FollowLog(ctx context.Context, id, after int64, emit func([]LogLine) error) (*Deploy, error) {
-	return follow(ctx, s.store, s.logs, id, after, emit)
+	remote := func(id int64) bool { return s.leases != nil && !s.runs.held(id) }
+	return follow(ctx, s.store, s.logs, id, after, remote, emit)
 }
 
 // Changes says what a deploy brings to its environment compared with what

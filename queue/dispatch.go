@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // lane is one app in one environment: its deploys run one at a time,
@@ -35,6 +36,11 @@ type dispatcher struct {
 	log   *slog.Logger
 	slots chan struct{}
 	lanes map[laneKey]*lane // fixed once built
+	// server is this server's name, kept with the deploys it runs; lease,
+	// when several servers share the store, how long its hold on each
+	// lasts unless renewed (0: this server is alone).
+	server string
+	lease  time.Duration
 }
 
 // newDispatcher completes x (its owners set) with a lane per configured
@@ -73,6 +79,19 @@ func (x *dispatcher) kick(l *lane) {
 	}
 }
 
+// kickQueued wakes the lanes that have queued deploys: another server
+// may have queued them, or freed their lane.
+func (x *dispatcher) kickQueued(ctx context.Context) {
+	queued, err := x.store.Deploys(ctx, DeployFilter{States: []State{StateQueued}, Limit: -1})
+	if err != nil {
+		x.log.Warn("looking for queued deploys", "err", err)
+		return
+	}
+	for _, d := range queued {
+		x.kick(x.lanes[laneOf(d)])
+	}
+}
+
 func (x *dispatcher) kickEnv(env string) {
 	for k, l := range x.lanes {
 		if k.env == env {
@@ -83,13 +102,18 @@ func (x *dispatcher) kickEnv(env string) {
 
 // recover runs at start: deploys found running become interrupted (no
 // runner of this process holds them), and queued or waiting deploys of
-// lanes no longer configured fail.
+// lanes no longer configured fail. When several servers share the store,
+// only the deploys of this server's earlier life are its to interrupt;
+// the others' end with their leases.
 func (x *dispatcher) recover(ctx context.Context) error {
 	running, err := x.store.Deploys(ctx, DeployFilter{States: []State{StateRunning}, Limit: -1})
 	if err != nil {
 		return err
 	}
 	for _, d := range running {
+		if !x.mine(d) {
+			continue
+		}
 		line := "deployq stopped while this deploy ran; it is interrupted, check " + d.Env + " before deploying again"
 		if err := x.interrupt(ctx, d, ErrShutdown.Error(), line, "deploy interrupted by a restart", "found running at start"); err != nil {
 			return err
@@ -108,6 +132,14 @@ func (x *dispatcher) recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// mine reports whether a running deploy that no runner of this process
+// holds is this server's to end: always when it is alone; when several
+// share the store, those it started in an earlier life (or that no
+// server holds).
+func (x *dispatcher) mine(d *Deploy) bool {
+	return x.lease == 0 || d.Server == x.server || d.Server == ""
 }
 
 // interrupt ends a running deploy that no runner of this process holds:
@@ -211,6 +243,8 @@ func (x *dispatcher) startNext(l *lane) (*started, error) {
 				if err = x.repair(ctx, l); err == nil {
 					continue
 				}
+			case x.lease > 0: // another server runs this lane: the next look comes with its end
+				err = nil
 			}
 		}
 		if err != nil || s == nil {
@@ -225,6 +259,12 @@ func (x *dispatcher) startNext(l *lane) (*started, error) {
 func (x *dispatcher) start(l *lane, d *Deploy) (*started, error) {
 	release := x.locks.hold(l.env.Name)
 	defer release()
+	if err := x.locks.sync(x.life); err != nil { // another server may have taken a lock
+		return nil, err
+	}
+	if x.lease > 0 { // or run a deploy here
+		l.currentLoaded = false
+	}
 	if x.locks.blocking(d.App, d.Env, d.User) != nil {
 		return nil, nil // held back until an unlock or an expiry wakes the lane
 	}
@@ -241,7 +281,12 @@ func (x *dispatcher) start(l *lane, d *Deploy) (*started, error) {
 	ctx, cancel := context.WithCancelCause(x.life)
 	x.runs.register(d.ID, cancel)
 	now := x.clock.Now().UTC()
-	err := x.door.move(x.life, d, StateRunning, func(d *Deploy) { d.StartedAt, d.PreviousSHA = now, l.current }, "")
+	err := x.door.move(x.life, d, StateRunning, func(d *Deploy) {
+		d.StartedAt, d.PreviousSHA, d.Server = now, l.current, x.server
+		if x.lease > 0 {
+			d.LeaseUntil = now.Add(x.lease)
+		}
+	}, "")
 	if err != nil {
 		x.runs.forget(d.ID)
 		cancel(nil)
@@ -259,8 +304,8 @@ func (x *dispatcher) repair(ctx context.Context, l *lane) error {
 		return err
 	}
 	for _, d := range running {
-		if x.runs.held(d.ID) {
-			continue
+		if x.runs.held(d.ID) || !x.mine(d) {
+			continue // another server's ends with its lease
 		}
 		msg := "found running with no runner; interrupted so that its lane goes on"
 		line := msg + ": check " + d.Env + " before deploying again"

@@ -203,6 +203,12 @@ type Deploy struct {
 	// Waiting says, while the deploy waits, which rule holds it and why;
 	// nil otherwise.
 	Waiting *Waiting
+	// Server is the deployq server that runs it (or ran it), by name.
+	Server string
+	// LeaseUntil is, while it runs on a store several servers share, when
+	// its server's hold on it ends unless the server renews it; a lease
+	// that ended is never renewed (Store.RenewLeases). Zero otherwise.
+	LeaseUntil time.Time
 }
 
 // Waiting is why a waiting deploy waits: the release rule that holds it

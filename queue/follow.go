@@ -1,12 +1,21 @@
 package queue
 
-import "context"
+import (
+	"context"
+	"time"
+)
+
+// remotePoll is how often a follower reads the store for the lines
+// another server writes.
+const remotePoll = 100 * time.Millisecond
 
 // follow calls emit with the lines of a deploy after seq `after`, as
 // they come, until the deploy ends or ctx is done, and returns the deploy
 // as it ended. A follower that falls behind catches up from the store; it
-// never slows the runner.
-func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emit func([]LogLine) error) (*Deploy, error) {
+// never slows the runner. remote says whether another server may write
+// the log (several servers share the store, and no run of this process
+// holds the deploy): then the follower reads the store every remotePoll.
+func follow(ctx context.Context, store Store, logs *logHub, id, after int64, remote func(int64) bool, emit func([]LogLine) error) (*Deploy, error) {
 	last := after
 	drain := func(upTo int64) error {
 		for {
@@ -46,6 +55,11 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 			}
 			return d, drain(0)
 		}
+		if remote(id) {
+			dl.unsubscribe(f)
+			logs.release(dl)
+			return followStored(ctx, store, logs.clock, id, drain)
+		}
 		dl.waitPersisted(f.start - 1)
 		err = drain(f.start - 1)
 		for open := true; open && err == nil; {
@@ -83,6 +97,27 @@ func follow(ctx context.Context, store Store, logs *logHub, id, after int64, emi
 		}
 		if d, err = store.Deploy(ctx, id); err != nil || d.State.Terminal() {
 			return d, err
+		}
+	}
+}
+
+// followStored follows a log another server writes, from the store: its
+// lines every remotePoll until the deploy ended (read before the last
+// lines, which its end was stored with).
+func followStored(ctx context.Context, store Store, clock Clock, id int64, drain func(upTo int64) error) (*Deploy, error) {
+	for {
+		d, err := store.Deploy(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := drain(0); err != nil {
+			return nil, err
+		}
+		if d.State.Terminal() {
+			return d, nil
+		}
+		if err := sleep(ctx, clock, remotePoll); err != nil {
+			return nil, err
 		}
 	}
 }

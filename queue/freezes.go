@@ -39,6 +39,42 @@ func (b *freezeBook) load(ctx context.Context) error {
 	return nil
 }
 
+// refresh reads the one-off freezes again, for what other servers
+// sharing the store set or lifted; the waiting deploys of each
+// environment whose freeze changed are looked at again.
+func (b *freezeBook) refresh(ctx context.Context) error {
+	fs, err := b.store.Freezes(ctx)
+	if err != nil {
+		return err
+	}
+	fresh := map[string]*Freeze{}
+	for _, f := range fs {
+		fresh[f.Env] = f
+	}
+	var changed []string
+	b.mu.Lock()
+	for env, f := range b.oneOff {
+		if g := fresh[env]; g == nil || !sameFreeze(f, g) {
+			changed = append(changed, env)
+		}
+	}
+	for env := range fresh {
+		if b.oneOff[env] == nil {
+			changed = append(changed, env)
+		}
+	}
+	b.oneOff = fresh
+	b.mu.Unlock()
+	for _, env := range changed {
+		b.changed(ctx, env)
+	}
+	return nil
+}
+
+func sameFreeze(a, b *Freeze) bool {
+	return a.Env == b.Env && a.Owner == b.Owner && a.Reason == b.Reason && a.CreatedAt.Equal(b.CreatedAt) && a.EndsAt.Equal(b.EndsAt)
+}
+
 // put sets a one-off freeze; done runs once it is stored, before those
 // who must hear of it do.
 func (b *freezeBook) put(ctx context.Context, f *Freeze, done func()) error {

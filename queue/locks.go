@@ -28,6 +28,9 @@ type lockTable struct {
 	audit   func(ctx context.Context, user, action, target, detail string)
 
 	envs map[string]*sync.RWMutex // per environment; fixed once built
+	// shared: several servers share the store, so the locks are read
+	// again before each decision that depends on them (sync).
+	shared bool
 
 	mu     sync.Mutex
 	locks  map[scope]*Lock // the store's copy, kept here
@@ -55,6 +58,55 @@ func (t *lockTable) load(ctx context.Context) error {
 		t.set(l)
 	}
 	return nil
+}
+
+// refresh reads the stored locks again, for what other servers sharing
+// the store took, renewed or released. No one hears of it here: their
+// server announced them, and the lease keeper wakes the lanes.
+func (t *lockTable) refresh(ctx context.Context) error {
+	stored, err := t.store.Locks(ctx)
+	if err != nil {
+		return err
+	}
+	fresh := map[scope]*Lock{}
+	for _, l := range stored {
+		fresh[scope{l.Env, l.App}] = l
+	}
+	var changed []*Lock
+	t.mu.Lock()
+	for k := range t.locks {
+		if fresh[k] == nil {
+			delete(t.locks, k)
+			if x := t.expiry[k]; x != nil {
+				x.Stop()
+				delete(t.expiry, k)
+			}
+		}
+	}
+	for k, l := range fresh {
+		if cur := t.locks[k]; cur == nil || !sameLock(cur, l) {
+			changed = append(changed, l)
+		}
+	}
+	t.mu.Unlock()
+	for _, l := range changed {
+		t.set(l)
+	}
+	return nil
+}
+
+// sync reads the stored locks again when several servers share the
+// store: another server may have taken or released one a moment ago.
+func (t *lockTable) sync(ctx context.Context) error {
+	if !t.shared {
+		return nil
+	}
+	return t.refresh(ctx)
+}
+
+func sameLock(a, b *Lock) bool {
+	return a.Env == b.Env && a.App == b.App && a.Owner == b.Owner && a.Reason == b.Reason &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
 // hold keeps the locks of env as they are until the returned func runs.
@@ -110,6 +162,9 @@ func (t *lockTable) live() []*Lock {
 // set (ELocked); the holder renews it, keeping its age. It returns the
 // lock it replaced, if any.
 func (t *lockTable) take(ctx context.Context, l *Lock, steal bool) (replaced *Lock, err error) {
+	if err := t.sync(ctx); err != nil {
+		return nil, err
+	}
 	mu := t.envs[l.Env]
 	mu.Lock()
 	cur := t.current(scope{l.Env, l.App})
@@ -135,6 +190,9 @@ func (t *lockTable) take(ctx context.Context, l *Lock, steal bool) (replaced *Lo
 // remove deletes the live lock of k (ENotFound if there is none) and
 // returns it.
 func (t *lockTable) remove(ctx context.Context, k scope) (*Lock, error) {
+	if err := t.sync(ctx); err != nil {
+		return nil, err
+	}
 	mu := t.envs[k.env]
 	mu.Lock()
 	cur := t.current(k)
@@ -193,15 +251,17 @@ func (t *lockTable) expire(l *Lock) {
 		still := t.locks[k] == l
 		t.mu.Unlock()
 		var err error
+		deleted := false
 		if still {
 			if err = t.store.DeleteLock(ctx, l.Env, l.App); err == nil || ErrorCode(err) == ENotFound {
+				deleted = err == nil // else another server sharing the store expired it, and said so
 				err = nil
 				t.unset(k)
 			}
 		}
 		mu.Unlock()
 		if err == nil {
-			if still {
+			if deleted {
 				t.audit(ctx, l.Owner, "expire", l.Scope(), l.Reason)
 				t.tell(ctx, l, false)
 			}

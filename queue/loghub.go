@@ -52,9 +52,11 @@ type deployLog struct {
 	persisted int64
 	cap       logCap
 	flushing  bool
-	failing   bool // the last write failed: lines over maxPending are counted, not kept
-	lost      int  // lines not kept while failing
-	ending    bool // end has begun (it runs once)
+	failing   bool   // the last write failed: lines over maxPending are counted, not kept
+	lost      int    // lines not kept while failing
+	holder    string // the server whose run writes it, when several share the store
+	disowned  bool   // the holder lost the deploy: what it adds goes nowhere
+	ending    bool   // end has begun (it runs once)
 	ended     bool
 	subs      map[*follower]struct{}
 	wake      chan struct{}
@@ -153,7 +155,7 @@ func (l *deployLog) appendLine(stream, host, text string) {
 	for l.full() && !l.ended && !l.failing {
 		l.cond.Wait()
 	}
-	if l.ended {
+	if l.ended || l.disowned {
 		l.mu.Unlock()
 		return
 	}
@@ -178,6 +180,14 @@ func (l *deployLog) appendLine(stream, host, text string) {
 	l.add(stream, host, text)
 	l.mu.Unlock()
 	l.poke()
+}
+
+// hold makes the log's writes conditional on server holding the deploy
+// (see WithHolder).
+func (l *deployLog) hold(server string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holder = server
 }
 
 // full reports whether writers must wait for the store. Call with l.mu
@@ -243,11 +253,24 @@ func (l *deployLog) flush() error {
 		n := min(len(l.pending), flushBatch)
 		batch := l.pending[:n:n]
 		l.flushing = true
+		ctx := l.hub.ctx
+		if l.holder != "" {
+			ctx = WithHolder(ctx, Holder{Server: l.holder, Now: l.hub.clock.Now()})
+		}
 		l.mu.Unlock()
 
-		err := l.hub.store.AppendLog(l.hub.ctx, batch)
+		err := l.hub.store.AppendLog(ctx, batch)
 		l.mu.Lock()
 		l.flushing = false
+		if err != nil && l.holder != "" && ErrorCode(err) == EConflict {
+			// This server no longer holds the deploy: what it would add
+			// to the log goes nowhere, now and later.
+			l.hub.log.Warn("log lines of a deploy this server no longer holds are dropped", "id", l.id, "lines", len(l.pending))
+			l.disowned, l.pending, l.size = true, nil, 0
+			l.cond.Broadcast()
+			l.mu.Unlock()
+			return nil
+		}
 		if err != nil {
 			if !l.failing {
 				l.hub.log.Error("saving log lines; they wait in memory", "id", l.id, "lines", len(l.pending), "err", err)

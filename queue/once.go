@@ -37,3 +37,10 @@ func OnceOf(ctx context.Context) *Once {
 // Recorded marks the key stored: later writes with the context do not
 // record it again.
 func (o *Once) Recorded() { o.done.Store(true) }
+
+// WithoutOnce returns ctx without the key it may carry: for a write that
+// is not what the key records (a claim made on the way), which must
+// neither record it nor be refused for it.
+func WithoutOnce(ctx context.Context) context.Context {
+	return context.WithValue(ctx, onceKey{}, (*Once)(nil))
+}

@@ -108,7 +108,12 @@ func (s *Service) UnlockAll(ctx context.Context, user string) ([]*Lock, error) {
 }
 
 // Locks returns the live locks, by environment and app.
-func (s *Service) Locks(ctx context.Context) ([]*Lock, error) { return s.locks.live(), nil }
+func (s *Service) Locks(ctx context.Context) ([]*Lock, error) {
+	if err := s.locks.sync(ctx); err != nil {
+		return nil, err
+	}
+	return s.locks.live(), nil
+}
 
 // FreezeRequest asks for a one-off freeze.
 type FreezeRequest struct {

@@ -15,8 +15,19 @@ type Store interface {
 	CreateDeploy(ctx context.Context, d *Deploy, e AuditEntry) error
 	// UpdateDeploy saves d if the stored state is still from (EConflict if
 	// not), with lines of its log, in one transaction. At most one deploy
-	// per app+env may be running (EConflict).
+	// per app+env may be running (EConflict). The Server and LeaseUntil
+	// of a deploy that was running already stay as stored: only
+	// RenewLeases moves a lease. With a context from
+	// WithLapsed(ctx, now), a deploy leaving running is saved only if its
+	// stored lease ended before now; with one from WithHolder, a running
+	// deploy is saved only if it runs on the holder under a lease not
+	// ended at the holder's Now (EConflict if not).
 	UpdateDeploy(ctx context.Context, d *Deploy, from State, lines []LogLine) error
+	// RenewLeases moves to until the lease of every running deploy of
+	// server whose lease has not ended at now, and returns their ids, in
+	// one statement. A lease that ended is never renewed: another server
+	// may have found it ended.
+	RenewLeases(ctx context.Context, server string, now, until time.Time) ([]int64, error)
 	// Deploy returns one deploy (ENotFound).
 	Deploy(ctx context.Context, id int64) (*Deploy, error)
 	// Deploys lists deploys, newest first.
@@ -51,7 +62,9 @@ type Store interface {
 	// Approvals lists the answers given to a deploy, oldest first.
 	Approvals(ctx context.Context, deployID int64) ([]*Approval, error)
 
-	// AppendLog saves lines in one transaction.
+	// AppendLog saves lines in one transaction. With a context from
+	// WithHolder, only while their deploy runs on the holder under a lease
+	// not ended (EConflict if not: nothing is saved).
 	AppendLog(ctx context.Context, lines []LogLine) error
 	// Log returns up to limit lines of a deploy with Seq > after, in order.
 	Log(ctx context.Context, id, after int64, limit int) ([]LogLine, error)
@@ -61,10 +74,19 @@ type Store interface {
 	// OutboxAdd stores a message for an outside service; messages with the
 	// same key are delivered in the order they were added.
 	OutboxAdd(ctx context.Context, key, body string) error
-	// OutboxDue returns, for each key, its oldest message if it is due at
-	// now, oldest first, at most limit.
+	// OutboxDue takes, for each key, its oldest message if it is due at
+	// now, oldest first, at most limit. What it returns is claimed by the
+	// caller for a minute: in the same transaction each message's due time
+	// moves to now plus a minute, so that no other caller, on this server
+	// or another sharing the database, gets it, nor any later message of
+	// its key, until the caller ends the claim with OutboxDone or
+	// OutboxRetry, or the minute is over (the caller died mid-delivery:
+	// then it comes again, due since the claim's end, its Attempts
+	// unchanged). An item's NextAt is when it came due. now is the
+	// caller's clock.
 	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
-	// OutboxNext says when the next message comes due (false: none waits).
+	// OutboxNext says when the next message comes due (false: none waits);
+	// a claimed message comes due when its claim ends.
 	OutboxNext(ctx context.Context) (time.Time, bool, error)
 	// OutboxDone removes a delivered (or given up) message.
 	OutboxDone(ctx context.Context, id int64) error

@@ -8,6 +8,8 @@ import (
 // Outbox is the part of the Store that keeps outgoing messages.
 type Outbox interface {
 	OutboxAdd(ctx context.Context, key, body string) error
+	// OutboxDue takes the due messages and claims them for a minute (see
+	// Store.OutboxDue).
 	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
 	// OutboxNext says when the next message comes due (false: none waits).
 	OutboxNext(ctx context.Context) (time.Time, bool, error)

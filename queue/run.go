@@ -19,6 +19,20 @@ type executor struct {
 	notify  notifiers
 	clock   Clock
 	log     *slog.Logger
+	// server and lease: when several servers share the store (lease > 0),
+	// what a run writes is kept only while this server holds the deploy.
+	server string
+	lease  time.Duration
+}
+
+// holding returns ctx for a write of a run: with the holder when several
+// servers share the store, so that a server that lost the deploy changes
+// nothing of it.
+func (x *executor) holding(ctx context.Context) context.Context {
+	if x.lease == 0 {
+		return ctx
+	}
+	return WithHolder(ctx, Holder{Server: x.server, Now: x.clock.Now()})
 }
 
 // exec runs d (running, registered in runs with cancel) to its end, and
@@ -37,6 +51,9 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 		return d
 	}
 	defer x.logs.release(dl)
+	if x.lease > 0 {
+		dl.hold(x.server)
+	}
 	limit := env.LogCap
 	if limit <= 0 {
 		limit = DefaultLogCap
@@ -66,7 +83,10 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 func outcome(cause error, res Result, runErr error) (State, string) {
 	var by *canceledBy
 	var to *timeoutError
+	var lost *leaseLost
 	switch {
+	case errors.As(cause, &lost): // whatever the runner said: its end is not this server's to tell
+		return StateInterrupted, withSummary(lost.Error(), res.Message)
 	case runErr == nil && res.OK:
 		return StateSucceeded, ""
 	case errors.As(cause, &by):
@@ -126,11 +146,11 @@ func (x *executor) finish(ctx context.Context, d *Deploy, dl *deployLog, state S
 	mutate(&end)
 	x.runs.ended(&end)
 	for attempt := 0; ; attempt++ {
-		err := x.door.move(ctx, d, state, mutate, line)
+		err := x.door.move(x.holding(ctx), d, state, mutate, line)
 		if err == nil {
 			break
 		}
-		if ErrorCode(err) == EConflict { // no longer running: ended elsewhere
+		if ErrorCode(err) == EConflict { // no longer running, or no longer this server's: ended elsewhere
 			x.log.Error("recording the end of a deploy", "id", d.ID, "state", state, "err", err)
 			break
 		}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -20,6 +21,7 @@ type runState struct {
 	progress *Progress
 	resume   chan string // while paused: who continues it
 	ending   *Deploy     // the end reached, while it is being stored
+	started  bool        // its running state is stored
 }
 
 func newRuns() *runs { return &runs{byID: map[int64]*runState{}} }
@@ -38,11 +40,34 @@ func (r *runs) forget(id int64) {
 	delete(r.byID, id)
 }
 
-// onChange forgets a deploy once its end is stored.
+// onChange notes that a deploy's start is stored, and forgets a deploy
+// once its end is stored.
 func (r *runs) onChange(_ context.Context, c change) {
-	if c.d.State.Terminal() {
+	switch {
+	case c.d.State.Terminal():
 		r.forget(c.d.ID)
+	case c.reached(StateRunning):
+		r.mu.Lock()
+		if x := r.byID[c.d.ID]; x != nil {
+			x.started = true
+		}
+		r.mu.Unlock()
 	}
+}
+
+// running lists the deploys this process runs whose start is stored and
+// whose runner has not returned, by id.
+func (r *runs) running() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []int64
+	for id, x := range r.byID {
+		if x.started && x.ending == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // stop cancels a deploy this process runs. It returns the end the deploy

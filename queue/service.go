@@ -38,6 +38,12 @@ type Options struct {
 	Freeze []FreezeWindow
 	// Clock is the queue's time; default the real one.
 	Clock Clock
+	// Server is this server's name, kept with the deploys it runs.
+	Server string
+	// Lease, when several servers share the Store, is how long this
+	// server's hold on a deploy it runs lasts unless renewed (every third
+	// of it); 0 when it is the only server.
+	Lease time.Duration
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -69,6 +75,8 @@ type Service struct {
 	viewer    *viewer
 	board     *board
 	retention *retention
+	leases    *leases // nil when this server is alone
+	server    string
 
 	life    context.Context
 	stop    context.CancelCauseFunc
@@ -93,17 +101,21 @@ func New(apps []*App, o Options) (*Service, error) {
 	if o.RecheckEvery <= 0 {
 		o.RecheckEvery = time.Minute
 	}
+	if o.Lease > 0 && o.Lease < 3*time.Millisecond || o.Lease > 0 && o.Server == "" {
+		return nil, errors.New("queue: a lease needs a server name, and at least 3ms")
+	}
 	cat, err := newCatalog(apps, o.Runners)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{cat: cat, store: o.Store, runners: o.Runners, resolver: o.Resolver, comparer: o.Comparer,
-		clock: o.Clock, log: o.Logger, runs: newRuns()}
+		clock: o.Clock, log: o.Logger, runs: newRuns(), server: o.Server}
 	s.life, s.stop = context.WithCancelCause(context.Background())
 	s.access = &access{cat: cat, identify: o.Identify, people: o.People, admins: o.Admins}
 	s.logs = newLogHub(s.life, o.Store, o.Clock, o.Logger, o.Secrets)
 	s.door = newDoor(o.Store, s.logs, o.Clock, o.Logger)
 	s.locks = newLockTable(s.life, o.Store, o.Clock, o.Logger, cat)
+	s.locks.shared = o.Lease > 0
 	s.freezes = newFreezeBook(o.Store, o.Clock, o.Freeze)
 	rules := chain{permissionRule{s.access}, lockRule{s.locks}, freezeRule{s.freezes},
 		checksRule{checker: o.Checker, log: o.Logger}, approvalRule{o.Store}}
@@ -117,12 +129,16 @@ func New(apps []*App, o Options) (*Service, error) {
 		clock: o.Clock, log: o.Logger, pending: map[int64]Timer{}}
 	ns := notifiers(o.Notifiers)
 	exec := &executor{life: s.life, runners: o.Runners, logs: s.logs, door: s.door, runs: s.runs, notify: ns,
-		clock: o.Clock, log: o.Logger}
+		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,
-		runs: s.runs, exec: exec, clock: o.Clock, log: o.Logger}, o.MaxParallel)
+		runs: s.runs, exec: exec, clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}, o.MaxParallel)
 	s.retention = &retention{life: s.life, store: o.Store, cat: cat, door: s.door, clock: o.Clock, log: o.Logger,
 		first: time.Minute, every: time.Hour}
 	s.board = newBoard(o.Store)
+	if o.Lease > 0 {
+		s.leases = &leases{life: s.life, store: o.Store, door: s.door, runs: s.runs, locks: s.locks, freezes: s.freezes,
+			board: s.board, clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease, kick: s.dispatch.kickQueued}
+	}
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals, board: s.board}
 
 	// Who hears of what, in order: the runs of this process, the waiting
@@ -169,6 +185,13 @@ func (s *Service) Start(ctx context.Context) error {
 		defer s.wg.Done()
 		s.retention.run()
 	}()
+	if s.leases != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.leases.run()
+		}()
+	}
 	s.promoter.resume(s.life)
 	return nil
 }

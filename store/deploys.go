@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,22 +15,23 @@ import (
 
 const deployCols = `id, number, app, env, ref, sha, previous_sha, state, user, source, force,
 	created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances,
-	wait_rule, wait_reason, wait_until`
+	wait_rule, wait_reason, wait_until, server, lease_until`
 
 type scanner interface{ Scan(...any) error }
 
 func scanDeploy(row scanner) (*queue.Deploy, error) {
 	var d queue.Deploy
-	var created, started, finished, waitUntil sql.NullString
+	var created, started, finished, waitUntil, leaseUntil sql.NullString
 	var state, source, waitRule, waitReason string
 	err := row.Scan(&d.ID, &d.Number, &d.App, &d.Env, &d.Ref, &d.SHA, &d.PreviousSHA, &state, &d.User,
 		&source, &d.Force, &created, &started, &finished, &d.GitHubDeploymentID, &d.ChatThread, &d.Error, &d.Op, &d.Instances,
-		&waitRule, &waitReason, &waitUntil)
+		&waitRule, &waitReason, &waitUntil, &d.Server, &leaseUntil)
 	if err != nil {
 		return nil, err
 	}
 	d.State, d.Source = queue.State(state), queue.Source(source)
 	d.CreatedAt, d.StartedAt, d.FinishedAt = parseTime(created), parseTime(started), parseTime(finished)
+	d.LeaseUntil = parseTime(leaseUntil)
 	if waitRule != "" {
 		d.Waiting = &queue.Waiting{Rule: waitRule, Reason: waitReason, Until: parseTime(waitUntil)}
 	}
@@ -49,7 +51,7 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 		res, err := tx.StmtContext(ctx, s.insertDeploy).ExecContext(ctx,
 			d.Number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
 			fmtTime(d.CreatedAt), nullTime(d.StartedAt), nullTime(d.FinishedAt), d.GitHubDeploymentID, d.ChatThread, d.Error, d.Op, d.Instances,
-			rule, reason, until)
+			rule, reason, until, d.Server, nullSortable(d.LeaseUntil))
 		if err != nil {
 			return err
 		}
@@ -67,10 +69,18 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 // UpdateDeploy implements queue.Store.
 func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.State, lines []queue.LogLine) error {
 	rule, reason, until := waitCols(d.Waiting)
+	holder, held := queue.HolderOf(ctx)
+	holderNow := ""
+	if held && from == queue.StateRunning {
+		holderNow = fmtSortable(holder.Now)
+	} else {
+		holder = queue.Holder{}
+	}
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.update).ExecContext(ctx,
 			d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, nullTime(d.StartedAt), nullTime(d.FinishedAt),
-			d.GitHubDeploymentID, d.ChatThread, d.Error, rule, reason, until, d.ID, string(from))
+			d.GitHubDeploymentID, d.ChatThread, d.Error, rule, reason, until, d.Server, nullSortable(d.LeaseUntil),
+			d.ID, string(from), lapsedBefore(ctx, from), holder.Server, holder.Server, holderNow)
 		if err != nil {
 			return err
 		}
@@ -94,12 +104,52 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		if err != nil {
 			return err
 		}
+		if cur.State == from && holder.Server != "" {
+			return queue.Errorf(queue.EConflict, "deploy #%d is no longer held by server %s: its lease ended", d.ID, holder.Server)
+		}
+		if cur.State == from {
+			return queue.Errorf(queue.EConflict, "deploy #%d is still held by server %s (its lease was renewed)", d.ID, cur.Server)
+		}
 		return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", d.ID, cur.State, from)
 	}
 	if err == nil && d.State.Terminal() {
 		s.packs.poke() // its log may be short: one for a pack
 	}
 	return err
+}
+
+// lapsedBefore is what the stored lease of a deploy leaving from must be
+// below: the time of a context from queue.WithLapsed, or above any time
+// ("9", past every year a timestamp starts with) when there is none.
+func lapsedBefore(ctx context.Context, from queue.State) string {
+	if at, ok := queue.LapsedOf(ctx); ok && from == queue.StateRunning {
+		return fmtSortable(at)
+	}
+	return "9"
+}
+
+// RenewLeases implements queue.Store.
+func (s *Store) RenewLeases(ctx context.Context, server string, now, until time.Time) ([]int64, error) {
+	var ids []int64
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ids = ids[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE deploys SET lease_until = ? WHERE state = 'running' AND server = ? AND lease_until >= ?
+			RETURNING id`, fmtSortable(until), server, fmtSortable(now))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	slices.Sort(ids)
+	return ids, err
 }
 
 // errNotInState: a conditional update found the deploy in another state.

@@ -109,7 +109,38 @@ func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return appendLines(ctx, tx, lines) })
+	h, fenced := queue.HolderOf(ctx)
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if fenced {
+			if err := heldBy(ctx, tx, lines, h); err != nil {
+				return err
+			}
+		}
+		return appendLines(ctx, tx, lines)
+	})
+}
+
+// heldBy is nil if the deploys of lines all run on h's server under a
+// lease not ended, EConflict if not (a server that lost a deploy adds
+// nothing to its log).
+func heldBy(ctx context.Context, tx *sql.Tx, lines []queue.LogLine, h queue.Holder) error {
+	seen := map[int64]bool{}
+	for _, l := range lines {
+		if seen[l.DeployID] {
+			continue
+		}
+		seen[l.DeployID] = true
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deploys WHERE id = ? AND state = 'running' AND server = ? AND lease_until >= ?`,
+			l.DeployID, h.Server, fmtSortable(h.Now)).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return queue.Errorf(queue.EConflict, "deploy #%d no longer runs on server %s: its lines are not kept", l.DeployID, h.Server)
+		}
+	}
+	return nil
 }
 
 // Log implements queue.Store.

@@ -17,9 +17,38 @@ func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
 	})
 }
 
-// OutboxDue implements queue.Store.
+// outboxClaim is how long OutboxDue's messages stay with their caller:
+// until then their next_at is the claim's end, and nobody else gets them.
+const outboxClaim = time.Minute
+
+// OutboxDue implements queue.Store. It is a write: the messages it finds
+// due are claimed, in the same transaction (SQLite has one writer, so no
+// other claim comes between the read and the update).
 func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at FROM outbox o
+	var out []queue.OutboxItem
+	err := s.tx(queue.WithoutOnce(ctx), func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if out, err = outboxHeads(ctx, tx, now, limit); err != nil {
+			return err
+		}
+		claimEnd := fmtSortable(now.Add(outboxClaim))
+		for _, it := range out {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET next_at = ? WHERE id = ?`, claimEnd, it.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// outboxHeads reads, for each key, its oldest message if it is due at
+// now, oldest first, at most limit (below zero: all).
+func outboxHeads(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]queue.OutboxItem, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at FROM outbox o
 		WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key) AND o.next_at <= ? ORDER BY o.id LIMIT ?`,
 		fmtSortable(now), limit)
 	if err != nil {

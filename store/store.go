@@ -184,12 +184,13 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.nextNumber, `SELECT coalesce(max(number), 0) + 1 FROM deploys WHERE app = ? AND env = ?`},
 		{s.w, &s.insertDeploy, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user,
 			source, force, created_at, started_at, finished_at, github_deployment_id, chat_thread, error, op, instances,
-			wait_rule, wait_reason, wait_until)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			wait_rule, wait_reason, wait_until, server, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.update, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
 			started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?,
-			wait_rule = ?, wait_reason = ?, wait_until = ?
-			WHERE id = ? AND state = ?`},
+			wait_rule = ?, wait_reason = ?, wait_until = ?,
+			server = CASE state WHEN 'running' THEN server ELSE ? END, lease_until = CASE state WHEN 'running' THEN lease_until ELSE ? END
+			WHERE id = ? AND state = ? AND coalesce(lease_until, '') < ? AND (? = '' OR server = ? AND lease_until >= ?)`},
 		{s.w, &s.audit, `INSERT INTO audit (time, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.q)
@@ -306,6 +307,14 @@ func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // fmtSortable is a fixed-width time, for columns compared in SQL: its text
 // order is its time order (RFC 3339 with trimmed fractions is not).
 func fmtSortable(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+// nullSortable is fmtSortable, or NULL for a zero time.
+func nullSortable(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return fmtSortable(t)
+}
 
 func nullTime(t time.Time) any {
 	if t.IsZero() {

@@ -283,6 +283,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		Notifiers:   notifiers,
 		Logger:      m.Logger,
 		MaxParallel: cfg.Server.MaxParallel,
+		Server:      cfg.Server.Name,
 		Admins:      cfg.Admins,
 		Freeze:      cfg.Freeze,
 		Secrets:     cfg.Secrets,
@@ -292,6 +293,9 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	}
 	if cfg.GitHub != nil {
 		o.RecheckEvery = cfg.GitHub.PollInterval
+	}
+	if cfg.Store.Driver == config.DriverPostgres { // several servers may share it
+		o.Lease = cfg.Store.Lease
 	}
 	return queue.New(cfg.Apps, o)
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -15,24 +16,25 @@ import (
 const deployCols = `id, number, app, env, ref, sha, previous_sha, state, user_name, source, force,
 	created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
 	github_deployment_id, chat_thread, error, op, instances,
-	wait_rule, wait_reason, wait_until, wait_until_ns`
+	wait_rule, wait_reason, wait_until, wait_until_ns, server, lease_until, lease_until_ns`
 
 func scanDeploy(row scanner) (*queue.Deploy, error) {
 	var d queue.Deploy
 	var created time.Time
-	var started, finished, waitUntil pgtype.Timestamptz
-	var createdNs, startedNs, finishedNs, waitNs int16
+	var started, finished, waitUntil, leaseUntil pgtype.Timestamptz
+	var createdNs, startedNs, finishedNs, waitNs, leaseNs int16
 	var state, source, waitRule, waitReason string
 	err := row.Scan(&d.ID, &d.Number, &d.App, &d.Env, &d.Ref, &d.SHA, &d.PreviousSHA, &state, &d.User, &source, &d.Force,
 		&created, &createdNs, &started, &startedNs, &finished, &finishedNs,
 		&d.GitHubDeploymentID, &d.ChatThread, &d.Error, &d.Op, &d.Instances,
-		&waitRule, &waitReason, &waitUntil, &waitNs)
+		&waitRule, &waitReason, &waitUntil, &waitNs, &d.Server, &leaseUntil, &leaseNs)
 	if err != nil {
 		return nil, err
 	}
 	d.State, d.Source = queue.State(state), queue.Source(source)
 	d.CreatedAt = unstamp(created, createdNs)
 	d.StartedAt, d.FinishedAt = unstampNull(started, startedNs), unstampNull(finished, finishedNs)
+	d.LeaseUntil = unstampNull(leaseUntil, leaseNs)
 	if waitRule != "" {
 		d.Waiting = &queue.Waiting{Rule: waitRule, Reason: waitReason, Until: unstampNull(waitUntil, waitNs)}
 	}
@@ -49,6 +51,7 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 	started, startedNs := nullStamp(d.StartedAt)
 	finished, finishedNs := nullStamp(d.FinishedAt)
 	rule, reason, until, untilNs := waitCols(d.Waiting)
+	lease, leaseNs := nullStamp(d.LeaseUntil)
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var number, id int64
 		err := tx.QueryRow(ctx, `INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
@@ -59,12 +62,15 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 		}
 		err = tx.QueryRow(ctx, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
 			created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
-			github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+			github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns,
+			server, lease_until, lease_until_ns)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+				$26, $27, $28)
 			RETURNING id`,
 			number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
 			created, createdNs, started, startedNs, finished, finishedNs,
-			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs).Scan(&id)
+			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs,
+			d.Server, lease, leaseNs).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -91,21 +97,36 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	started, startedNs := nullStamp(d.StartedAt)
 	finished, finishedNs := nullStamp(d.FinishedAt)
 	rule, reason, until, untilNs := waitCols(d.Waiting)
+	lease, leaseNs := nullStamp(d.LeaseUntil)
+	var lapsed pgtype.Timestamptz // with queue.WithLapsed: the lease must have ended before it
+	if at, ok := queue.LapsedOf(ctx); ok && from == queue.StateRunning {
+		lapsed = pgtype.Timestamptz{Time: at, Valid: true}
+	}
+	var holderServer pgtype.Text // with queue.WithHolder: it must run there under a lease not ended
+	var holderNow pgtype.Timestamptz
+	if h, ok := queue.HolderOf(ctx); ok && from == queue.StateRunning {
+		holderServer, holderNow = pgtype.Text{String: h.Server, Valid: true}, pgtype.Timestamptz{Time: h.Now, Valid: true}
+	}
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
 			started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
 			github_deployment_id = $10, chat_thread = $11, error = $12,
-			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16
-			WHERE id = $17 AND state = $18`,
+			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16,
+			server = CASE state WHEN 'running' THEN server ELSE $17 END,
+			lease_until = CASE state WHEN 'running' THEN lease_until ELSE $18 END,
+			lease_until_ns = CASE state WHEN 'running' THEN lease_until_ns ELSE $19 END
+			WHERE id = $20 AND state = $21 AND ($22::timestamptz IS NULL OR lease_until < $22)
+				AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)`,
 			d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, started, startedNs, finished, finishedNs,
-			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs, d.ID, string(from))
+			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs,
+			d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return notInState(ctx, tx, d.ID, from) // nothing of this write stays
+			return notInState(ctx, tx, d.ID, from, holderServer.String) // nothing of this write stays
 		}
-		return insertLines(ctx, tx, lines)
+		return insertLines(ctx, tx, after(ctx, tx, d.ID, lines))
 	})
 	if oneRunning(err) {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
@@ -113,16 +134,59 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	return err
 }
 
+// RenewLeases implements queue.Store.
+func (s *Store) RenewLeases(ctx context.Context, server string, now, until time.Time) ([]int64, error) {
+	at, ns := stamp(until)
+	var ids []int64
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE deploys SET lease_until = $1, lease_until_ns = $2
+			WHERE state = 'running' AND server = $3 AND lease_until >= $4 RETURNING id`, at, ns, server, now)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	slices.Sort(ids)
+	return ids, err
+}
+
+// after returns the lines of a change of deploy id numbered after the
+// lines its log holds, when another server wrote some of those numbers
+// meanwhile (it ran the deploy; this server changed its state): a change
+// and its words are never lost to a line written elsewhere. The update
+// of the deploy's row came first in the transaction, so the lines
+// written under that row's lock are all visible here.
+func after(ctx context.Context, tx pgx.Tx, id int64, lines []queue.LogLine) []queue.LogLine {
+	if len(lines) == 0 {
+		return lines
+	}
+	var last int64
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = $1`, id).Scan(&last); err != nil || lines[0].Seq > last {
+		return lines // an error here is the insert's to report
+	}
+	out := make([]queue.LogLine, len(lines))
+	for i, l := range lines {
+		l.Seq = last + 1 + int64(i)
+		out[i] = l
+	}
+	return out
+}
+
 // notInState says why a conditional update changed nothing: the deploy
 // is not there (ENotFound), or is in another state than from (EConflict).
-func notInState(ctx context.Context, tx pgx.Tx, id int64, from queue.State) error {
-	var cur string
-	err := tx.QueryRow(ctx, `SELECT state FROM deploys WHERE id = $1`, id).Scan(&cur)
+func notInState(ctx context.Context, tx pgx.Tx, id int64, from queue.State, holder string) error {
+	var cur, server string
+	err := tx.QueryRow(ctx, `SELECT state, server FROM deploys WHERE id = $1`, id).Scan(&cur, &server)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return queue.Errorf(queue.ENotFound, "no deploy #%d", id)
 	case err != nil:
 		return err
+	case cur == string(from) && holder != "":
+		return queue.Errorf(queue.EConflict, "deploy #%d is no longer held by server %s: its lease ended", id, holder)
+	case cur == string(from):
+		return queue.Errorf(queue.EConflict, "deploy #%d is still held by server %s (its lease was renewed)", id, server)
 	}
 	return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", id, cur, from)
 }

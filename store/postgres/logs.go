@@ -35,7 +35,47 @@ func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error { return insertLines(ctx, tx, lines) })
+	h, fenced := queue.HolderOf(ctx)
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		if fenced {
+			if err := heldBy(ctx, tx, lines, h); err != nil {
+				return err
+			}
+		}
+		return insertLines(ctx, tx, lines)
+	})
+}
+
+// heldBy is nil if the deploys of lines all run on h's server under a
+// lease not ended, EConflict if not (a server that lost a deploy adds
+// nothing to its log). Their rows
+// are locked until the lines are in: the end of a deploy, written by
+// another server, comes wholly before or wholly after them.
+func heldBy(ctx context.Context, tx pgx.Tx, lines []queue.LogLine, h queue.Holder) error {
+	ids := map[int64]bool{}
+	var list []int64
+	for _, l := range lines {
+		if !ids[l.DeployID] {
+			ids[l.DeployID] = true
+			list = append(list, l.DeployID)
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT id FROM deploys WHERE id = ANY($1) AND state = 'running' AND server = $2 AND lease_until >= $3
+		FOR SHARE`, list, h.Server, h.Now)
+	if err != nil {
+		return err
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	for _, id := range held {
+		delete(ids, id)
+	}
+	for id := range ids {
+		return queue.Errorf(queue.EConflict, "deploy #%d no longer runs on server %s: its lines are not kept", id, h.Server)
+	}
+	return nil
 }
 
 // Log implements queue.Store. A limit of 0 or less means 10000.

@@ -32,22 +32,54 @@ func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
 	})
 }
 
+// outboxClaim is how long OutboxDue's messages stay with their caller:
+// until then their next_at is the claim's end, and nobody else gets them.
+const outboxClaim = time.Minute
+
 // OutboxDue implements queue.Store. A negative limit means no limit.
+//
+// It claims what it finds, in one transaction: the due heads are locked
+// FOR UPDATE SKIP LOCKED, so that claimers on other servers neither wait
+// for one another nor get the same rows (a head another claimer holds is
+// skipped, and the messages behind it are not heads), then their next_at
+// moves to the claim's end. The returned NextAt is when each came due.
 func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
 	at, ns := stamp(now)
+	end, endNs := stamp(now.Add(outboxClaim))
 	var lim *int // NULL: no limit
 	if limit >= 0 {
 		lim = &limit
 	}
-	return query(ctx, s, func(r scanner) (queue.OutboxItem, error) {
-		var it queue.OutboxItem
-		var next time.Time
-		var nextNs int16
-		err := r.Scan(&it.ID, &it.Key, &it.Body, &it.Attempts, &next, &nextNs)
-		it.NextAt = unstamp(next, nextNs)
-		return it, err
-	}, `SELECT o.id, o.key, o.body, o.attempts, o.next_at, o.next_ns FROM outbox o
-		WHERE `+outboxHead+` AND (o.next_at, o.next_ns) <= ($1, $2) ORDER BY o.id LIMIT $3`, at, ns, lim)
+	var out []queue.OutboxItem
+	err := s.tx(queue.WithoutOnce(ctx), func(ctx context.Context, tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at, o.next_ns FROM outbox o
+			WHERE `+outboxHead+` AND (o.next_at, o.next_ns) <= ($1, $2) ORDER BY o.id LIMIT $3
+			FOR UPDATE OF o SKIP LOCKED`, at, ns, lim)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (queue.OutboxItem, error) {
+			var it queue.OutboxItem
+			var next time.Time
+			var nextNs int16
+			err := r.Scan(&it.ID, &it.Key, &it.Body, &it.Attempts, &next, &nextNs)
+			it.NextAt = unstamp(next, nextNs)
+			return it, err
+		})
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		ids := make([]int64, len(out))
+		for i, it := range out {
+			ids[i] = it.ID
+		}
+		_, err = tx.Exec(ctx, `UPDATE outbox SET next_at = $1, next_ns = $2 WHERE id = ANY($3)`, end, endNs, ids)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // OutboxNext implements queue.Store.

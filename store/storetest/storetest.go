@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	}{
 		{"Deploys", deployCases},
 		{"Lanes", laneCases},
+		{"Leases", leaseCases},
 		{"Logs", logCases},
 		{"Locks", lockCases},
 		{"Freezes", freezeCases},

@@ -1,0 +1,231 @@
+package main_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/deployq/deployq/internal/pgtest"
+	"github.com/deployq/deployq/internal/queuetest"
+)
+
+// group is several deployq servers, real processes, sharing one
+// PostgreSQL database, each with its own data directory.
+type group struct {
+	t       *testing.T
+	dirs    []string
+	env     []string
+	servers []*server
+	marks   string // where the deploys write "start ID" and "end ID"
+}
+
+// startGroup starts n servers (deployq-1...) with a lease of 1s and one
+// app, web, whose production runs command ($MARKS is the marks file).
+func startGroup(t *testing.T, n int, command string) *group {
+	t.Helper()
+	g := &group{t: t, env: []string{"DEPLOYQ_DSN=" + pgtest.New(t)}, marks: filepath.Join(t.TempDir(), "marks")}
+	for i := 1; i <= n; i++ {
+		dir := t.TempDir()
+		cfg := fmt.Sprintf(`server:
+  name: deployq-%d
+  data_dir: ./data
+store:
+  driver: postgres
+  dsn: "${DEPLOYQ_DSN}"
+  lease: 1s
+apps:
+  - name: web
+    environments:
+      - name: production
+        runner: shell
+        shell:
+          env: {MARKS: %q}
+          command: %q
+`, i, g.marks, command)
+		os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
+		g.dirs = append(g.dirs, dir)
+		g.servers = append(g.servers, startServer(t, dir, g.env))
+	}
+	return g
+}
+
+// restart starts server i (from 0) again after it died.
+func (g *group) restart(i int) { g.servers[i] = startServer(g.t, g.dirs[i], g.env) }
+
+// deploy asks server i for a deploy of sha n and returns its id.
+func (g *group) deploy(i, n int) int {
+	g.t.Helper()
+	out := g.servers[i].cliOK(g.t, nil, "deploy", fmt.Sprintf("web@%040x", n))
+	m := regexp.MustCompile(`#(\d+) queued`).FindStringSubmatch(out)
+	if m == nil {
+		g.t.Fatalf("no id in %q", out)
+	}
+	var id int
+	fmt.Sscan(m[1], &id)
+	return id
+}
+
+type deployJSON struct{ State, Error, Server string }
+
+// deployOf reads deploy id through server i.
+func (g *group) deployOf(i, id int) deployJSON {
+	var d deployJSON
+	getJSON(g.t, fmt.Sprintf("%s/api/v1/deploys/%d", g.servers[i].url, id), &d)
+	return d
+}
+
+// marked returns the marks written so far.
+func (g *group) marked() []string {
+	b, _ := os.ReadFile(g.marks)
+	return strings.Fields(strings.ReplaceAll(string(b), "\n", " "))
+}
+
+const markCommand = `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 0.2; echo "end $DEPLOY_ID" >> "$MARKS"; echo "deployed $DEPLOY_ID"`
+
+// Deploys asked of any of three servers run once each, one at a time,
+// oldest first, on whichever server takes them; a log is followed to its
+// end through a server that does not run it.
+func TestServersShareOneDatabase(t *testing.T) {
+	g := startGroup(t, 3, markCommand)
+	var ids []int
+	for n := range 9 {
+		ids = append(ids, g.deploy(n%3, n+1))
+	}
+	for _, id := range ids {
+		queuetest.Eventually(t, fmt.Sprintf("#%d succeeded", id), func() bool { return g.deployOf(0, id).State == "succeeded" })
+	}
+	var want []string
+	for _, id := range ids {
+		want = append(want, "start", fmt.Sprint(id), "end", fmt.Sprint(id))
+	}
+	if got := g.marked(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("marks (one at a time, oldest first, each once):\n got %v\nwant %v", got, want)
+	}
+	servers := map[string]bool{}
+	for _, id := range ids {
+		servers[g.deployOf(1, id).Server] = true
+	}
+	for s := range servers {
+		if !regexp.MustCompile(`^deployq-[123]$`).MatchString(s) {
+			t.Fatalf("a deploy ran on server %q", s)
+		}
+	}
+
+	// a log followed through a server that does not run the deploy
+	id := g.deploy(0, 100)
+	follower := 1
+	if g.deployOf(0, id).Server == "deployq-2" {
+		follower = 2
+	}
+	mustContain(t, "a log followed from another server", g.servers[follower].cliOK(t, nil, "logs", "-f", fmt.Sprint(id)),
+		fmt.Sprintf("deployed %d", id), "succeeded")
+}
+
+// A server killed while it runs a deploy: another one finds its lease
+// ended, marks the deploy interrupted (never runs it again) and runs the
+// next one. The killed server, started again, finds nothing to redo.
+func TestServerKilledWhileItRuns(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "go")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; if [ "$DEPLOY_ID" = 1 ]; then echo waiting; read x < %s; fi; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
+	first := g.deploy(0, 1)
+	queuetest.Eventually(t, "#1 runs on deployq-1", func() bool {
+		d := g.deployOf(1, first)
+		return d.State == "running" && d.Server == "deployq-1"
+	})
+	second := g.deploy(1, 2) // waits its turn behind #1
+	g.servers[0].cmd.Process.Kill()
+	<-g.servers[0].done
+	queuetest.Eventually(t, "#1 interrupted by deployq-2", func() bool { return g.deployOf(1, first).State == "interrupted" })
+	if d := g.deployOf(1, first); !strings.Contains(d.Error, "server deployq-1 stopped renewing its lease") {
+		t.Fatalf("#1's error: %q", d.Error)
+	}
+	queuetest.Eventually(t, "#2 succeeded on deployq-2", func() bool { return g.deployOf(1, second).State == "succeeded" })
+	mustContain(t, "#1's log", g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting", "stopped renewing its lease", "never run again")
+
+	g.restart(0)
+	third := g.deploy(0, 3)
+	queuetest.Eventually(t, "#3 succeeded", func() bool { return g.deployOf(0, third).State == "succeeded" })
+	if d := g.deployOf(0, first); d.State != "interrupted" {
+		t.Fatalf("#1 after deployq-1 came back: %s", d.State)
+	}
+	if got := strings.Count(strings.Join(g.marked(), " "), fmt.Sprintf("start %d", first)); got != 1 {
+		t.Fatalf("#1 started %d times: %v", got, g.marked())
+	}
+}
+
+// A server stopped (SIGSTOP) past its lease while it runs a deploy:
+// another server ends that deploy as interrupted; when the stopped one
+// goes on, what it writes late changes nothing (no state, no log line:
+// the deploy printed a line while its server was stopped), and it stops
+// what it still runs.
+func TestServerPausedPastItsLease(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "go")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; echo early; read x < %s; echo late-line; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
+	id := g.deploy(0, 1)
+	queuetest.Eventually(t, "#1 runs on deployq-1 and printed", func() bool {
+		return strings.Contains(g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(id)), "early")
+	})
+	p := g.servers[0].cmd.Process
+	p.Signal(syscall.SIGSTOP)
+	t.Cleanup(func() { p.Signal(syscall.SIGCONT) }) // whatever happens, before it is stopped for good
+	queuetest.Eventually(t, "#1 interrupted by deployq-2", func() bool { return g.deployOf(1, id).State == "interrupted" })
+	f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0) // the deploy reads it: it prints while its server is stopped
+	if err != nil {
+		t.Fatalf("the deploy no longer waits: %v", err)
+	}
+	f.Write([]byte("go\n"))
+	f.Close()
+	p.Signal(syscall.SIGCONT)
+	queuetest.Eventually(t, "deployq-1 let go of #1", func() bool {
+		return strings.Contains(g.servers[0].stderr.String(), "is no longer its own; its run is stopped")
+	})
+	if d := g.deployOf(0, id); d.State != "interrupted" || !strings.Contains(d.Error, "stopped renewing") {
+		t.Fatalf("#1 after deployq-1 went on: %+v", d)
+	}
+	log := g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(id))
+	if strings.Contains(log, "late-line") || !strings.Contains(log, "early") || !strings.Contains(log, "never run again") {
+		t.Fatalf("#1's log after deployq-1 went on:\n%s", log)
+	}
+	if strings.Contains(strings.Join(g.marked(), " "), "end") {
+		t.Fatalf("#1's run went on to its end: %v", g.marked())
+	}
+}
+
+// A lock taken through one server holds back deploys asked of another;
+// a deploy canceled through a server that does not run it is stopped on
+// the one that does.
+func TestServersShareLocksAndCancels(t *testing.T) {
+	g := startGroup(t, 2, `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`)
+	g.servers[0].cliOK(t, []string{"USER=alice"}, "lock", "production", ":", "release freeze")
+	queuetest.Eventually(t, "deployq-2 refuses a deploy to the locked production", func() bool {
+		out, code := g.servers[1].cli(t, []string{"USER=bob"}, "", "deploy", fmt.Sprintf("web@%040x", 1))
+		return code != 0 && strings.Contains(out, "locked by alice")
+	})
+	g.servers[1].cliOK(t, []string{"USER=alice"}, "unlock", "production")
+
+	id := g.deploy(0, 2)
+	queuetest.Eventually(t, "#1 runs on deployq-1", func() bool {
+		d := g.deployOf(1, id)
+		return d.State == "running" && d.Server == "deployq-1"
+	})
+	out := g.servers[1].cliOK(t, []string{"USER=bob"}, "cancel", fmt.Sprint(id))
+	t.Logf("cancel: %s", out)
+	mustContain(t, "cancel through deployq-2", out, "canceled")
+	queuetest.Eventually(t, "deployq-1 stops the run", func() bool {
+		return strings.Contains(g.servers[0].stderr.String(), "is no longer its own; its run is stopped")
+	})
+	if d := g.deployOf(0, id); d.State != "canceled" {
+		t.Fatalf("#%d after the cancel: %+v", id, d)
+	}
+	mustContain(t, "the log", g.servers[0].cliOK(t, nil, "logs", fmt.Sprint(id)), "server deployq-1 stops its run", "canceled by bob")
+}
