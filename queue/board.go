@@ -33,6 +33,41 @@ func (b *board) load(ctx context.Context) error {
 	return nil
 }
 
+// loadLane reads one lane's summary again from the store (another
+// server changed it).
+func (b *board) loadLane(ctx context.Context, app, env string) error {
+	open, err := b.store.Deploys(ctx, DeployFilter{App: app, Env: env, States: []State{StateQueued, StateWaiting, StateRunning}, Limit: -1})
+	if err != nil {
+		return err
+	}
+	current, err := b.store.LastSucceeded(ctx, app, env, 0)
+	if err != nil {
+		return err
+	}
+	last, err := b.store.Deploys(ctx, DeployFilter{App: app, Env: env, Limit: 1})
+	if err != nil {
+		return err
+	}
+	l := &LaneSummary{App: app, Env: env, Current: current}
+	for _, d := range open {
+		switch d.State {
+		case StateQueued:
+			l.Queued++
+		case StateWaiting:
+			l.Waiting++
+		case StateRunning:
+			l.Running = d
+		}
+	}
+	if len(last) > 0 {
+		l.Last = last[0]
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lanes[laneKey{app, env}] = l
+	return nil
+}
+
 // onChange is the door's hook.
 func (b *board) onChange(_ context.Context, c change) {
 	d := c.d

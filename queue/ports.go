@@ -252,3 +252,24 @@ type Notifier interface {
 	DeployChanged(d *Deploy)
 	LockChanged(l *Lock, locked bool)
 }
+
+// Change is what another server sharing the store changed, as a Watcher
+// tells it: a deploy (by id), the locks, the freezes; or Rescan, after
+// the watch was cut and began again, when anything may have changed.
+type Change struct {
+	Deploy  int64
+	Locks   bool
+	Freezes bool
+	Rescan  bool
+}
+
+// Watcher is a Store that tells of the changes other servers sharing it
+// make, as they are stored (PostgreSQL's LISTEN/NOTIFY). A lost
+// notification only delays what it would have woken: the servers also
+// look every third of a lease.
+type Watcher interface {
+	// Watch calls changed, on one goroutine, for each change another
+	// server makes, and with Rescan first and after each reconnection,
+	// until ctx ends.
+	Watch(ctx context.Context, changed func(Change)) error
+}

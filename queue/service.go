@@ -38,6 +38,10 @@ type Options struct {
 	Freeze []FreezeWindow
 	// Clock is the queue's time; default the real one.
 	Clock Clock
+	// Observers hear of every change, like Notifiers, and also of those
+	// another server sharing the store makes (an event stream); Notifiers
+	// hear only of this server's, which they announce.
+	Observers []Notifier
 	// Server is this server's name, kept with the deploys it runs.
 	Server string
 	// Lease, when several servers share the Store, is how long this
@@ -76,6 +80,7 @@ type Service struct {
 	board     *board
 	retention *retention
 	leases    *leases // nil when this server is alone
+	watch     *watch  // nil unless other servers' changes can be heard
 	server    string
 
 	life    context.Context
@@ -127,7 +132,7 @@ func New(apps []*App, o Options) (*Service, error) {
 		waiting: s.waiting, clock: o.Clock}
 	s.promoter = &promoter{life: s.life, store: o.Store, cat: cat, admit: s.admit, logs: s.logs, door: s.door,
 		clock: o.Clock, log: o.Logger, pending: map[int64]Timer{}}
-	ns := notifiers(o.Notifiers)
+	ns := notifiers(append(append([]Notifier(nil), o.Notifiers...), o.Observers...))
 	exec := &executor{life: s.life, runners: o.Runners, logs: s.logs, door: s.door, runs: s.runs, notify: ns,
 		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,
@@ -135,6 +140,10 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.retention = &retention{life: s.life, store: o.Store, cat: cat, door: s.door, clock: o.Clock, log: o.Logger,
 		first: time.Minute, every: time.Hour}
 	s.board = newBoard(o.Store)
+	if w, ok := o.Store.(Watcher); ok && o.Lease > 0 {
+		s.watch = &watch{life: s.life, store: o.Store, watcher: w, runs: s.runs, locks: s.locks, freezes: s.freezes,
+			board: s.board, dispatch: s.dispatch, observers: notifiers(o.Observers), server: o.Server, log: o.Logger}
+	}
 	if o.Lease > 0 {
 		s.leases = &leases{life: s.life, store: o.Store, door: s.door, runs: s.runs, locks: s.locks, freezes: s.freezes,
 			board: s.board, clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease, kick: s.dispatch.kickQueued}
@@ -190,6 +199,13 @@ func (s *Service) Start(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			s.leases.run()
+		}()
+	}
+	if s.watch != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.watch.run()
 		}()
 	}
 	s.promoter.resume(s.life)

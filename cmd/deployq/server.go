@@ -259,7 +259,7 @@ func (m *Main) openDataDir(ctx context.Context) error {
 // event stream, Slack and GitHub's reporter hear of every change.
 func (m *Main) newQueue() (*queue.Service, error) {
 	cfg := m.Config
-	notifiers := []queue.Notifier{m.metrics, m.events}
+	notifiers := []queue.Notifier{m.metrics}
 	var identify func(context.Context, string) []string
 	if m.slack != nil {
 		notifiers = append(notifiers, m.slack)
@@ -281,6 +281,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,
+		Observers:   []queue.Notifier{m.events}, // the event stream tells other servers' changes too
 		Logger:      m.Logger,
 		MaxParallel: cfg.Server.MaxParallel,
 		Server:      cfg.Server.Name,

@@ -1,13 +1,16 @@
 package main_test
 
 import (
+	"bufio"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/deployq/deployq/internal/pgtest"
 	"github.com/deployq/deployq/internal/queuetest"
@@ -71,6 +74,22 @@ func (g *group) deploy(i, n int) int {
 
 type deployJSON struct{ State, Error, Server string }
 
+// running waits until deploy id runs and returns the index of the server
+// that runs it, and of another one.
+func (g *group) running(id int) (runs, other int) {
+	g.t.Helper()
+	var d deployJSON
+	queuetest.Eventually(g.t, fmt.Sprintf("#%d runs", id), func() bool {
+		d = g.deployOf(0, id)
+		return d.State == "running"
+	})
+	if _, err := fmt.Sscanf(d.Server, "deployq-%d", &runs); err != nil {
+		g.t.Fatalf("#%d runs on %q", id, d.Server)
+	}
+	runs--
+	return runs, (runs + 1) % len(g.servers)
+}
+
 // deployOf reads deploy id through server i.
 func (g *group) deployOf(i, id int) deployJSON {
 	var d deployJSON
@@ -115,7 +134,9 @@ func TestServersShareOneDatabase(t *testing.T) {
 		}
 	}
 
-	// a log followed through a server that does not run the deploy
+	// a log followed, and the event stream read, through a server that
+	// does not run the deploy
+	events := deployEvents(t, g.servers[2].url)
 	id := g.deploy(0, 100)
 	follower := 1
 	if g.deployOf(0, id).Server == "deployq-2" {
@@ -123,6 +144,60 @@ func TestServersShareOneDatabase(t *testing.T) {
 	}
 	mustContain(t, "a log followed from another server", g.servers[follower].cliOK(t, nil, "logs", "-f", fmt.Sprint(id)),
 		fmt.Sprintf("deployed %d", id), "succeeded")
+	if g.deployOf(0, id).Server != "deployq-3" { // deployq-3 heard of it from the others
+		waitEvent(t, events, fmt.Sprintf(`"id":%d,`, id), `"state":"succeeded"`)
+	}
+}
+
+// deployEvents reads the event stream of the server at url and hands
+// over the data of its deploy events, until the test ends.
+func deployEvents(t *testing.T, url string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", url+"/api/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	ch := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if e, ok := strings.CutPrefix(line, "event: "); ok {
+				event = e
+			} else if data, ok := strings.CutPrefix(line, "data: "); ok && event == "deploy" {
+				ch <- data
+			}
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+// waitEvent waits for a deploy event whose data holds all of wants.
+func waitEvent(t *testing.T, events <-chan string, wants ...string) {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case data, ok := <-events:
+			if !ok {
+				t.Fatalf("the event stream ended before an event with %q", wants)
+			}
+			all := true
+			for _, w := range wants {
+				all = all && strings.Contains(data, w)
+			}
+			if all {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("waited a minute for an event with %q", wants)
+		}
+	}
 }
 
 // A server killed while it runs a deploy: another one finds its lease
@@ -135,25 +210,23 @@ func TestServerKilledWhileItRuns(t *testing.T) {
 	}
 	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; if [ "$DEPLOY_ID" = 1 ]; then echo waiting; read x < %s; fi; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
 	first := g.deploy(0, 1)
-	queuetest.Eventually(t, "#1 runs on deployq-1", func() bool {
-		d := g.deployOf(1, first)
-		return d.State == "running" && d.Server == "deployq-1"
-	})
-	second := g.deploy(1, 2) // waits its turn behind #1
-	g.servers[0].cmd.Process.Kill()
-	<-g.servers[0].done
-	queuetest.Eventually(t, "#1 interrupted by deployq-2", func() bool { return g.deployOf(1, first).State == "interrupted" })
-	if d := g.deployOf(1, first); !strings.Contains(d.Error, "server deployq-1 stopped renewing its lease") {
+	dead, alive := g.running(first)
+	queuetest.Eventually(t, "#1 printed", func() bool { return strings.Contains(g.servers[alive].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting") })
+	second := g.deploy(alive, 2) // waits its turn behind #1
+	g.servers[dead].cmd.Process.Kill()
+	<-g.servers[dead].done
+	queuetest.Eventually(t, "#1 interrupted by the other server", func() bool { return g.deployOf(alive, first).State == "interrupted" })
+	if d := g.deployOf(alive, first); !strings.Contains(d.Error, fmt.Sprintf("server deployq-%d stopped renewing its lease", dead+1)) {
 		t.Fatalf("#1's error: %q", d.Error)
 	}
-	queuetest.Eventually(t, "#2 succeeded on deployq-2", func() bool { return g.deployOf(1, second).State == "succeeded" })
-	mustContain(t, "#1's log", g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting", "stopped renewing its lease", "never run again")
+	queuetest.Eventually(t, "#2 succeeded on the other server", func() bool { return g.deployOf(alive, second).State == "succeeded" })
+	mustContain(t, "#1's log", g.servers[alive].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting", "stopped renewing its lease", "never run again")
 
-	g.restart(0)
-	third := g.deploy(0, 3)
-	queuetest.Eventually(t, "#3 succeeded", func() bool { return g.deployOf(0, third).State == "succeeded" })
-	if d := g.deployOf(0, first); d.State != "interrupted" {
-		t.Fatalf("#1 after deployq-1 came back: %s", d.State)
+	g.restart(dead)
+	third := g.deploy(dead, 3)
+	queuetest.Eventually(t, "#3 succeeded", func() bool { return g.deployOf(dead, third).State == "succeeded" })
+	if d := g.deployOf(dead, first); d.State != "interrupted" {
+		t.Fatalf("#1 after its server came back: %s", d.State)
 	}
 	if got := strings.Count(strings.Join(g.marked(), " "), fmt.Sprintf("start %d", first)); got != 1 {
 		t.Fatalf("#1 started %d times: %v", got, g.marked())
@@ -172,13 +245,14 @@ func TestServerPausedPastItsLease(t *testing.T) {
 	}
 	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; echo early; read x < %s; echo late-line; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
 	id := g.deploy(0, 1)
-	queuetest.Eventually(t, "#1 runs on deployq-1 and printed", func() bool {
-		return strings.Contains(g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(id)), "early")
+	paused, other := g.running(id)
+	queuetest.Eventually(t, "#1 printed", func() bool {
+		return strings.Contains(g.servers[other].cliOK(t, nil, "logs", fmt.Sprint(id)), "early")
 	})
-	p := g.servers[0].cmd.Process
+	p := g.servers[paused].cmd.Process
 	p.Signal(syscall.SIGSTOP)
 	t.Cleanup(func() { p.Signal(syscall.SIGCONT) }) // whatever happens, before it is stopped for good
-	queuetest.Eventually(t, "#1 interrupted by deployq-2", func() bool { return g.deployOf(1, id).State == "interrupted" })
+	queuetest.Eventually(t, "#1 interrupted by the other server", func() bool { return g.deployOf(other, id).State == "interrupted" })
 	f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0) // the deploy reads it: it prints while its server is stopped
 	if err != nil {
 		t.Fatalf("the deploy no longer waits: %v", err)
@@ -186,13 +260,13 @@ func TestServerPausedPastItsLease(t *testing.T) {
 	f.Write([]byte("go\n"))
 	f.Close()
 	p.Signal(syscall.SIGCONT)
-	queuetest.Eventually(t, "deployq-1 let go of #1", func() bool {
-		return strings.Contains(g.servers[0].stderr.String(), "is no longer its own; its run is stopped")
+	queuetest.Eventually(t, "the paused server let go of #1", func() bool {
+		return strings.Contains(g.servers[paused].stderr.String(), "is no longer its own; its run is stopped")
 	})
-	if d := g.deployOf(0, id); d.State != "interrupted" || !strings.Contains(d.Error, "stopped renewing") {
-		t.Fatalf("#1 after deployq-1 went on: %+v", d)
+	if d := g.deployOf(paused, id); d.State != "interrupted" || !strings.Contains(d.Error, "stopped renewing") {
+		t.Fatalf("#1 after its server went on: %+v", d)
 	}
-	log := g.servers[1].cliOK(t, nil, "logs", fmt.Sprint(id))
+	log := g.servers[other].cliOK(t, nil, "logs", fmt.Sprint(id))
 	if strings.Contains(log, "late-line") || !strings.Contains(log, "early") || !strings.Contains(log, "never run again") {
 		t.Fatalf("#1's log after deployq-1 went on:\n%s", log)
 	}
@@ -214,18 +288,14 @@ func TestServersShareLocksAndCancels(t *testing.T) {
 	g.servers[1].cliOK(t, []string{"USER=alice"}, "unlock", "production")
 
 	id := g.deploy(0, 2)
-	queuetest.Eventually(t, "#1 runs on deployq-1", func() bool {
-		d := g.deployOf(1, id)
-		return d.State == "running" && d.Server == "deployq-1"
+	runs, other := g.running(id)
+	out := g.servers[other].cliOK(t, []string{"USER=bob"}, "cancel", fmt.Sprint(id))
+	mustContain(t, "cancel through the other server", out, "canceled")
+	queuetest.Eventually(t, "the server that runs it stops the run", func() bool {
+		return strings.Contains(g.servers[runs].stderr.String(), "another server ended it")
 	})
-	out := g.servers[1].cliOK(t, []string{"USER=bob"}, "cancel", fmt.Sprint(id))
-	t.Logf("cancel: %s", out)
-	mustContain(t, "cancel through deployq-2", out, "canceled")
-	queuetest.Eventually(t, "deployq-1 stops the run", func() bool {
-		return strings.Contains(g.servers[0].stderr.String(), "is no longer its own; its run is stopped")
-	})
-	if d := g.deployOf(0, id); d.State != "canceled" {
+	if d := g.deployOf(runs, id); d.State != "canceled" {
 		t.Fatalf("#%d after the cancel: %+v", id, d)
 	}
-	mustContain(t, "the log", g.servers[0].cliOK(t, nil, "logs", fmt.Sprint(id)), "server deployq-1 stops its run", "canceled by bob")
+	mustContain(t, "the log", g.servers[runs].cliOK(t, nil, "logs", fmt.Sprint(id)), fmt.Sprintf("server deployq-%d stops its run", runs+1), "canceled by bob")
 }

@@ -6,6 +6,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	origin string // said with the changes its connections make (see Watch)
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -34,6 +36,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
 	}
+	origin := rand.Text()
+	cfg.ConnConfig.RuntimeParams["deployq.origin"] = origin
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
@@ -42,7 +46,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: %w", failure(ctx, err))
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, origin: origin}, nil
 }
 
 // ErrClosed is returned by calls after Close.

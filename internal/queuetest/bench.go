@@ -1,0 +1,96 @@
+package queuetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deployq/deployq/git"
+	"github.com/deployq/deployq/queue"
+)
+
+// startRunner records when each deploy reached its runner, and ends it at
+// once: the benchmark measures the queue, not a deploy script.
+type startRunner struct {
+	mu      sync.Mutex
+	started map[int64]time.Time
+	done    chan int64
+}
+
+func (r *startRunner) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	now := time.Now()
+	r.mu.Lock()
+	r.started[job.DeployID] = now
+	r.mu.Unlock()
+	r.done <- job.DeployID
+	return queue.Result{OK: true}, nil
+}
+
+// AcceptToStart measures, b.N times on a fresh store from open, 500
+// concurrent requests across 100 app+env pairs, and reports the median
+// p50 and p99 time from a request's acknowledgement (Submit returned:
+// the deploy is stored) to its runner starting. tweak may set options
+// (a lease, a server name).
+func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options)) {
+	const pairs, requests = 100, 500
+	var p50s, p99s []float64
+	for range b.N {
+		st := open(b)
+		var apps []*queue.App
+		for i := range pairs / 2 {
+			apps = append(apps, &queue.App{Name: fmt.Sprintf("app%d", i), DefaultRef: "main", DefaultEnv: "staging",
+				Environments: []*queue.Environment{{Name: "staging", Runner: "r"}, {Name: "production", Runner: "r"}}})
+		}
+		r := &startRunner{started: map[int64]time.Time{}, done: make(chan int64, requests)}
+		o := queue.Options{Store: st, Runners: map[string]queue.Runner{"r": r}, Resolver: git.NewResolver(b.TempDir()), MaxParallel: pairs}
+		if tweak != nil {
+			tweak(&o)
+		}
+		svc, err := queue.New(apps, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		acked := map[int64]time.Time{}
+		var wg sync.WaitGroup
+		for i := range requests {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := apps[i%len(apps)]
+				env := a.Environments[(i/len(apps))%2].Name
+				d, err := svc.Submit(context.Background(), queue.Request{App: a.Name, Env: env, Ref: fmt.Sprintf("%040x", i+1), User: "bench"})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				t := time.Now()
+				r.mu.Lock()
+				acked[d.ID] = t
+				r.mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for range requests {
+			<-r.done
+		}
+		svc.Stop()
+		var lat []float64
+		for id, at := range acked {
+			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack
+			lat = append(lat, float64(d)/float64(time.Millisecond))
+		}
+		slices.Sort(lat)
+		p50s = append(p50s, lat[len(lat)/2])
+		p99s = append(p99s, lat[len(lat)*99/100])
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
+	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+}

@@ -1,0 +1,68 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+)
+
+// watch hears what other servers sharing the store change, as they store
+// it: a deploy queued or a lane freed wakes the lane here at once, a
+// deploy this server runs that another ended (a cancel) has its run
+// stopped at once, locks and freezes are read again, and the observers
+// (the event stream) are told. What it misses, the lease keeper's look
+// every third of a lease finds.
+type watch struct {
+	life      context.Context
+	store     Store
+	watcher   Watcher
+	runs      *runs
+	locks     *lockTable
+	freezes   *freezeBook
+	board     *board
+	dispatch  *dispatcher
+	observers notifiers
+	server    string
+	log       *slog.Logger
+}
+
+func (w *watch) run() {
+	if err := w.watcher.Watch(w.life, w.changed); err != nil && w.life.Err() == nil {
+		w.log.Error("hearing other servers' changes stopped; they are read every third of a lease", "err", err)
+	}
+}
+
+func (w *watch) changed(c Change) {
+	ctx := w.life
+	if c.Rescan || c.Locks {
+		if err := w.locks.refresh(ctx); err != nil {
+			w.log.Warn("reading the locks again", "err", err)
+		}
+	}
+	if c.Rescan || c.Freezes {
+		if err := w.freezes.refresh(ctx); err != nil {
+			w.log.Warn("reading the freezes again", "err", err)
+		}
+	}
+	if c.Rescan || c.Locks {
+		w.dispatch.kickQueued(ctx)
+	}
+	if c.Deploy == 0 {
+		return
+	}
+	d, err := w.store.Deploy(ctx, c.Deploy)
+	if err != nil {
+		w.log.Warn("reading a deploy another server changed", "id", c.Deploy, "err", err)
+		return
+	}
+	if d.State != StateRunning && w.runs.held(d.ID) {
+		w.log.Warn("a deploy this server runs was ended by another server; its run is stopped", "id", d.ID, "state", d.State)
+		w.runs.stop(d.ID, &leaseLost{server: w.server, why: "no longer held it: another server ended it"})
+	}
+	if d.State == StateQueued || d.State.Terminal() {
+		w.dispatch.kick(w.dispatch.lanes[laneOf(d)])
+	}
+	if err := w.board.loadLane(ctx, d.App, d.Env); err != nil {
+		w.log.Warn("reading a lane again", "app", d.App, "env", d.Env, "err", err)
+	}
+	w.observers.deploy(d)
+}
