@@ -211,7 +211,9 @@ func TestServerKilledWhileItRuns(t *testing.T) {
 	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; if [ "$DEPLOY_ID" = 1 ]; then echo waiting; read x < %s; fi; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
 	first := g.deploy(0, 1)
 	dead, alive := g.running(first)
-	queuetest.Eventually(t, "#1 printed", func() bool { return strings.Contains(g.servers[alive].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting") })
+	queuetest.Eventually(t, "#1 printed", func() bool {
+		return strings.Contains(g.servers[alive].cliOK(t, nil, "logs", fmt.Sprint(first)), "waiting")
+	})
 	second := g.deploy(alive, 2) // waits its turn behind #1
 	g.servers[dead].cmd.Process.Kill()
 	<-g.servers[dead].done
