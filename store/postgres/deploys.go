@@ -52,38 +52,31 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 	finished, finishedNs := nullStamp(d.FinishedAt)
 	rule, reason, until, untilNs := waitCols(d.Waiting)
 	lease, leaseNs := nullStamp(d.LeaseUntil)
-	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		var number, id int64
-		err := tx.QueryRow(ctx, `INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
-			ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number`,
-			d.App, d.Env).Scan(&number)
-		if err != nil {
-			return err
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
-			created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
-			github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns,
-			server, lease_until, lease_until_ns)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-				$26, $27, $28)
-			RETURNING id`,
-			number, d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
-			created, createdNs, started, startedNs, finished, finishedNs,
-			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs,
-			d.Server, lease, leaseNs).Scan(&id)
-		if err != nil {
-			return err
-		}
-		target := e.Target
-		if target == "" {
-			target = "#" + strconv.FormatInt(id, 10)
-		}
-		if err := insertAudit(ctx, tx, e, target); err != nil {
-			return err
-		}
-		d.ID, d.Number = id, number
-		return nil
-	})
+	at, atNs := stamp(e.Time)
+	// One statement, one round trip: the lane's number, the deploy, its
+	// audit entry (an empty target becomes "#ID").
+	err := s.writeRow(ctx, []any{&d.ID, &d.Number}, `WITH n AS (
+			INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
+			ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number),
+		d AS (
+			INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
+				created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
+				github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns,
+				server, lease_until, lease_until_ns)
+			SELECT n.last_number, $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean,
+				$10::timestamptz, $11::smallint, $12::timestamptz, $13::smallint, $14::timestamptz, $15::smallint,
+				$16::bigint, $17::text, $18::text, $19::text, $20::integer, $21::text, $22::text, $23::timestamptz, $24::smallint,
+				$25::text, $26::timestamptz, $27::smallint
+			FROM n RETURNING id, number),
+		a AS (
+			INSERT INTO audit (at, at_ns, user_name, action, target, detail)
+			SELECT $28::timestamptz, $29::smallint, $30::text, $31::text, CASE WHEN $32::text = '' THEN '#' || d.id ELSE $32::text END, $33::text
+			FROM d)
+		SELECT id, number FROM d`,
+		d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
+		created, createdNs, started, startedNs, finished, finishedNs,
+		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs,
+		d.Server, lease, leaseNs, at, atNs, e.User, e.Action, e.Target, clean(e.Detail))
 	if oneRunning(err) {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
 	}
@@ -107,8 +100,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	if h, ok := queue.HolderOf(ctx); ok && from == queue.StateRunning {
 		holderServer, holderNow = pgtype.Text{String: h.Server, Valid: true}, pgtype.Timestamptz{Time: h.Now, Valid: true}
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
+	q := `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
 			started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
 			github_deployment_id = $10, chat_thread = $11, error = $12,
 			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16,
@@ -116,18 +108,29 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 			lease_until = CASE state WHEN 'running' THEN lease_until ELSE $18 END,
 			lease_until_ns = CASE state WHEN 'running' THEN lease_until_ns ELSE $19 END
 			WHERE id = $20 AND state = $21 AND ($22::timestamptz IS NULL OR lease_until < $22)
-				AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)`,
-			d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, started, startedNs, finished, finishedNs,
-			d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs,
-			d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow)
-		if err != nil {
-			return err
+				AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)
+			RETURNING id`
+	args := []any{d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, started, startedNs, finished, finishedNs,
+		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs,
+		d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow}
+	var err error
+	if len(lines) == 0 && queue.OnceOf(ctx) == nil { // one statement, one round trip
+		var got int64
+		if err = s.writeRow(ctx, []any{&got}, q, args...); err == nil && got == 0 {
+			err = s.fail(ctx, notInState(ctx, s.pool, d.ID, from, holderServer.String))
 		}
-		if tag.RowsAffected() == 0 {
-			return notInState(ctx, tx, d.ID, from, holderServer.String) // nothing of this write stays
-		}
-		return insertLines(ctx, tx, after(ctx, tx, d.ID, lines))
-	})
+	} else {
+		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			var got int64
+			if err := scanOne(tx.QueryRow(ctx, q, args...), []any{&got}); err != nil {
+				return err
+			}
+			if got == 0 {
+				return notInState(ctx, tx, d.ID, from, holderServer.String) // nothing of this write stays
+			}
+			return insertLines(ctx, tx, after(ctx, tx, d.ID, lines))
+		})
+	}
 	if oneRunning(err) {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
 	}
@@ -173,11 +176,16 @@ func after(ctx context.Context, tx pgx.Tx, id int64, lines []queue.LogLine) []qu
 	return out
 }
 
+// rowQuerier reads a row: in a transaction, or from the pool.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // notInState says why a conditional update changed nothing: the deploy
 // is not there (ENotFound), or is in another state than from (EConflict).
-func notInState(ctx context.Context, tx pgx.Tx, id int64, from queue.State, holder string) error {
+func notInState(ctx context.Context, db rowQuerier, id int64, from queue.State, holder string) error {
 	var cur, server string
-	err := tx.QueryRow(ctx, `SELECT state, server FROM deploys WHERE id = $1`, id).Scan(&cur, &server)
+	err := db.QueryRow(ctx, `SELECT state, server FROM deploys WHERE id = $1`, id).Scan(&cur, &server)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return queue.Errorf(queue.ENotFound, "no deploy #%d", id)

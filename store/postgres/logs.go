@@ -2,19 +2,15 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/deployq/deployq/queue"
 	"github.com/jackc/pgx/v5"
 )
 
-// insertLines stores lines (of one deploy or several) with one statement,
-// however many there are. A line stored already (the same deploy and
-// seq: a write retried after its answer was lost) is left as it is.
-func insertLines(ctx context.Context, tx pgx.Tx, lines []queue.LogLine) error {
-	if len(lines) == 0 {
-		return nil
-	}
+// lineArrays are lines as the columns of unnest($1..$7).
+func lineArrays(lines []queue.LogLine) []any {
 	n := len(lines)
 	ids, seqs := make([]int64, n), make([]int64, n)
 	ats, ns := make([]time.Time, n), make([]int16, n)
@@ -24,58 +20,53 @@ func insertLines(ctx context.Context, tx pgx.Tx, lines []queue.LogLine) error {
 		ats[i], ns[i] = stamp(l.Time)
 		streams[i], hosts[i], texts[i] = l.Stream, l.Host, []byte(l.Text)
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
-		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::text[], $7::bytea[])
-		ON CONFLICT (deploy_id, seq) DO NOTHING`, ids, seqs, ats, ns, streams, hosts, texts)
+	return []any{ids, seqs, ats, ns, streams, hosts, texts}
+}
+
+// insertLinesSQL stores the lines of unnest($1..$7). A line stored
+// already (the same deploy and seq: a write retried after its answer was
+// lost) is left as it is.
+const insertLinesSQL = `INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[], $4::smallint[], $5::text[], $6::text[], $7::bytea[])`
+
+// insertLines stores lines (of one deploy or several) with one statement,
+// however many there are.
+func insertLines(ctx context.Context, tx pgx.Tx, lines []queue.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, insertLinesSQL+` ON CONFLICT (deploy_id, seq) DO NOTHING`, lineArrays(lines)...)
 	return err
 }
 
-// AppendLog implements queue.Store.
+// AppendLog implements queue.Store, in one statement. With a holder, the
+// rows of the lines' deploys are locked (FOR SHARE) while the lines go
+// in: the end of a deploy, written by another server, comes wholly
+// before or wholly after them.
 func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
+	args := lineArrays(lines)
 	h, fenced := queue.HolderOf(ctx)
-	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if fenced {
-			if err := heldBy(ctx, tx, lines, h); err != nil {
-				return err
-			}
-		}
-		return insertLines(ctx, tx, lines)
-	})
-}
-
-// heldBy is nil if the deploys of lines all run on h's server under a
-// lease not ended, EConflict if not (a server that lost a deploy adds
-// nothing to its log). Their rows
-// are locked until the lines are in: the end of a deploy, written by
-// another server, comes wholly before or wholly after them.
-func heldBy(ctx context.Context, tx pgx.Tx, lines []queue.LogLine, h queue.Holder) error {
-	ids := map[int64]bool{}
-	var list []int64
+	if !fenced {
+		return s.writeRow(ctx, nil, insertLinesSQL+` ON CONFLICT (deploy_id, seq) DO NOTHING`, args...)
+	}
+	var deploys []int64
 	for _, l := range lines {
-		if !ids[l.DeployID] {
-			ids[l.DeployID] = true
-			list = append(list, l.DeployID)
+		if !slices.Contains(deploys, l.DeployID) {
+			deploys = append(deploys, l.DeployID)
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT id FROM deploys WHERE id = ANY($1) AND state = 'running' AND server = $2 AND lease_until >= $3
-		FOR SHARE`, list, h.Server, h.Now)
-	if err != nil {
-		return err
+	var held int
+	err := s.writeRow(ctx, []any{&held}, `WITH held AS (
+			SELECT id FROM deploys WHERE id = ANY($8) AND state = 'running' AND server = $9 AND lease_until >= $10 FOR SHARE),
+		ins AS (`+insertLinesSQL+` WHERE (SELECT count(*) FROM held) = $11 ON CONFLICT (deploy_id, seq) DO NOTHING)
+		SELECT count(*) FROM held`, append(args, deploys, h.Server, h.Now, len(deploys))...)
+	if err == nil && held != len(deploys) {
+		return queue.Errorf(queue.EConflict, "a deploy of these lines no longer runs on server %s: they are not kept", h.Server)
 	}
-	held, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return err
-	}
-	for _, id := range held {
-		delete(ids, id)
-	}
-	for id := range ids {
-		return queue.Errorf(queue.EConflict, "deploy #%d no longer runs on server %s: its lines are not kept", id, h.Server)
-	}
-	return nil
+	return err
 }
 
 // Log implements queue.Store. A limit of 0 or less means 10000.

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,13 @@ type Store struct {
 
 var _ queue.Store = (*Store)(nil)
 
+// defaultConns is the connections a server keeps at most unless the DSN
+// says (pool_max_conns): lanes start, runs write their logs and requests
+// come in at once; pgxpool's default (the number of CPUs, at least 4)
+// makes them wait in turn. Three servers take 48 of PostgreSQL's default
+// 100.
+const defaultConns = 16
+
 // Open connects to the database of dsn (postgres://... or key=value
 // words; pgxpool's own, such as pool_max_conns, too) and applies the
 // migrations it has not had.
@@ -35,6 +43,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = defaultConns
 	}
 	origin := rand.Text()
 	cfg.ConnConfig.RuntimeParams["deployq.origin"] = origin
@@ -97,6 +108,43 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 		once.Recorded()
 	}
 	return s.fail(ctx, err)
+}
+
+// writeRow runs one statement that writes, as a transaction of its own,
+// and scans the row it returns into dst (none: nothing to scan; a
+// statement that returns no row then leaves dst as it was): in one round
+// trip, or, when ctx carries a key of queue.WithOnce, in a transaction
+// that records the key too. Like tx, it begins only if ctx is live and
+// then runs to its end.
+func (s *Store) writeRow(ctx context.Context, dst []any, q string, args ...any) error {
+	if queue.OnceOf(ctx) != nil {
+		return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			return scanOne(tx.QueryRow(ctx, q, args...), dst)
+		})
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return s.fail(ctx, err)
+	}
+	defer conn.Release()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	return s.fail(ctx, scanOne(conn.QueryRow(wctx, q, args...), dst))
+}
+
+// scanOne scans a row into dst; no row is no error.
+func scanOne(row pgx.Row, dst []any) error {
+	err := row.Scan(dst...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }
 
 // fail says what went wrong the way callers can act on: ErrClosed when
