@@ -82,7 +82,7 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./queue ./api ./cmd/deployq ./bot/slack ./github ./store/postgres
 
 # A year of history for a thousand services: the pages, bytes per log
 # byte, and an idle server on it.
