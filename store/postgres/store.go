@@ -76,12 +76,11 @@ func (s *Store) Close() error {
 // answering fails it (EUnavailable) rather than hold its caller forever.
 const writeTimeout = time.Minute
 
-// tx runs fn in a transaction. Waiting for a connection ends with ctx;
-// once the transaction begins, fn and the commit run to their end with a
-// context that carries ctx's values but is not canceled with it (up to
-// writeTimeout): a caller that gives up never leaves it half done. A
-// key of queue.WithOnce that ctx carries is recorded in the transaction.
-func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+// write runs fn on a connection: waiting for one ends with ctx; once it
+// has one, fn runs to its end with a context that carries ctx's values
+// but is not canceled with it (up to writeTimeout): a caller that gives
+// up never leaves a write half done.
+func (s *Store) write(ctx context.Context, fn func(context.Context, *pgxpool.Conn) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -95,47 +94,43 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) 
 	defer conn.Release()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
+	return s.fail(ctx, fn(wctx, conn))
+}
+
+// tx runs fn in a transaction, as write runs it. A key of queue.WithOnce
+// that ctx carries is recorded in the transaction.
+func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
 	once := queue.OnceOf(ctx)
-	err = pgx.BeginFunc(wctx, conn, func(tx pgx.Tx) error {
-		if once != nil {
-			if err := recordOnce(wctx, tx, once.Key); err != nil {
-				return err
+	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if once != nil {
+				if err := recordOnce(ctx, tx, once.Key); err != nil {
+					return err
+				}
 			}
-		}
-		return fn(wctx, tx)
+			return fn(ctx, tx)
+		})
 	})
 	if err == nil && once != nil {
 		once.Recorded()
 	}
-	return s.fail(ctx, err)
+	return err
 }
 
 // writeRow runs one statement that writes, as a transaction of its own,
 // and scans the row it returns into dst (none: nothing to scan; a
 // statement that returns no row then leaves dst as it was): in one round
 // trip, or, when ctx carries a key of queue.WithOnce, in a transaction
-// that records the key too. Like tx, it begins only if ctx is live and
-// then runs to its end.
+// that records the key too.
 func (s *Store) writeRow(ctx context.Context, dst []any, q string, args ...any) error {
 	if queue.OnceOf(ctx) != nil {
 		return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 			return scanOne(tx.QueryRow(ctx, q, args...), dst)
 		})
 	}
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return s.fail(ctx, err)
-	}
-	defer conn.Release()
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	return s.fail(ctx, scanOne(conn.QueryRow(wctx, q, args...), dst))
+	return s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+		return scanOne(conn.QueryRow(ctx, q, args...), dst)
+	})
 }
 
 // scanOne scans a row into dst; no row is no error.
