@@ -53,16 +53,23 @@ func (k *leases) tick() {
 	now := k.clock.Now()
 	k.renew(now)
 	k.rescue(now)
-	if err := k.locks.refresh(k.life); err != nil {
+	k.lookAround(k.life)
+}
+
+// lookAround reads again what other servers sharing the store change
+// (locks, freezes, the lanes' summaries) and wakes the lanes that have
+// deploys queued.
+func (k *leases) lookAround(ctx context.Context) {
+	if err := k.locks.refresh(ctx); err != nil {
 		k.log.Warn("reading the locks again", "err", err)
 	}
-	if err := k.freezes.refresh(k.life); err != nil {
+	if err := k.freezes.refresh(ctx); err != nil {
 		k.log.Warn("reading the freezes again", "err", err)
 	}
-	if err := k.board.load(k.life); err != nil {
+	if err := k.board.load(ctx); err != nil {
 		k.log.Warn("reading the lanes again", "err", err)
 	}
-	k.kick(k.life)
+	k.kick(ctx)
 }
 
 // renew extends the leases of the deploys this server runs, and stops

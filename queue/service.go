@@ -140,13 +140,14 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.retention = &retention{life: s.life, store: o.Store, cat: cat, door: s.door, clock: o.Clock, log: o.Logger,
 		first: time.Minute, every: time.Hour}
 	s.board = newBoard(o.Store)
-	if w, ok := o.Store.(Watcher); ok && o.Lease > 0 {
-		s.watch = &watch{life: s.life, store: o.Store, watcher: w, runs: s.runs, locks: s.locks, freezes: s.freezes,
-			board: s.board, dispatch: s.dispatch, observers: notifiers(o.Observers), server: o.Server, log: o.Logger}
-	}
 	if o.Lease > 0 {
 		s.leases = &leases{life: s.life, store: o.Store, door: s.door, runs: s.runs, locks: s.locks, freezes: s.freezes,
 			board: s.board, clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease, kick: s.dispatch.kickQueued}
+		if w, ok := o.Store.(Watcher); ok {
+			s.watch = &watch{life: s.life, store: o.Store, watcher: w, runs: s.runs, locks: s.locks, freezes: s.freezes,
+				board: s.board, dispatch: s.dispatch, observers: notifiers(o.Observers), server: o.Server, log: o.Logger,
+				rescan: s.leases.lookAround}
+		}
 	}
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals, board: s.board}
 

@@ -23,6 +23,9 @@ type watch struct {
 	observers notifiers
 	server    string
 	log       *slog.Logger
+	// rescan reads everything again (the lease keeper's look around),
+	// after the watch was cut.
+	rescan func(ctx context.Context)
 }
 
 func (w *watch) run() {
@@ -33,20 +36,22 @@ func (w *watch) run() {
 
 func (w *watch) changed(c Change) {
 	ctx := w.life
-	if c.Rescan || c.Locks {
+	switch {
+	case c.Rescan:
+		w.rescan(ctx)
+		return
+	case c.Locks:
 		if err := w.locks.refresh(ctx); err != nil {
 			w.log.Warn("reading the locks again", "err", err)
 		}
-	}
-	if c.Rescan || c.Freezes {
+		w.dispatch.kickQueued(ctx) // a lock that went lets deploys go
+		return
+	case c.Freezes:
 		if err := w.freezes.refresh(ctx); err != nil {
 			w.log.Warn("reading the freezes again", "err", err)
 		}
-	}
-	if c.Rescan || c.Locks {
-		w.dispatch.kickQueued(ctx)
-	}
-	if c.Deploy == 0 {
+		return
+	case c.Deploy == 0:
 		return
 	}
 	d, err := w.store.Deploy(ctx, c.Deploy)

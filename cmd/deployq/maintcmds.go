@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/deployq/deployq/config"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/store"
 )
@@ -95,7 +96,7 @@ func (x *call) dataFile(what string) (db, file string, err error) {
 		if err != nil {
 			return "", "", err
 		}
-		if cfg.Store.Driver == "postgres" {
+		if cfg.Store.Driver == config.DriverPostgres {
 			return "", "", errors.New("the store is PostgreSQL (store.driver: postgres): back it up and restore it with pg_dump and pg_restore, as the README says")
 		}
 		dir = cmp.Or(cfg.Server.DataDir, "./data")

@@ -1,11 +1,13 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/deployq/deployq/internal/pgtest"
 	"github.com/deployq/deployq/store/postgres"
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -42,4 +44,25 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(wait)
 	}
+}
+
+// holdRows begins, on a connection of its own (another server's), a
+// transaction that locks the rows query selects (FOR UPDATE) and keeps
+// them until the test ends it, and returns both. The connection closes
+// when t ends.
+func holdRows(t testing.TB, dsn, query string, args ...any) (*pgx.Conn, pgx.Tx) {
+	t.Helper()
+	holder, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Close(context.Background()) })
+	tx, err := holder.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+	return holder, tx
 }

@@ -223,18 +223,7 @@ func TestGivingUpDoesNotInterruptAWrite(t *testing.T) {
 	if err := s.CreateDeploy(t.Context(), d, audit(d)); err != nil {
 		t.Fatal(err)
 	}
-	holder, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Close(context.Background())
-	tx, err := holder.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM deploys WHERE id = $1 FOR UPDATE`, d.ID); err != nil {
-		t.Fatal(err)
-	}
+	holder, tx := holdRows(t, dsn, `SELECT 1 FROM deploys WHERE id = $1 FOR UPDATE`, d.ID)
 
 	ctx, giveUp := context.WithCancel(t.Context())
 	next := *d
