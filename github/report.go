@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -46,10 +45,11 @@ type report struct {
 }
 
 // Reporter gives every deploy of an app with a repo a GitHub Deployment
-// and its statuses. It is a queue.Notifier: changes go into the store's
-// outbox at once and are sent from there, in order per deploy, retried
-// with backoff while GitHub is down or rate limited, so no status is lost
-// and no deploy waits for GitHub.
+// and its statuses. It is a queue.Mailer: each status goes into the
+// store's outbox in the transaction of the change that owes it, and is
+// sent from there by whichever server sharing the store takes it first,
+// in order per deploy, retried with backoff while GitHub is down or rate
+// limited, so no status is lost and no deploy waits for GitHub.
 type Reporter struct {
 	client  *Client
 	svc     *queue.Service
@@ -57,8 +57,6 @@ type Reporter struct {
 	baseURL string
 	log     *slog.Logger
 
-	mu   sync.Mutex
-	last map[int64]queue.State
 	wake chan struct{}
 	done chan struct{}
 
@@ -66,13 +64,16 @@ type Reporter struct {
 	MinBackoff time.Duration
 }
 
+// outboxPrefix begins the outbox keys of the reporter's statuses.
+const outboxPrefix = "github:"
+
 // NewReporter returns a reporter; give it to the queue as a Notifier and
 // call Start before the queue starts, so that no change is missed.
 func NewReporter(client *Client, baseURL string, log *slog.Logger) *Reporter {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reporter{client: client, baseURL: baseURL, log: log, last: map[int64]queue.State{},
+	return &Reporter{client: client, baseURL: baseURL, log: log,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), MinBackoff: time.Second}
 }
 
@@ -89,28 +90,17 @@ func (r *Reporter) Start(ctx context.Context, svc *queue.Service) {
 // did not send stays in the outbox for the next start.
 func (r *Reporter) Wait() { <-r.done }
 
-// DeployChanged implements queue.Notifier.
-func (r *Reporter) DeployChanged(d *queue.Deploy) {
+// Letters implements queue.Mailer: the status d's new state owes.
+func (r *Reporter) Letters(d *queue.Deploy) []queue.Letter {
 	if r.svc == nil {
-		return
+		return nil
 	}
 	var repo, envURL string
 	if app, env, err := r.svc.Lookup(d.App, d.Env); err == nil {
 		repo, envURL = app.Repo, env.URL
 	}
 	if repo == "" || d.Op != "" { // operations are not deployments
-		return
-	}
-	r.mu.Lock()
-	same := r.last[d.ID] == d.State
-	if d.State.Terminal() {
-		delete(r.last, d.ID)
-	} else {
-		r.last[d.ID] = d.State
-	}
-	r.mu.Unlock()
-	if same {
-		return
+		return nil
 	}
 	desc := fmt.Sprintf("deployq #%d %s", d.ID, d.State)
 	if d.Error != "" {
@@ -122,10 +112,12 @@ func (r *Reporter) DeployChanged(d *queue.Deploy) {
 	body, _ := json.Marshal(report{Deploy: d.ID, Repo: repo, Env: d.Env, SHA: d.SHA, User: d.User, State: statusOf[d.State],
 		Description: desc, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", r.baseURL, d.ID), EnvURL: envURL,
 		GitHubID: d.GitHubDeploymentID})
-	if err := r.box.OutboxAdd(context.Background(), fmt.Sprintf("github:%d", d.ID), string(body)); err != nil {
-		r.log.Error("github: keeping a status to send", "deploy", d.ID, "err", err)
-		return
-	}
+	return []queue.Letter{{Key: fmt.Sprintf("%s%d", outboxPrefix, d.ID), Body: string(body)}}
+}
+
+// DeployChanged implements queue.Notifier: the change's status is in the
+// outbox; send it now.
+func (r *Reporter) DeployChanged(*queue.Deploy) {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -148,7 +140,7 @@ func (r *Reporter) run(ctx context.Context) {
 		// What OutboxDue hands out is claimed: the reporters of other
 		// servers on the same database do not get it while we send it.
 		now := time.Now()
-		items, err := r.box.OutboxDue(ctx, now, 50)
+		items, err := r.box.OutboxDue(ctx, outboxPrefix, now, 50)
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("github: reading the outbox", "err", err)
 		}
@@ -157,7 +149,7 @@ func (r *Reporter) run(ctx context.Context) {
 			return
 		}
 		wait := 30 * time.Second
-		if next, ok, err := r.box.OutboxNext(ctx); err == nil && ok {
+		if next, ok, err := r.box.OutboxNext(ctx, outboxPrefix); err == nil && ok {
 			wait = min(wait, max(time.Until(next), time.Millisecond))
 		}
 		select {

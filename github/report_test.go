@@ -163,3 +163,45 @@ func TestOutageLosesNoStatus(t *testing.T) {
 		t.Fatalf("down %d, created %d", api.down, len(api.created))
 	}
 }
+
+// A server ends a deploy and dies before it sends the statuses: they were
+// kept with the changes that owe them, and the next server sends them all,
+// in order.
+func TestStatusesOwedOutliveTheServer(t *testing.T) {
+	api := &deploymentsAPI{t: t, got: make(chan struct{}, 1)}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	client, _ := github.NewClient("gh-token", srv.URL)
+	apps := []*queue.App{{Name: "hello", Repo: "Codertocat/Hello-World", DefaultRef: "master", DefaultEnv: "production",
+		Environments: []*queue.Environment{queuetest.Shell("production", "echo ok")}}}
+	dir := t.TempDir()
+	server := func(send bool) (*queuetest.Env, *github.Reporter) {
+		rep := github.NewReporter(client, "http://deployq.test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctx, cancel := context.WithCancel(context.Background())
+		if !send {
+			cancel() // it keeps what it owes, and dies before sending any
+		}
+		q := queuetest.StartIn(t, dir, apps, func(o *queue.Options) { o.Notifiers = []queue.Notifier{rep} },
+			func(svc *queue.Service) { rep.Start(ctx, svc) })
+		t.Cleanup(func() { cancel(); rep.Wait() })
+		return q, rep
+	}
+	first, rep := server(false)
+	d, err := first.Svc.Submit(context.Background(), queue.Request{App: "hello", Ref: statusSHA, User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := first.Wait(t, d.ID); got.State != queue.StateSucceeded {
+		t.Fatalf("%+v", got)
+	}
+	rep.Wait()
+	first.Svc.Stop()
+	if err := first.Store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.states("1")) != 0 {
+		t.Fatal("statuses sent by a reporter that was stopped")
+	}
+	server(true)
+	api.waitStates(t, "1", "queued", "in_progress", "success")
+}

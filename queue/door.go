@@ -41,7 +41,8 @@ type door struct {
 	logs  *logHub
 	clock Clock
 	log   *slog.Logger
-	hooks []hook // registered while the Service is built, read-only after
+	hooks []hook  // registered while the Service is built, read-only after
+	mail  mailers // asked for the letters of every deploy created or moved to another state
 
 	mu       sync.Mutex
 	told     *sync.Cond      // creating went down
@@ -92,7 +93,11 @@ func (o *door) move(ctx context.Context, d *Deploy, to State, mutate func(*Deplo
 		defer o.logs.release(dl)
 		lines, fresh = dl.take(line)
 	}
-	err := o.store.UpdateDeploy(ctx, &next, d.State, lines)
+	wctx := ctx
+	if to != d.State {
+		wctx = o.mail.with(ctx)
+	}
+	err := o.store.UpdateDeploy(wctx, &next, d.State, lines)
 	if dl != nil {
 		dl.settle(lines, fresh, err == nil)
 	}
@@ -125,7 +130,7 @@ func (o *door) create(ctx context.Context, d *Deploy, e AuditEntry, meta map[str
 		o.told.Broadcast()
 		o.mu.Unlock()
 	}()
-	if err := o.store.CreateDeploy(ctx, d, e); err != nil {
+	if err := o.store.CreateDeploy(o.mail.with(ctx), d, e); err != nil {
 		return err
 	}
 	for k, v := range meta {

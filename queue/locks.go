@@ -31,6 +31,9 @@ type lockTable struct {
 	// shared: several servers share the store, so the locks are read
 	// again before each decision that depends on them (sync).
 	shared bool
+	// remote hears of the locks other servers took or released, as a
+	// read finds them (the observers: the event stream).
+	remote func(l *Lock, locked bool)
 
 	mu     sync.Mutex
 	locks  map[scope]*Lock // the store's copy, kept here
@@ -61,8 +64,8 @@ func (t *lockTable) load(ctx context.Context) error {
 }
 
 // refresh reads the stored locks again, for what other servers sharing
-// the store took, renewed or released. No one hears of it here: their
-// server announced them, and the lease keeper wakes the lanes.
+// the store took, renewed or released. Only remote hears of it here:
+// their server announced them, and the lease keeper wakes the lanes.
 func (t *lockTable) refresh(ctx context.Context) error {
 	stored, err := t.store.Locks(ctx)
 	if err != nil {
@@ -72,10 +75,11 @@ func (t *lockTable) refresh(ctx context.Context) error {
 	for _, l := range stored {
 		fresh[scope{l.Env, l.App}] = l
 	}
-	var changed []*Lock
+	var changed, gone []*Lock
 	t.mu.Lock()
-	for k := range t.locks {
+	for k, l := range t.locks {
 		if fresh[k] == nil {
+			gone = append(gone, l)
 			delete(t.locks, k)
 			if x := t.expiry[k]; x != nil {
 				x.Stop()
@@ -91,6 +95,14 @@ func (t *lockTable) refresh(ctx context.Context) error {
 	t.mu.Unlock()
 	for _, l := range changed {
 		t.set(l)
+	}
+	if t.remote != nil {
+		for _, l := range gone {
+			t.remote(l, false)
+		}
+		for _, l := range changed {
+			t.remote(l, true)
+		}
 	}
 	return nil
 }

@@ -74,8 +74,9 @@ type Store interface {
 	// OutboxAdd stores a message for an outside service; messages with the
 	// same key are delivered in the order they were added.
 	OutboxAdd(ctx context.Context, key, body string) error
-	// OutboxDue takes, for each key, its oldest message if it is due at
-	// now, oldest first, at most limit. What it returns is claimed by the
+	// OutboxDue takes, among the keys that begin with prefix ("github:";
+	// "" for all), for each key its oldest message if it is due at now,
+	// oldest first, at most limit. What it returns is claimed by the
 	// caller for a minute: in the same transaction each message's due time
 	// moves to now plus a minute, so that no other caller, on this server
 	// or another sharing the database, gets it, nor any later message of
@@ -84,10 +85,11 @@ type Store interface {
 	// then it comes again, due since the claim's end, its Attempts
 	// unchanged). An item's NextAt is when it came due. now is the
 	// caller's clock.
-	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
-	// OutboxNext says when the next message comes due (false: none waits);
-	// a claimed message comes due when its claim ends.
-	OutboxNext(ctx context.Context) (time.Time, bool, error)
+	OutboxDue(ctx context.Context, prefix string, now time.Time, limit int) ([]OutboxItem, error)
+	// OutboxNext says when the next message of the keys that begin with
+	// prefix comes due (false: none waits); a claimed message comes due
+	// when its claim ends.
+	OutboxNext(ctx context.Context, prefix string) (time.Time, bool, error)
 	// OutboxDone removes a delivered (or given up) message.
 	OutboxDone(ctx context.Context, id int64) error
 	// OutboxRetry counts a failed attempt and sets when to try again.

@@ -10,9 +10,10 @@ type Outbox interface {
 	OutboxAdd(ctx context.Context, key, body string) error
 	// OutboxDue takes the due messages and claims them for a minute (see
 	// Store.OutboxDue).
-	OutboxDue(ctx context.Context, now time.Time, limit int) ([]OutboxItem, error)
-	// OutboxNext says when the next message comes due (false: none waits).
-	OutboxNext(ctx context.Context) (time.Time, bool, error)
+	OutboxDue(ctx context.Context, prefix string, now time.Time, limit int) ([]OutboxItem, error)
+	// OutboxNext says when the next message of the keys that begin with
+	// prefix comes due (false: none waits).
+	OutboxNext(ctx context.Context, prefix string) (time.Time, bool, error)
 	OutboxDone(ctx context.Context, id int64) error
 	OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 }

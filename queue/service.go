@@ -121,6 +121,9 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.door = newDoor(o.Store, s.logs, o.Clock, o.Logger)
 	s.locks = newLockTable(s.life, o.Store, o.Clock, o.Logger, cat)
 	s.locks.shared = o.Lease > 0
+	if o.Lease > 0 {
+		s.locks.remote = notifiers(o.Observers).lock
+	}
 	s.freezes = newFreezeBook(o.Store, o.Clock, o.Freeze)
 	rules := chain{permissionRule{s.access}, lockRule{s.locks}, freezeRule{s.freezes},
 		checksRule{checker: o.Checker, log: o.Logger}, approvalRule{o.Store}}
@@ -133,6 +136,7 @@ func New(apps []*App, o Options) (*Service, error) {
 	s.promoter = &promoter{life: s.life, store: o.Store, cat: cat, admit: s.admit, logs: s.logs, door: s.door,
 		clock: o.Clock, log: o.Logger, pending: map[int64]Timer{}}
 	ns := notifiers(append(append([]Notifier(nil), o.Notifiers...), o.Observers...))
+	s.door.mail = mailersOf(o.Notifiers)
 	exec := &executor{life: s.life, runners: o.Runners, logs: s.logs, door: s.door, runs: s.runs, notify: ns,
 		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,

@@ -44,7 +44,7 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 		d.CreatedAt = time.Now().UTC()
 	}
 	rule, reason, until := waitCols(d.Waiting)
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := tx.StmtContext(ctx, s.nextNumber).QueryRowContext(ctx, d.App, d.Env).Scan(&d.Number); err != nil {
 			return err
 		}
@@ -61,9 +61,15 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 		if e.Target == "" {
 			e.Target = fmt.Sprintf("#%d", d.ID)
 		}
-		_, err = tx.StmtContext(ctx, s.audit).ExecContext(ctx, fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail)
-		return err
+		if _, err = tx.StmtContext(ctx, s.audit).ExecContext(ctx, fmtTime(e.Time), e.User, e.Action, e.Target, e.Detail); err != nil {
+			return err
+		}
+		return addLetters(ctx, tx, queue.LettersOf(ctx, d))
 	})
+	if se := (sqlite3.Error{}); errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
+		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
+	}
+	return err
 }
 
 // UpdateDeploy implements queue.Store.
@@ -88,6 +94,9 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 			return errNotInState // nothing of this write stays
 		}
 		if err := appendLines(ctx, tx, lines); err != nil {
+			return err
+		}
+		if err := addLetters(ctx, tx, queue.LettersOf(ctx, d)); err != nil {
 			return err
 		}
 		if d.State.Terminal() { // its log is done: seal what waits

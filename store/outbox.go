@@ -10,11 +10,21 @@ import (
 
 // OutboxAdd implements queue.Store.
 func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
-	now := fmtSortable(time.Now())
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (key, body, next_at, created_at) VALUES (?, ?, ?, ?)`, key, body, now, now)
-		return err
+		return addLetters(ctx, tx, []queue.Letter{{Key: key, Body: body}})
 	})
+}
+
+// addLetters adds messages to the outbox, in the transaction of what owes
+// them.
+func addLetters(ctx context.Context, tx *sql.Tx, letters []queue.Letter) error {
+	now := fmtSortable(time.Now())
+	for _, l := range letters {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (key, body, next_at, created_at) VALUES (?, ?, ?, ?)`, l.Key, l.Body, now, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // outboxClaim is how long OutboxDue's messages stay with their caller:
@@ -24,11 +34,11 @@ const outboxClaim = time.Minute
 // OutboxDue implements queue.Store. It is a write: the messages it finds
 // due are claimed, in the same transaction (SQLite has one writer, so no
 // other claim comes between the read and the update).
-func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
+func (s *Store) OutboxDue(ctx context.Context, prefix string, now time.Time, limit int) ([]queue.OutboxItem, error) {
 	var out []queue.OutboxItem
 	err := s.tx(queue.WithoutOnce(ctx), func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		if out, err = outboxHeads(ctx, tx, now, limit); err != nil {
+		if out, err = outboxHeads(ctx, tx, prefix, now, limit); err != nil {
 			return err
 		}
 		claimEnd := fmtSortable(now.Add(outboxClaim))
@@ -45,12 +55,14 @@ func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queu
 	return out, nil
 }
 
-// outboxHeads reads, for each key, its oldest message if it is due at
-// now, oldest first, at most limit (below zero: all).
-func outboxHeads(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]queue.OutboxItem, error) {
+// outboxHeads reads, for each key that begins with prefix, its oldest
+// message if it is due at now, oldest first, at most limit (below zero:
+// all).
+func outboxHeads(ctx context.Context, tx *sql.Tx, prefix string, now time.Time, limit int) ([]queue.OutboxItem, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at FROM outbox o
-		WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key) AND o.next_at <= ? ORDER BY o.id LIMIT ?`,
-		fmtSortable(now), limit)
+		WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key) AND substr(o.key, 1, length(?1)) = ?1
+		AND o.next_at <= ?2 ORDER BY o.id LIMIT ?3`,
+		prefix, fmtSortable(now), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +81,10 @@ func outboxHeads(ctx context.Context, tx *sql.Tx, now time.Time, limit int) ([]q
 }
 
 // OutboxNext implements queue.Store.
-func (s *Store) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) OutboxNext(ctx context.Context, prefix string) (time.Time, bool, error) {
 	var next sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT min(next_at) FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key)`).Scan(&next)
+	err := s.r.QueryRowContext(ctx, `SELECT min(next_at) FROM outbox o WHERE o.id = (SELECT min(id) FROM outbox WHERE key = o.key)
+		AND substr(o.key, 1, length(?1)) = ?1`, prefix).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}

@@ -20,7 +20,10 @@ type apiDeploy struct {
 	ID         int64      `json:"id"`
 	App        string     `json:"app"`
 	Env        string     `json:"env"`
+	Ref        string     `json:"ref"`
 	SHA        string     `json:"sha"`
+	User       string     `json:"user"` // who asked for it
+	Op         string     `json:"op"`   // an operation (scale, restart...), not a deploy
 	State      string     `json:"state"`
 	Server     string     `json:"server"` // the server that runs it, or ran it
 	StartedAt  *time.Time `json:"started_at"`

@@ -16,8 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// cluster is PostgreSQL, the deployq servers on it, and the file their
-// deploys mark.
+// cluster is PostgreSQL, the deployq servers on it, the file their
+// deploys mark, and the fake Slack and GitHub they tell of their deploys.
 type cluster struct {
 	db      *pgtest.Server
 	dbName  string
@@ -25,10 +25,15 @@ type cluster struct {
 	marks   string // the marks file every deploy's command appends to
 	token   string // in the environment of every process started here, and of their children
 	lanes   []lane
+	slack   *fakeSlack
+	github  *fakeGitHub
 }
 
 // lane is an app and its one environment: what runs one deploy at a time.
 type lane struct{ app, env string }
+
+// repo is the lane's app's GitHub repository.
+func (l lane) repo() string { return githubOwner + "/" + l.app }
 
 func (l lane) String() string { return l.app + "/" + l.env }
 
@@ -46,13 +51,14 @@ func openCluster(ctx context.Context, dir string, o options) (*cluster, error) {
 	}
 	token := make([]byte, 8)
 	rand.Read(token)
-	c := &cluster{dbName: "chaos", marks: filepath.Join(dir, "marks"), token: hex.EncodeToString(token)}
+	c := &cluster{dbName: "chaos", marks: filepath.Join(dir, "marks"), token: hex.EncodeToString(token),
+		slack: newFakeSlack(), github: newFakeGitHub()}
 	for i := range o.lanes {
 		c.lanes = append(c.lanes, lane{app: fmt.Sprintf("app%d", i+1), env: "prod"})
 	}
 	db, err := pgtest.Start(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("PostgreSQL: %w", err)
+		return c, fmt.Errorf("PostgreSQL: %w", err)
 	}
 	c.db = db
 	if err := db.Exec(ctx, "postgres", `CREATE DATABASE `+pgx.Identifier{c.dbName}.Sanitize()+` OWNER `+pgtest.Role+` TEMPLATE template0`); err != nil {
@@ -102,9 +108,11 @@ func (c *cluster) newServer(dir, bin, name string, o options) (*server, error) {
 		env: []string{"DEPLOYQ_DSN=" + dsn, "CHAOS_SERVER=" + name, runEnv + "=" + c.token}}, nil
 }
 
-// config is a server's deployq.yaml: every lane on the shell runner,
-// whose command marks its start and end (and a SIGTERM that ends it) in
-// the marks file, with the time, the deploy and the server's name.
+// config is a server's deployq.yaml: Slack (http mode) and GitHub (a
+// token) are the fakes, each environment has its Slack channel, each app
+// its repo; every lane is on the shell runner, whose command marks its
+// start and end (and a SIGTERM that ends it) in the marks file, with the
+// time, the deploy and the server's name.
 func (c *cluster) config(name string, o options) string {
 	mark := func(what string) string {
 		return fmt.Sprintf(`echo "$(date +%%s.%%N) %s $DEPLOY_ID $DEPLOY_APP $DEPLOY_ENV $CHAOS_SERVER" >> '%s'`, what, c.marks)
@@ -112,9 +120,19 @@ func (c *cluster) config(name string, o options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  name: %s\n  data_dir: ./data\n", name)
 	fmt.Fprintf(&b, "store:\n  driver: postgres\n  dsn: \"${DEPLOYQ_DSN}\"\n  lease: %s\n", o.lease)
+	fmt.Fprintf(&b, "slack:\n  mode: http\n  bot_token: %s\n  signing_secret: %s\n  channel: %s\n  api_url: %s\n  channels:\n",
+		slackBotToken, slackSecret, slackChannel, c.slack.url(name))
+	envs := map[string]bool{}
+	for _, l := range c.lanes {
+		if !envs[l.env] {
+			envs[l.env] = true
+			fmt.Fprintf(&b, "    %s: %s\n", l.env, envSlackChannel(l.env))
+		}
+	}
+	fmt.Fprintf(&b, "github:\n  token: %s\n  webhook_secret: %s\n  api_url: %s\n", githubToken, githubSecret, c.github.url(name))
 	b.WriteString("apps:\n")
 	for _, l := range c.lanes {
-		fmt.Fprintf(&b, "  - name: %s\n    environments:\n      - name: %s\n        runner: shell\n        shell:\n", l.app, l.env)
+		fmt.Fprintf(&b, "  - name: %s\n    repo: %s\n    environments:\n      - name: %s\n        runner: shell\n        shell:\n", l.app, l.repo(), l.env)
 		b.WriteString("          kill_grace: 2s\n          command: |\n")
 		for _, line := range []string{
 			fmt.Sprintf(`trap '%s; exit 143' TERM`, strings.ReplaceAll(mark("term"), `'`, `'\''`)),
@@ -149,7 +167,8 @@ func (c *cluster) revive(ctx context.Context) error {
 
 // close stops the servers, ends whatever this run started that is still
 // there (deploy commands a killed server left), stops PostgreSQL and
-// removes its directory. It says what it could not end.
+// removes its directory, and stops the fakes. It says what it could not
+// end.
 func (c *cluster) close() error {
 	var errs []error
 	for _, s := range c.servers {
@@ -167,5 +186,7 @@ func (c *cluster) close() error {
 	if c.db != nil {
 		errs = append(errs, c.db.Close())
 	}
+	c.slack.close()
+	c.github.close()
 	return errors.Join(errs...)
 }

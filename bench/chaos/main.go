@@ -9,8 +9,10 @@
 // ends; no deploy ran twice; the deploys of a lane never overlapped and
 // started in their order; a dead server's deploys were interrupted by
 // another within lease + one poll; a server stopped past its lease and
-// continued changed nothing. It prints the figures and exits 1 on any
-// violation.
+// continued changed nothing; every deploy that ended has a GitHub
+// deployment whose last status is its end, and a Slack card that shows
+// it (a fake GitHub and a fake Slack, started here, hear them). It
+// prints the figures and exits 1 on any violation.
 //
 //	make chaos                                    # 3 servers, 300 requests, every fault (a few minutes)
 //	go run ./bench/chaos -servers 1 -faults none  # one server, nothing broken
@@ -27,6 +29,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -47,7 +50,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 3*time.Minute, "faults stop after this even if deploys remain")
 	flag.DurationVar(&o.wait, "wait", 2*time.Minute, "deadline for the acknowledged deploys to end once the faults stopped")
 	flag.Int64Var(&o.seed, "seed", 0, "random seed (default: from the clock; printed)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the working directory: the servers' logs, configs and the marks")
+	flag.BoolVar(&o.keep, "keep", false, "keep the working directory: the servers' logs, configs and the marks, and what the fake Slack and GitHub heard")
 	flag.Parse()
 	if err := o.complete(); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -146,7 +149,17 @@ func run(ctx context.Context, o options) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	v := check(o, r, res)
-	v.print(o, r, res, time.Since(start))
+	ow := awaitOwed(ctx, c, r, res, o)
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	v := check(o, r, res, ow)
+	v.print(o, r, res, c, time.Since(start))
+	if o.keep {
+		err := errors.Join(c.slack.keep(filepath.Join(dir, "slack.heard")), c.github.keep(filepath.Join(dir, "github.heard")))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: keeping what the fakes heard:", err)
+		}
+	}
 	return v.ok(), nil
 }

@@ -11,7 +11,7 @@ import (
 const maxSaid = 10
 
 // print says the figures, then each violation, then the verdict.
-func (v *verdict) print(o options, r *runResult, res *results, took time.Duration) {
+func (v *verdict) print(o options, r *runResult, res *results, c *cluster, took time.Duration) {
 	count := func(kind string) (n int) {
 		for _, f := range r.faults {
 			if f.kind == kind {
@@ -67,6 +67,16 @@ func (v *verdict) print(o options, r *runResult, res *results, took time.Duratio
 	row("slow failovers", "%d", len(v.slow))
 	row("server crashes", "%d (exited without being killed or stopped)", len(v.exits))
 	row("not interrupted", "%d (a dead server's deploy that ended otherwise)", len(v.notEnded))
+	gh, sl := v.owed.github, v.owed.slack
+	row("GitHub statuses owed", "%d, missing/wrong: %d (duplicated deployments: %d, %d of them left behind)", gh.owed, len(gh.misses), gh.dups, gh.stale)
+	row("Slack cards owed", "%d, missing/wrong: %d (duplicated cards: %d, %d of them left behind)", sl.owed, len(sl.misses), sl.dups, sl.stale)
+	if len(gh.misses)+len(sl.misses) == 0 {
+		row("owed sent", "all, seen %s after the deploys ended were read (read every %s)", v.owed.took.Round(time.Millisecond), owedPoll)
+	} else {
+		row("owed sent", "not all within %s after the deploys ended were read", v.owed.took.Round(time.Second))
+	}
+	row("GitHub heard", "%s%s", stateSummary(c.github.heardCalls()), parenthesizedAs("not found", c.github.unknownCalls()))
+	row("Slack heard", "%s%s", stateSummary(c.slack.heardCalls()), parenthesizedAs("unknown_method", c.slack.unknownCalls()))
 	row("took", "%s, seed %d", took.Round(time.Second), o.seed)
 	for _, refused := range l.refused[:min(len(l.refused), maxSaid)] {
 		fmt.Println("refused:", refused)
@@ -111,6 +121,14 @@ func stateSummary(states map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, states[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// parenthesizedAs is " (what: s)", or "" when s is.
+func parenthesizedAs(what, s string) string {
+	if s == "" {
+		return ""
+	}
+	return " (" + what + ": " + s + ")"
 }
 
 func parenthesized(s string) string {

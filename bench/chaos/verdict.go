@@ -20,6 +20,10 @@ type verdict struct {
 	lateWrites []string // runner lines in the log after the interruption line
 	badMarks   []string
 	exits      []string // a server that exited without being killed or stopped
+	// An ended deploy whose GitHub deployment's last status, or whose
+	// Slack card, does not show its end (see owed).
+	githubMisses, slackMisses []string
+	owed                      *owed
 
 	failovers int // deploys interrupted by another server (their lease ended)
 	// From a kill or stop to the interruption of the server's deploys: by
@@ -68,12 +72,15 @@ func (v *verdict) lists() []violations {
 		{"succeeded without a run", v.unmarked}, {"overlaps", v.overlaps}, {"FIFO breaks", v.fifoBreaks},
 		{"slow failovers", v.slow}, {"dead servers' deploys not interrupted", v.notEnded},
 		{"late writes", v.lateWrites}, {"unreadable marks", v.badMarks}, {"servers that exited by themselves", v.exits},
+		{"GitHub statuses missing or wrong", v.githubMisses}, {"Slack cards missing or wrong", v.slackMisses},
 	}
 }
 
-// check runs every check on what the run left.
-func check(o options, r *runResult, res *results) *verdict {
-	v := &verdict{bound: o.lease + o.poll, badMarks: res.marks.bad, exits: res.exits}
+// check runs every check on what the run left, and on what the fakes
+// showed of it.
+func check(o options, r *runResult, res *results, ow *owed) *verdict {
+	v := &verdict{bound: o.lease + o.poll, badMarks: res.marks.bad, exits: res.exits,
+		githubMisses: ow.github.misses, slackMisses: ow.slack.misses, owed: ow}
 	v.checkAcknowledged(r.load.acks, res)
 	v.checkRuns(res)
 	v.checkLanes(res)

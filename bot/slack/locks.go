@@ -53,8 +53,9 @@ func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
 	}()
 }
 
-// nag reminds the holders of old locks, once per LockNagAfter, while
-// Slack answers.
+// nag reminds the holders of old locks, once per LockNagAfter of a lock's
+// age, while Slack answers. Every server sharing the store looks; the
+// store's Once lets one of them remind.
 func (a *Adapter) nag() {
 	if a.Health() != nil {
 		return
@@ -65,22 +66,28 @@ func (a *Adapter) nag() {
 	}
 	now := time.Now()
 	for _, l := range locks {
-		if now.Sub(l.CreatedAt) < a.cfg.LockNagAfter {
+		age := now.Sub(l.CreatedAt)
+		if age < a.cfg.LockNagAfter {
 			continue
 		}
-		key := l.Scope() + "/" + l.Owner + "/" + l.CreatedAt.String()
+		key := fmt.Sprintf("slack.nag:%s/%s/%d/%d", l.Scope(), l.Owner, l.CreatedAt.UnixNano(), age/a.cfg.LockNagAfter)
 		a.mu.Lock()
-		last, seen := a.nagged[key]
-		due := !seen || now.Sub(last) >= a.cfg.LockNagAfter
-		if due {
-			a.nagged[key] = now
+		for k, at := range a.nagged {
+			if now.Sub(at) > 2*a.cfg.LockNagAfter {
+				delete(a.nagged, k)
+			}
 		}
+		_, seen := a.nagged[key]
+		a.nagged[key] = now
 		a.mu.Unlock()
 		id := a.slackID(l.Owner)
-		if !due || id == "" {
+		if seen || id == "" {
 			continue
 		}
-		text := fmt.Sprintf("You have held the lock on %s for %s. Still need it?", l.Scope(), queue.Age(now.Sub(l.CreatedAt)))
+		if first, err := a.svc.Once(a.ctx, key); err != nil || !first {
+			continue // another server reminds, or the store cannot say
+		}
+		text := fmt.Sprintf("You have held the lock on %s for %s. Still need it?", l.Scope(), queue.Age(age))
 		err := a.retry(a.ctx, func() error {
 			_, _, err := a.api.PostMessageContext(a.ctx, id, plainText(text),
 				slackgo.MsgOptionBlocks(LockBlocks(l, true, now)...))

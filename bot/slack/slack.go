@@ -6,6 +6,7 @@ package slack
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,19 +57,25 @@ type Adapter struct {
 	// person lists is "slack:<user name>".
 	people *queue.People
 
-	ctx     context.Context
-	work    chan func() // commands, run in order by one worker
-	mu      sync.Mutex
-	pending map[int64]*queue.Deploy // latest change not yet handed to a watcher
-	watch   map[int64]*watcher
-	wake    chan struct{}
-	wg      sync.WaitGroup
+	ctx      context.Context
+	work     chan func() // commands, run in order by one worker
+	starting sync.Mutex  // held while a watcher is looked for or started
+	ident    string      // this adapter, as the letters it writes name it
+	mu       sync.Mutex
+	pending  map[int64]*queue.Deploy // latest change not yet handed to a watcher
+	watch    map[int64]*watcher
+	wake     chan struct{}
+	wg       sync.WaitGroup
 
 	// PostInterval is the least time between two posts in one thread and
 	// two updates of one message (Slack allows about one a second).
 	PostInterval time.Duration
 	// NagEvery is how often locks are checked for reminders.
 	NagEvery time.Duration
+	// Handover is how long the end a deploy owes its message is left to
+	// the server that ended it (its watcher shows it) before another
+	// server sharing the store shows it (the first died meanwhile).
+	Handover time.Duration
 
 	lockReplies map[string]time.Time // scope/owner/channel answered in chat
 	nagged      map[string]time.Time // lock -> last reminder
@@ -90,9 +97,9 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log,
+	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log, ident: rand.Text(),
 		now: time.Now, seen: newSeen(4096), dir: newDirectory(), link: newLink(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
-		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute,
+		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute, Handover: 10 * time.Second,
 		lockReplies: map[string]time.Time{}, nagged: map[string]time.Time{}}
 }
 
@@ -106,9 +113,10 @@ func (a *Adapter) SetClock(now func() time.Time) { a.now = now }
 // without it (Health says why) until it does.
 func (a *Adapter) Start(ctx context.Context, svc *queue.Service, b *bot.Bot) {
 	a.svc, a.bot, a.ctx = svc, b, ctx
-	a.wg.Add(2)
+	a.wg.Add(3)
 	go a.dispatch()
 	go a.worker()
+	go a.owed()
 	a.probe()
 	a.signal() // what the queue said before Start
 	if a.cfg.Mode == "socket" {

@@ -60,35 +60,60 @@ func (a *Adapter) dispatch() {
 		batch := a.pending
 		a.pending = map[int64]*queue.Deploy{}
 		a.mu.Unlock()
-		for id, d := range batch {
-			a.mu.Lock()
-			w := a.watch[id]
-			a.mu.Unlock()
-			if w != nil {
-				w.set(d)
-				continue
-			}
-			channel, thread, ok := parseThreadRef(d.ChatThread)
-			if !ok {
-				channel = a.envChannel(d.Env)
-			}
-			if channel == "" || !done.first(fmt.Sprint(id)) {
-				continue
-			}
-			w = &watcher{a: a, id: id, d: d, dirty: true, channel: channel, thread: thread, wake: make(chan struct{}, 1)}
-			// The message may exist from before a restart: update it.
-			if ref, err := a.svc.Meta(a.ctx, id, metaMessage); err == nil && ref != "" {
-				if ch, ts, ok := strings.Cut(ref, " "); ok {
-					w.channel, w.ts = ch, ts
-				}
-			}
-			a.mu.Lock()
-			a.watch[id] = w
-			a.mu.Unlock()
-			a.wg.Add(1)
-			go w.run()
+		for _, d := range batch {
+			a.watchDeploy(d, func() bool { return done.first(fmt.Sprint(d.ID)) })
 		}
 	}
+}
+
+// cardChannel is where d's message goes (and its thread, if any): the
+// thread it was asked in, else its environment's channel ("": nowhere).
+func (a *Adapter) cardChannel(d *queue.Deploy) (channel, thread string) {
+	channel, thread, ok := parseThreadRef(d.ChatThread)
+	if !ok {
+		channel = a.envChannel(d.Env)
+	}
+	return channel, thread
+}
+
+// watchDeploy hands d to its watcher, or starts one if fresh() allows
+// (a deploy watched to its end before is not, unless its end is owed).
+// It reports whether d has a watcher now.
+func (a *Adapter) watchDeploy(d *queue.Deploy, fresh func() bool) bool {
+	a.starting.Lock() // one watcher a deploy, whoever asks
+	defer a.starting.Unlock()
+	a.mu.Lock()
+	w := a.watch[d.ID]
+	a.mu.Unlock()
+	if w != nil {
+		w.set(d)
+		return true
+	}
+	channel, thread := a.cardChannel(d)
+	if channel == "" || !fresh() {
+		return false
+	}
+	w = &watcher{a: a, id: d.ID, d: d, dirty: true, channel: channel, thread: thread, wake: make(chan struct{}, 1)}
+	// The message may exist from before a restart, or another server's:
+	// update it.
+	if ref, err := a.svc.Meta(a.ctx, d.ID, metaMessage); err == nil && ref != "" {
+		if ch, ts, ok := strings.Cut(ref, " "); ok {
+			w.channel, w.ts = ch, ts
+		}
+	}
+	a.mu.Lock()
+	a.watch[d.ID] = w
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go w.run()
+	return true
+}
+
+// watched reports whether a watcher of this adapter shows deploy id.
+func (a *Adapter) watched(id int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.watch[id] != nil
 }
 
 // watcher owns one deploy's message and thread.
@@ -100,6 +125,7 @@ type watcher struct {
 	ts      string // the message
 
 	announced queue.State // last state announced in the env channel
+	claimed   bool        // the right to post the message was asked for
 
 	mu        sync.Mutex
 	d         *queue.Deploy
@@ -246,11 +272,17 @@ func (w *watcher) sleep(d time.Duration) {
 	}
 }
 
-// update posts the deploy's message, or updates it in place.
+// update posts the deploy's message, or updates it in place, showing the
+// deploy as stored.
 func (w *watcher) update() error {
 	w.mu.Lock()
 	w.dirty = false
 	w.mu.Unlock()
+	w.reread()
+	if w.ts == "" && !w.claimed {
+		w.claimed = true
+		w.adopt()
+	}
 	v := w.view()
 	opts := []slackgo.MsgOption{slackgo.MsgOptionText(Summary(v), false), slackgo.MsgOptionBlocks(DeployBlocks(v)...)}
 	err := w.a.retry(w.a.ctx, func() error {
@@ -274,6 +306,10 @@ func (w *watcher) update() error {
 		if err := w.a.svc.SetMeta(context.WithoutCancel(w.a.ctx), w.id, metaShown, string(v.Deploy.State)); err != nil {
 			w.a.log.Error("slack: keeping the shown state", "deploy", w.id, "err", err)
 		}
+	} else if err == nil { // moved on meanwhile, elsewhere: show that too
+		if d, rerr := w.a.svc.Deploy(w.a.ctx, w.id); rerr == nil && d.State != v.Deploy.State {
+			w.set(d)
+		}
 	}
 	if err != nil {
 		w.mu.Lock()
@@ -281,6 +317,40 @@ func (w *watcher) update() error {
 		w.mu.Unlock()
 	}
 	return err
+}
+
+// reread takes the deploy as stored: another server sharing the store
+// may have moved it since this watcher heard of it (this server was
+// paused, say), and a message never goes back to what was true before.
+func (w *watcher) reread() {
+	d, err := w.a.svc.Deploy(w.a.ctx, w.id)
+	if err != nil {
+		return // what this watcher heard last
+	}
+	w.mu.Lock()
+	w.d = d
+	w.mu.Unlock()
+}
+
+// adopt makes the message another server posts for the deploy this
+// watcher's own, when that server has the right to post it (the first
+// to ask; the store says which): it waits for it up to Handover, and
+// posts one itself only if none came (that server died meanwhile).
+func (w *watcher) adopt() {
+	a := w.a
+	if first, err := a.svc.Once(a.ctx, fmt.Sprintf("slack.card:%d", w.id)); err != nil || first {
+		return
+	}
+	deadline := time.Now().Add(a.Handover)
+	for wait := 20 * time.Millisecond; a.ctx.Err() == nil && time.Now().Before(deadline); wait = min(wait*2, 500*time.Millisecond) {
+		if ref, err := a.svc.Meta(a.ctx, w.id, metaMessage); err == nil && ref != "" {
+			if ch, ts, ok := strings.Cut(ref, " "); ok {
+				w.channel, w.ts = ch, ts
+				return
+			}
+		}
+		w.sleep(wait)
+	}
 }
 
 // Idle waits until the messages of ended deploys show their end (or the

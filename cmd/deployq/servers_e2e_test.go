@@ -139,7 +139,7 @@ func TestServersShareOneDatabase(t *testing.T) {
 	// does not run the deploy
 	var events []<-chan string
 	for _, srv := range g.servers {
-		events = append(events, deployEvents(t, srv.url))
+		events = append(events, streamEvents(t, srv.url, "deploy"))
 	}
 	id := g.deploy(0, 100)
 	var runs int
@@ -153,9 +153,9 @@ func TestServersShareOneDatabase(t *testing.T) {
 	waitEvent(t, events[other], fmt.Sprintf(`"id":%d,`, id), `"state":"succeeded"`)
 }
 
-// deployEvents reads the event stream of the server at url and hands
-// over the data of its deploy events, until the test ends.
-func deployEvents(t *testing.T, url string) <-chan string {
+// streamEvents reads the event stream of the server at url and hands
+// over the data of its events named name, until the test ends.
+func streamEvents(t *testing.T, url, name string) <-chan string {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", url+"/api/v1/events", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -172,7 +172,7 @@ func deployEvents(t *testing.T, url string) <-chan string {
 			line := sc.Text()
 			if e, ok := strings.CutPrefix(line, "event: "); ok {
 				event = e
-			} else if data, ok := strings.CutPrefix(line, "data: "); ok && event == "deploy" {
+			} else if data, ok := strings.CutPrefix(line, "data: "); ok && event == name {
 				ch <- data
 			}
 		}
@@ -181,7 +181,7 @@ func deployEvents(t *testing.T, url string) <-chan string {
 	return ch
 }
 
-// waitEvent waits for a deploy event whose data holds all of wants.
+// waitEvent waits for an event whose data holds all of wants.
 func waitEvent(t *testing.T, events <-chan string, wants ...string) {
 	t.Helper()
 	timeout := time.After(time.Minute)
@@ -288,12 +288,16 @@ func TestServerPausedPastItsLease(t *testing.T) {
 // the one that does.
 func TestServersShareLocksAndCancels(t *testing.T) {
 	g := startGroup(t, 2, `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`)
+	// each server's event stream hears of the lock changes of the other
+	locks0, locks1 := streamEvents(t, g.servers[0].url, "lock"), streamEvents(t, g.servers[1].url, "lock")
 	g.servers[0].cliOK(t, []string{"USER=alice"}, "lock", "production", ":", "release freeze")
+	waitEvent(t, locks1, `"locked":true`, `"owner":"alice"`, `"reason":"release freeze"`)
 	queuetest.Eventually(t, "deployq-2 refuses a deploy to the locked production", func() bool {
 		out, code := g.servers[1].cli(t, []string{"USER=bob"}, "", "deploy", fmt.Sprintf("web@%040x", 1))
 		return code != 0 && strings.Contains(out, "locked by alice")
 	})
 	g.servers[1].cliOK(t, []string{"USER=alice"}, "unlock", "production")
+	waitEvent(t, locks0, `"locked":false`, `"owner":"alice"`)
 
 	id := g.deploy(0, 2)
 	runs, other := g.running(id)

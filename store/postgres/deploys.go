@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/deployq/deployq/queue"
@@ -54,8 +55,20 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 	lease, leaseNs := nullStamp(d.LeaseUntil)
 	at, atNs := stamp(e.Time)
 	// One statement, one round trip: the lane's number, the deploy, its
-	// audit entry (an empty target becomes "#ID").
-	err := s.writeRow(ctx, []any{&d.ID, &d.Number}, `WITH n AS (
+	// audit entry (an empty target becomes "#ID"); the letters it owes
+	// (queue.WithLetters) in the same transaction.
+	write := s.writeRow
+	if queue.HasLetters(ctx) {
+		write = func(ctx context.Context, dst []any, q string, args ...any) error {
+			return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+				if err := scanOne(tx.QueryRow(ctx, q, args...), dst); err != nil {
+					return err
+				}
+				return addLetters(ctx, tx, queue.LettersOf(ctx, d))
+			})
+		}
+	}
+	err := write(ctx, []any{&d.ID, &d.Number}, `WITH n AS (
 			INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
 			ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number),
 		d AS (
@@ -114,7 +127,16 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs,
 		d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow}
 	var err error
-	if len(lines) == 0 && queue.OnceOf(ctx) == nil { // one statement, one round trip
+	alone := queue.OnceOf(ctx) == nil && !queue.HasLetters(ctx)
+	if alone && (len(lines) == 0 || holderServer.Valid) { // one statement, one round trip
+		if len(lines) > 0 {
+			// The holder's lines: it numbers them, and no one else writes
+			// lines of a deploy it holds, so they need no renumbering.
+			q = `WITH u AS (` + q + `), ins AS (` + strings.NewReplacer("$1:", "$25:", "$2:", "$26:", "$3:", "$27:", "$4:", "$28:",
+				"$5:", "$29:", "$6:", "$30:", "$7:", "$31:").Replace(insertLinesSQL) + `
+				WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
+			args = append(args, lineArrays(lines)...)
+		}
 		var got int64
 		if err = s.writeRow(ctx, []any{&got}, q, args...); err == nil && got == 0 {
 			err = s.fail(ctx, notInState(ctx, s.pool, d.ID, from, holderServer.String))
@@ -128,7 +150,10 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 			if got == 0 {
 				return notInState(ctx, tx, d.ID, from, holderServer.String) // nothing of this write stays
 			}
-			return insertLines(ctx, tx, after(ctx, tx, d.ID, lines))
+			if err := insertLines(ctx, tx, after(ctx, tx, d.ID, lines)); err != nil {
+				return err
+			}
+			return addLetters(ctx, tx, queue.LettersOf(ctx, d))
 		})
 	}
 	if oneRunning(err) {

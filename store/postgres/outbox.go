@@ -21,20 +21,32 @@ const outboxHead = `o.id = (SELECT min(id) FROM outbox WHERE key = o.key)`
 // those of every message of its key committed before it: of two adders
 // on two servers, the second's message never shows before the first's.
 func (s *Store) OutboxAdd(ctx context.Context, key, body string) error {
-	now, ns := stamp(time.Now())
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, outboxLock, key); err != nil {
+		return addLetters(ctx, tx, []queue.Letter{{Key: key, Body: body}})
+	})
+}
+
+// addLetters adds messages to the outbox in tx (the transaction of what
+// owes them), each after the advisory lock of its key (see OutboxAdd).
+func addLetters(ctx context.Context, tx pgx.Tx, letters []queue.Letter) error {
+	now, ns := stamp(time.Now())
+	for _, l := range letters {
+		_, err := tx.Exec(ctx, `WITH turn AS (SELECT pg_advisory_xact_lock($1, hashtext($2)))
+			INSERT INTO outbox (key, body, next_at, next_ns, created_at) SELECT $2, $3, $4, $5, $4 FROM turn`,
+			outboxLock, l.Key, clean(l.Body), now, ns)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO outbox (key, body, next_at, next_ns, created_at) VALUES ($1, $2, $3, $4, $3)`,
-			key, clean(body), now, ns)
-		return err
-	})
+	}
+	return nil
 }
 
 // outboxClaim is how long OutboxDue's messages stay with their caller:
 // until then their next_at is the claim's end, and nobody else gets them.
 const outboxClaim = time.Minute
+
+// keyPrefix selects the keys that begin with $1.
+const keyPrefix = `left(o.key, length($1)) = $1`
 
 // OutboxDue implements queue.Store. A negative limit means no limit.
 //
@@ -43,7 +55,7 @@ const outboxClaim = time.Minute
 // for one another nor get the same rows (a head another claimer holds is
 // skipped, and the messages behind it are not heads), then their next_at
 // moves to the claim's end. The returned NextAt is when each came due.
-func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queue.OutboxItem, error) {
+func (s *Store) OutboxDue(ctx context.Context, prefix string, now time.Time, limit int) ([]queue.OutboxItem, error) {
 	at, ns := stamp(now)
 	end, endNs := stamp(now.Add(outboxClaim))
 	var lim *int // NULL: no limit
@@ -53,8 +65,8 @@ func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queu
 	var out []queue.OutboxItem
 	err := s.tx(queue.WithoutOnce(ctx), func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT o.id, o.key, o.body, o.attempts, o.next_at, o.next_ns FROM outbox o
-			WHERE `+outboxHead+` AND (o.next_at, o.next_ns) <= ($1, $2) ORDER BY o.id LIMIT $3
-			FOR UPDATE OF o SKIP LOCKED`, at, ns, lim)
+			WHERE `+outboxHead+` AND `+keyPrefix+` AND (o.next_at, o.next_ns) <= ($2, $3) ORDER BY o.id LIMIT $4
+			FOR UPDATE OF o SKIP LOCKED`, prefix, at, ns, lim)
 		if err != nil {
 			return err
 		}
@@ -83,11 +95,11 @@ func (s *Store) OutboxDue(ctx context.Context, now time.Time, limit int) ([]queu
 }
 
 // OutboxNext implements queue.Store.
-func (s *Store) OutboxNext(ctx context.Context) (time.Time, bool, error) {
+func (s *Store) OutboxNext(ctx context.Context, prefix string) (time.Time, bool, error) {
 	var next time.Time
 	var ns int16
-	err := s.queryRow(ctx, []any{&next, &ns}, `SELECT o.next_at, o.next_ns FROM outbox o WHERE `+outboxHead+`
-		ORDER BY o.next_at, o.next_ns LIMIT 1`)
+	err := s.queryRow(ctx, []any{&next, &ns}, `SELECT o.next_at, o.next_ns FROM outbox o WHERE `+outboxHead+` AND `+keyPrefix+`
+		ORDER BY o.next_at, o.next_ns LIMIT 1`, prefix)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, false, nil
 	}

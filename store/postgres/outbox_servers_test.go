@@ -43,7 +43,7 @@ func TestOutboxClaimSkipsAHeldHead(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		due, err := s.OutboxDue(t.Context(), now, 10)
+		due, err := s.OutboxDue(t.Context(), "", now, 10)
 		res <- result{due, err}
 	}()
 	var r result
@@ -59,7 +59,7 @@ func TestOutboxClaimSkipsAHeldHead(t *testing.T) {
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	due, err := s.OutboxDue(t.Context(), now, 10)
+	due, err := s.OutboxDue(t.Context(), "", now, 10)
 	if err != nil || len(due) != 1 || due[0].Body != "a1" {
 		t.Fatalf("due once the head is free: %+v, %v; want a1 alone", due, err)
 	}

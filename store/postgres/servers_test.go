@@ -187,7 +187,7 @@ func TestOutboxOrderAcrossServers(t *testing.T) {
 		default:
 		}
 		for {
-			due, err := stores[len(delivered)%servers].OutboxDue(t.Context(), time.Now().Add(time.Hour), 10)
+			due, err := stores[len(delivered)%servers].OutboxDue(t.Context(), "", time.Now().Add(time.Hour), 10)
 			if err != nil {
 				t.Fatal(err)
 			}

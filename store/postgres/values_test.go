@@ -60,18 +60,18 @@ func TestTimesToTheNanosecond(t *testing.T) {
 	if err := s.OutboxAdd(ctx, "k", "b"); err != nil {
 		t.Fatal(err)
 	}
-	due, _ := s.OutboxDue(ctx, time.Now().Add(time.Hour), 1)
+	due, _ := s.OutboxDue(ctx, "", time.Now().Add(time.Hour), 1)
 	next := t0.Add(500)
 	if err := s.OutboxRetry(ctx, due[0].ID, next, "502"); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.OutboxDue(ctx, next.Add(-1), 1); len(due) != 0 {
+	if due, _ := s.OutboxDue(ctx, "", next.Add(-1), 1); len(due) != 0 {
 		t.Fatalf("due a nanosecond early: %+v", due)
 	}
-	if at, ok, err := s.OutboxNext(ctx); !ok || err != nil || at != next {
+	if at, ok, err := s.OutboxNext(ctx, ""); !ok || err != nil || at != next {
 		t.Fatalf("next: %s %v %v", at, ok, err)
 	}
-	if due, _ := s.OutboxDue(ctx, next, 1); len(due) != 1 || due[0].NextAt != next {
+	if due, _ := s.OutboxDue(ctx, "", next, 1); len(due) != 1 || due[0].NextAt != next {
 		t.Fatalf("due at its time: %+v", due)
 	}
 }

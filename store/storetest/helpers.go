@@ -264,7 +264,7 @@ func snapshot(t *testing.T, s queue.Store) string {
 		fmt.Fprintf(&b, "audit %s\n", showEntry(e))
 	}
 	// the outbox by OutboxNext only: OutboxDue claims what it returns
-	next, ok, err := s.OutboxNext(ctx)
+	next, ok, err := s.OutboxNext(ctx, "")
 	check("outbox next", err)
 	fmt.Fprintf(&b, "outbox next %v %v\n", utc(next), ok)
 	return b.String()

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -176,13 +177,16 @@ var leaseCases = []testCase{
 	}},
 	// The holder's change of a running deploy lands only while it holds
 	// it: not once its lease ended (even before anyone ended it), nor as
-	// another server.
+	// another server; nor do the lines written with it.
 	{"HolderChangesOnlyUnderItsLease", func(t *testing.T, s queue.Store) {
 		d := held(t, s, "web", "prod", "a", at(15*time.Second))
+		tries := 0
 		end := func(h queue.Holder) error {
+			tries++
 			next := *d
 			next.State, next.FinishedAt = queue.StateSucceeded, h.Now
-			return s.UpdateDeploy(queue.WithHolder(t.Context(), h), &next, queue.StateRunning, nil)
+			lines := []queue.LogLine{{DeployID: d.ID, Seq: 1, Time: h.Now, Text: fmt.Sprintf("end %d by %s", tries, h.Server)}}
+			return s.UpdateDeploy(queue.WithHolder(t.Context(), h), &next, queue.StateRunning, lines)
 		}
 		if err := end(queue.Holder{Server: "a", Now: at(16 * time.Second)}); queue.ErrorCode(err) != queue.EConflict {
 			t.Fatalf("the holder's end after its lease: %v, want EConflict", err)
@@ -195,6 +199,9 @@ var leaseCases = []testCase{
 		}
 		if err := end(queue.Holder{Server: "a", Now: at(15 * time.Second)}); err != nil {
 			t.Fatalf("the holder's end at its lease's last instant: %v", err)
+		}
+		if got := readLog(t, s, d.ID, 0); len(got) != 1 || got[0].Text != "end 3 by a" {
+			t.Fatalf("lines %+v, want the one of the end that landed", got)
 		}
 	}},
 }

@@ -122,8 +122,8 @@ var onceCases = append([]testCase{
 			func() error { _, err := s.Approvals(ctx, d.ID); return err },
 			func() error { _, err := s.Meta(ctx, d.ID, "k"); return err },
 			func() error { _, err := s.AuditLog(ctx, 10); return err },
-			func() error { _, err := s.OutboxDue(ctx, farFuture, 10); return err },
-			func() error { _, _, err := s.OutboxNext(ctx); return err },
+			func() error { _, err := s.OutboxDue(ctx, "", farFuture, 10); return err },
+			func() error { _, _, err := s.OutboxNext(ctx, ""); return err },
 			func() error { _, err := s.Seen(ctx, "delivery:1"); return err },
 			func() error { return s.Health(ctx) },
 		}

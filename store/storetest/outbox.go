@@ -95,13 +95,13 @@ var outboxCases = []testCase{
 	// OutboxNext says when the first message that can go comes due: a
 	// message waiting behind another of its key does not count.
 	{"Next", func(t *testing.T, s queue.Store) {
-		if next, ok, err := s.OutboxNext(t.Context()); err != nil || ok {
+		if next, ok, err := s.OutboxNext(t.Context(), ""); err != nil || ok {
 			t.Fatalf("next of an empty outbox: %v, %v, %v; want none", next, ok, err)
 		}
 		before := time.Now()
 		outboxAdd(t, s, "deploy:1", "a")
 		after := time.Now()
-		next, ok, err := s.OutboxNext(t.Context())
+		next, ok, err := s.OutboxNext(t.Context(), "")
 		if err != nil || !ok || next.Before(before.Add(-time.Hour)) || next.After(after.Add(time.Hour)) {
 			t.Fatalf("next after adding at %v: %v, %v, %v", before, next, ok, err)
 		}
@@ -116,13 +116,13 @@ var outboxCases = []testCase{
 		outboxDone(t, s, x.ID)
 		wantNext(t, s, "with b behind a", later)
 		outboxDone(t, s, a.ID)
-		if next, ok, err := s.OutboxNext(t.Context()); err != nil || !ok || next.After(after.Add(time.Hour)) {
+		if next, ok, err := s.OutboxNext(t.Context(), ""); err != nil || !ok || next.After(after.Add(time.Hour)) {
 			t.Fatalf("next once b can go: %v, %v, %v; want about now", next, ok, err)
 		}
 		b := outboxDue(t, s, farFuture, 10)
 		sameItems(t, "left", b, "deploy:1=b#0")
 		outboxDone(t, s, b[0].ID)
-		if next, ok, err := s.OutboxNext(t.Context()); err != nil || ok {
+		if next, ok, err := s.OutboxNext(t.Context(), ""); err != nil || ok {
 			t.Fatalf("next of an emptied outbox: %v, %v, %v; want none", next, ok, err)
 		}
 	}},
@@ -258,7 +258,7 @@ func ClaimRace(t *testing.T, boxes ...queue.Outbox) {
 			if finished {
 				return nil
 			}
-			due, err := box.OutboxDue(ctx, now, 3)
+			due, err := box.OutboxDue(ctx, "", now, 3)
 			if err != nil {
 				return err
 			}
@@ -310,7 +310,7 @@ func ClaimRace(t *testing.T, boxes ...queue.Outbox) {
 			t.Fatalf("%s handed out in the order %v, want %v", k, got, want)
 		}
 	}
-	if next, ok, err := boxes[0].OutboxNext(t.Context()); err != nil || ok {
+	if next, ok, err := boxes[0].OutboxNext(t.Context(), ""); err != nil || ok {
 		t.Fatalf("next once all went: %v, %v, %v; want none", next, ok, err)
 	}
 }
@@ -324,7 +324,7 @@ func outboxAdd(t *testing.T, s queue.Store, key, body string) {
 
 func outboxDue(t *testing.T, s queue.Store, now time.Time, limit int) []queue.OutboxItem {
 	t.Helper()
-	due, err := s.OutboxDue(t.Context(), now, limit)
+	due, err := s.OutboxDue(t.Context(), "", now, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func outboxDone(t *testing.T, s queue.Store, id int64) {
 // wantNext fails t unless OutboxNext says want.
 func wantNext(t *testing.T, s queue.Store, what string, want time.Time) {
 	t.Helper()
-	next, ok, err := s.OutboxNext(t.Context())
+	next, ok, err := s.OutboxNext(t.Context(), "")
 	if err != nil || !ok || !next.Equal(want) {
 		t.Fatalf("next %s: %v, %v, %v; want %v", what, next, ok, err, want)
 	}

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"Freezes", freezeCases},
 		{"Approvals", approvalCases},
 		{"Outbox", outboxCases},
+		{"Letters", letterCases},
 		{"Once", onceCases},
 		{"Meta", metaCases},
 		{"Audit", auditCases},
