@@ -161,7 +161,15 @@ func (s *Server) deployID(w http.ResponseWriter, r *http.Request) (int64, bool) 
 func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) {
 	if id, ok := s.deployID(w, r); ok {
 		d, err := s.svc.Deploy(r.Context(), id)
-		s.answerDeploy(w, r, http.StatusOK, d, err)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out := s.deployJSON(d)
+		if link, err := s.svc.Meta(r.Context(), id, queue.MetaLink); err == nil {
+			out.Link = link
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 

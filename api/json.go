@@ -37,6 +37,9 @@ type Deploy struct {
 	WaitingFor  string          `json:"waiting_for,omitempty"`
 	// NeedsApproval: approve and reject apply to it.
 	NeedsApproval bool `json:"needs_approval,omitempty"`
+	// Link is the page of the deploy where it is done outside deployq (a
+	// GitHub Actions run); given with one deploy, not in lists.
+	Link string `json:"link,omitempty"`
 }
 
 // Environment is one app in one environment: what runs there.

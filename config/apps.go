@@ -165,10 +165,17 @@ func (d *decoder) runnerSettings(app *queue.App, ec envConfig, n *yaml.Node, key
 		d.fail(v, key+"."+k, "unknown key (known: %s)", strings.Join(sortedStrings(append(known, ec.Runner)), ", "))
 	}
 	if settings == nil {
-		d.fail(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
-		return nil
+		if s := newSettings(); isOptional(s) {
+			settings = s
+		} else {
+			d.fail(n, key+"."+ec.Runner, "the %s runner needs its settings under %q", ec.Runner, ec.Runner)
+			return nil
+		}
 	}
 	at := ec.Rest[ec.Runner]
+	if at == nil { // settings left out: they have defaults
+		at = closest(n, "runner")
+	}
 	if v, ok := settings.(Validator); ok {
 		d.failEach(at, key+"."+ec.Runner, v.Validate())
 	}
@@ -272,4 +279,11 @@ func orNode(n, or *yaml.Node) *yaml.Node {
 		return n
 	}
 	return or
+}
+
+// isOptional reports whether runner settings may be left out: all they
+// hold has a default.
+func isOptional(settings any) bool {
+	_, ok := settings.(interface{ Optional() })
+	return ok
 }

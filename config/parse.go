@@ -74,6 +74,9 @@ func (d *decoder) crossCheck(root *yaml.Node, c *Config) {
 			if p := e.Promote; p != nil && a.Env(p.To) == nil {
 				d.fail(closest(site.n, "promote", "to"), site.key+".promote.to", "%s has no environment %q to promote to", a.Name, p.To)
 			}
+			if e.Runner == "actions" {
+				d.actionsNeeds(root, c, a, e)
+			}
 			if len(e.RequiredContexts) > 0 && (!c.GitHub.HasAPI() || a.Repo == "") {
 				d.fail(find(root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
 					"checks are read from GitHub: set the app's repo and github.token (or a GitHub App)")
@@ -91,6 +94,23 @@ func (d *decoder) crossCheck(root *yaml.Node, c *Config) {
 				d.fail(find(root, "slack", "channels", env), "slack.channels."+env, "no app has an environment %q", env)
 			}
 		}
+	}
+}
+
+// actionsNeeds checks what gating an environment's Actions jobs needs:
+// their requests come as webhooks, deployq answers through GitHub's API,
+// and GitHub takes the answers only from the App that is the
+// environment's protection rule.
+func (d *decoder) actionsNeeds(root *yaml.Node, c *Config, a *queue.App, e *queue.Environment) {
+	key := fmt.Sprintf("apps[%s].environments[%s].runner", a.Name, e.Name)
+	n := d.sites[e].n
+	switch {
+	case c.GitHub == nil || c.GitHub.WebhookSecret == "":
+		d.fail(closest(n, "runner"), key, "the actions runner hears Actions jobs by webhook: set github.webhook_secret, and make deployq's GitHub App the environment's deployment protection rule")
+	case !c.GitHub.HasAPI():
+		d.fail(closest(n, "runner"), key, "the actions runner answers Actions jobs through GitHub's API: set github.app_id, installation_id and private_key_file (or github.token)")
+	case c.GitHub.Token != "":
+		d.warn(closest(n, "runner"), key, "GitHub takes the answer to an Actions job only from the App that is the environment's protection rule: with github.token instead of a GitHub App, GitHub may refuse deployq's answers")
 	}
 }
 

@@ -44,8 +44,17 @@ var apiCalls = []apiCall{
 	{"RepositoriesService.ListDeployments", "GET /repos/{owner}/{repo}/deployments", "deployments", "read"},
 	{"RepositoriesService.CreateDeployment", "POST /repos/{owner}/{repo}/deployments", "deployments", "write"},
 	{"RepositoriesService.CreateDeploymentStatus", "POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses", "deployments", "write"},
+	{"ActionsService.GetWorkflowRunByID", "GET /repos/{owner}/{repo}/actions/runs/{run_id}", "actions", "read"},
+	{"ActionsService.CancelWorkflowRunByID", "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "actions", "write"},
+	{"ActionsService.CreateWorkflowDispatchEventByFileName", "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions", "write"},
 	{"AppsService.CompleteAppManifest", "POST /app-manifests/{code}/conversions", "", ""},
 	{"AppsService.ListInstallations", "GET /app/installations", "", ""},
+}
+
+// rawCalls are the calls made without a go-github method (its version
+// has none for them), with their permission.
+var rawCalls = []apiCall{
+	{"Client.reviewRun", "POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule", "deployments", "write"},
 }
 
 // webhookEvent is an event the Receiver handles and the permission
@@ -63,6 +72,10 @@ var webhookEvents = []webhookEvent{
 	{"status", "statuses"},
 	{"check_run", "checks"},
 	{"check_suite", "checks"},
+	{"deployment_protection_rule", "deployments"},
+	{"deployment_status", "deployments"},
+	{"workflow_run", "actions"},
+	{"workflow_job", "actions"},
 }
 
 // AppPermissions returns the permissions deployq's App needs: those of
@@ -70,7 +83,7 @@ var webhookEvents = []webhookEvent{
 // handles, and metadata: read, which every App has.
 func AppPermissions() map[string]string {
 	p := map[string]string{"metadata": "read"}
-	for _, c := range apiCalls {
+	for _, c := range append(append([]apiCall(nil), apiCalls...), rawCalls...) {
 		if c.Permission != "" && p[c.Permission] != "write" {
 			p[c.Permission] = c.Access
 		}

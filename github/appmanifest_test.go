@@ -66,7 +66,8 @@ func TestAppManifestPermissionsAreThoseOfTheCallsMade(t *testing.T) {
 			t.Errorf("%s: %s is called but appmanifest.go does not list it: add its endpoint and permission", at, call)
 		}
 	}
-	want := map[string]string{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "read", "metadata": "read"}
+	want := map[string]string{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "read",
+		"actions": "write", "metadata": "read"}
 	if got := github.AppPermissions(); !maps.Equal(got, want) {
 		t.Errorf("permissions %v, want %v", got, want)
 	}
@@ -173,8 +174,9 @@ func TestAppManifest(t *testing.T) {
 		"redirect_url":    "http://127.0.0.1:4567/callback",
 		"public":          false,
 		"default_permissions": map[string]any{"contents": "read", "deployments": "write", "statuses": "read",
-			"checks": "read", "pull_requests": "read", "metadata": "read"},
-		"default_events": []any{"push", "pull_request", "deployment", "status", "check_run", "check_suite"},
+			"checks": "read", "pull_requests": "read", "actions": "write", "metadata": "read"},
+		"default_events": []any{"push", "pull_request", "deployment", "status", "check_run", "check_suite",
+			"deployment_protection_rule", "deployment_status", "workflow_run", "workflow_job"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("manifest\n%s\nwant\n%v", b, want)

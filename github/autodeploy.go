@@ -224,8 +224,8 @@ func (s *starter) runDeployment(ctx context.Context, repoName string, dep deploy
 		return err
 	}
 	for _, a := range s.apps(repoName) {
-		if a.Env(dep.Environment) == nil {
-			continue
+		if e := a.Env(dep.Environment); e == nil || e.Runner == ActionsRunner {
+			continue // none, or one whose deployments are Actions jobs, gated as they ask
 		}
 		d, err := s.svc.Submit(queue.WithOnce(ctx, key), queue.Request{App: a.Name, Env: dep.Environment, Ref: dep.Ref, SHA: dep.SHA,
 			User: user, Source: queue.SourceGitHub, GitHubDeploymentID: dep.ID})

@@ -3,10 +3,8 @@ package github
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -53,12 +51,11 @@ type report struct {
 type Reporter struct {
 	client  *Client
 	svc     *queue.Service
-	box     queue.Outbox
 	baseURL string
 	log     *slog.Logger
 
-	wake chan struct{}
-	done chan struct{}
+	courier *courier
+	done    chan struct{}
 
 	// MinBackoff is the first retry delay after a failure (default 1s).
 	MinBackoff time.Duration
@@ -73,16 +70,17 @@ func NewReporter(client *Client, baseURL string, log *slog.Logger) *Reporter {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reporter{client: client, baseURL: baseURL, log: log,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), MinBackoff: time.Second}
+	return &Reporter{client: client, baseURL: baseURL, log: log, courier: newCourier(outboxPrefix, log),
+		done: make(chan struct{}), MinBackoff: time.Second}
 }
 
 // Start sends what the outbox holds, until ctx ends.
 func (r *Reporter) Start(ctx context.Context, svc *queue.Service) {
-	r.svc, r.box = svc, svc.Outbox()
+	r.svc = svc
+	r.courier.box, r.courier.send, r.courier.minBackoff = svc.Outbox(), r.deliver, r.MinBackoff
 	go func() {
 		defer close(r.done)
-		r.run(ctx)
+		r.courier.run(ctx)
 	}()
 }
 
@@ -96,7 +94,7 @@ func (r *Reporter) Letters(d *queue.Deploy) []queue.Letter {
 		return nil
 	}
 	var repo, envURL string
-	if app, env, err := r.svc.Lookup(d.App, d.Env); err == nil {
+	if app, env, err := r.svc.Lookup(d.App, d.Env); err == nil && env.Runner != ActionsRunner { // Actions reports on its own deployments
 		repo, envURL = app.Repo, env.URL
 	}
 	if repo == "" || d.Op != "" { // operations are not deployments
@@ -117,86 +115,18 @@ func (r *Reporter) Letters(d *queue.Deploy) []queue.Letter {
 
 // DeployChanged implements queue.Notifier: the change's status is in the
 // outbox; send it now.
-func (r *Reporter) DeployChanged(*queue.Deploy) {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Reporter) DeployChanged(*queue.Deploy) { r.courier.poke() }
 
 // LockChanged implements queue.Notifier.
 func (r *Reporter) LockChanged(*queue.Lock, bool) {}
 
-// outboxClaim is how long what OutboxDue hands out stays ours: a
-// minute, as queue.Store says. claimSpare is the part of it kept to
-// record how a send went before the claim ends.
-const (
-	outboxClaim = time.Minute
-	claimSpare  = 10 * time.Second
-)
-
-func (r *Reporter) run(ctx context.Context) {
-	for {
-		// What OutboxDue hands out is claimed: the reporters of other
-		// servers on the same database do not get it while we send it.
-		now := time.Now()
-		items, err := r.box.OutboxDue(ctx, outboxPrefix, now, 50)
-		if err != nil && ctx.Err() == nil {
-			r.log.Error("github: reading the outbox", "err", err)
-		}
-		r.deliverAll(ctx, now.Add(outboxClaim-claimSpare), items)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := 30 * time.Second
-		if next, ok, err := r.box.OutboxNext(ctx, outboxPrefix); err == nil && ok {
-			wait = min(wait, max(time.Until(next), time.Millisecond))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.wake:
-		case <-time.After(wait):
-		}
-	}
-}
-
-// deliverAll sends items one by one while their claim lasts, up to until
-// (short of its end): a send still going then is cut short and retried,
-// and the items not sent by then come due again when the claim ends, to
-// whichever server takes them first.
-func (r *Reporter) deliverAll(ctx context.Context, until time.Time, items []queue.OutboxItem) {
-	ctx, cancel := context.WithDeadline(ctx, until)
-	defer cancel()
-	for _, it := range items {
-		if ctx.Err() != nil {
-			return
-		}
-		r.deliver(ctx, it)
-	}
-}
-
-// deliver sends it and records how that went, even if ctx ended
-// meanwhile: a status sent is done, one that failed gets its retry.
-func (r *Reporter) deliver(ctx context.Context, it queue.OutboxItem) {
-	record := context.WithoutCancel(ctx)
+// deliver sends the status an outbox message holds.
+func (r *Reporter) deliver(ctx context.Context, it queue.OutboxItem) error {
 	var rep report
 	if err := json.Unmarshal([]byte(it.Body), &rep); err != nil {
-		r.box.OutboxDone(record, it.ID)
-		return
+		return fmt.Errorf("%w: %v", errGiveUp, err)
 	}
-	err := r.send(ctx, rep)
-	if err == nil {
-		r.box.OutboxDone(record, it.ID)
-		return
-	}
-	if retry, when := r.retryable(err, it.Attempts); retry {
-		r.log.Warn("github: status not sent yet, will retry", "deploy", rep.Deploy, "state", rep.State, "at", when, "err", err)
-		r.box.OutboxRetry(record, it.ID, when, err.Error())
-		return
-	}
-	r.log.Error("github: status refused, given up", "deploy", rep.Deploy, "state", rep.State, "err", err)
-	r.box.OutboxDone(record, it.ID)
+	return r.send(ctx, rep)
 }
 
 // send creates the deployment if needed, then the status.
@@ -231,37 +161,6 @@ func (r *Reporter) send(ctx context.Context, rep report) error {
 		return fmt.Errorf("deployment %d status %s: %w", id, rep.State, err)
 	}
 	return nil
-}
-
-// retryable says whether err is worth another try, and when: rate limits
-// say when themselves; server errors and network failures back off.
-func (r *Reporter) retryable(err error, attempts int) (bool, time.Time) {
-	backoff := r.MinBackoff << min(attempts, 8)
-	backoff = min(backoff, 5*time.Minute)
-	var rl *gh.RateLimitError
-	var abuse *gh.AbuseRateLimitError
-	var resp *gh.ErrorResponse
-	switch {
-	case errors.As(err, &rl):
-		return true, rl.Rate.Reset.Time.Add(time.Second)
-	case errors.As(err, &abuse):
-		if d := abuse.GetRetryAfter(); d > 0 {
-			return true, time.Now().Add(d)
-		}
-		return true, time.Now().Add(backoff)
-	case errors.As(err, &resp):
-		code := resp.Response.StatusCode
-		if code == http.StatusTooManyRequests || code >= 500 {
-			if s := resp.Response.Header.Get("Retry-After"); s != "" {
-				if n, err := strconv.Atoi(s); err == nil {
-					return true, time.Now().Add(time.Duration(n) * time.Second)
-				}
-			}
-			return true, time.Now().Add(backoff)
-		}
-		return false, time.Time{} // a 4xx will not get better by itself
-	}
-	return true, time.Now().Add(backoff) // the network
 }
 
 func optional(s string) *string {

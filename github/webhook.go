@@ -36,7 +36,15 @@ const (
 // Receiver handles POST /webhooks/github.
 type Receiver struct {
 	starter
-	secret string
+	secret  string
+	actions *Actions // nil: no Actions jobs are gated
+}
+
+// WithActions makes the receiver hand the requests and ends of Actions
+// jobs to the gate.
+func (rc *Receiver) WithActions(a *Actions) *Receiver {
+	rc.actions = a
+	return rc
 }
 
 // NewReceiver returns a receiver that checks signatures against secret
@@ -194,6 +202,30 @@ func (rc *Receiver) handle(ctx context.Context, event string, body []byte, res *
 			return 0, err
 		}
 		return http.StatusAccepted, rc.recheck(ctx, p.CheckRun.HeadSHA, res)
+	case "deployment_protection_rule":
+		var p protectionRuleEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.protectionRule(ctx, &p, res)
+	case "workflow_run":
+		var p workflowRunEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.workflowRun(ctx, &p, res)
+	case "workflow_job":
+		var p workflowJobEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.workflowJob(ctx, &p, res)
+	case "deployment_status":
+		var p deploymentStatusEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.deploymentStatus(ctx, &p, res)
 	case "check_suite":
 		var p checkSuiteEvent
 		if err := decode(event, body, &p); err != nil {

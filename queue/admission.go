@@ -24,6 +24,10 @@ type Request struct {
 	AuthorEmail string
 	// Override (deploy!!) lets an admin deploy through a freeze; audited.
 	Override bool
+	// Meta is what the adapter that asks keeps with the deploy (keys
+	// namespaced by adapter: "actions.run"), stored before anyone hears
+	// of it.
+	Meta map[string]string
 
 	op        string // an app operation (OpRequest), "" for a deploy
 	instances int
@@ -41,6 +45,7 @@ type admission struct {
 	store    Store
 	door     *door
 	resolver Resolver
+	runners  map[string]Runner // asked whether they run deploys of a source (SourceChecker)
 	clock    Clock
 	log      *slog.Logger
 
@@ -84,8 +89,18 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 			return nil, v.Err
 		}
 	}
+	var refused error // by the runner: it does not run deploys of this source
+	if c, ok := a.runners[env.Runner].(SourceChecker); ok && r.op == "" {
+		refused = c.AcceptsSource(env, r.Source)
+	}
+	if refused != nil && !automatic(r.Source) {
+		return nil, refused
+	}
 	if d.SHA, err = a.sha(ctx, app, env, r); err != nil {
 		return nil, err
+	}
+	if refused != nil {
+		return a.refuseAuto(ctx, d, r, refused)
 	}
 	if err := a.locks.sync(ctx); err != nil {
 		return nil, err
@@ -101,6 +116,9 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	}
 	var lines []string
 	meta := map[string]string{}
+	for k, v := range r.Meta {
+		meta[k] = v
+	}
 	if r.AuthorEmail != "" {
 		meta[MetaAuthorEmail] = r.AuthorEmail
 	}
@@ -114,9 +132,14 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 		lines = append(lines, v.Reason)
 	}
 	release := a.locks.hold(env.Name)
-	if v := (lockRule{a.locks}).Check(ctx, adm); v != nil {
-		err = v.Err
+	if lv := (lockRule{a.locks}).Check(ctx, adm); lv != nil && !lv.Wait {
+		err = lv.Err
 	} else {
+		if lv != nil && d.State != StateWaiting { // a lock taken a moment ago that will end
+			lv.Rule = lockRule{}.Name()
+			d.State, d.Waiting = StateWaiting, lv.asWaiting()
+			lines = append(lines, lv.Reason)
+		}
 		err = a.door.create(ctx, d, AuditEntry{User: r.User, Action: auditAction(d), Detail: auditDetail(d)}, meta, lines...)
 	}
 	release()
@@ -180,17 +203,24 @@ func auditDetail(d *Deploy) string {
 func (a *admission) refuseAuto(ctx context.Context, d *Deploy, r Request, refusal error) (*Deploy, error) {
 	now := a.clock.Now().UTC()
 	d.State, d.Waiting, d.FinishedAt = StateFailed, nil, now
-	d.Error = "auto-deploy refused: " + ErrorMessage(refusal)
+	what := "auto-deploy"
+	if d.Source == SourceActions {
+		what = "Actions deploy"
+	}
+	d.Error = what + " refused: " + ErrorMessage(refusal)
 	meta := map[string]string{}
+	for k, v := range r.Meta {
+		meta[k] = v
+	}
 	if r.AuthorEmail != "" {
 		meta[MetaAuthorEmail] = r.AuthorEmail
 	}
 	e := AuditEntry{User: r.User, Action: "refuse",
-		Detail: fmt.Sprintf("auto-deploy of %s (%s) to %s: %s", d.App, ShortSHA(d.SHA), d.Env, ErrorMessage(refusal))}
+		Detail: fmt.Sprintf("%s of %s (%s) to %s: %s", what, d.App, ShortSHA(d.SHA), d.Env, ErrorMessage(refusal))}
 	if err := a.door.create(ctx, d, e, meta, d.Error); err != nil {
 		return nil, err
 	}
-	a.log.Warn("auto-deploy refused", "id", d.ID, "app", d.App, "env", d.Env, "sha", d.SHA, "why", ErrorMessage(refusal))
+	a.log.Warn(what+" refused", "id", d.ID, "app", d.App, "env", d.Env, "sha", d.SHA, "why", ErrorMessage(refusal))
 	return d, refusal
 }
 

@@ -16,6 +16,10 @@ const (
 	SourceAuto      Source = "auto"
 	SourceRollback  Source = "rollback"
 	SourcePromotion Source = "promotion"
+	// SourceActions: a GitHub Actions job asked to deploy to an
+	// environment deployq gates (a deployment protection rule); its
+	// runner answers the job, which does the deploying.
+	SourceActions Source = "actions"
 )
 
 // App is a deployable application.
@@ -303,6 +307,10 @@ type DeployFilter struct {
 	States []State
 	Limit  int // default 50
 }
+
+// MetaLink is the deploy meta key of the page that shows the deploy
+// where it is done outside deployq (a GitHub Actions run), if any.
+const MetaLink = "link"
 
 // MetaAuthorEmail is the deploy meta key of the email of the person behind
 // an auto-deploy (who pushed), so a chat adapter can tell them.

@@ -185,6 +185,13 @@ type Runner interface {
 	Run(ctx context.Context, job Job, out Output) (Result, error)
 }
 
+// SourceChecker is implemented by runners that run the deploys of some
+// sources only (the actions runner: those that Actions jobs asked for):
+// admission refuses the others with AcceptsSource's error.
+type SourceChecker interface {
+	AcceptsSource(env *Environment, src Source) error
+}
+
 // Operator is implemented by runners that can act on a running app:
 // job.Op is "scale" (to job.Instances), "restart", "stop" or "start".
 // Operations are queued, locked, logged and cancelled like deploys; for

@@ -65,7 +65,9 @@ func verdictWait(reason string, until time.Time) *Verdict {
 // automatic reports whether nobody typed this deploy: such deploys wait
 // out a freeze rather than being refused, and a refusal is recorded as a
 // failed deploy rather than only answered.
-func automatic(src Source) bool { return src == SourceAuto || src == SourcePromotion }
+func automatic(src Source) bool {
+	return src == SourceAuto || src == SourcePromotion || src == SourceActions
+}
 
 // permissionRule: the environment's deployers may deploy (and run
 // operations); only admins may override a freeze.
@@ -109,6 +111,11 @@ func (r lockRule) Check(_ context.Context, a *Admission) *Verdict {
 		return nil
 	}
 	if l := r.locks.blocking(a.App.Name, a.Env.Name, a.Deploy.User); l != nil {
+		// An Actions job asks once and waits for the answer: a lock that
+		// will end makes it wait, like a freeze.
+		if a.Deploy.Source == SourceActions && !l.ExpiresAt.IsZero() {
+			return verdictWait("waiting: "+ErrorMessage(lockedError(l, a.Now))+" until "+l.ExpiresAt.UTC().Format(time.RFC3339), l.ExpiresAt)
+		}
 		return verdictRefuse(lockedError(l, a.Now))
 	}
 	return nil

@@ -129,7 +129,7 @@ func New(apps []*App, o Options) (*Service, error) {
 		checksRule{checker: o.Checker, log: o.Logger}, approvalRule{o.Store}}
 	s.waiting = &waitingBook{life: s.life, store: o.Store, door: s.door, rules: rules, cat: cat, checker: o.Checker,
 		clock: o.Clock, log: o.Logger, every: o.RecheckEvery, wakes: map[int64]Timer{}, timeouts: map[int64]Timer{}}
-	s.admit = &admission{cat: cat, access: s.access, rules: rules, locks: s.locks, freezes: s.freezes, store: o.Store,
+	s.admit = &admission{cat: cat, access: s.access, rules: rules, locks: s.locks, freezes: s.freezes, store: o.Store, runners: o.Runners,
 		door: s.door, resolver: o.Resolver, clock: o.Clock, log: o.Logger}
 	s.approvals = &approvalDesk{store: o.Store, cat: cat, access: s.access, door: s.door, logs: s.logs,
 		waiting: s.waiting, clock: o.Clock}
@@ -170,7 +170,8 @@ func New(apps []*App, o Options) (*Service, error) {
 			s.logs.end(c.d.ID)
 		}
 	})
-	s.locks.changed = append(s.locks.changed, func(_ context.Context, l *Lock, locked bool) { ns.lock(l, locked) }, s.dispatch.onLock)
+	s.locks.changed = append(s.locks.changed, func(_ context.Context, l *Lock, locked bool) { ns.lock(l, locked) }, s.dispatch.onLock,
+		s.waiting.onLock)
 	s.locks.audit = s.door.audit
 	s.freezes.changed = s.waiting.onFreeze
 	return s, nil

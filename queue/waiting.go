@@ -124,6 +124,17 @@ func (w *waitingBook) onFreeze(ctx context.Context, env string) {
 	}
 }
 
+// onLock is the lock table's hook: deploys that wait for a lock to end
+// (an Actions job's) are looked at again when one is released.
+func (w *waitingBook) onLock(ctx context.Context, l *Lock, locked bool) {
+	if locked {
+		return
+	}
+	if err := w.recheck(ctx, func(d *Deploy) bool { return d.Env == l.Env && d.Waiting != nil && d.Waiting.Rule == "lock" }); err != nil {
+		w.log.Error("rechecking waiting deploys", "env", l.Env, "err", err)
+	}
+}
+
 func (w *waitingBook) lookAgain(id int64) {
 	if w.life.Err() != nil {
 		return
@@ -159,6 +170,8 @@ func (w *waitingBook) reevaluate(ctx context.Context, d *Deploy) {
 				line = "the freeze is over"
 			case "approvals":
 				line = "approved"
+			case "lock":
+				line = "the lock is over"
 			}
 		}
 		err = w.door.move(ctx, d, StateQueued, nil, line)

@@ -216,7 +216,7 @@ function deployView(id) {
         el("dt", {}, "sha"), el("dd", {}, commitLink(env.repo, d.sha)),
         el("dt", {}, "ref"), el("dd", {}, d.ref && d.ref !== d.sha ? d.ref : "—"),
         el("dt", {}, "by"), el("dd", {}, d.user),
-        el("dt", {}, "source"), el("dd", {}, d.source),
+        el("dt", {}, "source"), el("dd", {}, d.link ? [d.source, " (", el("a", { href: d.link, target: "_blank", rel: "noopener" }, d.source === "actions" ? "the run on GitHub" : "where it runs"), ")"] : d.source),
         el("dt", {}, "asked"), el("dd", {}, when(d.created_at)),
         el("dt", {}, "started"), el("dd", {}, when(d.started_at) || "—"),
         el("dt", {}, "finished"), el("dd", {}, d.finished_at ? `${when(d.finished_at)} (${Math.round((new Date(d.finished_at) - new Date(d.started_at || d.created_at)) / 1000)}s)` : "—"),
@@ -260,7 +260,7 @@ function historyView(app, env) {
   const stateSel = el("select", { id: "f-state" }, el("option", { value: "" }, "any state"),
     ["succeeded", "failed", "canceled", "interrupted", "superseded", "running", "queued", "waiting"].map((s) => el("option", { value: s }, s)));
   const sourceSel = el("select", { id: "f-source" }, el("option", { value: "" }, "any source"),
-    ["chat", "api", "github", "auto", "rollback", "promotion"].map((s) => el("option", { value: s }, s)));
+    ["chat", "api", "github", "auto", "rollback", "promotion", "actions"].map((s) => el("option", { value: s }, s)));
   const userIn = el("input", { id: "f-user", placeholder: "user" });
   const body = el("div", {});
   const diff = el("div", { class: "diff", id: "diff" });

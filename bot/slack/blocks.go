@@ -37,6 +37,7 @@ type DeployView struct {
 	Deploy   *queue.Deploy
 	Repo     string // GitHub owner/name, for the commit link
 	LogURL   string
+	Link     string // where the deploy is done outside deployq (a GitHub Actions run)
 	Progress *queue.Progress
 	Now      time.Time
 	// NeedsApproval puts Approve and Reject buttons on a waiting deploy;
@@ -169,6 +170,9 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	}
 	if v.LogURL != "" {
 		buttons = append(buttons, slackgo.NewButtonBlockElement("deployq_log", id, plain("Full log")).WithURL(v.LogURL))
+	}
+	if v.Link != "" && d.Source == queue.SourceActions {
+		buttons = append(buttons, slackgo.NewButtonBlockElement("deployq_run", id, plain("Actions run")).WithURL(v.Link))
 	}
 	if len(buttons) > 0 {
 		blocks = append(blocks, slackgo.NewActionBlock("actions", buttons...))

@@ -94,6 +94,9 @@ func (a *Adapter) watchDeploy(d *queue.Deploy, fresh func() bool) bool {
 		return false
 	}
 	w = &watcher{a: a, id: d.ID, d: d, dirty: true, channel: channel, thread: thread, wake: make(chan struct{}, 1)}
+	if d.Source == queue.SourceActions {
+		w.link, _ = a.svc.Meta(a.ctx, d.ID, queue.MetaLink)
+	}
 	// The message may exist from before a restart, or another server's:
 	// update it.
 	if ref, err := a.svc.Meta(a.ctx, d.ID, metaMessage); err == nil && ref != "" {
@@ -124,6 +127,7 @@ type watcher struct {
 	thread  string // where the message was posted ("" top level)
 	ts      string // the message
 
+	link      string      // the deploy's page outside deployq (queue.MetaLink), read when the watcher starts
 	announced queue.State // last state announced in the env channel
 	claimed   bool        // the right to post the message was asked for
 
@@ -179,7 +183,7 @@ func (w *watcher) view() DeployView {
 	w.mu.Unlock()
 	qv := w.a.svc.View(d)
 	v := DeployView{Deploy: d, LogURL: fmt.Sprintf("%s/api/v1/deploys/%d/log", w.a.cfg.BaseURL, d.ID), Now: time.Now(),
-		Progress: qv.Progress, NeedsApproval: qv.NeedsApproval, Repo: qv.Repo}
+		Progress: qv.Progress, NeedsApproval: qv.NeedsApproval, Repo: qv.Repo, Link: w.link}
 	if qv.Waiting != nil {
 		v.WaitingFor = qv.Waiting.Reason
 	}

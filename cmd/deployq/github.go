@@ -26,6 +26,13 @@ func (m *Main) newGitHub() error {
 	}
 	m.github = c
 	m.reporter = github.NewReporter(c, m.URL, m.Logger)
+	for _, a := range m.Config.Apps {
+		for _, e := range a.Environments {
+			if e.Runner == github.ActionsRunner && m.actions == nil {
+				m.actions = github.NewActions(c, m.Logger)
+			}
+		}
+	}
 	return nil
 }
 
@@ -37,6 +44,9 @@ func (m *Main) startReporter() {
 	}
 	m.gitHubCtx, m.stopGitHub = context.WithCancel(m.life)
 	m.reporter.Start(m.gitHubCtx, m.Service)
+	if m.actions != nil {
+		m.actions.Start(m.gitHubCtx, m.Service)
+	}
 }
 
 // startPoller polls GitHub in place of webhooks, in poll mode (which
@@ -59,7 +69,7 @@ func (m *Main) webhooks() http.Handler {
 	if g == nil || g.WebhookSecret == "" {
 		return nil
 	}
-	return github.NewReceiver(g.WebhookSecret, m.Service, m.Config.People, m.github, m.Logger)
+	return github.NewReceiver(g.WebhookSecret, m.Service, m.Config.People, m.github, m.Logger).WithActions(m.actions)
 }
 
 // stopGitHubAdapters stops the poller and the reporter; what the reporter
@@ -73,4 +83,7 @@ func (m *Main) stopGitHubAdapters() {
 		m.poller.Wait()
 	}
 	m.reporter.Wait()
+	if m.actions != nil {
+		m.actions.Wait()
+	}
 }

@@ -73,6 +73,7 @@ type Main struct {
 
 	github     *github.Client   // nil without GitHub's API
 	reporter   *github.Reporter // nil without GitHub's API
+	actions    *github.Actions  // nil unless an environment's deploys are Actions jobs
 	poller     *github.Poller   // nil unless GitHub is polled
 	gitHubCtx  context.Context  // the reporter's and the poller's
 	stopGitHub context.CancelFunc
@@ -268,6 +269,9 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	if m.reporter != nil {
 		notifiers = append(notifiers, m.reporter)
 	}
+	if m.actions != nil {
+		notifiers = append(notifiers, m.actions)
+	}
 	var resolver queue.Resolver = git.NewResolver(filepath.Join(cfg.Server.DataDir, "git"))
 	var comparer queue.Comparer
 	var checker queue.Checker
@@ -277,7 +281,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	}
 	o := queue.Options{
 		Store:       m.Store,
-		Runners:     newRunners(cfg.Server.DataDir, cfg.Server.KillGrace, m.Logger),
+		Runners:     newRunners(cfg.Server.DataDir, cfg.Server.KillGrace, m.actions, m.Logger),
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,

@@ -100,9 +100,18 @@ func printPending(w io.Writer, es []api.Environment, ds []api.Deploy) {
 	fmt.Fprintln(tw, "ID\tAPP\tENV\tSTATE\tREF\tSHA\tBY\tASKED\tNOTE")
 	for _, d := range ds {
 		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.App, d.Env, d.State, what(d), queue.ShortSHA(d.SHA),
-			d.User, ago(d.CreatedAt), cmp.Or(d.WaitingFor, "-"))
+			d.User, ago(d.CreatedAt), cmp.Or(d.WaitingFor, via(d), "-"))
 	}
 	tw.Flush()
+}
+
+// via says what does the deploy when deployq does not: a GitHub
+// Actions job ("" for deployq's own runners).
+func via(d api.Deploy) string {
+	if d.Source == queue.SourceActions {
+		return "via GitHub Actions"
+	}
+	return ""
 }
 
 // what is a deploy's ref, or the operation it is.
