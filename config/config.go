@@ -124,6 +124,8 @@ type Slack struct {
 type GitHub struct {
 	// WebhookSecret checks X-Hub-Signature-256 on POST /webhooks/github.
 	WebhookSecret string `yaml:"webhook_secret"`
+	// PRPrefix begins the commands in pull request comments (default ".").
+	PRPrefix string `yaml:"pr_prefix"`
 	// Token (or a GitHub App: AppID, PrivateKeyFile, InstallationID) lets
 	// deployq read checks and report deployments.
 	Token          string `yaml:"token"`
@@ -243,6 +245,7 @@ type envConfig struct {
 	LogCap          Size                  `yaml:"log_cap"` // output kept per deploy; default 100MB
 	Retention       *retention            `yaml:"retention"`
 	AutoDeploy      autoDeploy            `yaml:"auto_deploy"`
+	PRDeploys       prDeploys             `yaml:"pr_deploys"`
 	Deployers       []string              `yaml:"deployers"`
 	Lockers         []string              `yaml:"lockers"`
 	Required        []string              `yaml:"required_contexts"` // a list, or "all"
@@ -254,4 +257,9 @@ type envConfig struct {
 	Freeze          []freezeConfig        `yaml:"freeze"`
 	Promote         *promoteConfig        `yaml:"promote"`
 	Rest            map[string]*yaml.Node `yaml:",remain"` // the runner's section
+}
+
+// prDeploys is what an environment takes from pull request comments.
+type prDeploys struct {
+	Allow bool `yaml:"allow"`
 }

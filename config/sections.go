@@ -158,6 +158,9 @@ func (d *decoder) validateGitHub(root *yaml.Node, g *GitHub) {
 	case g.Mode == "poll" && !g.HasAPI():
 		d.fail(at("mode"), "github.mode", "polling reads GitHub's API: set github.token (or a GitHub App)")
 	}
+	if p := g.PRPrefix; p != "" && (len(p) > 8 || strings.IndexFunc(p, func(r rune) bool { return r <= ' ' || r > '~' || r == '`' }) >= 0) {
+		d.fail(at("pr_prefix"), "github.pr_prefix", "want 1 to 8 visible ASCII characters (default \".\"), got %q", p)
+	}
 	if g.Mode == "webhook" && len(g.WebhookSecret) < 16 || g.WebhookSecret != "" && len(g.WebhookSecret) < 16 {
 		d.fail(at("webhook_secret"), "github.webhook_secret", "required, at least 16 characters")
 	}

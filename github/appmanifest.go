@@ -47,6 +47,10 @@ var apiCalls = []apiCall{
 	{"ActionsService.GetWorkflowRunByID", "GET /repos/{owner}/{repo}/actions/runs/{run_id}", "actions", "read"},
 	{"ActionsService.CancelWorkflowRunByID", "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "actions", "write"},
 	{"ActionsService.CreateWorkflowDispatchEventByFileName", "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions", "write"},
+	{"PullRequestsService.Get", "GET /repos/{owner}/{repo}/pulls/{pull_number}", "pull_requests", "read"},
+	{"IssuesService.CreateComment", "POST /repos/{owner}/{repo}/issues/{issue_number}/comments", "pull_requests", "write"},
+	{"IssuesService.EditComment", "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", "pull_requests", "write"},
+	{"ReactionsService.CreateIssueCommentReaction", "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "pull_requests", "write"},
 	{"AppsService.CompleteAppManifest", "POST /app-manifests/{code}/conversions", "", ""},
 	{"AppsService.ListInstallations", "GET /app/installations", "", ""},
 }
@@ -76,6 +80,7 @@ var webhookEvents = []webhookEvent{
 	{"deployment_status", "deployments"},
 	{"workflow_run", "actions"},
 	{"workflow_job", "actions"},
+	{"issue_comment", "pull_requests"},
 }
 
 // AppPermissions returns the permissions deployq's App needs: those of

@@ -66,7 +66,7 @@ func TestAppManifestPermissionsAreThoseOfTheCallsMade(t *testing.T) {
 			t.Errorf("%s: %s is called but appmanifest.go does not list it: add its endpoint and permission", at, call)
 		}
 	}
-	want := map[string]string{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "read",
+	want := map[string]string{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "write",
 		"actions": "write", "metadata": "read"}
 	if got := github.AppPermissions(); !maps.Equal(got, want) {
 		t.Errorf("permissions %v, want %v", got, want)
@@ -174,9 +174,9 @@ func TestAppManifest(t *testing.T) {
 		"redirect_url":    "http://127.0.0.1:4567/callback",
 		"public":          false,
 		"default_permissions": map[string]any{"contents": "read", "deployments": "write", "statuses": "read",
-			"checks": "read", "pull_requests": "read", "actions": "write", "metadata": "read"},
+			"checks": "read", "pull_requests": "write", "actions": "write", "metadata": "read"},
 		"default_events": []any{"push", "pull_request", "deployment", "status", "check_run", "check_suite",
-			"deployment_protection_rule", "deployment_status", "workflow_run", "workflow_job"},
+			"deployment_protection_rule", "deployment_status", "workflow_run", "workflow_job", "issue_comment"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("manifest\n%s\nwant\n%v", b, want)

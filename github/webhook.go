@@ -37,7 +37,8 @@ const (
 type Receiver struct {
 	starter
 	secret  string
-	actions *Actions // nil: no Actions jobs are gated
+	actions *Actions    // nil: no Actions jobs are gated
+	pr      *prCommands // nil: no commands in pull requests
 }
 
 // WithActions makes the receiver hand the requests and ends of Actions
@@ -226,6 +227,12 @@ func (rc *Receiver) handle(ctx context.Context, event string, body []byte, res *
 			return 0, err
 		}
 		return http.StatusAccepted, rc.deploymentStatus(ctx, &p, res)
+	case "issue_comment":
+		var p issueCommentEvent
+		if err := decode(event, body, &p); err != nil {
+			return 0, err
+		}
+		return http.StatusAccepted, rc.issueComment(ctx, &p, res)
 	case "check_suite":
 		var p checkSuiteEvent
 		if err := decode(event, body, &p); err != nil {

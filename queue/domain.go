@@ -20,6 +20,9 @@ const (
 	// environment deployq gates (a deployment protection rule); its
 	// runner answers the job, which does the deploying.
 	SourceActions Source = "actions"
+	// SourcePR: a command in a pull request's comment (.deploy); a lock
+	// queues it rather than refusing it.
+	SourcePR Source = "pr"
 )
 
 // App is a deployable application.
@@ -71,6 +74,8 @@ type Environment struct {
 	// forever.
 	LogRetention time.Duration
 	AutoDeploy   AutoDeploy
+	// PRDeploys: deploys asked in pull request comments are taken here.
+	PRDeploys PRDeploys
 	// Deployers may deploy, roll back and cancel here; Lockers may lock
 	// and unlock (empty: the Deployers). Entries are user names or any
 	// identity an adapter knows (a Slack id, an email, an @group).
@@ -306,6 +311,11 @@ type DeployFilter struct {
 	Env    string
 	States []State
 	Limit  int // default 50
+}
+
+// PRDeploys is what an environment takes from pull request comments.
+type PRDeploys struct {
+	Allow bool // .deploy to it is taken (else refused, saying so)
 }
 
 // MetaLink is the deploy meta key of the page that shows the deploy

@@ -91,6 +91,9 @@ func (r permissionRule) Check(ctx context.Context, a *Admission) *Verdict {
 	if err := r.access.deploy(ctx, a.App, a.Env, a.Deploy.User, what); err != nil {
 		return verdictRefuse(err)
 	}
+	if a.Deploy.Source == SourcePR && !a.Env.PRDeploys.Allow && a.Deploy.Op == "" {
+		return verdictRefuse(Errorf(EForbidden, "%s takes no deploys from pull requests (set pr_deploys: {allow: true})", a.Env.Name))
+	}
 	if a.Override && !r.access.isAdmin(ctx, a.Env, a.Deploy.User) {
 		return verdictRefuse(Errorf(EForbidden, "%s may not override a freeze in %s (admins: %s)",
 			a.Deploy.User, a.Env.Name, orNobody(r.access.adminsOf(a.Env))))
@@ -115,6 +118,10 @@ func (r lockRule) Check(_ context.Context, a *Admission) *Verdict {
 		// will end makes it wait, like a freeze.
 		if a.Deploy.Source == SourceActions && !l.ExpiresAt.IsZero() {
 			return verdictWait("waiting: "+ErrorMessage(lockedError(l, a.Now))+" until "+l.ExpiresAt.UTC().Format(time.RFC3339), l.ExpiresAt)
+		}
+		// A pull request's deploy takes its turn after the lock.
+		if a.Deploy.Source == SourcePR {
+			return verdictWait("waiting: "+ErrorMessage(lockedError(l, a.Now)), l.ExpiresAt)
 		}
 		return verdictRefuse(lockedError(l, a.Now))
 	}

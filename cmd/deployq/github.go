@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/deployq/deployq/bot"
 	"github.com/deployq/deployq/github"
 )
 
@@ -26,6 +27,9 @@ func (m *Main) newGitHub() error {
 	}
 	m.github = c
 	m.reporter = github.NewReporter(c, m.URL, m.Logger)
+	if g.WebhookSecret != "" { // comments come as webhooks
+		m.prComments = github.NewPRComments(c, m.URL, m.Logger)
+	}
 	for _, a := range m.Config.Apps {
 		for _, e := range a.Environments {
 			if e.Runner == github.ActionsRunner && m.actions == nil {
@@ -46,6 +50,9 @@ func (m *Main) startReporter() {
 	m.reporter.Start(m.gitHubCtx, m.Service)
 	if m.actions != nil {
 		m.actions.Start(m.gitHubCtx, m.Service)
+	}
+	if m.prComments != nil {
+		m.prComments.Start(m.gitHubCtx, m.Service)
 	}
 }
 
@@ -69,7 +76,20 @@ func (m *Main) webhooks() http.Handler {
 	if g == nil || g.WebhookSecret == "" {
 		return nil
 	}
-	return github.NewReceiver(g.WebhookSecret, m.Service, m.Config.People, m.github, m.Logger).WithActions(m.actions)
+	rc := github.NewReceiver(g.WebhookSecret, m.Service, m.Config.People, m.github, m.Logger).WithActions(m.actions)
+	if m.prComments != nil {
+		rc.WithPRCommands(g.PRPrefix, chatCommands{m.bot})
+	}
+	return rc
+}
+
+// chatCommands carries out commands in pull requests in the chat grammar.
+type chatCommands struct{ b *bot.Bot }
+
+// Command implements github.Commander.
+func (c chatCommands) Command(ctx context.Context, user, text string) (string, error) {
+	r := c.b.Handle(ctx, bot.Message{User: user, Text: text})
+	return r.Text, r.Err
 }
 
 // stopGitHubAdapters stops the poller and the reporter; what the reporter
@@ -85,5 +105,8 @@ func (m *Main) stopGitHubAdapters() {
 	m.reporter.Wait()
 	if m.actions != nil {
 		m.actions.Wait()
+	}
+	if m.prComments != nil {
+		m.prComments.Wait()
 	}
 }

@@ -164,7 +164,7 @@ func TestGitHubAppManifestFlow(t *testing.T) {
 	gh.mu.Lock()
 	m := gh.manifest
 	gh.mu.Unlock()
-	want := map[string]any{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "read", "actions": "write", "metadata": "read"}
+	want := map[string]any{"contents": "read", "deployments": "write", "statuses": "read", "checks": "read", "pull_requests": "write", "actions": "write", "metadata": "read"}
 	hook := m["hook_attributes"].(map[string]any)
 	if !maps.Equal(m["default_permissions"].(map[string]any), want) || m["public"] != false || hook["url"] != "https://deployq.example.com/webhooks/github" ||
 		hook["active"] != true || m["redirect_url"] != strings.TrimSuffix(p.page, "/")+"/callback" {

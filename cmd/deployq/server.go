@@ -71,11 +71,13 @@ type Main struct {
 	slack     *slack.Adapter // nil without a slack section
 	stopSlack context.CancelFunc
 
-	github     *github.Client   // nil without GitHub's API
-	reporter   *github.Reporter // nil without GitHub's API
-	actions    *github.Actions  // nil unless an environment's deploys are Actions jobs
-	poller     *github.Poller   // nil unless GitHub is polled
-	gitHubCtx  context.Context  // the reporter's and the poller's
+	github     *github.Client     // nil without GitHub's API
+	reporter   *github.Reporter   // nil without GitHub's API
+	actions    *github.Actions    // nil unless an environment's deploys are Actions jobs
+	prComments *github.PRComments // nil without GitHub's API and webhooks
+	bot        *bot.Bot           // the chat grammar, for every adapter that takes commands
+	poller     *github.Poller     // nil unless GitHub is polled
+	gitHubCtx  context.Context    // the reporter's and the poller's
 	stopGitHub context.CancelFunc
 
 	closeOnce sync.Once
@@ -145,6 +147,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.metrics.WatchParts([]string{"slack"}, m.degraded)
 	}
 	b := bot.New(m.Service, m.URL)
+	m.bot = b
 	if err := m.startSlack(b); err != nil {
 		return err
 	}
@@ -271,6 +274,9 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	}
 	if m.actions != nil {
 		notifiers = append(notifiers, m.actions)
+	}
+	if m.prComments != nil {
+		notifiers = append(notifiers, m.prComments)
 	}
 	var resolver queue.Resolver = git.NewResolver(filepath.Join(cfg.Server.DataDir, "git"))
 	var comparer queue.Comparer
