@@ -261,5 +261,8 @@ type envConfig struct {
 
 // prDeploys is what an environment takes from pull request comments.
 type prDeploys struct {
-	Allow bool `yaml:"allow"`
+	Allow         bool `yaml:"allow"`
+	RequireReview bool `yaml:"require_review"`
+	RefuseBehind  bool `yaml:"refuse_behind"`
+	StickyLock    bool `yaml:"sticky_lock"`
 }

@@ -48,6 +48,7 @@ var apiCalls = []apiCall{
 	{"ActionsService.CancelWorkflowRunByID", "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "actions", "write"},
 	{"ActionsService.CreateWorkflowDispatchEventByFileName", "POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions", "write"},
 	{"PullRequestsService.Get", "GET /repos/{owner}/{repo}/pulls/{pull_number}", "pull_requests", "read"},
+	{"PullRequestsService.ListReviews", "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", "pull_requests", "read"},
 	{"IssuesService.CreateComment", "POST /repos/{owner}/{repo}/issues/{issue_number}/comments", "pull_requests", "write"},
 	{"IssuesService.EditComment", "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", "pull_requests", "write"},
 	{"ReactionsService.CreateIssueCommentReaction", "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "pull_requests", "write"},

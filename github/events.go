@@ -41,6 +41,7 @@ type pushEvent struct {
 
 type pullRequestEvent struct {
 	Action      string `json:"action"`
+	Number      int    `json:"number"`
 	PullRequest struct {
 		Merged         bool    `json:"merged"`
 		MergeCommitSHA string  `json:"merge_commit_sha"`

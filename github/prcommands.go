@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -201,7 +202,24 @@ func (c *prCall) deploy(ctx context.Context, words []string, force bool, res *Re
 			return fmt.Errorf("reading pull request %d's head: %w", c.number, err) // the delivery is sent again
 		}
 	}
+	_, target, lerr := c.rc.svc.Lookup(app.Name, env) // an unknown environment: Submit says so
+	if lerr == nil {
+		rctx, cancel := context.WithTimeout(ctx, prTimeout)
+		err := c.prRules(rctx, app, target, req.SHA, force)
+		cancel()
+		var refusal *queue.Error
+		switch {
+		case errors.As(err, &refusal):
+			res.Ignored = queue.ErrorMessage(err)
+			return c.answer(ctx, "", err)
+		case err != nil:
+			return err // GitHub did not answer: the delivery is sent again
+		}
+	}
 	d, err := c.rc.svc.Submit(queue.WithOnce(ctx, c.key), req)
+	if err == nil && target != nil && target.PRDeploys.StickyLock {
+		c.stickyLock(ctx, target)
+	}
 	switch {
 	case err == nil:
 		res.Deploys = append(res.Deploys, d.ID)

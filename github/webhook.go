@@ -266,6 +266,11 @@ func (rc *Receiver) push(ctx context.Context, p *pushEvent, res *Result) error {
 
 func (rc *Receiver) pullRequest(ctx context.Context, p *pullRequestEvent, res *Result) error {
 	pr := &p.PullRequest
+	if p.Action == "closed" && p.Number > 0 {
+		if released := rc.releaseSticky(ctx, p.Repo.FullName, p.Number); len(released) > 0 {
+			rc.log.Info("github: a pull request's locks released", "repo", p.Repo.FullName, "pr", p.Number, "locks", released)
+		}
+	}
 	switch {
 	case p.Action != "closed":
 		res.Ignored = "pull request " + p.Action

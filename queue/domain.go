@@ -316,6 +316,15 @@ type DeployFilter struct {
 // PRDeploys is what an environment takes from pull request comments.
 type PRDeploys struct {
 	Allow bool // .deploy to it is taken (else refused, saying so)
+	// RequireReview: the pull request needs an approved review (and no
+	// change requested).
+	RequireReview bool
+	// RefuseBehind: a head that does not contain the sha running there is
+	// refused (it would roll back others' commits), unless .deploy!.
+	RefuseBehind bool
+	// StickyLock: a deploy from a pull request locks the environment for
+	// it until it is merged or closed, or .unlock.
+	StickyLock bool
 }
 
 // MetaLink is the deploy meta key of the page that shows the deploy

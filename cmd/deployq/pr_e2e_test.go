@@ -26,9 +26,11 @@ type fakePulls struct {
 	order    []int64
 	reacts   map[int64][]string // the command's comment -> reactions
 	next     int64
+	reviews  []map[string]any // what GET reviews answers
+	compared string           // the status GET compare answers
 }
 
-var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
+var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|pulls/3/reviews|compare/[0-9a-f]+\.\.\.[0-9a-f]+|commits/([0-9a-f]{40})|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
 
 func newFakePulls(t *testing.T) *fakePulls {
 	var fixture struct {
@@ -44,24 +46,30 @@ func newFakePulls(t *testing.T) *fakePulls {
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
 		var id int64
-		if m != nil && m[2] != "" {
-			fmt.Sscan(m[2], &id)
+		if m != nil && m[3] != "" {
+			fmt.Sscan(m[3], &id)
 		}
 		switch {
 		case m == nil:
 			w.WriteHeader(http.StatusNotFound)
 		case r.Method == "GET" && m[1] == "pulls/3":
 			json.NewEncoder(w).Encode(f.pull)
+		case r.Method == "GET" && m[1] == "pulls/3/reviews":
+			json.NewEncoder(w).Encode(append([]map[string]any{}, f.reviews...))
+		case r.Method == "GET" && strings.HasPrefix(m[1], "compare/"):
+			json.NewEncoder(w).Encode(map[string]any{"status": f.compared})
+		case r.Method == "GET" && m[2] != "":
+			json.NewEncoder(w).Encode(map[string]any{"sha": m[2]})
 		case r.Method == "POST" && m[1] == "issues/3/comments":
 			f.next++
 			f.comments[f.next] = fmt.Sprint(body["body"])
 			f.order = append(f.order, f.next)
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(map[string]any{"id": f.next, "body": body["body"]})
-		case r.Method == "PATCH" && m[3] == "":
+		case r.Method == "PATCH" && m[4] == "":
 			f.comments[id] = fmt.Sprint(body["body"])
 			json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body["body"]})
-		case r.Method == "POST" && m[3] != "":
+		case r.Method == "POST" && m[4] != "":
 			f.reacts[id] = append(f.reacts[id], fmt.Sprint(body["content"]))
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(map[string]any{"id": 1, "content": body["content"]})
@@ -195,5 +203,76 @@ apps:
 	}
 	if out := s.cliOK(t, nil, "history", "demo"); strings.Contains(out, "#3") {
 		t.Fatalf("a deploy from a comment that was no command:\n%s", out)
+	}
+}
+
+// The branch-deploy rules of production: a pull request needs an
+// approved review; a head that does not contain what runs there is
+// refused, unless .deploy!; its deploy locks production for the pull
+// request, and the pull request's close releases the lock.
+func TestPullRequestBranchDeployRules(t *testing.T) {
+	f := newFakePulls(t)
+	dir := t.TempDir()
+	const secret = "pr-e2e-webhook-secret-0"
+	cfg := `github:
+  webhook_secret: ` + secret + `
+  token: ghp_pr_e2e_00000000000000000000000000000
+  api_url: ` + f.url + `
+people:
+  - {name: chhsia, github: [chhsia0]}
+apps:
+  - name: demo
+    repo: chhsia0/knative-route-demo
+    default_ref: master
+    default_env: production
+    environments:
+      - name: production
+        runner: shell
+        shell: {command: "echo deploying $DEPLOY_SHA"}
+        pr_deploys: {allow: true, require_review: true, refuse_behind: true, sticky_lock: true}
+`
+	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
+	s := startServer(t, dir, nil)
+	hook := &actionsHook{url: s.url, secret: secret}
+	running := strings.Repeat("a", 40)
+	mustContain(t, "what runs in production", s.cliOK(t, []string{"USER=alice"}, "deploy", "-f", "demo@"+running, "to", "production"), "succeeded")
+
+	ask := func(body string, id int64) {
+		t.Helper()
+		if code, out := hook.send(t, "issue_comment", prComment(t, body, "chhsia0", id, "created")); code != 202 {
+			t.Fatalf("%s: %d %s", body, code, out)
+		}
+	}
+	ask(".deploy to production", 2001)
+	queuetest.Eventually(t, "refused for want of a review", func() bool {
+		return f.said("needs an approved review", "no approved review") && f.reacted(2001) == "eyes -1"
+	})
+	f.mu.Lock()
+	f.reviews = []map[string]any{{"id": 1, "user": map[string]any{"login": "octocat"}, "state": "APPROVED"}}
+	f.compared = "behind"
+	f.mu.Unlock()
+	ask(".deploy to production", 2002)
+	queuetest.Eventually(t, "refused: behind what runs", func() bool {
+		return f.said("does not contain aaaaaaa", "roll back others' commits", ".deploy!") && f.reacted(2002) == "eyes -1"
+	})
+	ask(".deploy! to production", 2003)
+	mustContain(t, "#2", s.cliOK(t, nil, "logs", "-f", "2"), "deploying ec26c3e57ca3a959ca5aad62de7213c562f8c821", "succeeded")
+	mustContain(t, "the sticky lock", s.cliOK(t, nil, "queue", "production"), "chhsia")
+	if out, code := s.cli(t, []string{"USER=alice"}, "", "deploy", "demo@"+running, "to", "production"); code == 0 ||
+		!strings.Contains(out, "locked by chhsia") || !strings.Contains(out, "pull request chhsia0/knative-route-demo#3") {
+		t.Fatalf("alice's deploy while the pull request holds production: %d %s", code, out)
+	}
+
+	// The pull request is closed: its lock goes.
+	var closed map[string]any
+	json.Unmarshal(mustRead(t, filepath.Join("..", "..", "github", "testdata", "pull_request.closed.not-merged.json")), &closed)
+	closed["number"] = 3
+	closed["repository"].(map[string]any)["full_name"] = "chhsia0/knative-route-demo"
+	body, _ := json.Marshal(closed)
+	if code, out := hook.send(t, "pull_request", body); code != 202 {
+		t.Fatalf("closed: %d %s", code, out)
+	}
+	if out := s.cliOK(t, nil, "queue", "production"); strings.Contains(out, "chhsia") {
+		t.Fatalf("the lock after the close:\n%s", out)
 	}
 }
