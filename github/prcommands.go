@@ -103,11 +103,11 @@ func (rc *Receiver) issueComment(ctx context.Context, p *issueCommentEvent, res 
 	words := strings.Fields(text)
 	switch verb := strings.ToLower(words[0]); verb {
 	case "deploy", "deploy!":
-		return c.deploy(ctx, words[1:], verb == "deploy!", res)
+		return c.deploy(ctx, words[1:], verb == "deploy!", false, res)
+	case "noop":
+		return c.deploy(ctx, words[1:], false, true, res)
 	case "help":
 		return c.answer(ctx, prHelp(rc.pr.prefix), nil)
-	case "noop":
-		return c.answer(ctx, "", queue.Errorf(queue.EUnsupported, "%snoop is not supported by this server yet", rc.pr.prefix))
 	case "lock", "unlock", "wcid":
 		text, err = c.translate(verb, words[1:])
 		if err != nil {
@@ -160,7 +160,7 @@ func (c *prCall) answer(ctx context.Context, reply string, err error) error {
 // deploy queues a deploy of the pull request's head (or of the ref
 // named: .deploy main to production), the app named first when the
 // repository has several. The pull request's comments show it.
-func (c *prCall) deploy(ctx context.Context, words []string, force bool, res *Result) error {
+func (c *prCall) deploy(ctx context.Context, words []string, force, noop bool, res *Result) error {
 	var app *queue.App
 	if len(words) > 0 {
 		for _, a := range c.apps {
@@ -191,7 +191,7 @@ func (c *prCall) deploy(ctx context.Context, words []string, force bool, res *Re
 			return c.answer(ctx, "", queue.Errorf(queue.EInvalid, "usage: %sdeploy [APP] [REF] [to ENV]", c.rc.pr.prefix))
 		}
 	}
-	req := queue.Request{App: app.Name, Env: env, Ref: ref, User: c.user, Source: queue.SourcePR, Force: force,
+	req := queue.Request{App: app.Name, Env: env, Ref: ref, User: c.user, Source: queue.SourcePR, Force: force, Noop: noop,
 		ChatThread: prThread(c.repo, c.number), Meta: map[string]string{metaPRCommand: strconv.FormatInt(c.comment, 10)}}
 	if ref == "" { // the pull request's head, shown as its branch
 		var err error
@@ -203,7 +203,7 @@ func (c *prCall) deploy(ctx context.Context, words []string, force bool, res *Re
 		}
 	}
 	_, target, lerr := c.rc.svc.Lookup(app.Name, env) // an unknown environment: Submit says so
-	if lerr == nil {
+	if lerr == nil && !noop {                         // a dry run changes nothing: no rule holds it back
 		rctx, cancel := context.WithTimeout(ctx, prTimeout)
 		err := c.prRules(rctx, app, target, req.SHA, force)
 		cancel()
@@ -217,7 +217,7 @@ func (c *prCall) deploy(ctx context.Context, words []string, force bool, res *Re
 		}
 	}
 	d, err := c.rc.svc.Submit(queue.WithOnce(ctx, c.key), req)
-	if err == nil && target != nil && target.PRDeploys.StickyLock {
+	if err == nil && target != nil && target.PRDeploys.StickyLock && !noop {
 		c.stickyLock(ctx, target)
 	}
 	switch {
@@ -280,6 +280,7 @@ func prHelp(p string) string {
 		"commands, on the first line of a new comment:",
 		"- `" + p + "deploy [to ENV]`: deploy this pull request's head (`" + p + "deploy!` skips required checks)",
 		"- `" + p + "deploy REF [to ENV]`: deploy a branch, tag or sha (`" + p + "deploy main to production`)",
+		"- `" + p + "noop [REF] [to ENV]`: a dry run: what the deploy would do, in its turn in the lane",
 		"- `" + p + "lock [ENV] [--for DURATION] [--reason TEXT]`, `" + p + "unlock [ENV]`",
 		"- `" + p + "wcid [ENV]`: who controls it: what runs, what waits, the lock",
 		"- `" + p + "help`; any chat command after `" + p + "` works too (`" + p + "history web`)",

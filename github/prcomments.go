@@ -138,7 +138,11 @@ func (p *PRComments) react(ctx context.Context, d *queue.Deploy, repo string) er
 // render is the comment that shows d.
 func (p *PRComments) render(ctx context.Context, d *queue.Deploy) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**deployq #%d**: `%s@%s` (%s) to **%s**, asked by %s: **%s**", d.ID, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User, d.State)
+	what := ""
+	if d.Op == queue.OpNoop {
+		what = "dry run of "
+	}
+	fmt.Fprintf(&b, "**deployq #%d**: %s`%s@%s` (%s) to **%s**, asked by %s: **%s**", d.ID, what, d.App, d.Ref, queue.ShortSHA(d.SHA), d.Env, d.User, d.State)
 	switch d.State {
 	case queue.StateQueued:
 		if ahead := p.ahead(ctx, d); ahead > 0 {

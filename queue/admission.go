@@ -24,6 +24,8 @@ type Request struct {
 	AuthorEmail string
 	// Override (deploy!!) lets an admin deploy through a freeze; audited.
 	Override bool
+	// Noop asks for a dry run (OpNoop) of what the deploy would do.
+	Noop bool
 	// Meta is what the adapter that asks keeps with the deploy (keys
 	// namespaced by adapter: "actions.run"), stored before anyone hears
 	// of it.
@@ -96,8 +98,16 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	if refused != nil && !automatic(r.Source) {
 		return nil, refused
 	}
+	if r.Noop {
+		if _, ok := a.runners[env.Runner].(Rehearser); !ok {
+			return nil, Errorf(EUnsupported, "the %s runner of %s in %s cannot do a dry run yet (runners that can: shell)", env.Runner, app.Name, env.Name)
+		}
+	}
 	if d.SHA, err = a.sha(ctx, app, env, r); err != nil {
 		return nil, err
+	}
+	if r.Noop {
+		d.Op = OpNoop
 	}
 	if refused != nil {
 		return a.refuseAuto(ctx, d, r, refused)

@@ -243,6 +243,11 @@ type DeployView struct {
 // Ops are the app operations.
 var Ops = []string{"scale", "restart", "stop", "start"}
 
+// OpNoop is a deploy's dry run: what it would do, not done (Rehearser).
+// Like an operation it changes no version, needs no approval and waits
+// for no checks; like a deploy it takes its turn in the lane.
+const OpNoop = "noop"
+
 // Describe says what a deploy or operation does, for replies and logs:
 // "web@v1.2 (3f9c2e1) to production" or "scale web in production to 5".
 func (d *Deploy) Describe() string {
@@ -251,6 +256,8 @@ func (d *Deploy) Describe() string {
 		return fmt.Sprintf("%s@%s (%s) to %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env)
 	case "scale":
 		return fmt.Sprintf("scale %s in %s to %d", d.App, d.Env, d.Instances)
+	case OpNoop:
+		return fmt.Sprintf("dry run of %s@%s (%s) to %s", d.App, d.Ref, ShortSHA(d.SHA), d.Env)
 	default:
 		return fmt.Sprintf("%s %s in %s", d.Op, d.App, d.Env)
 	}

@@ -185,6 +185,13 @@ type Runner interface {
 	Run(ctx context.Context, job Job, out Output) (Result, error)
 }
 
+// Rehearser is implemented by runners that can say what a deploy would
+// do without doing it (a dry run: .noop in a pull request). Job.Op is
+// OpNoop.
+type Rehearser interface {
+	Noop(ctx context.Context, job Job, out Output) (Result, error)
+}
+
 // SourceChecker is implemented by runners that run the deploys of some
 // sources only (the actions runner: those that Actions jobs asked for):
 // admission refuses the others with AcceptsSource's error.

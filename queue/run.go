@@ -117,6 +117,13 @@ func (x *executor) safeRun(ctx context.Context, r Runner, job Job, out Output) (
 			res, err = Result{}, fmt.Errorf("runner panic: %v", p)
 		}
 	}()
+	if job.Op == OpNoop {
+		n, ok := r.(Rehearser)
+		if !ok {
+			return Result{}, fmt.Errorf("the runner cannot do a dry run")
+		}
+		return n.Noop(ctx, job, out)
+	}
 	if job.Op != "" {
 		o, ok := r.(Operator)
 		if !ok {

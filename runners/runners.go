@@ -177,7 +177,7 @@ func Checkout(ctx context.Context, git, sha, dir string, w io.Writer) error {
 
 // JobEnv returns the DEPLOY_* variables of a job.
 func JobEnv(job queue.Job) []string {
-	return []string{
+	env := []string{
 		"DEPLOY_APP=" + job.App,
 		"DEPLOY_ENV=" + job.Env,
 		"DEPLOY_SHA=" + job.SHA,
@@ -187,6 +187,10 @@ func JobEnv(job queue.Job) []string {
 		fmt.Sprintf("DEPLOY_NUMBER=%d", job.Number),
 		"DEPLOY_USER=" + job.User,
 	}
+	if job.Op == queue.OpNoop {
+		env = append(env, "DEPLOY_NOOP=1") // say what it would do; do nothing
+	}
+	return env
 }
 
 // Placeholders maps the template placeholders to a job's values.

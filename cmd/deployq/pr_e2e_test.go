@@ -149,7 +149,7 @@ apps:
     environments:
       - name: staging
         runner: shell
-        shell: {command: "echo deploying $DEPLOY_SHA from $DEPLOY_REF"}
+        shell: {command: "echo deploying $DEPLOY_SHA from $DEPLOY_REF noop=$${DEPLOY_NOOP:-0}"}
         pr_deploys: {allow: true}
         deployers: [chhsia, alice]
 `
@@ -204,6 +204,14 @@ apps:
 	if out := s.cliOK(t, nil, "history", "demo"); strings.Contains(out, "#3") {
 		t.Fatalf("a deploy from a comment that was no command:\n%s", out)
 	}
+
+	// .noop: a dry run, in its turn; what runs in staging stays #2's.
+	if code, out := hook.send(t, "issue_comment", prComment(t, ".noop to staging", "chhsia0", 1007, "created")); code != 202 || !strings.Contains(out, `"deploys":[3]`) {
+		t.Fatalf(".noop: %d %s", code, out)
+	}
+	mustContain(t, "#3", s.cliOK(t, nil, "logs", "-f", "3"), "noop=1", "succeeded")
+	queuetest.Eventually(t, "the dry run's comment", func() bool { return f.said("deployq #3", "dry run of", "succeeded") })
+	mustContain(t, "where", s.cliOK(t, nil, "where", "demo"), "#2")
 }
 
 // The branch-deploy rules of production: a pull request needs an

@@ -75,6 +75,12 @@ func New(dir string) *Runner { return &Runner{Workspace: dir, Grace: runners.Def
 // groups it killed.
 func (r *Runner) Reap() []int { return runners.ReapGroups(filepath.Join(r.Workspace, ".groups")) }
 
+// Noop implements queue.Rehearser: the command runs with DEPLOY_NOOP=1,
+// and says what it would do.
+func (r *Runner) Noop(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	return r.Run(ctx, job, out)
+}
+
 // Run implements queue.Runner.
 func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
 	st, ok := job.Settings.(*Settings)
