@@ -104,10 +104,13 @@ func outcome(cause error, res Result, runErr error) (State, string) {
 }
 
 func kindOf(d *Deploy) string {
-	if d.Op != "" {
-		return "operation"
+	switch d.Op {
+	case "":
+		return "deploy"
+	case OpNoop:
+		return "dry run"
 	}
-	return "deploy"
+	return "operation"
 }
 
 func (x *executor) safeRun(ctx context.Context, r Runner, job Job, out Output) (res Result, err error) {

@@ -153,20 +153,8 @@ func (x *run) deployApp(ctx context.Context, id, image string, instances *int) e
 	if def.Container == nil || def.Container.Docker == nil {
 		return fmt.Errorf("%s has no docker container whose image could be set", id)
 	}
-	prev := def.Clone()
-	next := def.Clone()
-	old := next.Container.Docker.Image
-	next.Container.Docker.Image = image
-	if next.Labels == nil {
-		next.Labels = map[string]string{}
-	}
-	next.Labels[LabelDeploy] = strconv.FormatInt(x.job.DeployID, 10)
-	next.Labels[LabelSHA] = x.job.SHA
-	next.Labels[LabelUser] = x.job.User
-	if instances != nil {
-		next.Instances = instances
-	}
-	x.logf("%s: image %s -> %s", id, old, image)
+	prev, next := def.Clone(), desired(def, x.job, image, instances)
+	x.logf("%s: image %s -> %s", id, prev.Container.Docker.Image, image)
 	ch := &change{id: id, prev: prev, instances: instancesOf(next), checks: len(next.HealthChecks), state: "changing"}
 	res, err := x.put(ctx, next, false)
 	if err != nil {
@@ -181,6 +169,23 @@ func (x *run) deployApp(ctx context.Context, id, image string, instances *int) e
 	}
 	ch.state = "deployed"
 	return nil
+}
+
+// desired is def as a deploy of job sets it: its image and deployq's
+// labels, and instances when set (the canary's).
+func desired(def *AppDefinition, job queue.Job, image string, instances *int) *AppDefinition {
+	next := def.Clone()
+	next.Container.Docker.Image = image
+	if next.Labels == nil {
+		next.Labels = map[string]string{}
+	}
+	next.Labels[LabelDeploy] = strconv.FormatInt(job.DeployID, 10)
+	next.Labels[LabelSHA] = job.SHA
+	next.Labels[LabelUser] = job.User
+	if instances != nil {
+		next.Instances = instances
+	}
+	return next
 }
 
 // instancesOf is a definition's instance count (Marathon's default 1).

@@ -37,6 +37,11 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	if !ok {
 		return queue.Result{}, fmt.Errorf("ssh: settings are %T", job.Settings)
 	}
+	if steps := deploySteps(st.Steps); job.Op != queue.OpNoop && len(steps) != len(st.Steps) { // the noop step is the dry run's
+		c := *st
+		c.Steps = steps
+		st = &c
+	}
 	hosts, err := st.hosts(ctx)
 	if err != nil {
 		return queue.Result{}, err
