@@ -100,7 +100,7 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	}
 	if r.Noop {
 		if _, ok := a.runners[env.Runner].(Rehearser); !ok {
-			return nil, Errorf(EUnsupported, "the %s runner of %s in %s cannot do a dry run yet (runners that can: shell, ssh, marathon)", env.Runner, app.Name, env.Name)
+			return nil, Errorf(EUnsupported, "the %s runner of %s in %s cannot do a dry run yet (runners that can: shell, ssh, kubernetes, marathon)", env.Runner, app.Name, env.Name)
 		}
 	}
 	if d.SHA, err = a.sha(ctx, app, env, r); err != nil {

@@ -86,6 +86,12 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	return res, errors.New(e.Error)
 }
 
+// Noop implements queue.Rehearser: deployq-kubernetes does a server-side
+// dry run and says what would change (the job says it is one: OpNoop).
+func (r *Runner) Noop(ctx context.Context, job queue.Job, out queue.Output) (queue.Result, error) {
+	return r.Run(ctx, job, out)
+}
+
 // Live implements queue.Inspector: deployq-kubernetes reads the images
 // the environment's workloads run now.
 func (r *Runner) Live(ctx context.Context, app *queue.App, env *queue.Environment) (string, error) {

@@ -144,6 +144,9 @@ func (r *Runner) Run(ctx context.Context, job queue.Job, out queue.Output) (queu
 	log := out.Stream(queue.StreamStdout, "")
 	defer log.Close()
 	d := &deploy{c: c, st: st, job: job, out: out, log: log, values: runners.Placeholders(job)}
+	if job.Op == queue.OpNoop {
+		return d.noop(ctx)
+	}
 	return d.run(ctx)
 }
 
