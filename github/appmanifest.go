@@ -39,6 +39,7 @@ var apiCalls = []apiCall{
 	{"RepositoriesService.GetCommit", "GET /repos/{owner}/{repo}/commits/{ref}", "contents", "read"},
 	{"RepositoriesService.CompareCommits", "GET /repos/{owner}/{repo}/compare/{basehead}", "contents", "read"},
 	{"GitService.GetRef", "GET /repos/{owner}/{repo}/git/ref/{ref}", "contents", "read"},
+	{"GitService.GetCommit", "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", "contents", "read"},
 	{"RepositoriesService.GetCombinedStatus", "GET /repos/{owner}/{repo}/commits/{ref}/status", "statuses", "read"},
 	{"ChecksService.ListCheckRunsForRef", "GET /repos/{owner}/{repo}/commits/{ref}/check-runs", "checks", "read"},
 	{"RepositoriesService.ListDeployments", "GET /repos/{owner}/{repo}/deployments", "deployments", "read"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +127,10 @@ func (s *starter) auto(ctx context.Context, p push, res *Result) error {
 	var failed error
 	duplicates := len(all) - len(todo)
 	for _, l := range todo {
+		if why := s.sameTree(ctx, l, p); why != "" {
+			res.ignore(l, why)
+			continue
+		}
 		d, err := s.svc.Submit(queue.WithOnce(ctx, autoKey(l, p.branch, p.sha)), queue.Request{App: l.app.Name, Env: l.env.Name,
 			Ref: p.branch, SHA: p.sha, User: p.user, Source: queue.SourceAuto, AuthorEmail: p.email})
 		switch {
@@ -189,6 +194,40 @@ func (s *starter) behind(ctx context.Context, p push) string {
 		return fmt.Sprintf("%s is not on %s on GitHub any more", queue.ShortSHA(p.sha), p.branch)
 	}
 	return ""
+}
+
+// sameTree says why a merge need not be deployed to a lane ("" when it
+// must): its tree is the one that runs there already (the pull request's
+// head was deployed before its merge).
+func (s *starter) sameTree(ctx context.Context, l lane, p push) string {
+	if s.client == nil || !slices.Contains(p.events, "merge") {
+		return ""
+	}
+	st, err := s.svc.Environment(l.app.Name, l.env.Name)
+	if err != nil || st.Current == nil || st.Current.SHA == p.sha {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, compareTimeout)
+	defer cancel()
+	merged, err1 := s.client.treeOf(ctx, p.repo, p.sha)
+	running, err2 := s.client.treeOf(ctx, p.repo, st.Current.SHA)
+	if err := firstErr(err1, err2); err != nil || merged == "" || merged != running {
+		return "" // GitHub cannot say: deploy it
+	}
+	return fmt.Sprintf("the merge %s has the tree of %s, which runs there already", queue.ShortSHA(p.sha), queue.ShortSHA(st.Current.SHA))
+}
+
+// treeOf is the tree of commit sha.
+func (c *Client) treeOf(ctx context.Context, repoName, sha string) (string, error) {
+	owner, repo, err := splitRepo(repoName)
+	if err != nil {
+		return "", err
+	}
+	commit, _, err := c.gh.Git.GetCommit(ctx, owner, repo, sha)
+	if err != nil {
+		return "", err
+	}
+	return commit.GetTree().GetSHA(), nil
 }
 
 // compareToBranch says where sha stands against branch's head: identical,

@@ -28,16 +28,17 @@ type fakePulls struct {
 	next     int64
 	reviews  []map[string]any // what GET reviews answers
 	compared string           // the status GET compare answers
+	trees    map[string]string // commit -> its tree, for GET git/commits
 }
 
-var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|pulls/3/reviews|compare/[0-9a-f]+\.\.\.[0-9a-f]+|commits/([0-9a-f]{40})|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
+var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|pulls/3/reviews|compare/[0-9a-f]+\.\.\.[0-9a-f]+|commits/([0-9a-f]{40})|git/commits/([0-9a-f]{40})|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
 
 func newFakePulls(t *testing.T) *fakePulls {
 	var fixture struct {
 		PullRequest map[string]any `json:"pull_request"`
 	}
 	json.Unmarshal(mustRead(t, filepath.Join("..", "..", "github", "testdata", "pull_request.closed.not-merged.json")), &fixture)
-	f := &fakePulls{pull: fixture.PullRequest, comments: map[int64]string{}, reacts: map[int64][]string{}, next: 900}
+	f := &fakePulls{pull: fixture.PullRequest, comments: map[int64]string{}, reacts: map[int64][]string{}, next: 900, trees: map[string]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -46,8 +47,8 @@ func newFakePulls(t *testing.T) *fakePulls {
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
 		var id int64
-		if m != nil && m[3] != "" {
-			fmt.Sscan(m[3], &id)
+		if m != nil && m[4] != "" {
+			fmt.Sscan(m[4], &id)
 		}
 		switch {
 		case m == nil:
@@ -66,10 +67,12 @@ func newFakePulls(t *testing.T) *fakePulls {
 			f.order = append(f.order, f.next)
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(map[string]any{"id": f.next, "body": body["body"]})
-		case r.Method == "PATCH" && m[4] == "":
+		case r.Method == "GET" && m[3] != "" && f.trees[m[3]] != "":
+			json.NewEncoder(w).Encode(map[string]any{"sha": m[3], "tree": map[string]any{"sha": f.trees[m[3]]}})
+		case r.Method == "PATCH" && m[5] == "":
 			f.comments[id] = fmt.Sprint(body["body"])
 			json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body["body"]})
-		case r.Method == "POST" && m[4] != "":
+		case r.Method == "POST" && m[5] != "":
 			f.reacts[id] = append(f.reacts[id], fmt.Sprint(body["content"]))
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(map[string]any{"id": 1, "content": body["content"]})
@@ -282,5 +285,58 @@ apps:
 	}
 	if out := s.cliOK(t, nil, "queue", "production"); strings.Contains(out, "chhsia") {
 		t.Fatalf("the lock after the close:\n%s", out)
+	}
+}
+
+// A pull request deployed to staging from its comment, then merged: the
+// merge's auto-deploy is not run when its tree is the one running; a
+// merge with another tree is deployed.
+func TestMergeOfWhatRunsIsNotDeployedAgain(t *testing.T) {
+	f := newFakePulls(t)
+	dir := t.TempDir()
+	const secret = "pr-e2e-webhook-secret-0"
+	cfg := `github:
+  webhook_secret: ` + secret + `
+  token: ghp_pr_e2e_00000000000000000000000000000
+  api_url: ` + f.url + `
+apps:
+  - name: demo
+    repo: chhsia0/knative-route-demo
+    default_ref: master
+    default_env: staging
+    environments:
+      - name: staging
+        runner: shell
+        shell: {command: "echo deploying $DEPLOY_SHA"}
+        pr_deploys: {allow: true}
+        auto_deploy: {on: [merge]}
+`
+	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
+	s := startServer(t, dir, nil)
+	hook := &actionsHook{url: s.url, secret: secret}
+	const head, merge, other = "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "cccccccccccccccccccccccccccccccccccccccc"
+	f.mu.Lock()
+	f.trees[head], f.trees[merge], f.trees[other] = "tree-1", "tree-1", "tree-2"
+	f.mu.Unlock()
+	if code, out := hook.send(t, "issue_comment", prComment(t, ".deploy", "chhsia0", 3001, "created")); code != 202 || !strings.Contains(out, `"deploys":[1]`) {
+		t.Fatalf(".deploy: %d %s", code, out)
+	}
+	mustContain(t, "#1", s.cliOK(t, nil, "logs", "-f", "1"), "deploying "+head, "succeeded")
+	merged := func(sha string) (int, string) {
+		var p map[string]any
+		json.Unmarshal(mustRead(t, filepath.Join("..", "..", "github", "testdata", "pull_request.closed.not-merged.json")), &p)
+		p["number"] = 3
+		p["repository"].(map[string]any)["full_name"] = "chhsia0/knative-route-demo"
+		pr := p["pull_request"].(map[string]any)
+		pr["merged"], pr["merge_commit_sha"], pr["merged_by"] = true, sha, map[string]any{"login": "chhsia0"}
+		pr["base"].(map[string]any)["ref"] = "master"
+		body, _ := json.Marshal(p)
+		return hook.send(t, "pull_request", body)
+	}
+	if code, out := merged(merge); code/100 != 2 || strings.Contains(out, "deploys") || !strings.Contains(out, "has the tree of ec26c3e, which runs there already") {
+		t.Fatalf("the merge of what runs: %d %s", code, out)
+	}
+	if code, out := merged(other); code != 202 || !strings.Contains(out, `"deploys":[2]`) {
+		t.Fatalf("a merge with another tree: %d %s", code, out)
 	}
 }
