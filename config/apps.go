@@ -114,7 +114,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
 		LogRetention: d.logsKept,
 		AutoDeploy:   queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
-		PRDeploys: queue.PRDeploys{Allow: ec.PRDeploys.Allow, RequireReview: ec.PRDeploys.RequireReview,
+		PRDeploys: queue.PRDeploys{Allow: ec.PRDeploys.Allow, RequireChecks: ec.PRDeploys.RequireChecks, RequireReview: ec.PRDeploys.RequireReview,
 			RefuseBehind: ec.PRDeploys.RefuseBehind, StickyLock: ec.PRDeploys.StickyLock},
 		Deployers: ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: d.envURL(app, ec, n, key)}

@@ -262,6 +262,7 @@ type envConfig struct {
 // prDeploys is what an environment takes from pull request comments.
 type prDeploys struct {
 	Allow         bool `yaml:"allow"`
+	RequireChecks bool `yaml:"require_checks"`
 	RequireReview bool `yaml:"require_review"`
 	RefuseBehind  bool `yaml:"refuse_behind"`
 	StickyLock    bool `yaml:"sticky_lock"`

@@ -77,6 +77,10 @@ func (d *decoder) crossCheck(root *yaml.Node, c *Config) {
 			if e.Runner == "actions" {
 				d.actionsNeeds(root, c, a, e)
 			}
+			if e.PRDeploys.RequireChecks && (!c.GitHub.HasAPI() || a.Repo == "") {
+				d.fail(find(root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].pr_deploys.require_checks", a.Name, e.Name),
+					"checks are read from GitHub: set the app's repo and github.token (or a GitHub App)")
+			}
 			if len(e.RequiredContexts) > 0 && (!c.GitHub.HasAPI() || a.Repo == "") {
 				d.fail(find(root, "apps", i), fmt.Sprintf("apps[%s].environments[%s].required_contexts", a.Name, e.Name),
 					"checks are read from GitHub: set the app's repo and github.token (or a GitHub App)")

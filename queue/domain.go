@@ -323,6 +323,9 @@ type DeployFilter struct {
 // PRDeploys is what an environment takes from pull request comments.
 type PRDeploys struct {
 	Allow bool // .deploy to it is taken (else refused, saying so)
+	// RequireChecks: every check on the pull request's head must pass
+	// (when the environment names no required_contexts of its own).
+	RequireChecks bool
 	// RequireReview: the pull request needs an approved review (and no
 	// change requested).
 	RequireReview bool

@@ -157,10 +157,14 @@ func (checksRule) Name() string { return "checks" }
 
 func (r checksRule) Check(ctx context.Context, a *Admission) *Verdict {
 	d := a.Deploy
-	if d.Force || d.Op != "" || len(a.Env.RequiredContexts) == 0 || r.checker == nil {
+	required := a.Env.RequiredContexts
+	if len(required) == 0 && d.Source == SourcePR && a.Env.PRDeploys.RequireChecks {
+		required = []string{"all"} // a pull request's head: every check on it
+	}
+	if d.Force || d.Op != "" || len(required) == 0 || r.checker == nil {
 		return nil
 	}
-	rep, err := r.checker.Checks(ctx, a.App, d.SHA, a.Env.RequiredContexts)
+	rep, err := r.checker.Checks(ctx, a.App, d.SHA, required)
 	switch {
 	case err != nil:
 		// GitHub did not answer: wait and ask again, never fail for it.

@@ -29,9 +29,10 @@ type fakePulls struct {
 	reviews  []map[string]any // what GET reviews answers
 	compared string           // the status GET compare answers
 	trees    map[string]string // commit -> its tree, for GET git/commits
+	checks   string            // the conclusion of the check run GET check-runs answers ("": success)
 }
 
-var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|pulls/3/reviews|compare/[0-9a-f]+\.\.\.[0-9a-f]+|commits/([0-9a-f]{40})|git/commits/([0-9a-f]{40})|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
+var pullsPath = regexp.MustCompile(`^/api/v3/repos/chhsia0/knative-route-demo/(pulls/3|pulls/3/reviews|compare/[0-9a-f]+\.\.\.[0-9a-f]+|commits/([0-9a-f]{40})|git/commits/([0-9a-f]{40})|commits/[0-9a-f]{40}/(status|check-runs)|issues/3/comments|issues/comments/([0-9]+)(/reactions)?)$`)
 
 func newFakePulls(t *testing.T) *fakePulls {
 	var fixture struct {
@@ -47,8 +48,8 @@ func newFakePulls(t *testing.T) *fakePulls {
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
 		var id int64
-		if m != nil && m[4] != "" {
-			fmt.Sscan(m[4], &id)
+		if m != nil && m[5] != "" {
+			fmt.Sscan(m[5], &id)
 		}
 		switch {
 		case m == nil:
@@ -69,10 +70,19 @@ func newFakePulls(t *testing.T) *fakePulls {
 			json.NewEncoder(w).Encode(map[string]any{"id": f.next, "body": body["body"]})
 		case r.Method == "GET" && m[3] != "" && f.trees[m[3]] != "":
 			json.NewEncoder(w).Encode(map[string]any{"sha": m[3], "tree": map[string]any{"sha": f.trees[m[3]]}})
-		case r.Method == "PATCH" && m[5] == "":
+		case r.Method == "GET" && m[4] == "status":
+			w.Write(mustRead(t, filepath.Join("..", "..", "github", "testdata", "api", "get-combined-status-for-ref.200.json")))
+		case r.Method == "GET" && m[4] == "check-runs":
+			var runs map[string]any
+			json.Unmarshal(mustRead(t, filepath.Join("..", "..", "github", "testdata", "api", "list-check-runs-for-ref.200.json")), &runs)
+			if f.checks != "" {
+				runs["check_runs"].([]any)[0].(map[string]any)["conclusion"] = f.checks
+			}
+			json.NewEncoder(w).Encode(runs)
+		case r.Method == "PATCH" && m[6] == "":
 			f.comments[id] = fmt.Sprint(body["body"])
 			json.NewEncoder(w).Encode(map[string]any{"id": id, "body": body["body"]})
-		case r.Method == "POST" && m[5] != "":
+		case r.Method == "POST" && m[6] != "":
 			f.reacts[id] = append(f.reacts[id], fmt.Sprint(body["content"]))
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(map[string]any{"id": 1, "content": body["content"]})
@@ -219,8 +229,9 @@ apps:
 
 // The branch-deploy rules of production: a pull request needs an
 // approved review; a head that does not contain what runs there is
-// refused, unless .deploy!; its deploy locks production for the pull
-// request, and the pull request's close releases the lock.
+// refused, unless .deploy!, and so is one whose checks failed; its
+// deploy locks production for the pull request, and the merge releases
+// the lock.
 func TestPullRequestBranchDeployRules(t *testing.T) {
 	f := newFakePulls(t)
 	dir := t.TempDir()
@@ -240,7 +251,7 @@ apps:
       - name: production
         runner: shell
         shell: {command: "echo deploying $DEPLOY_SHA"}
-        pr_deploys: {allow: true, require_review: true, refuse_behind: true, sticky_lock: true}
+        pr_deploys: {allow: true, require_checks: true, require_review: true, refuse_behind: true, sticky_lock: true}
 `
 	os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
 	s := startServer(t, dir, nil)
@@ -266,6 +277,13 @@ apps:
 	queuetest.Eventually(t, "refused: behind what runs", func() bool {
 		return f.said("does not contain aaaaaaa", "roll back others' commits", ".deploy!") && f.reacted(2002) == "eyes -1"
 	})
+	f.mu.Lock()
+	f.compared, f.checks = "ahead", "failure"
+	f.mu.Unlock()
+	ask(".deploy to production", 2004)
+	queuetest.Eventually(t, "refused: a check failed", func() bool {
+		return f.said("checks failed for ec26c3e") && f.reacted(2004) == "eyes -1"
+	})
 	ask(".deploy! to production", 2003)
 	mustContain(t, "#2", s.cliOK(t, nil, "logs", "-f", "2"), "deploying ec26c3e57ca3a959ca5aad62de7213c562f8c821", "succeeded")
 	mustContain(t, "the sticky lock", s.cliOK(t, nil, "queue", "production"), "chhsia")
@@ -274,17 +292,19 @@ apps:
 		t.Fatalf("alice's deploy while the pull request holds production: %d %s", code, out)
 	}
 
-	// The pull request is closed: its lock goes.
+	// The pull request is merged: its lock goes.
 	var closed map[string]any
 	json.Unmarshal(mustRead(t, filepath.Join("..", "..", "github", "testdata", "pull_request.closed.not-merged.json")), &closed)
 	closed["number"] = 3
 	closed["repository"].(map[string]any)["full_name"] = "chhsia0/knative-route-demo"
+	pr := closed["pull_request"].(map[string]any)
+	pr["merged"], pr["merge_commit_sha"], pr["merged_by"] = true, strings.Repeat("d", 40), map[string]any{"login": "chhsia0"}
 	body, _ := json.Marshal(closed)
 	if code, out := hook.send(t, "pull_request", body); code != 202 {
-		t.Fatalf("closed: %d %s", code, out)
+		t.Fatalf("merged: %d %s", code, out)
 	}
 	if out := s.cliOK(t, nil, "queue", "production"); strings.Contains(out, "chhsia") {
-		t.Fatalf("the lock after the close:\n%s", out)
+		t.Fatalf("the lock after the merge:\n%s", out)
 	}
 }
 
