@@ -109,6 +109,10 @@ type gate struct {
 func startGate(t testing.TB) *gate { return startGateWith(t, &github.ActionsSettings{}) }
 
 func startGateWith(t testing.TB, settings *github.ActionsSettings) *gate {
+	return startGateEnv(t, &queue.Environment{Name: "production", Runner: github.ActionsRunner, Settings: settings})
+}
+
+func startGateEnv(t testing.TB, production *queue.Environment) *gate {
 	api := &callbacks{got: make(chan struct{}, 1)}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
@@ -119,7 +123,7 @@ func startGateWith(t testing.TB, settings *github.ActionsSettings) *gate {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	actions := github.NewActions(client, log)
 	apps := []*queue.App{{Name: "web", Repo: "octo-org/octo-repo", DefaultRef: "master", DefaultEnv: "production",
-		Environments: []*queue.Environment{{Name: "production", Runner: github.ActionsRunner, Settings: settings}}}}
+		Environments: []*queue.Environment{production}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	q := queuetest.Start(t, apps, func(o *queue.Options) {
 		o.Notifiers = []queue.Notifier{actions}
@@ -282,4 +286,21 @@ func TestActionsDeployAskedInDeployqStartsTheWorkflow(t *testing.T) {
 	if n := len(g.deploys()); n != 1 {
 		t.Fatalf("%d deploys, want the one that started the workflow", n)
 	}
+}
+
+// A job that never says it ended is ended by the environment's timeout,
+// and its run canceled on GitHub.
+func TestActionsJobTimesOut(t *testing.T) {
+	g := startGateEnv(t, &queue.Environment{Name: "production", Runner: github.ActionsRunner, Settings: &github.ActionsSettings{},
+		Timeout: 300 * time.Millisecond})
+	req := g.request(t, 31)
+	if code, out := g.post("deployment_protection_rule", "d-31", req, sign(req, secret)); code != 202 {
+		t.Fatalf("%d %s", code, out)
+	}
+	g.api.answer(t, 31, "approved")
+	d, err := g.svc.FollowLog(t.Context(), 1, 0, func([]queue.LogLine) error { return nil })
+	if err != nil || d.State != queue.StateFailed || !strings.Contains(d.Error, "timed out") {
+		t.Fatalf("%v %+v", err, d)
+	}
+	g.api.answer(t, 31, "cancel")
 }
