@@ -33,6 +33,7 @@ const (
 	helpFreeze = "freeze ENV [for DURATION] [: reason] | unfreeze ENV"
 	helpOps    = "scale APP in ENV to N | restart|stop|start APP in ENV"
 	helpStatus = "queue [ENV] | where APP | history APP [in ENV] | help"
+	helpMark   = "mark APP@REF bad [: reason] | unmark APP@REF   never deploy a version again by itself"
 )
 
 var (
@@ -70,6 +71,8 @@ func init() {
 		{verbs: []string{"unfreeze"}, help: helpFreeze, parse: (*parser).scope, run: (*Bot).unfreeze},
 		{verbs: []string{"scale"}, help: helpOps, parse: (*parser).scale, run: (*Bot).operate},
 		{verbs: []string{"restart", "stop", "start"}, help: helpOps, parse: (*parser).appInEnv, run: (*Bot).operate},
+		{verbs: []string{"mark"}, help: helpMark, reason: true, parse: (*parser).mark, run: (*Bot).mark},
+		{verbs: []string{"unmark"}, help: helpMark, parse: (*parser).appAtRef, run: (*Bot).unmark},
 		{verbs: []string{"queue"}, help: helpStatus, parse: (*parser).optionalEnv, run: (*Bot).queue},
 		{verbs: []string{"where"}, help: helpStatus, parse: (*parser).app, run: (*Bot).where},
 		{verbs: []string{"history"}, help: helpStatus, parse: (*parser).history, run: (*Bot).history},

@@ -12,13 +12,13 @@ import (
 // Command is one chat command: parsed from text, or built by an adapter
 // for a button.
 type Command struct {
-	Verb     string // deploy, rollback, cancel, lock, unlock, promote, continue, approve, reject, freeze, unfreeze, scale, restart, stop, start, queue, where, history, help
+	Verb     string // deploy, rollback, cancel, lock, unlock, promote, continue, approve, reject, freeze, unfreeze, scale, restart, stop, start, mark, unmark, queue, where, history, help
 	Bang     bool   // deploy! (skip checks), lock! (steal)
 	Override bool   // deploy!! (an admin, through a freeze)
 	All      bool   // unlock all
 	App      string
 	Env      string
-	Ref      string // deploy: the ref; "" for the default
+	Ref      string // deploy: the ref; "" for the default; mark, unmark: the version
 	To       string // rollback: a ref or "#N"; promote: the target env
 	From     string // promote: the source env
 	// ID is the deploy of cancel, continue, approve and reject. For
@@ -28,7 +28,7 @@ type Command struct {
 	ID       int64
 	N        int           // scale
 	Duration time.Duration // lock, freeze: 0 for no expiry
-	Reason   string        // lock, freeze, reject
+	Reason   string        // lock, freeze, reject, mark
 }
 
 // IsVerb reports whether word starts a command ("deploy", "lock!", ...).

@@ -44,6 +44,8 @@ func TestParseOK(t *testing.T) {
 		{"where web", bot.Command{Verb: "where", App: "web"}},
 		{"history web in prod", bot.Command{Verb: "history", App: "web", Env: "prod"}},
 		{"help", bot.Command{Verb: "help"}},
+		{"mark web@3f9c2e1 bad: broke checkout", bot.Command{Verb: "mark", App: "web", Ref: "3f9c2e1", Reason: "broke checkout"}},
+		{"unmark web@v1.2", bot.Command{Verb: "unmark", App: "web", Ref: "v1.2"}},
 		// habits of hubot-deploy and SlashDeploy: an app named by its repo,
 		// the environment without "to"
 		{"deploy web production", bot.Command{Verb: "deploy", App: "web", Env: "production"}},
@@ -77,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 		{"depoly web", "unknown command \"depoly\"; did you mean \"deploy\"?\nusage: deploy[!|!!] APP[@REF] [to ENV]"},
 		{"rolback web", "did you mean \"rollback\"?"},
 		{"lock!! prod", "lock has no !! form"},
-		{"approve #3: fine", "unexpected ':' (only lock, freeze and reject take a reason)"},
+		{"approve #3: fine", "unexpected ':' (only lock, mark, freeze and reject take a reason)"},
 		{"frobnicate", "unknown command \"frobnicate\"; try `help`"},
 		{"", "say a command"},
 		{"deploy", "APP missing\nusage: deploy[!|!!] APP[@REF] [to ENV]"},
@@ -98,7 +100,7 @@ func TestParseErrors(t *testing.T) {
 		{"scale web in prod to many", "\"many\" is not an instance count"},
 		{"promote web to prod", "from expected, got \"to\""},
 		{"reject", "#ID missing\nusage: continue #ID | approve #ID | reject #ID [: reason]"},
-		{"unfreeze prod: now", "unexpected ':' (only lock, freeze and reject take a reason)\nusage: freeze ENV [for DURATION] [: reason] | unfreeze ENV"},
+		{"unfreeze prod: now", "unexpected ':' (only lock, mark, freeze and reject take a reason)\nusage: freeze ENV [for DURATION] [: reason] | unfreeze ENV"},
 		{"stop web", "in expected\nusage: scale APP in ENV to N | restart|stop|start APP in ENV"},
 		{"histroy web", "did you mean \"history\"?\nusage: queue [ENV] | where APP | history APP [in ENV] | help"},
 		{"unlock! prod", "unlock has no ! form\nusage: unlock ENV|APP in ENV | unlock all"},
@@ -209,6 +211,7 @@ func TestHelp(t *testing.T) {
 		"continue #ID | approve #ID | reject #ID [: reason]",
 		"freeze ENV [for DURATION] [: reason] | unfreeze ENV",
 		"scale APP in ENV to N | restart|stop|start APP in ENV",
+		"mark APP@REF bad [: reason] | unmark APP@REF   never deploy a version again by itself",
 		"queue [ENV] | where APP | history APP [in ENV] | help",
 	}
 	if strings.Join(bot.Help, "\n") != strings.Join(want, "\n") {

@@ -79,3 +79,17 @@ func (c *Client) UnlockAll(ctx context.Context) ([]api.Lock, error) {
 	err := c.do(ctx, "DELETE", "/api/v1/locks", nil, &ls)
 	return ls, err
 }
+
+// MarkBad marks an app's ref bad and returns the mark.
+func (c *Client) MarkBad(ctx context.Context, app, ref, reason string) (*api.BadSHA, error) {
+	var b api.BadSHA
+	err := c.do(ctx, "POST", "/api/v1/bad-shas", map[string]string{"app": app, "ref": ref, "reason": reason}, &b)
+	return &b, err
+}
+
+// UnmarkBad removes the mark of an app's ref and returns it.
+func (c *Client) UnmarkBad(ctx context.Context, app, ref string) (*api.BadSHA, error) {
+	var b api.BadSHA
+	err := c.do(ctx, "DELETE", "/api/v1/bad-shas/"+url.PathEscape(app)+"/"+url.PathEscape(ref), nil, &b)
+	return &b, err
+}

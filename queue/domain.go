@@ -337,6 +337,15 @@ type PRDeploys struct {
 	StickyLock bool
 }
 
+// BadSHA is a sha of an app marked bad: never deployed again by itself
+// (auto-deploys, promotions), and a typed deploy of it needs !.
+type BadSHA struct {
+	App, SHA string
+	Reason   string
+	User     string // who marked it ("deployq" when a verification failed)
+	At       time.Time
+}
+
 // MetaLink is the deploy meta key of the page that shows the deploy
 // where it is done outside deployq (a GitHub Actions run), if any.
 const MetaLink = "link"

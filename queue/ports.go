@@ -95,6 +95,14 @@ type Store interface {
 	// OutboxRetry counts a failed attempt and sets when to try again.
 	OutboxRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
 
+	// MarkBad marks a sha of an app bad, replacing an earlier mark of it.
+	MarkBad(ctx context.Context, b *BadSHA) error
+	// UnmarkBad removes the mark of a sha of app; ENotFound when there is
+	// none.
+	UnmarkBad(ctx context.Context, app, sha string) error
+	// BadSHAs lists the marks of app ("": of every app), newest first.
+	BadSHAs(ctx context.Context, app string) ([]*BadSHA, error)
+
 	// Once records key and reports whether it was new.
 	Once(ctx context.Context, key string) (bool, error)
 	// Seen reports whether key was recorded (by Once, or with the write

@@ -125,7 +125,7 @@ func New(apps []*App, o Options) (*Service, error) {
 		s.locks.remote = notifiers(o.Observers).lock
 	}
 	s.freezes = newFreezeBook(o.Store, o.Clock, o.Freeze)
-	rules := chain{permissionRule{s.access}, lockRule{s.locks}, freezeRule{s.freezes},
+	rules := chain{permissionRule{s.access}, badRule{o.Store}, lockRule{s.locks}, freezeRule{s.freezes},
 		checksRule{checker: o.Checker, log: o.Logger}, approvalRule{o.Store}}
 	s.waiting = &waitingBook{life: s.life, store: o.Store, door: s.door, rules: rules, cat: cat, checker: o.Checker,
 		clock: o.Clock, log: o.Logger, every: o.RecheckEvery, wakes: map[int64]Timer{}, timeouts: map[int64]Timer{}}

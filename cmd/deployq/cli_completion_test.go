@@ -62,7 +62,7 @@ func TestCompletionBash(t *testing.T) {
 		want string
 	}{
 		{"deployq dep", "deploy"},
-		{"deployq un", "unlock unfreeze"},
+		{"deployq un", "unlock unfreeze unmark"},
 		{"deployq --server http://127.0.0.1:9 deploy --fo", "--force --follow"},
 		{"deployq init --runner ''", "shell ssh kubernetes marathon"},
 		{"deployq serve --log-format ''", "text json"},

@@ -152,3 +152,33 @@ func reject(ctx context.Context, x *call) error {
 	fmt.Fprintf(x.stdout, "#%d rejected: %s\n", d.ID, strings.TrimSpace(d.Error))
 	return nil
 }
+
+func markBad(ctx context.Context, x *call) error {
+	_, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	b, err := c.MarkBad(ctx, cmd.App, cmd.Ref, cmd.Reason)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("marked %s@%s bad: it is not deployed again by itself, and a deploy of it needs --force", b.App, queue.ShortSHA(b.SHA))
+	if b.Reason != "" {
+		text += " (" + b.Reason + ")"
+	}
+	fmt.Fprintln(x.stdout, text)
+	return nil
+}
+
+func unmarkBad(ctx context.Context, x *call) error {
+	_, c, cmd, err := x.connectAndRead()
+	if err != nil {
+		return err
+	}
+	b, err := c.UnmarkBad(ctx, cmd.App, cmd.Ref)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "%s@%s is no longer marked bad (it was, by %s)\n", b.App, queue.ShortSHA(b.SHA), b.User)
+	return nil
+}

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		{"Approvals", approvalCases},
 		{"Outbox", outboxCases},
 		{"Letters", letterCases},
+		{"BadSHAs", badCases},
 		{"Once", onceCases},
 		{"Meta", metaCases},
 		{"Audit", auditCases},
