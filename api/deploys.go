@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,11 +31,12 @@ func (s *Server) answerDeploy(w http.ResponseWriter, r *http.Request, status int
 // override_freeze} -> 202 the queued (or waiting) deploy.
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		App            string `json:"app"`
-		Env            string `json:"env"`
-		Ref            string `json:"ref"`
-		Force          bool   `json:"force"`
-		OverrideFreeze bool   `json:"override_freeze"` // admins: deploy!!
+		App            string            `json:"app"`
+		Env            string            `json:"env"`
+		Ref            string            `json:"ref"`
+		Force          bool              `json:"force"`
+		OverrideFreeze bool              `json:"override_freeze"` // admins: deploy!!
+		Params         map[string]string `json:"params"`
 	}
 	if err := decode(r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -45,7 +47,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.svc.Submit(r.Context(), queue.Request{App: req.App, Env: req.Env, Ref: req.Ref, Force: req.Force,
-		Override: req.OverrideFreeze, User: userOf(r), Source: queue.SourceAPI})
+		Override: req.OverrideFreeze, User: userOf(r), Source: queue.SourceAPI, Params: req.Params})
 	s.answerDeploy(w, r, http.StatusAccepted, d, err)
 }
 
@@ -168,6 +170,9 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) {
 		out := s.deployJSON(d)
 		if link, err := s.svc.Meta(r.Context(), id, queue.MetaLink); err == nil {
 			out.Link = link
+		}
+		if raw, err := s.svc.Meta(r.Context(), id, queue.MetaParams); err == nil && raw != "" {
+			json.Unmarshal([]byte(raw), &out.Params)
 		}
 		writeJSON(w, http.StatusOK, out)
 	}

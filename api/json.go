@@ -40,6 +40,8 @@ type Deploy struct {
 	// Link is the page of the deploy where it is done outside deployq (a
 	// GitHub Actions run); given with one deploy, not in lists.
 	Link string `json:"link,omitempty"`
+	// Params are its parameters; given with one deploy, not in lists.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // Environment is one app in one environment: what runs there.

@@ -53,7 +53,7 @@ var (
 func init() {
 	commands = []*command{
 		{verbs: []string{"deploy"}, bang: true, override: true, parse: (*parser).deploy, run: (*Bot).deploy,
-			help: "deploy[!|!!] APP[@REF] [to ENV]       deploy (! skips required checks, never a lock; !! an admin's, through a freeze)"},
+			help: "deploy[!|!!] APP[@REF] [to ENV] [with NAME=VALUE ...]   deploy (! skips required checks, never a lock; !! an admin's, through a freeze)"},
 		{verbs: []string{"rollback"}, parse: (*parser).rollback, run: (*Bot).rollback,
 			help: "rollback APP [in ENV] [to REF|#N]     redeploy an earlier version (default: the one before)"},
 		{verbs: []string{"cancel"}, parse: (*parser).deployID, run: (*Bot).cancel,

@@ -11,7 +11,7 @@ import (
 
 func (b *Bot) deploy(ctx context.Context, c *Command, m Message) (Reply, error) {
 	d, err := b.svc.Submit(ctx, queue.Request{App: c.App, Env: c.Env, Ref: c.Ref, User: m.User,
-		Source: queue.SourceChat, Force: c.Bang, Override: c.Override, ChatThread: m.Thread})
+		Source: queue.SourceChat, Force: c.Bang, Override: c.Override, ChatThread: m.Thread, Params: c.Params})
 	if err != nil {
 		return Reply{}, err
 	}

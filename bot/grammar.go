@@ -26,9 +26,10 @@ type Command struct {
 	// message): back to what ran before it. The grammar never sets it
 	// for rollback.
 	ID       int64
-	N        int           // scale
-	Duration time.Duration // lock, freeze: 0 for no expiry
-	Reason   string        // lock, freeze, reject, mark
+	N        int               // scale
+	Duration time.Duration     // lock, freeze: 0 for no expiry
+	Reason   string            // lock, freeze, reject, mark
+	Params   map[string]string // deploy: "with NAME=VALUE ..."
 }
 
 // IsVerb reports whether word starts a command ("deploy", "lock!", ...).

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,8 @@ func TestParseOK(t *testing.T) {
 		{"where web", bot.Command{Verb: "where", App: "web"}},
 		{"history web in prod", bot.Command{Verb: "history", App: "web", Env: "prod"}},
 		{"help", bot.Command{Verb: "help"}},
+		{"deploy web to production with migrate=true Region=eu", bot.Command{Verb: "deploy", App: "web", Env: "production",
+			Params: map[string]string{"migrate": "true", "region": "eu"}}},
 		{"mark web@3f9c2e1 bad: broke checkout", bot.Command{Verb: "mark", App: "web", Ref: "3f9c2e1", Reason: "broke checkout"}},
 		{"unmark web@v1.2", bot.Command{Verb: "unmark", App: "web", Ref: "v1.2"}},
 		// habits of hubot-deploy and SlashDeploy: an app named by its repo,
@@ -67,7 +70,7 @@ func TestParseOK(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if *got != c.want {
+			if !reflect.DeepEqual(*got, c.want) {
 				t.Fatalf("got  %+v\nwant %+v", *got, c.want)
 			}
 		})
@@ -202,7 +205,7 @@ func repoShaped(s string) bool {
 // `help` answers with it.
 func TestHelp(t *testing.T) {
 	want := []string{
-		"deploy[!|!!] APP[@REF] [to ENV]       deploy (! skips required checks, never a lock; !! an admin's, through a freeze)",
+		"deploy[!|!!] APP[@REF] [to ENV] [with NAME=VALUE ...]   deploy (! skips required checks, never a lock; !! an admin's, through a freeze)",
 		"rollback APP [in ENV] [to REF|#N]     redeploy an earlier version (default: the one before)",
 		"cancel #ID                            cancel a queued or running deploy",
 		"lock[!] ENV|APP in ENV [for DURATION] [: reason]   keep others from deploying (! takes it)",

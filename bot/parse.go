@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -136,6 +137,9 @@ func (p *parser) deployID(c *Command) (err error) {
 func (p *parser) deploy(c *Command) error {
 	if !p.more() {
 		return p.fail("APP missing")
+	}
+	if err := p.params(c); err != nil {
+		return err
 	}
 	target := p.next()
 	app, ref, hasRef := strings.Cut(target, "@")
@@ -333,5 +337,28 @@ func (p *parser) history(c *Command) (err error) {
 // anything takes whatever follows (help).
 func (p *parser) anything(*Command) error {
 	p.words = nil
+	return nil
+}
+
+// params takes "with NAME=VALUE ..." off the end of the words: a
+// deploy's parameters.
+func (p *parser) params(c *Command) error {
+	i := slices.IndexFunc(p.words, func(w string) bool { return strings.EqualFold(w, "with") })
+	if i < 0 {
+		return nil
+	}
+	rest := p.words[i+1:]
+	p.words = p.words[:i]
+	if len(rest) == 0 {
+		return p.fail("parameters missing after with: NAME=VALUE ...")
+	}
+	c.Params = map[string]string{}
+	for _, w := range rest {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok || k == "" {
+			return p.fail("%q is not a parameter: NAME=VALUE", w)
+		}
+		c.Params[strings.ToLower(k)] = v
+	}
 	return nil
 }

@@ -88,10 +88,13 @@ func readError(resp *http.Response) error {
 }
 
 // Deploy asks for a deploy.
-func (c *Client) Deploy(ctx context.Context, app, env, ref string, force, overrideFreeze bool) (*api.Deploy, error) {
+func (c *Client) Deploy(ctx context.Context, app, env, ref string, force, overrideFreeze bool, params map[string]string) (*api.Deploy, error) {
 	var d api.Deploy
-	err := c.do(ctx, "POST", "/api/v1/deploys", map[string]any{"app": app, "env": env, "ref": ref, "force": force,
-		"override_freeze": overrideFreeze}, &d)
+	body := map[string]any{"app": app, "env": env, "ref": ref, "force": force, "override_freeze": overrideFreeze}
+	if len(params) > 0 {
+		body["params"] = params
+	}
+	err := c.do(ctx, "POST", "/api/v1/deploys", body, &d)
 	return &d, err
 }
 

@@ -57,7 +57,7 @@ func mustCode(t *testing.T, what string, err error, want queue.Code) {
 func TestPromoteApproveContinueReject(t *testing.T) {
 	ctx := t.Context()
 	q, alice, bob := serve(t)
-	d, err := alice.Deploy(ctx, "web", "staging", sha1, false, false)
+	d, err := alice.Deploy(ctx, "web", "staging", sha1, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestPromoteApproveContinueReject(t *testing.T) {
 	_, err = alice.Continue(ctx, p.ID)
 	mustCode(t, "continue a finished deploy", err, queue.EConflict)
 
-	w, err := bob.Deploy(ctx, "web", "production", sha1, false, false)
+	w, err := bob.Deploy(ctx, "web", "production", sha1, false, false, nil)
 	if err != nil || w.State != queue.StateWaiting {
 		t.Fatalf("deploy: %+v, %v", w, err)
 	}
@@ -110,7 +110,7 @@ func TestFreezeUnlockAllAudit(t *testing.T) {
 	if err != nil || len(fs.Frozen) != 1 || fs.Frozen[0].Env != "staging" || len(fs.OneOff) != 1 {
 		t.Fatalf("freezes: %+v, %v", fs, err)
 	}
-	_, err = bob.Deploy(ctx, "web", "staging", sha1, false, false)
+	_, err = bob.Deploy(ctx, "web", "staging", sha1, false, false, nil)
 	mustCode(t, "deploy to a frozen environment", err, queue.EFrozen)
 	if u, err := alice.Unfreeze(ctx, "staging"); err != nil || u.Owner != "alice" || u.Reason != "release" {
 		t.Fatalf("unfreeze: %+v, %v", u, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,6 +100,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		d.fail(find(n, "auto_deploy", "branch"), key+".auto_deploy.branch", "invalid branch %q", b)
 	}
 	windows := d.freezeWindows(ec.Freeze, find(n, "freeze"), key+".freeze")
+	params := d.params(ec.Parameters, n, key)
 	if ec.Approvals.Required < 0 {
 		d.fail(find(n, "approvals", "required"), key+".approvals.required", "cannot be negative")
 	}
@@ -114,6 +116,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		Settings:  settings, Timeout: ec.Timeout, IdleTimeout: ec.IdleTimeout, LogCap: int64(ec.LogCap),
 		LogRetention: d.logsKept,
 		AutoDeploy:   queue.AutoDeploy{On: ec.AutoDeploy.On, Branch: ec.AutoDeploy.Branch},
+		Params:       params,
 		PRDeploys: queue.PRDeploys{Allow: ec.PRDeploys.Allow, RequireChecks: ec.PRDeploys.RequireChecks, RequireReview: ec.PRDeploys.RequireReview,
 			RefuseBehind: ec.PRDeploys.RefuseBehind, StickyLock: ec.PRDeploys.StickyLock},
 		Deployers: ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
@@ -288,4 +291,47 @@ func orNode(n, or *yaml.Node) *yaml.Node {
 func isOptional(settings any) bool {
 	_, ok := settings.(interface{ Optional() })
 	return ok
+}
+
+// params reads an environment's typed deploy parameters.
+func (d *decoder) params(pcs []paramConfig, n *yaml.Node, key string) []queue.Param {
+	var out []queue.Param
+	seen := map[string]bool{}
+	for i, pc := range pcs {
+		at := closest(n, "parameters", i)
+		pkey := fmt.Sprintf("%s.parameters[%d]", key, i)
+		p := queue.Param{Name: pc.Name, Type: pc.Type, Default: pc.Default, Values: pc.Values, Required: pc.Required, Max: pc.Max}
+		if p.Type == "" {
+			p.Type = "string"
+		}
+		switch {
+		case !queue.ValidParamName(p.Name):
+			d.fail(at, pkey+".name", "want a name of lower-case letters, digits and _ (a letter first), got %q", p.Name)
+			continue
+		case seen[p.Name]:
+			d.fail(at, pkey+".name", "parameter %q twice", p.Name)
+			continue
+		case !slices.Contains(queue.ParamTypes, p.Type):
+			d.fail(at, pkey+".type", "want %s, got %q", strings.Join(queue.ParamTypes, ", "), p.Type)
+			continue
+		case p.Type == "enum" && len(p.Values) == 0:
+			d.fail(at, pkey+".values", "an enum lists its values")
+			continue
+		case p.Type != "enum" && len(p.Values) > 0:
+			d.fail(at, pkey+".values", "only an enum has values")
+			continue
+		case p.Max < 0 || p.Max > 0 && p.Type != "string":
+			d.fail(at, pkey+".max", "max is for a string, at least 1")
+			continue
+		}
+		if p.Default != "" {
+			if _, err := queue.CheckParam(p, p.Default); err != nil {
+				d.fail(at, pkey+".default", "%s", queue.ErrorMessage(err))
+				continue
+			}
+		}
+		seen[p.Name] = true
+		out = append(out, p)
+	}
+	return out
 }

@@ -246,6 +246,7 @@ type envConfig struct {
 	Retention       *retention            `yaml:"retention"`
 	AutoDeploy      autoDeploy            `yaml:"auto_deploy"`
 	PRDeploys       prDeploys             `yaml:"pr_deploys"`
+	Parameters      []paramConfig         `yaml:"parameters"`
 	Deployers       []string              `yaml:"deployers"`
 	Lockers         []string              `yaml:"lockers"`
 	Required        []string              `yaml:"required_contexts"` // a list, or "all"
@@ -266,4 +267,14 @@ type prDeploys struct {
 	RequireReview bool `yaml:"require_review"`
 	RefuseBehind  bool `yaml:"refuse_behind"`
 	StickyLock    bool `yaml:"sticky_lock"`
+}
+
+// paramConfig is one typed deploy parameter of an environment.
+type paramConfig struct {
+	Name     string   `yaml:"name"`
+	Type     string   `yaml:"type"`
+	Default  string   `yaml:"default"`
+	Values   []string `yaml:"values"`
+	Required bool     `yaml:"required"`
+	Max      int      `yaml:"max"`
 }

@@ -53,7 +53,7 @@ func TestNoCascades(t *testing.T) {
 			`deployq.yaml:2: slack.bot_token: ${DEPLOYQ_UNSET_SLACK_TOKEN} is not set in the environment`},
 		{"TopLevelEnvOncePerMistake", "apps:\n  - {name: web, environments: [{name: s, runner: shell, shell: {command: x}}]}\n  - {name: api, environments: [{name: s, runner: shell, shell: {command: x}}]}\n" +
 			"environments:\n  - {name: production, apps: [web, api], runner: shell, shell: {command: \"x {nope}\"}}\n",
-			`deployq.yaml:5: environments[production].shell: command: unknown placeholder {nope} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user})`},
+			`deployq.yaml:5: environments[production].shell: command: unknown placeholder {nope} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user} {param.NAME})`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := config.Parse("deployq.yaml", []byte(c.yaml), kinds)

@@ -100,7 +100,17 @@ func (rc *Receiver) issueComment(ctx context.Context, p *issueCommentEvent, res 
 	c := prCall{rc: rc, repo: p.Repo.FullName, number: p.Issue.Number, comment: p.Comment.ID, user: user, apps: apps, key: key}
 	c.github(ctx, func(ctx context.Context) error { return rc.client.react(ctx, c.repo, c.comment, "eyes") })
 	text := strings.TrimSpace(line[len(rc.pr.prefix):])
+	text, paramText, _ := strings.Cut(text, "|") // .deploy to staging | migrate=true
 	words := strings.Fields(text)
+	params := map[string]string{}
+	for _, kv := range strings.Fields(paramText) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return c.answer(ctx, "", queue.Errorf(queue.EInvalid, "%q is not a parameter: NAME=VALUE", kv))
+		}
+		params[strings.ToLower(k)] = v
+	}
+	c.params = params
 	switch verb := strings.ToLower(words[0]); verb {
 	case "deploy", "deploy!":
 		return c.deploy(ctx, words[1:], verb == "deploy!", false, res)
@@ -127,6 +137,7 @@ type prCall struct {
 	user    string
 	apps    []*queue.App
 	key     string
+	params  map[string]string // after "|"
 }
 
 // github makes a call to GitHub that answers the command; a failure is
@@ -191,7 +202,7 @@ func (c *prCall) deploy(ctx context.Context, words []string, force, noop bool, r
 			return c.answer(ctx, "", queue.Errorf(queue.EInvalid, "usage: %sdeploy [APP] [REF] [to ENV]", c.rc.pr.prefix))
 		}
 	}
-	req := queue.Request{App: app.Name, Env: env, Ref: ref, User: c.user, Source: queue.SourcePR, Force: force, Noop: noop,
+	req := queue.Request{App: app.Name, Env: env, Ref: ref, User: c.user, Source: queue.SourcePR, Force: force, Noop: noop, Params: c.params,
 		ChatThread: prThread(c.repo, c.number), Meta: map[string]string{metaPRCommand: strconv.FormatInt(c.comment, 10)}}
 	if ref == "" { // the pull request's head, shown as its branch
 		var err error

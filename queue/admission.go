@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -26,6 +27,9 @@ type Request struct {
 	Override bool
 	// Noop asks for a dry run (OpNoop) of what the deploy would do.
 	Noop bool
+	// Params are the deploy's parameters, as given (name -> value): they
+	// are checked against the environment's, and kept with the deploy.
+	Params map[string]string
 	// Meta is what the adapter that asks keeps with the deploy (keys
 	// namespaced by adapter: "actions.run"), stored before anyone hears
 	// of it.
@@ -83,6 +87,12 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	if r.Override {
 		r.Force = true // deploy!! is deploy! too
 	}
+	var params map[string]string
+	if r.op == "" {
+		if params, err = checkParams(env, r.Params); err != nil {
+			return nil, err
+		}
+	}
 	d := &Deploy{App: app.Name, Env: env.Name, Ref: r.Ref, State: StateQueued, User: r.User, Source: r.Source,
 		Force: r.Force, ChatThread: r.ChatThread, GitHubDeploymentID: r.GitHubDeploymentID, Op: r.op, Instances: r.instances}
 	adm := &Admission{App: app, Env: env, Deploy: d, Override: r.Override}
@@ -129,6 +139,11 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 	for k, v := range r.Meta {
 		meta[k] = v
 	}
+	if len(params) > 0 {
+		b, _ := json.Marshal(params)
+		meta[MetaParams] = string(b)
+		lines = append(lines, "parameters: "+paramsText(params))
+	}
 	if r.AuthorEmail != "" {
 		meta[MetaAuthorEmail] = r.AuthorEmail
 	}
@@ -150,7 +165,11 @@ func (a *admission) admit(ctx context.Context, r Request) (*Deploy, error) {
 			d.State, d.Waiting = StateWaiting, lv.asWaiting()
 			lines = append(lines, lv.Reason)
 		}
-		err = a.door.create(ctx, d, AuditEntry{User: r.User, Action: auditAction(d), Detail: auditDetail(d)}, meta, lines...)
+		detail := auditDetail(d)
+		if len(params) > 0 {
+			detail += ", " + paramsText(params)
+		}
+		err = a.door.create(ctx, d, AuditEntry{User: r.User, Action: auditAction(d), Detail: detail}, meta, lines...)
 	}
 	release()
 	if ErrorCode(err) == ELocked && automatic(r.Source) {

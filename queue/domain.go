@@ -76,6 +76,8 @@ type Environment struct {
 	AutoDeploy   AutoDeploy
 	// PRDeploys: deploys asked in pull request comments are taken here.
 	PRDeploys PRDeploys
+	// Params are the typed parameters its deploys take.
+	Params []Param
 	// Deployers may deploy, roll back and cancel here; Lockers may lock
 	// and unlock (empty: the Deployers). Entries are user names or any
 	// identity an adapter knows (a Slack id, an email, an @group).

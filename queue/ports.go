@@ -176,6 +176,9 @@ type Job struct {
 	Settings    any    // the environment's runner settings
 	Op          string // an app operation (Operator.Operate), "" for a deploy
 	Instances   int    // for Op "scale"
+	// Params are the deploy's parameters (its environment's, checked,
+	// with their defaults).
+	Params map[string]string
 }
 
 // Result is how a deploy that ran ended.

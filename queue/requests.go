@@ -54,6 +54,9 @@ func (a *admission) rollback(ctx context.Context, r RollbackRequest) (Request, e
 				app.Name, env.Name, cur.ID, ShortSHA(cur.SHA))
 		}
 		req.Ref, req.SHA = prev.SHA, prev.SHA
+		if req.Params, err = paramsOf(ctx, a.store, prev.ID); err != nil {
+			return req, err
+		}
 	case strings.HasPrefix(r.To, "#"):
 		var id int64
 		if _, err := fmt.Sscanf(r.To, "#%d", &id); err != nil || numbered(id) != r.To {
@@ -73,6 +76,9 @@ func (a *admission) rollback(ctx context.Context, r RollbackRequest) (Request, e
 			return req, Errorf(EConflict, "deploy #%d %s; roll back only to a deploy that succeeded", id, d.State)
 		}
 		req.Ref, req.SHA = d.SHA, d.SHA
+		if req.Params, err = paramsOf(ctx, a.store, d.ID); err != nil {
+			return req, err
+		}
 	default:
 		req.Ref = r.To
 	}

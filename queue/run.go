@@ -67,6 +67,13 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 	dl.appendLine(StreamSystem, "", fmt.Sprintf("%s #%d: %s by %s, runner %s", kindOf(d), d.ID, d.Describe(), d.User, env.Runner))
 	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
 		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
+	if len(env.Params) > 0 {
+		params, err := paramsOf(ctx, x.door.store, d.ID)
+		if err != nil {
+			x.log.Error("reading a deploy's parameters", "id", d.ID, "err", err)
+		}
+		job.Params = params
+	}
 	res, runErr := x.safeRun(ctx, x.runners[env.Runner], job, out)
 	out.closeAll()
 	if over := dl.capSummary(); over != "" {

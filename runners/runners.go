@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -190,21 +191,38 @@ func JobEnv(job queue.Job) []string {
 	if job.Op == queue.OpNoop {
 		env = append(env, "DEPLOY_NOOP=1") // say what it would do; do nothing
 	}
+	for _, k := range sortedKeys(job.Params) {
+		env = append(env, "DEPLOY_PARAM_"+strings.ToUpper(k)+"="+job.Params[k])
+	}
 	return env
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Placeholders maps the template placeholders to a job's values.
 func Placeholders(job queue.Job) map[string]string {
-	return map[string]string{
+	values := map[string]string{
 		"app": job.App, "env": job.Env, "sha": job.SHA, "short_sha": queue.ShortSHA(job.SHA),
 		"ref": job.Ref, "previous_sha": job.PreviousSHA, "id": fmt.Sprint(job.DeployID), "user": job.User,
 	}
+	for k, v := range job.Params {
+		values["param."+k] = v
+	}
+	return values
 }
 
 // ExpandShell fills {name} placeholders in a shell command template with
 // single-quoted values, so that no value is read as shell syntax. "{{" and
 // "}}" stand for literal braces, and "${...}" is the shell's and left as
-// it is. An unknown placeholder is an error.
+// it is; {param.NAME} is a deploy parameter. An unknown placeholder is
+// an error.
 func ExpandShell(tmpl string, values map[string]string) (string, error) {
 	return expand(tmpl, values, ShellQuote)
 }
@@ -238,8 +256,11 @@ func expand(tmpl string, values map[string]string, quote func(string) string) (s
 			}
 			name := tmpl[i+1 : i+end]
 			v, ok := values[name]
+			if param, isParam := strings.CutPrefix(name, "param."); isParam && queue.ValidParamName(param) {
+				ok = true // a deploy parameter ("" when the deploy has none of that name)
+			}
 			if !ok {
-				return "", fmt.Errorf("unknown placeholder {%s} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user})", name)
+				return "", fmt.Errorf("unknown placeholder {%s} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user} {param.NAME})", name)
 			}
 			b.WriteString(quote(v))
 			i += end

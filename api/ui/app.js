@@ -217,6 +217,7 @@ function deployView(id) {
         el("dt", {}, "ref"), el("dd", {}, d.ref && d.ref !== d.sha ? d.ref : "—"),
         el("dt", {}, "by"), el("dd", {}, d.user),
         el("dt", {}, "source"), el("dd", {}, d.link ? [d.source, " (", el("a", { href: d.link, target: "_blank", rel: "noopener" }, d.source === "actions" ? "the run on GitHub" : "where it runs"), ")"] : d.source),
+        d.params ? [el("dt", {}, "parameters"), el("dd", {}, Object.keys(d.params).sort().map((k) => `${k}=${d.params[k]}`).join(" "))] : null,
         el("dt", {}, "asked"), el("dd", {}, when(d.created_at)),
         el("dt", {}, "started"), el("dd", {}, when(d.started_at) || "—"),
         el("dt", {}, "finished"), el("dd", {}, d.finished_at ? `${when(d.finished_at)} (${Math.round((new Date(d.finished_at) - new Date(d.started_at || d.created_at)) / 1000)}s)` : "—"),

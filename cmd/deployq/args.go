@@ -15,6 +15,7 @@ type flagSpec struct {
 	about   string   // one line for the command's help
 	choices []string // the values it takes, when they are few (for completion)
 	file    bool     // its value is a file name (for completion)
+	repeat  bool     // it may be given more than once (all)
 }
 
 // The flags of every command that talks to a server; they may also come
@@ -96,9 +97,21 @@ func parseArgs(args []string, specs []flagSpec) (*parsed, error) {
 		if len(spec.choices) > 0 && !contains(spec.choices, value) {
 			return nil, usageError{msg: fmt.Sprintf("--%s: want %s, got %q", spec.name, oneOf(spec.choices), value)}
 		}
+		if prev, again := p.flags[spec.name]; again && spec.repeat {
+			value = prev + "\n" + value // each one kept, in order (all)
+		}
 		p.flags[spec.name] = value
 	}
 	return p, nil
+}
+
+// all returns every value a repeatable flag was given, in order.
+func (p *parsed) all(name string) []string {
+	v, ok := p.flags[name]
+	if !ok {
+		return nil
+	}
+	return strings.Split(v, "\n")
 }
 
 // isFlag reports whether a word is a flag: it starts with '-', is not

@@ -71,7 +71,18 @@ func deploy(ctx context.Context, x *call) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, p.on("force"), p.on("override-freeze"))
+	params := cmd.Params
+	for _, kv := range p.all("param") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{msg: fmt.Sprintf("--param %q: want NAME=VALUE", kv)}
+		}
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[strings.ToLower(k)] = v
+	}
+	d, err := c.Deploy(ctx, cmd.App, cmd.Env, cmd.Ref, p.on("force"), p.on("override-freeze"), params)
 	return queued(ctx, x, c, p, d, err)
 }
 

@@ -126,11 +126,12 @@ func commandTable() []*command {
 				{name: "force", about: "overwrite the file if it exists"},
 			}},
 
-		{name: "deploy", group: groupClient, client: true, args: "APP[@REF] [to ENV]", run: deploy,
+		{name: "deploy", group: groupClient, client: true, args: "APP[@REF] [to ENV] [with NAME=VALUE ...]", run: deploy,
 			about: "Queue a deploy of APP at REF (default: its default ref) to ENV (default: its default environment).",
 			flags: []flagSpec{
 				{name: "force", about: "skip the required checks (never a lock)"},
 				{name: "override-freeze", about: "deploy through a freeze (admins)"},
+				{name: "param", value: "NAME=VALUE", repeat: true, about: "a deploy parameter of the environment (again for each)"},
 				follow,
 			}},
 		{name: "rollback", group: groupClient, client: true, args: "APP [in ENV] [to REF|#N]", run: rollback, flags: []flagSpec{follow},

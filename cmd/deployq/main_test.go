@@ -74,7 +74,7 @@ func TestCloseInterruptsRunningDeploys(t *testing.T) {
 `
 	m := mustRunMainIn(t, dir, cfg)
 	c := &client.Client{Base: m.URL, User: "alice"}
-	d, err := c.Deploy(t.Context(), "web", "", strings.Repeat("d", 40), false, false)
+	d, err := c.Deploy(t.Context(), "web", "", strings.Repeat("d", 40), false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

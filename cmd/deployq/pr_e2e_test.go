@@ -26,8 +26,8 @@ type fakePulls struct {
 	order    []int64
 	reacts   map[int64][]string // the command's comment -> reactions
 	next     int64
-	reviews  []map[string]any // what GET reviews answers
-	compared string           // the status GET compare answers
+	reviews  []map[string]any  // what GET reviews answers
+	compared string            // the status GET compare answers
 	trees    map[string]string // commit -> its tree, for GET git/commits
 	checks   string            // the conclusion of the check run GET check-runs answers ("": success)
 }

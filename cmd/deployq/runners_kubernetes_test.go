@@ -107,7 +107,7 @@ func TestServeWithoutDeployqKubernetes(t *testing.T) {
 	})
 
 	c := &client.Client{Base: s.url, User: "alice"}
-	d, err := c.Deploy(t.Context(), "web", "production", strings.Repeat("a", 40), false, false)
+	d, err := c.Deploy(t.Context(), "web", "production", strings.Repeat("a", 40), false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,7 +220,7 @@ func TestSlackOutageAtStart(t *testing.T) {
 	}
 
 	c := &client.Client{Base: m.URL, User: "alice"}
-	d, err := c.Deploy(t.Context(), "web", "", strings.Repeat("5", 40), false, false)
+	d, err := c.Deploy(t.Context(), "web", "", strings.Repeat("5", 40), false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

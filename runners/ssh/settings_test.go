@@ -117,7 +117,7 @@ func TestValidateSaysEveryProblem(t *testing.T) {
 	want := []string{
 		"hosts[0]: web-1:70000: want [user@]host[:port] with a port of 1-65535",
 		"known_hosts: open /nonexistent/known_hosts: no such file or directory",
-		`step "install": unknown placeholder {nope} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user})`,
+		`step "install": unknown placeholder {nope} (known: {app} {env} {sha} {short_sha} {ref} {previous_sha} {id} {user} {param.NAME})`,
 		`step "verify" has no command`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

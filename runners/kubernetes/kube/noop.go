@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners"
+	kuberunner "github.com/deployq/deployq/runners/kubernetes"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
