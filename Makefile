@@ -48,9 +48,10 @@ deps:
 # What the tests need besides: sshd (the SSH runner's test fleet), chromium
 # (the dashboard's tests), zsh and fish (the completion scripts' tests),
 # systemd-analyze (the systemd unit's tests), PostgreSQL (the postgres
-# store's tests start private servers of their own; none is left running).
+# store's tests start private servers of their own; none is left running),
+# Prometheus (the verification's tests start private ones the same way).
 test-deps: deps
-	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish systemd-analyze:systemd pg_ctlcluster:postgresql)
+	@$(call install,sshd:openssh-server chromium:chromium zsh:zsh fish:fish systemd-analyze:systemd pg_ctlcluster:postgresql prometheus:prometheus)
 
 # The Kubernetes control plane, etcd and kwok the kubernetes runner's
 # tests run against, built from the Go module proxy into ~/.cache (several
@@ -59,11 +60,11 @@ kube-tools:
 	$(GO) run ./internal/kubetest/build
 
 # DEPLOYQ_*_REQUIRED: the kubernetes, browser, full-disk (a real tmpfs,
-# mounted as root), shell completion, systemd unit and PostgreSQL tests
-# fail, never skip, without their real parts.
+# mounted as root), shell completion, systemd unit, PostgreSQL and
+# Prometheus tests fail, never skip, without their real parts.
 test: test-deps kube-tools
 	$(GO) vet ./...
-	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 DEPLOYQ_SYSTEMD_REQUIRED=1 DEPLOYQ_PG_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
+	DEPLOYQ_KUBE_REQUIRED=1 DEPLOYQ_BROWSER_REQUIRED=1 DEPLOYQ_MOUNT_REQUIRED=1 DEPLOYQ_SHELLS_REQUIRED=1 DEPLOYQ_SYSTEMD_REQUIRED=1 DEPLOYQ_PG_REQUIRED=1 DEPLOYQ_PROM_REQUIRED=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 # The container image from the Dockerfile, stamped like make build. Needs a

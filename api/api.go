@@ -162,6 +162,7 @@ func (s *Server) routeAPI(r chi.Router) {
 	r.Get("/events", s.events)
 	r.Get("/whoami", s.whoami)
 	r.Get("/preview", s.preview)
+	r.Get("/parameters", s.parameters)
 }
 
 // ServeHTTP implements http.Handler.

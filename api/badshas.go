@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -20,6 +21,34 @@ type BadSHA struct {
 
 func badJSON(b *queue.BadSHA) BadSHA {
 	return BadSHA{App: b.App, SHA: b.SHA, Reason: b.Reason, User: b.User, At: b.At}
+}
+
+// markBadOnes sets Bad on the deploys whose sha is marked bad for their
+// app (operations run no version of their own), reading each app's marks
+// once.
+func (s *Server) markBadOnes(ctx context.Context, ds []*Deploy) {
+	marks := map[string]map[string]*queue.BadSHA{}
+	for _, d := range ds {
+		if d.Op != "" {
+			continue
+		}
+		m, ok := marks[d.App]
+		if !ok {
+			bs, err := s.svc.BadSHAs(ctx, d.App)
+			if err != nil {
+				return // the deploys are shown without their marks
+			}
+			m = map[string]*queue.BadSHA{}
+			for _, b := range bs {
+				m[b.SHA] = b
+			}
+			marks[d.App] = m
+		}
+		if b := m[d.SHA]; b != nil {
+			j := badJSON(b)
+			d.Bad = &j
+		}
+	}
 }
 
 // listBadSHAs: GET /api/v1/bad-shas?app= -> the marks, newest first.

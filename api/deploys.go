@@ -125,6 +125,7 @@ func (s *Server) listDeploys(w http.ResponseWriter, r *http.Request) {
 	for _, d := range ds {
 		out = append(out, s.deployJSON(d))
 	}
+	s.markBadOnes(r.Context(), out)
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -168,6 +169,7 @@ func (s *Server) getDeploy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out := s.deployJSON(d)
+		s.markBadOnes(r.Context(), []*Deploy{out})
 		if link, err := s.svc.Meta(r.Context(), id, queue.MetaLink); err == nil {
 			out.Link = link
 		}

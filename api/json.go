@@ -42,6 +42,9 @@ type Deploy struct {
 	Link string `json:"link,omitempty"`
 	// Params are its parameters; given with one deploy, not in lists.
 	Params map[string]string `json:"params,omitempty"`
+	// Bad is the mark of its sha, when that is marked bad for its app; in
+	// lists and with one deploy.
+	Bad *BadSHA `json:"bad,omitempty"`
 }
 
 // Environment is one app in one environment: what runs there.

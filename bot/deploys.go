@@ -32,8 +32,11 @@ func (b *Bot) cancel(ctx context.Context, c *Command, m Message) (Reply, error) 
 	if err != nil {
 		return Reply{}, err
 	}
-	if d.State == queue.StateRunning {
+	switch d.State {
+	case queue.StateRunning:
 		return Reply{Text: fmt.Sprintf("canceling #%d (%s to %s): stopping its runner", d.ID, d.App, d.Env), Deploy: d}, nil
+	case queue.StateVerifying:
+		return Reply{Text: fmt.Sprintf("canceling #%d (%s to %s): stopping its verification (nothing is rolled back)", d.ID, d.App, d.Env), Deploy: d}, nil
 	}
 	return Reply{Text: fmt.Sprintf("#%d canceled before it ran", d.ID), Deploy: d}, nil
 }
@@ -73,7 +76,7 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 		text = fmt.Sprintf("#%d %s%s: %s %s to %s by %s", d.ID, kind, what, d.App, queue.ShortSHA(d.SHA), d.Env, d.User)
 	}
 	ahead, err := b.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env,
-		States: []queue.State{queue.StateQueued, queue.StateRunning}, Limit: -1})
+		States: []queue.State{queue.StateQueued, queue.StateRunning, queue.StateVerifying}, Limit: -1})
 	n := 0
 	for _, a := range ahead {
 		if a.ID < d.ID {

@@ -30,14 +30,14 @@ func (b *Bot) queue(ctx context.Context, c *Command, _ Message) (Reply, error) {
 		return Reply{}, err
 	}
 	ds, err := b.svc.Deploys(ctx, queue.DeployFilter{Env: env, Limit: -1,
-		States: []queue.State{queue.StateRunning, queue.StateQueued, queue.StateWaiting}})
+		States: []queue.State{queue.StateRunning, queue.StateVerifying, queue.StateQueued, queue.StateWaiting}})
 	if err != nil {
 		return Reply{}, err
 	}
 	lanes := map[[2]string][]queue.DeployView{}
 	for _, d := range ds {
 		v := b.svc.View(d)
-		if d = v.Deploy; d.State == queue.StateRunning || d.State == queue.StateQueued || d.State == queue.StateWaiting {
+		if d = v.Deploy; d.State.Holds() || d.State == queue.StateQueued || d.State == queue.StateWaiting {
 			k := [2]string{d.App, d.Env}
 			lanes[k] = append(lanes[k], v)
 		}
@@ -64,7 +64,7 @@ func (b *Bot) queue(ctx context.Context, c *Command, _ Message) (Reply, error) {
 // oldest first, a line each.
 func (b *Bot) lane(st queue.EnvStatus, vs []queue.DeployView) string {
 	slices.SortFunc(vs, func(x, y queue.DeployView) int {
-		running := func(v queue.DeployView) bool { return v.Deploy.State == queue.StateRunning }
+		running := func(v queue.DeployView) bool { return v.Deploy.State.Holds() }
 		if running(x) != running(y) {
 			if running(x) {
 				return -1
@@ -101,6 +101,11 @@ func (b *Bot) inLane(v queue.DeployView) string {
 		}
 		if p := v.Progress; p != nil && p.Phase == queue.PhasePaused {
 			line += fmt.Sprintf(", paused (continue #%d)", d.ID)
+		}
+	case d.State == queue.StateVerifying:
+		line += "verifying"
+		if p := v.Progress; p != nil && p.Message != "" {
+			line += ", " + p.Message
 		}
 	case v.Waiting != nil && v.Waiting.Reason != "":
 		line += v.Waiting.Reason

@@ -37,7 +37,12 @@ func (b *Bot) where(ctx context.Context, c *Command, _ Message) (Reply, error) {
 		} else {
 			line += "never deployed"
 		}
-		if r := st.Running; r != nil {
+		if r := st.Running; r != nil && r.State == queue.StateVerifying {
+			line += fmt.Sprintf(", verifying %s (#%d)", queue.ShortSHA(r.SHA), r.ID)
+			if p := st.Progress; p != nil && p.Message != "" {
+				line += ": " + p.Message
+			}
+		} else if r != nil {
 			line += fmt.Sprintf(", deploying %s (#%d)", queue.ShortSHA(r.SHA), r.ID)
 		}
 		if l := st.Lock; l != nil {

@@ -121,6 +121,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 			RefuseBehind: ec.PRDeploys.RefuseBehind, StickyLock: ec.PRDeploys.StickyLock},
 		Deployers: ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: d.envURL(app, ec, n, key)}
+	env.Verify = d.verify(ec.Verify, n, app, ec.Name, key)
 	if ec.Retention != nil {
 		env.LogRetention = d.retention(ec.Retention, find(n, "retention"), key+".retention")
 	}

@@ -182,6 +182,7 @@ type fileConfig struct {
 	Freeze       []freezeConfig `yaml:"freeze"`
 	People       []personConfig `yaml:"people"`
 	Retention    *retention     `yaml:"retention"`
+	Prometheus   *Prometheus    `yaml:"prometheus"`
 }
 
 // retention says how long what deployq records is kept: logs (a duration
@@ -257,6 +258,7 @@ type envConfig struct {
 	ApprovalTTL     time.Duration         `yaml:"approval_timeout"`
 	Freeze          []freezeConfig        `yaml:"freeze"`
 	Promote         *promoteConfig        `yaml:"promote"`
+	Verify          *verifyConfig         `yaml:"verify"`
 	Rest            map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 

@@ -22,6 +22,9 @@ type decoder struct {
 	badValue map[string]bool                // keys whose value could not be decoded
 	sites    map[*queue.Environment]envSite // where each environment is written
 	logsKept time.Duration                  // the top-level retention of logs (0: forever)
+	// prometheus is the server the checks of verifications query unless
+	// they name their own.
+	prometheus string
 }
 
 // envSite is where an environment is written: its node and key (a

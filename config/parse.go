@@ -55,6 +55,9 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	if fc.Retention != nil {
 		d.logsKept = d.retention(fc.Retention, find(&root, "retention"), "retention")
 	}
+	if fc.Prometheus != nil {
+		d.prometheus = fc.Prometheus.URL
+	}
 	c.Apps = d.buildApps(&root, &fc, kinds)
 	d.crossCheck(&root, c)
 	if len(d.errs) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -42,10 +43,13 @@ func (c *Client) cancelRun(ctx context.Context, repoName string, run int64) erro
 	if err != nil {
 		return fmt.Errorf("%w: %v", errGiveUp, err)
 	}
-	_, err = c.gh.Actions.CancelWorkflowRunByID(ctx, owner, repo, run)
+	resp, err := c.gh.Actions.CancelWorkflowRunByID(ctx, owner, repo, run)
 	var accepted *gh.AcceptedError // 202: the cancel is under way
-	if errors.As(err, &accepted) {
+	switch {
+	case errors.As(err, &accepted):
 		return nil
+	case err != nil && resp != nil && resp.StatusCode == http.StatusConflict:
+		return nil // the run already ended (its job deployed, and a verification failed after): nothing to cancel
 	}
 	return err
 }

@@ -154,8 +154,10 @@ func (p *PRComments) render(ctx context.Context, d *queue.Deploy) string {
 		if d.Waiting != nil {
 			b.WriteString(": " + d.Waiting.Reason)
 		}
-	case queue.StateRunning:
-		if v := p.svc.View(d); v.Progress != nil && v.Progress.Phase != "" {
+	case queue.StateRunning, queue.StateVerifying:
+		if v := p.svc.View(d); v.Progress != nil && v.Progress.Phase == queue.PhaseVerify {
+			b.WriteString(" (" + v.Progress.Message + ")")
+		} else if v.Progress != nil && v.Progress.Phase != "" {
 			b.WriteString(" (" + v.Progress.Phase + ")")
 		}
 	case queue.StateSucceeded:
@@ -173,13 +175,13 @@ func (p *PRComments) render(ctx context.Context, d *queue.Deploy) string {
 
 // ahead counts the deploys of d's lane that go before it.
 func (p *PRComments) ahead(ctx context.Context, d *queue.Deploy) int {
-	ds, err := p.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env, States: []queue.State{queue.StateQueued, queue.StateRunning}, Limit: -1})
+	ds, err := p.svc.Deploys(ctx, queue.DeployFilter{App: d.App, Env: d.Env, States: []queue.State{queue.StateQueued, queue.StateRunning, queue.StateVerifying}, Limit: -1})
 	if err != nil {
 		return 0
 	}
 	n := 0
 	for _, o := range ds {
-		if o.ID < d.ID || o.State == queue.StateRunning {
+		if o.ID < d.ID || o.State.Holds() {
 			n++
 		}
 	}

@@ -21,6 +21,7 @@ var statusOf = map[queue.State]string{
 	queue.StateWaiting:     "pending",
 	queue.StateQueued:      "queued",
 	queue.StateRunning:     "in_progress",
+	queue.StateVerifying:   "in_progress",
 	queue.StateSucceeded:   "success",
 	queue.StateFailed:      "failure",
 	queue.StateCanceled:    "error",

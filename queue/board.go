@@ -36,7 +36,7 @@ func (b *board) load(ctx context.Context) error {
 // loadLane reads one lane's summary again from the store (another
 // server changed it).
 func (b *board) loadLane(ctx context.Context, app, env string) error {
-	open, err := b.store.Deploys(ctx, DeployFilter{App: app, Env: env, States: []State{StateQueued, StateWaiting, StateRunning}, Limit: -1})
+	open, err := b.store.Deploys(ctx, DeployFilter{App: app, Env: env, States: []State{StateQueued, StateWaiting, StateRunning, StateVerifying}, Limit: -1})
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (b *board) loadLane(ctx context.Context, app, env string) error {
 			l.Queued++
 		case StateWaiting:
 			l.Waiting++
-		case StateRunning:
+		case StateRunning, StateVerifying:
 			l.Running = d
 		}
 	}
@@ -89,9 +89,9 @@ func (b *board) onChange(_ context.Context, c change) {
 	count(c.from(), -1)
 	count(d.State, +1)
 	switch {
-	case c.reached(StateRunning):
+	case d.State.Holds():
 		l.Running = d
-	case c.left(StateRunning) && l.Running != nil && l.Running.ID == d.ID:
+	case c.prev != nil && c.prev.State.Holds() && l.Running != nil && l.Running.ID == d.ID:
 		l.Running = nil
 	}
 	if c.reached(StateSucceeded) && d.Op == "" && (l.Current == nil || d.ID >= l.Current.ID) {

@@ -107,7 +107,7 @@ func (s *Service) Cancel(ctx context.Context, id int64, user string) (*Deploy, e
 			}
 			s.door.audit(ctx, user, "cancel", numbered(id), "before it ran")
 			return d, nil
-		case StateRunning:
+		case StateRunning, StateVerifying:
 			ending, held := s.runs.stop(id, &canceledBy{user: user})
 			switch {
 			case ending != nil:

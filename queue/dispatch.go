@@ -19,6 +19,9 @@ type lane struct {
 	current       string // sha of the newest succeeded deploy
 	currentLoaded bool
 	failures      int // writes that failed in a row: the next try waits longer
+	// resume is a deploy found verifying at start: its verification goes
+	// on before anything else of the lane.
+	resume *Deploy
 }
 
 // dispatcher owns the lanes and the slots: one worker per lane, woken by
@@ -54,9 +57,10 @@ func newDispatcher(x dispatcher, maxParallel int) *dispatcher {
 }
 
 // onChange is the door's hook: a deploy that became queued wakes its
-// lane, and so does one that stopped running (its lane is free).
+// lane, and so does one that stopped running or verifying (its lane is
+// free).
 func (x *dispatcher) onChange(_ context.Context, c change) {
-	if c.reached(StateQueued) || c.left(StateRunning) {
+	if c.reached(StateQueued) || c.prev != nil && c.prev.State.Holds() && !c.d.State.Holds() {
 		x.kick(x.lanes[laneOf(c.d)])
 	}
 }
@@ -101,17 +105,22 @@ func (x *dispatcher) kickEnv(env string) {
 }
 
 // recover runs at start: deploys found running become interrupted (no
-// runner of this process holds them), and queued or waiting deploys of
-// lanes no longer configured fail. When several servers share the store,
+// runner of this process holds them), those found verifying resume their
+// verification, and queued or waiting deploys of lanes no longer
+// configured fail. When several servers share the store,
 // only the deploys of this server's earlier life are its to interrupt;
 // the others' end with their leases.
 func (x *dispatcher) recover(ctx context.Context) error {
-	running, err := x.store.Deploys(ctx, DeployFilter{States: []State{StateRunning}, Limit: -1})
+	running, err := x.store.Deploys(ctx, DeployFilter{States: Holding, Limit: -1})
 	if err != nil {
 		return err
 	}
 	for _, d := range running {
 		if !x.mine(d) {
+			continue
+		}
+		if l := x.lanes[laneOf(d)]; l != nil && d.State == StateVerifying {
+			l.resume = d
 			continue
 		}
 		line := "deployq stopped while this deploy ran; it is interrupted, check " + d.Env + " before deploying again"
@@ -168,6 +177,10 @@ func (x *dispatcher) run(wg *sync.WaitGroup) {
 
 // work is the worker of one lane.
 func (x *dispatcher) work(l *lane) {
+	if d := l.resume; d != nil {
+		l.resume = nil
+		x.resumeVerify(l, d)
+	}
 	for {
 		select {
 		case <-x.life.Done():
@@ -190,6 +203,24 @@ func (x *dispatcher) work(l *lane) {
 				l.current = d.SHA
 			}
 		}
+	}
+}
+
+// resumeVerify goes on with the verification of d, found verifying at
+// start, in a slot.
+func (x *dispatcher) resumeVerify(l *lane, d *Deploy) {
+	select {
+	case x.slots <- struct{}{}:
+	case <-x.life.Done():
+		return
+	}
+	defer func() { <-x.slots }()
+	ctx, cancel := context.WithCancelCause(x.life)
+	x.runs.register(d.ID, cancel)
+	x.runs.markStarted(d.ID)
+	x.log.Info("resuming the verification of a deploy", "id", d.ID, "app", d.App, "env", d.Env)
+	if d = x.exec.resume(ctx, cancel, l.app, l.env, d); d.State == StateSucceeded {
+		l.current = d.SHA
 	}
 }
 
@@ -299,7 +330,7 @@ func (x *dispatcher) start(l *lane, d *Deploy) (*started, error) {
 // process holds (their end could not be recorded, say), so that the lane
 // goes on. It says so in the server's log and the deploy's.
 func (x *dispatcher) repair(ctx context.Context, l *lane) error {
-	running, err := x.store.Deploys(ctx, DeployFilter{App: l.app.Name, Env: l.env.Name, States: []State{StateRunning}, Limit: -1})
+	running, err := x.store.Deploys(ctx, DeployFilter{App: l.app.Name, Env: l.env.Name, States: Holding, Limit: -1})
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,9 @@ type Environment struct {
 	// Promote, when set, deploys what succeeded here to another
 	// environment after a soak and/or at scheduled times.
 	Promote *Promotion
+	// Verify, when set, watches what each deploy here brought, after its
+	// runner succeeded, and rolls back one that fails.
+	Verify *Verify
 }
 
 // Schedule is a cron schedule (robfig/cron's Schedule satisfies it).
@@ -370,3 +373,7 @@ type Progress struct {
 
 // PhasePaused is the progress phase of a deploy waiting to be continued.
 const PhasePaused = "paused"
+
+// PhaseVerify is the progress phase of a verifying deploy: Done of Total
+// rounds of checks passed, and Message says so ("checks 12/20 ok").
+const PhaseVerify = "verify"

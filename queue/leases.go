@@ -102,12 +102,12 @@ func (k *leases) renew(now time.Time) {
 	}
 }
 
-// rescue ends, as interrupted, the running deploys whose lease ended: of
-// other servers, or of this one when no run of this process holds them
-// (an earlier life of it). Each end is written only if the lease is
+// rescue ends, as interrupted, the running (or verifying) deploys whose
+// lease ended: of other servers, or of this one when no run of this
+// process holds them (an earlier life of it). Each end is written only if the lease is
 // still ended at that moment.
 func (k *leases) rescue(now time.Time) {
-	running, err := k.store.Deploys(k.life, DeployFilter{States: []State{StateRunning}, Limit: -1})
+	running, err := k.store.Deploys(k.life, DeployFilter{States: Holding, Limit: -1})
 	if err != nil {
 		k.log.Warn("looking for deploys whose server stopped", "err", err)
 		return
@@ -122,6 +122,9 @@ func (k *leases) rescue(now time.Time) {
 		}
 		msg := fmt.Sprintf("%s stopped renewing its lease (it ended at %s)", who, d.LeaseUntil.UTC().Format("2006-01-02T15:04:05Z"))
 		line := fmt.Sprintf("%s: the deploy is interrupted, never run again; check %s before deploying again", msg, d.Env)
+		if d.State == StateVerifying {
+			line = fmt.Sprintf("%s: its runner had succeeded, its verification is interrupted; check %s", msg, d.Env)
+		}
 		err := k.door.move(WithLapsed(k.life, now), d, StateInterrupted, func(d *Deploy) { d.Error = msg }, line)
 		switch {
 		case ErrorCode(err) == EConflict: // renewed, ended or rescued meanwhile

@@ -23,6 +23,10 @@ type Param struct {
 	Max      int      // string: at most this many bytes (0: 200)
 }
 
+// DefaultParamMax is how many bytes a string parameter takes when its
+// max is not given.
+const DefaultParamMax = 200
+
 // MetaParams is the deploy meta key of its parameters, a JSON object.
 const MetaParams = "params"
 
@@ -103,7 +107,7 @@ func (p Param) value(v string) (string, error) {
 	default:
 		max := p.Max
 		if max <= 0 {
-			max = 200
+			max = DefaultParamMax
 		}
 		if len(v) > max || strings.IndexFunc(v, func(r rune) bool { return unicode.IsControl(r) || r == unicode.ReplacementChar }) >= 0 {
 			return "", bad(fmt.Sprintf("at most %d bytes of text, one line", max))

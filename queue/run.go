@@ -23,6 +23,10 @@ type executor struct {
 	// what a run writes is kept only while this server holds the deploy.
 	server string
 	lease  time.Duration
+	// prober runs the checks of verifications; rollBack rolls back a
+	// deploy whose verification failed, once its failure is stored.
+	prober   Prober
+	rollBack func(ctx context.Context, d *Deploy, why string)
 }
 
 // holding returns ctx for a write of a run: with the holder when several
@@ -37,20 +41,70 @@ func (x *executor) holding(ctx context.Context) context.Context {
 
 // exec runs d (running, registered in runs with cancel) to its end, and
 // returns it ended (or still running if its end could not be stored
-// before deployq stopped).
+// before deployq stopped). The environment's timeouts bound its runner;
+// its verification, when it has one, follows a runner that succeeded.
 func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) *Deploy {
 	defer cancel(nil)
+	rctx, rcancel := context.WithCancelCause(ctx) // the runner's: its timeouts end it
+	defer rcancel(nil)
 	if env.Timeout > 0 {
-		t := x.clock.AfterFunc(env.Timeout, func() { cancel(&timeoutError{d: env.Timeout}) })
+		t := x.clock.AfterFunc(env.Timeout, func() { rcancel(&timeoutError{d: env.Timeout}) })
 		defer t.Stop()
 	}
 	final := context.WithoutCancel(ctx)
-	dl, err := x.logs.acquire(final, d.ID)
+	dl, job, err := x.prepare(ctx, app, env, d)
 	if err != nil {
 		x.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
 		return d
 	}
 	defer x.logs.release(dl)
+	out := &runOutput{d: d, log: dl, runs: x.runs, notify: x.notify, clock: x.clock}
+	out.touch()
+	if env.IdleTimeout > 0 {
+		go out.watch(rctx, env.IdleTimeout, rcancel)
+	}
+	dl.appendLine(StreamSystem, "", fmt.Sprintf("%s #%d: %s by %s, runner %s", kindOf(d), d.ID, d.Describe(), d.User, env.Runner))
+	res, runErr := x.safeRun(rctx, x.runners[env.Runner], job, out)
+	out.closeAll()
+	if over := dl.capSummary(); over != "" {
+		dl.appendLine(StreamSystem, "", over)
+	}
+	state, msg := outcome(context.Cause(rctx), res, runErr)
+	rcancel(nil)
+	if state == StateSucceeded && env.Verify != nil && d.Op == "" {
+		return x.verifyAndFinish(ctx, env, d, dl, job)
+	}
+	x.finish(final, d, dl, state, msg)
+	return d
+}
+
+// resume goes on with the verification of d, found verifying at start
+// (registered in runs with cancel), to its end.
+func (x *executor) resume(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) *Deploy {
+	defer cancel(nil)
+	final := context.WithoutCancel(ctx)
+	dl, job, err := x.prepare(ctx, app, env, d)
+	if err != nil {
+		x.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
+		return d
+	}
+	defer x.logs.release(dl)
+	if env.Verify == nil {
+		x.finish(final, d, dl, StateSucceeded, "")
+		return d
+	}
+	dl.appendLine(StreamSystem, "", fmt.Sprintf("deployq started again: the verification of #%d goes on", d.ID))
+	return x.verifyAndFinish(ctx, env, d, dl, job)
+}
+
+// prepare opens d's log for its run and says what its runner gets.
+func (x *executor) prepare(ctx context.Context, app *App, env *Environment, d *Deploy) (*deployLog, Job, error) {
+	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
+		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
+	dl, err := x.logs.acquire(context.WithoutCancel(ctx), d.ID)
+	if err != nil {
+		return nil, job, err
+	}
 	if x.lease > 0 {
 		dl.hold(x.server)
 	}
@@ -59,14 +113,6 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 		limit = DefaultLogCap
 	}
 	dl.setCap(limit)
-	out := &runOutput{d: d, log: dl, runs: x.runs, notify: x.notify, clock: x.clock}
-	out.touch()
-	if env.IdleTimeout > 0 {
-		go out.watch(ctx, env.IdleTimeout, cancel)
-	}
-	dl.appendLine(StreamSystem, "", fmt.Sprintf("%s #%d: %s by %s, runner %s", kindOf(d), d.ID, d.Describe(), d.User, env.Runner))
-	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
-		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
 	if len(env.Params) > 0 {
 		params, err := paramsOf(ctx, x.door.store, d.ID)
 		if err != nil {
@@ -74,13 +120,32 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 		}
 		job.Params = params
 	}
-	res, runErr := x.safeRun(ctx, x.runners[env.Runner], job, out)
-	out.closeAll()
-	if over := dl.capSummary(); over != "" {
-		dl.appendLine(StreamSystem, "", over)
+	return dl, job, nil
+}
+
+// verifyAndFinish verifies d and stores the end it reached; a failed
+// verification then does what the environment says. A stop of deployq
+// leaves d verifying, for the next start.
+func (x *executor) verifyAndFinish(ctx context.Context, env *Environment, d *Deploy, dl *deployLog, job Job) *Deploy {
+	final := context.WithoutCancel(ctx)
+	state, msg, err := x.verify(ctx, env, d, dl, job)
+	if errors.Is(err, ErrShutdown) {
+		x.log.Info("deployq stops during a verification; the next start resumes it", "id", d.ID)
+		x.runs.forget(d.ID)
+		return d
 	}
-	state, msg := outcome(context.Cause(ctx), res, runErr)
+	var f *verifyFailed
+	failed := errors.As(err, &f)
+	if failed {
+		msg += x.markBad(final, d, f)
+		if env.Verify.OnFailure != VerifyAlert {
+			msg += "; " + env.Name + " rolls back"
+		}
+	}
 	x.finish(final, d, dl, state, msg)
+	if failed && d.State == StateFailed && env.Verify.OnFailure != VerifyAlert && x.rollBack != nil {
+		x.rollBack(final, d, f.Error())
+	}
 	return d
 }
 

@@ -47,11 +47,17 @@ func (r *runs) onChange(_ context.Context, c change) {
 	case c.d.State.Terminal():
 		r.forget(c.d.ID)
 	case c.reached(StateRunning):
-		r.mu.Lock()
-		if x := r.byID[c.d.ID]; x != nil {
-			x.started = true
-		}
-		r.mu.Unlock()
+		r.markStarted(c.d.ID)
+	}
+}
+
+// markStarted notes that a deploy's running (or verifying) state is
+// stored.
+func (r *runs) markStarted(id int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if x := r.byID[id]; x != nil {
+		x.started = true
 	}
 }
 
@@ -108,7 +114,7 @@ func (r *runs) ended(d *Deploy) {
 // overlay returns d as it really is: the end it reached, while that end
 // is being stored; d otherwise.
 func (r *runs) overlay(d *Deploy) *Deploy {
-	if d == nil || d.State != StateRunning {
+	if d == nil || !d.State.Holds() {
 		return d
 	}
 	r.mu.Lock()

@@ -48,6 +48,8 @@ type Options struct {
 	// server's hold on a deploy it runs lasts unless renewed (every third
 	// of it); 0 when it is the only server.
 	Lease time.Duration
+	// Prober runs the checks of environments that verify their deploys.
+	Prober Prober
 }
 
 // Service is the deploy queue: it accepts requests, keeps one deploy
@@ -138,7 +140,8 @@ func New(apps []*App, o Options) (*Service, error) {
 	ns := notifiers(append(append([]Notifier(nil), o.Notifiers...), o.Observers...))
 	s.door.mail = mailersOf(o.Notifiers)
 	exec := &executor{life: s.life, runners: o.Runners, logs: s.logs, door: s.door, runs: s.runs, notify: ns,
-		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}
+		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease, prober: o.Prober}
+	exec.rollBack = s.rollBackFailed
 	s.dispatch = newDispatcher(dispatcher{life: s.life, cat: cat, store: o.Store, door: s.door, locks: s.locks,
 		runs: s.runs, exec: exec, clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease}, o.MaxParallel)
 	s.retention = &retention{life: s.life, store: o.Store, cat: cat, door: s.door, clock: o.Clock, log: o.Logger,
@@ -220,7 +223,8 @@ func (s *Service) Start(ctx context.Context) error {
 
 // Stop ends running deploys (they become interrupted: their runners are
 // stopped and their process trees killed) and waits for the dispatchers.
-// Queued deploys stay queued for the next start.
+// Queued deploys stay queued, and verifying ones verifying, for the next
+// start.
 func (s *Service) Stop() {
 	if !s.started {
 		return

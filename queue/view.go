@@ -77,7 +77,7 @@ func (v *viewer) status(a *App, e *Environment, locks map[scope]*Lock) EnvStatus
 	sum := v.board.snapshot(laneKey{a.Name, e.Name})
 	st := EnvStatus{App: a.Name, Env: e.Name, Current: sum.Current, Running: v.runs.overlay(sum.Running),
 		Last: v.runs.overlay(sum.Last), Queued: sum.Queued, Waiting: sum.Waiting, Freeze: v.freezes.status(e), Repo: a.Repo}
-	if st.Running != nil && st.Running.State != StateRunning {
+	if st.Running != nil && !st.Running.State.Holds() {
 		st.Running = nil // it ended; its end is being stored
 	}
 	st.Lock = locks[scope{e.Name, a.Name}]

@@ -59,7 +59,7 @@ func (w *watch) changed(c Change) {
 		w.log.Warn("reading a deploy another server changed", "id", c.Deploy, "err", err)
 		return
 	}
-	if d.State != StateRunning && w.runs.held(d.ID) {
+	if !d.State.Holds() && w.runs.held(d.ID) {
 		w.log.Warn("a deploy this server runs was ended by another server; its run is stopped", "id", d.ID, "state", d.State)
 		w.runs.stop(d.ID, &leaseLost{server: w.server, why: "no longer held it: another server ended it"})
 	}

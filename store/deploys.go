@@ -77,7 +77,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	rule, reason, until := waitCols(d.Waiting)
 	holder, held := queue.HolderOf(ctx)
 	holderNow := ""
-	if held && from == queue.StateRunning {
+	if held && from.Holds() {
 		holderNow = fmtSortable(holder.Now)
 	} else {
 		holder = queue.Holder{}
@@ -131,7 +131,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 // below: the time of a context from queue.WithLapsed, or above any time
 // ("9", past every year a timestamp starts with) when there is none.
 func lapsedBefore(ctx context.Context, from queue.State) string {
-	if at, ok := queue.LapsedOf(ctx); ok && from == queue.StateRunning {
+	if at, ok := queue.LapsedOf(ctx); ok && from.Holds() {
 		return fmtSortable(at)
 	}
 	return "9"
@@ -142,7 +142,7 @@ func (s *Store) RenewLeases(ctx context.Context, server string, now, until time.
 	var ids []int64
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ids = ids[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE deploys SET lease_until = ? WHERE state = 'running' AND server = ? AND lease_until >= ?
+		rows, err := tx.QueryContext(ctx, `UPDATE deploys SET lease_until = ? WHERE state IN ('running', 'verifying') AND server = ? AND lease_until >= ?
 			RETURNING id`, fmtSortable(until), server, fmtSortable(now))
 		if err != nil {
 			return err
@@ -268,7 +268,7 @@ func (s *Store) Lanes(ctx context.Context) ([]queue.LaneSummary, error) {
 	for _, d := range last {
 		get(d.App, d.Env).Last = d
 	}
-	running, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE state = 'running'`)
+	running, err := s.queryDeploys(ctx, `SELECT `+deployCols+` FROM deploys WHERE state IN ('running', 'verifying')`)
 	if err != nil {
 		return nil, err
 	}

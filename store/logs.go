@@ -131,7 +131,7 @@ func heldBy(ctx context.Context, tx *sql.Tx, lines []queue.LogLine, h queue.Hold
 		}
 		seen[l.DeployID] = true
 		var n int
-		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deploys WHERE id = ? AND state = 'running' AND server = ? AND lease_until >= ?`,
+		err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deploys WHERE id = ? AND state IN ('running', 'verifying') AND server = ? AND lease_until >= ?`,
 			l.DeployID, h.Server, fmtSortable(h.Now)).Scan(&n)
 		if err != nil {
 			return err

@@ -189,7 +189,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.update, `UPDATE deploys SET ref = ?, sha = ?, previous_sha = ?, state = ?, force = ?,
 			started_at = ?, finished_at = ?, github_deployment_id = ?, chat_thread = ?, error = ?,
 			wait_rule = ?, wait_reason = ?, wait_until = ?,
-			server = CASE state WHEN 'running' THEN server ELSE ? END, lease_until = CASE state WHEN 'running' THEN lease_until ELSE ? END
+			server = CASE WHEN state IN ('running', 'verifying') THEN server ELSE ? END, lease_until = CASE WHEN state IN ('running', 'verifying') THEN lease_until ELSE ? END
 			WHERE id = ? AND state = ? AND coalesce(lease_until, '') < ? AND (? = '' OR server = ? AND lease_until >= ?)`},
 		{s.w, &s.audit, `INSERT INTO audit (time, user, action, target, detail) VALUES (?, ?, ?, ?, ?)`},
 	} {

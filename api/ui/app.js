@@ -114,7 +114,7 @@ function badge(st) { return el("span", { class: "badge s-" + st }, st); }
 function progressBar(p) {
   if (!p) return null;
   const total = p.total || 0, done = Math.min(p.done || 0, total);
-  const text = [total > 0 ? `${done}/${total}` : "", p.phase, p.message].filter(Boolean).join(" ");
+  const text = p.phase === "verify" ? p.message : [total > 0 ? `${done}/${total}` : "", p.phase, p.message].filter(Boolean).join(" ");
   if (total <= 0 && !text) return null;
   return el("div", { class: "progress", title: p.message || "" },
     total > 0 ? el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${Math.round(done * 100 / total)}%` })) : null,
@@ -124,6 +124,11 @@ function progressBar(p) {
 // The states a deploy ends in without succeeding: a cell shows its last
 // deploy only when it ended so.
 const unsuccessful = ["failed", "canceled", "interrupted", "superseded"];
+
+// badBadge says that a version is marked bad, by whom and why.
+function badBadge(b) {
+  return el("span", { class: "badge s-failed", title: `marked bad by ${b.user}: ${b.reason}` }, "bad");
+}
 
 function lockNote(l) {
   return el("div", { class: "lock" }, el("strong", {}, "Locked: "), `${l.app ? l.app + " in " : ""}${l.env} by ${l.owner}`,
@@ -203,7 +208,7 @@ function deployView(id) {
       try { const r = await api(method, path, body); toast(`${label}: #${r.id} ${r.state}`); if (label === "Roll back") location.hash = `#/deploy/${r.id}`; }
       catch (e) { toast(e.message, true); }
     } }, label);
-    if (["waiting", "queued", "running"].includes(d.state)) buttons.push(act("Cancel", "POST", `/api/v1/deploys/${id}/cancel`, undefined, "danger"));
+    if (["waiting", "queued", "running", "verifying"].includes(d.state)) buttons.push(act("Cancel", "POST", `/api/v1/deploys/${id}/cancel`, undefined, "danger"));
     if (d.state === "running" && d.progress && d.progress.phase === "paused") buttons.push(act("Continue", "POST", `/api/v1/deploys/${id}/continue`, undefined, "primary"));
     if (d.needs_approval) {
       buttons.push(act("Approve", "POST", `/api/v1/deploys/${id}/approve`, undefined, "primary"));
@@ -213,7 +218,7 @@ function deployView(id) {
     fill(head, 
       el("h1", {}, `#${d.id} `, d.op ? `${d.op} ${d.app} in ${d.env}` : `${d.app} → ${d.env}`, " ", badge(d.state)),
       el("dl", { class: "facts" },
-        el("dt", {}, "sha"), el("dd", {}, commitLink(env.repo, d.sha)),
+        el("dt", {}, "sha"), el("dd", {}, commitLink(env.repo, d.sha), d.bad ? [" ", badBadge(d.bad)] : null),
         el("dt", {}, "ref"), el("dd", {}, d.ref && d.ref !== d.sha ? d.ref : "—"),
         el("dt", {}, "by"), el("dd", {}, d.user),
         el("dt", {}, "source"), el("dd", {}, d.link ? [d.source, " (", el("a", { href: d.link, target: "_blank", rel: "noopener" }, d.source === "actions" ? "the run on GitHub" : "where it runs"), ")"] : d.source),
@@ -224,7 +229,7 @@ function deployView(id) {
         d.previous_sha ? [el("dt", {}, "before"), el("dd", {}, commitLink(env.repo, d.previous_sha))] : null),
       d.error ? el("p", { class: "error" }, d.error) : null,
       d.waiting_for ? el("p", { class: "muted" }, d.waiting_for) : null,
-      d.state === "running" ? progressBar(d.progress) : null,
+      ["running", "verifying"].includes(d.state) ? progressBar(d.progress) : null,
       el("div", { class: "buttons" }, buttons));
   }
   if (state.logSource) state.logSource.close();
@@ -259,7 +264,7 @@ function historyView(app, env) {
     },
   };
   const stateSel = el("select", { id: "f-state" }, el("option", { value: "" }, "any state"),
-    ["succeeded", "failed", "canceled", "interrupted", "superseded", "running", "queued", "waiting"].map((s) => el("option", { value: s }, s)));
+    ["succeeded", "failed", "canceled", "interrupted", "superseded", "verifying", "running", "queued", "waiting"].map((s) => el("option", { value: s }, s)));
   const sourceSel = el("select", { id: "f-source" }, el("option", { value: "" }, "any source"),
     ["chat", "api", "github", "auto", "rollback", "promotion", "actions"].map((s) => el("option", { value: s }, s)));
   const userIn = el("input", { id: "f-user", placeholder: "user" });
@@ -294,7 +299,7 @@ function historyView(app, env) {
         } })),
         el("td", {}, el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`)),
         el("td", {}, badge(d.state)),
-        el("td", {}, what(d), d.error ? el("div", { class: "muted" }, d.error) : null),
+        el("td", {}, what(d), d.bad ? [" ", badBadge(d.bad)] : null, d.error ? el("div", { class: "muted" }, d.error) : null),
         el("td", {}, d.user), el("td", {}, d.source), el("td", { title: when(d.created_at) }, age(d.created_at) + " ago"))))));
     updateDiff();
   }
@@ -310,7 +315,8 @@ function deployFormView(app, env) {
   const force = el("label", {}, el("input", { type: "checkbox", id: "d-force" }), " skip required checks (deploy!)");
   const preview = el("div", { class: "preview", id: "preview" });
   const hold = el("div", { class: "hold", id: "d-hold" });
-  const form = el("form", { class: "deployform" }, appSel, envSel, ref, force, hold,
+  const params = el("fieldset", { class: "params", id: "d-params", hidden: true });
+  const form = el("form", { class: "deployform" }, appSel, envSel, ref, params, force, hold,
     el("div", { class: "buttons" }, el("button", { type: "button", id: "d-preview", onclick: doPreview }, "Preview"),
       el("button", { type: "submit", class: "primary" }, "Deploy")), preview);
   fill($main, el("h1", {}, "Deploy"), form);
@@ -325,14 +331,26 @@ function deployFormView(app, env) {
   };
   view.lanes = showHold;
   view.refresh = showHold;
+  // the environment's typed parameters, a field each
+  let fields = [];
+  const showParams = async () => {
+    const asked = `${appSel.value}/${envSel.value}`;
+    let ps = [];
+    try { ps = await api("GET", `/api/v1/parameters?${new URLSearchParams({ app: appSel.value, env: envSel.value })}`); } catch (e) { ps = []; }
+    if (asked !== `${appSel.value}/${envSel.value}`) return; // another was chosen meanwhile
+    fields = ps.map(paramField);
+    fill(params, fields.length ? [el("legend", {}, "Parameters"), ...fields.map((f) => f.node)] : null);
+    params.hidden = !fields.length;
+  };
   envsNow().then((envs) => {
     const apps = [...new Set(envs.map((e) => e.app))];
     fill(appSel, ...apps.map((a) => el("option", { value: a, selected: a === app }, a)));
     const envOptions = () => fill(envSel, state.envs.filter((e) => e.app === appSel.value).map((e) => el("option", { value: e.env, selected: e.env === env }, e.env)));
-    appSel.addEventListener("change", () => { envOptions(); showHold(); });
-    envSel.addEventListener("change", showHold);
+    appSel.addEventListener("change", () => { envOptions(); showHold(); showParams(); });
+    envSel.addEventListener("change", () => { showHold(); showParams(); });
     envOptions();
     showHold();
+    showParams();
   }).catch((e) => toast(e.message, true));
   async function doPreview() {
     try {
@@ -344,11 +362,43 @@ function deployFormView(app, env) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      const d = await api("POST", "/api/v1/deploys", { app: appSel.value, env: envSel.value, ref: ref.value, force: force.firstChild.checked });
+      const values = {};
+      for (const f of fields) { const v = f.value(); if (v !== "") values[f.name] = v; }
+      const d = await api("POST", "/api/v1/deploys", { app: appSel.value, env: envSel.value, ref: ref.value, force: force.firstChild.checked, params: values });
       location.hash = `#/deploy/${d.id}`;
     } catch (e) { toast(e.message, true); }
   });
   return view;
+}
+
+// paramField is the form field of one deploy parameter: a checkbox, a
+// choice, a number or a line of text; value() is what it says ("": not
+// given, the default applies).
+function paramField(p) {
+  const id = `d-param-${p.name}`;
+  let input, value;
+  switch (p.type) {
+    case "bool":
+      input = el("input", { type: "checkbox", id, name: p.name, checked: p.default === "true" });
+      value = () => (input.checked ? "true" : "false");
+      break;
+    case "enum":
+      input = el("select", { id, name: p.name },
+        p.default || !p.required ? null : el("option", { value: "" }, "choose…"),
+        !p.default && !p.required ? el("option", { value: "" }, "—") : null,
+        ...p.values.map((v) => el("option", { value: v, selected: v === p.default }, v)));
+      value = () => input.value;
+      break;
+    case "int":
+      input = el("input", { type: "number", step: "1", id, name: p.name, placeholder: p.default || "" });
+      value = () => input.value.trim();
+      break;
+    default:
+      input = el("input", { type: "text", id, name: p.name, maxlength: String(p.max || 200), placeholder: p.default || "" });
+      value = () => input.value;
+  }
+  const label = el("label", { for: id }, p.name + (p.required && !p.default ? " *" : ""));
+  return { name: p.name, value, node: el("div", { class: "param" }, label, " ", input) };
 }
 
 function loginView() {

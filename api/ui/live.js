@@ -123,6 +123,6 @@ function stopEvents() {
 
 // The states a deploy goes through, in order: what a page shows of a
 // deploy is never taken back to an earlier one by a late answer.
-const stateRank = { waiting: 0, queued: 1, running: 2 };
-const rankOf = (d) => (d.state in stateRank ? stateRank[d.state] : 3);
+const stateRank = { waiting: 0, queued: 1, running: 2, verifying: 3 };
+const rankOf = (d) => (d.state in stateRank ? stateRank[d.state] : 4);
 const active = (d) => d.state in stateRank;

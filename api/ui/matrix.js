@@ -77,7 +77,7 @@ function cell(e) {
     parts.push(el("div", { class: "last" }, "last: ", el("a", { href: `#/deploy/${last.id}` }, `#${last.id}`), " ", badge(last.state)));
   }
   if (r) {
-    parts.push(el("div", { class: "running" }, el("a", { href: `#/deploy/${r.id}` }, `#${r.id}`), " deploying ", what(r), progressBar(r.progress)));
+    parts.push(el("div", { class: "running" }, el("a", { href: `#/deploy/${r.id}` }, `#${r.id}`), r.state === "verifying" ? " verifying " : " deploying ", what(r), progressBar(r.progress)));
   }
   if (e.queued || e.waiting) {
     parts.push(el("div", { class: "qlen" }, `${e.queued} queued` + (e.waiting ? `, ${e.waiting} waiting` : "")));
@@ -154,11 +154,12 @@ function queueList() {
   async function load() {
     const before = new Set(items.keys());
     let ds;
-    try { ds = await api("GET", "/api/v1/deploys?state=running,queued,waiting&limit=200"); } catch (e) { return; }
+    try { ds = await api("GET", "/api/v1/deploys?state=running,verifying,queued,waiting&limit=200"); } catch (e) { return; }
     const now = new Set(ds.map((d) => d.id));
     for (const id of before) if (!now.has(id)) end(id);
     for (const d of ds) put(d);
     show();
+    node.dataset.loaded = String(Number(node.dataset.loaded || 0) + 1); // how many loads landed
   }
   return { node, put, load };
 }
@@ -166,5 +167,5 @@ function queueList() {
 function queueItem(d) {
   return el("li", { "data-id": d.id }, badge(d.state), " ", el("a", { href: `#/deploy/${d.id}` }, `#${d.id}`), ` ${d.app} → ${d.env} `, what(d),
     ` by ${d.user}`, d.waiting_for ? el("span", { class: "muted" }, " · " + d.waiting_for) : null,
-    d.state === "running" ? progressBar(d.progress) : null);
+    ["running", "verifying"].includes(d.state) ? progressBar(d.progress) : null);
 }

@@ -25,6 +25,7 @@ var stateEmoji = map[queue.State]string{
 	queue.StateWaiting:     ":hourglass:",
 	queue.StateQueued:      ":hourglass_flowing_sand:",
 	queue.StateRunning:     ":rocket:",
+	queue.StateVerifying:   ":mag:",
 	queue.StateSucceeded:   ":white_check_mark:",
 	queue.StateFailed:      ":x:",
 	queue.StateCanceled:    ":no_entry_sign:",
@@ -53,7 +54,11 @@ func ProgressBar(p queue.Progress) string {
 	}
 	done := min(max(p.Done, 0), p.Total)
 	cells := done * 8 / p.Total
-	s := strings.Repeat("▓", cells) + strings.Repeat("░", 8-cells) + fmt.Sprintf(" %d/%d", done, p.Total)
+	s := strings.Repeat("▓", cells) + strings.Repeat("░", 8-cells)
+	if p.Phase == queue.PhaseVerify {
+		return s + " " + p.Message
+	}
+	s += fmt.Sprintf(" %d/%d", done, p.Total)
 	if p.Phase != "" {
 		s += " " + p.Phase
 	}
@@ -116,7 +121,7 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	switch {
 	case d.State.Terminal() && !d.StartedAt.IsZero() && !d.FinishedAt.IsZero():
 		head += " in " + d.FinishedAt.Sub(d.StartedAt).Round(time.Second).String()
-	case d.State == queue.StateRunning && !d.StartedAt.IsZero():
+	case d.State.Holds() && !d.StartedAt.IsZero():
 		head += " for " + queue.Age(v.Now.Sub(d.StartedAt))
 	}
 	if d.Error != "" {
@@ -145,7 +150,7 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 	blocks := []slackgo.Block{
 		slackgo.NewSectionBlock(mrkdwn(head), fields, nil, slackgo.SectionBlockOptionBlockID("deploy")),
 	}
-	if v.Progress != nil && d.State == queue.StateRunning {
+	if v.Progress != nil && d.State.Holds() {
 		if bar := ProgressBar(*v.Progress); bar != "" {
 			blocks = append(blocks, slackgo.NewContextBlock("progress", mrkdwn("`"+Escape(bar)+"`")))
 		}
@@ -160,7 +165,7 @@ func DeployBlocks(v DeployView) []slackgo.Block {
 			slackgo.NewButtonBlockElement(ActionReject, id, plain("Reject")))
 	}
 	switch d.State {
-	case queue.StateWaiting, queue.StateQueued, queue.StateRunning:
+	case queue.StateWaiting, queue.StateQueued, queue.StateRunning, queue.StateVerifying:
 		buttons = append(buttons, slackgo.NewButtonBlockElement(ActionCancel, id, plain("Cancel")).WithStyle(slackgo.StyleDanger))
 	case queue.StateSucceeded, queue.StateFailed, queue.StateInterrupted:
 		if d.Op != "" {

@@ -150,9 +150,12 @@ func cancel(ctx context.Context, x *call) error {
 	if err != nil {
 		return err
 	}
-	if d.State == queue.StateRunning {
+	switch d.State {
+	case queue.StateRunning:
 		fmt.Fprintf(x.stdout, "canceling #%d: its runner is being stopped\n", d.ID)
-	} else {
+	case queue.StateVerifying:
+		fmt.Fprintf(x.stdout, "canceling #%d: its verification is being stopped\n", d.ID)
+	default:
 		fmt.Fprintf(x.stdout, "#%d %s\n", d.ID, d.State)
 	}
 	return nil

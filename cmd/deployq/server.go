@@ -19,6 +19,7 @@ import (
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
 	"github.com/deployq/deployq/queue"
+	"github.com/deployq/deployq/runners/verify"
 	"github.com/deployq/deployq/store"
 	"github.com/deployq/deployq/store/postgres"
 )
@@ -301,6 +302,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		Identify:    identify,
 		People:      cfg.People,
 		Checker:     checker,
+		Prober:      verify.New(filepath.Join(cfg.Server.DataDir, "workspaces")),
 	}
 	if cfg.GitHub != nil {
 		o.RecheckEvery = cfg.GitHub.PollInterval

@@ -26,9 +26,10 @@ type group struct {
 	marks   string // where the deploys write "start ID" and "end ID"
 }
 
-// startGroup starts n servers (deployq-1...) with a lease of 1s and one
-// app, web, whose production runs command ($MARKS is the marks file).
-func startGroup(t *testing.T, n int, command string) *group {
+// startGroup starts n servers (deployq-1...) with a lease of lease (a
+// duration: short where a test waits for one to end) and one app, web,
+// whose production runs command ($MARKS is the marks file).
+func startGroup(t *testing.T, n int, lease, command string) *group {
 	t.Helper()
 	g := &group{t: t, env: []string{"DEPLOYQ_DSN=" + pgtest.New(t)}, marks: filepath.Join(t.TempDir(), "marks")}
 	for i := 1; i <= n; i++ {
@@ -39,7 +40,7 @@ func startGroup(t *testing.T, n int, command string) *group {
 store:
   driver: postgres
   dsn: "${DEPLOYQ_DSN}"
-  lease: 1s
+  lease: %s
 apps:
   - name: web
     environments:
@@ -48,7 +49,7 @@ apps:
         shell:
           env: {MARKS: %q}
           command: %q
-`, i, g.marks, command)
+`, i, lease, g.marks, command)
 		os.WriteFile(filepath.Join(dir, "deployq.yaml"), []byte(cfg), 0o644)
 		g.dirs = append(g.dirs, dir)
 		g.servers = append(g.servers, startServer(t, dir, g.env))
@@ -110,13 +111,20 @@ const markCommand = `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 0.2; echo "end $
 // end, and the deploy's end is heard in the event stream, through a
 // server that does not run it.
 func TestServersShareOneDatabase(t *testing.T) {
-	g := startGroup(t, 3, markCommand)
+	g := startGroup(t, 3, "10s", markCommand) // no server dies here: a lease that load cannot end
 	var ids []int
 	for n := range 9 {
 		ids = append(ids, g.deploy(n%3, n+1))
 	}
 	for _, id := range ids {
-		queuetest.Eventually(t, fmt.Sprintf("#%d succeeded", id), func() bool { return g.deployOf(0, id).State == "succeeded" })
+		var d deployJSON
+		queuetest.Eventually(t, fmt.Sprintf("#%d ended", id), func() bool {
+			d = g.deployOf(0, id)
+			return d.State != "queued" && d.State != "running"
+		})
+		if d.State != "succeeded" {
+			t.Fatalf("#%d %s on %s: %s", id, d.State, d.Server, d.Error)
+		}
 	}
 	var want []string
 	for _, id := range ids {
@@ -212,7 +220,7 @@ func TestServerKilledWhileItRuns(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; if [ "$DEPLOY_ID" = 1 ]; then echo waiting; read x < %s; fi; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
+	g := startGroup(t, 2, "1s", fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; if [ "$DEPLOY_ID" = 1 ]; then echo waiting; read x < %s; fi; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
 	first := g.deploy(0, 1)
 	dead, alive := g.running(first)
 	queuetest.Eventually(t, "#1 printed", func() bool {
@@ -251,7 +259,7 @@ func TestServerPausedPastItsLease(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g := startGroup(t, 2, fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; echo early; read x < %s; echo late-line; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
+	g := startGroup(t, 2, "1s", fmt.Sprintf(`echo "start $DEPLOY_ID" >> "$MARKS"; echo early; read x < %s; echo late-line; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`, fifo))
 	id := g.deploy(0, 1)
 	paused, other := g.running(id)
 	queuetest.Eventually(t, "#1 printed", func() bool {
@@ -287,7 +295,7 @@ func TestServerPausedPastItsLease(t *testing.T) {
 // a deploy canceled through a server that does not run it is stopped on
 // the one that does.
 func TestServersShareLocksAndCancels(t *testing.T) {
-	g := startGroup(t, 2, `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`)
+	g := startGroup(t, 2, "1s", `echo "start $DEPLOY_ID" >> "$MARKS"; sleep 30; echo "end $DEPLOY_ID" >> "$MARKS"`)
 	// each server's event stream hears of the lock changes of the other
 	locks0, locks1 := streamEvents(t, g.servers[0].url, "lock"), streamEvents(t, g.servers[1].url, "lock")
 	g.servers[0].cliOK(t, []string{"USER=alice"}, "lock", "production", ":", "release freeze")

@@ -68,7 +68,7 @@ func printLanes(w io.Writer, es []api.Environment) {
 			cur = fmt.Sprintf("%s #%d", queue.ShortSHA(e.Current.SHA), e.Current.ID)
 		}
 		if e.Running != nil {
-			running = fmt.Sprintf("#%d %s by %s", e.Running.ID, queue.ShortSHA(e.Running.SHA), e.Running.User)
+			running = fmt.Sprintf("#%d %s by %s", e.Running.ID, queue.ShortSHA(e.Running.SHA), e.Running.User) + verifyingNote(e.Running)
 		}
 		if e.Lock != nil {
 			lock = e.Lock.Owner + prefixed(": ", e.Lock.Reason)
@@ -175,7 +175,7 @@ func where(ctx context.Context, x *call) error {
 			deployed = fmt.Sprintf("#%d by %s, %s", d.ID, d.User, ago(cmp.Or(d.FinishedAt, d.CreatedAt)))
 		}
 		if d := e.Running; d != nil {
-			running = fmt.Sprintf("#%d %s by %s", d.ID, queue.ShortSHA(d.SHA), d.User)
+			running = fmt.Sprintf("#%d %s by %s", d.ID, queue.ShortSHA(d.SHA), d.User) + verifyingNote(d)
 		}
 		if l := e.Lock; l != nil {
 			held = append(held, "locked by "+l.Owner+prefixed(": ", l.Reason))
@@ -231,6 +231,9 @@ func history(ctx context.Context, x *call) error {
 		if d.Op != "" {
 			sha = "-"
 		}
+		if d.Bad != nil {
+			sha += " (bad)"
+		}
 		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Env, d.State, what(d), sha, d.User, ago(d.CreatedAt),
 			cmp.Or(d.Error, d.WaitingFor, "-"))
 	}
@@ -259,4 +262,15 @@ func audit(ctx context.Context, x *call) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05 MST"), e.User, e.Action, e.Target, cmp.Or(e.Detail, "-"))
 	}
 	return tw.Flush()
+}
+
+// verifyingNote says that a deploy verifies, and how far, when it does.
+func verifyingNote(d *api.Deploy) string {
+	if d.State != queue.StateVerifying {
+		return ""
+	}
+	if d.Progress != nil && d.Progress.Message != "" {
+		return " (verifying, " + d.Progress.Message + ")"
+	}
+	return " (verifying)"
 }

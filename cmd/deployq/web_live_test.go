@@ -83,7 +83,8 @@ func TestDashboardUpdatesInPlace(t *testing.T) {
 	b.signIn(t, p.url)
 	sha, next := strings.Repeat("a", 40), strings.Repeat("b", 40)
 	prod, staging := `document.querySelector("td[data-app=web][data-env=production]")`, `document.querySelector("td[data-app=web][data-env=staging]")`
-	b.run(t, "the matrix", open(p.url, "#/"), poll(t, prod+`?.textContent.includes("never deployed")`))
+	b.run(t, "the matrix", open(p.url, "#/"), poll(t, prod+`?.textContent.includes("never deployed")`),
+		poll(t, `Number(document.querySelector("#queue")?.dataset.loaded) >= 1`)) // both of the page's first fetches answered
 	p.gets("/api/v1/environments")
 	p.gets("/api/v1/deploys")
 	refetched := func(what string) {

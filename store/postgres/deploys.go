@@ -105,21 +105,21 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	rule, reason, until, untilNs := waitCols(d.Waiting)
 	lease, leaseNs := nullStamp(d.LeaseUntil)
 	var lapsed pgtype.Timestamptz // with queue.WithLapsed: the lease must have ended before it
-	if at, ok := queue.LapsedOf(ctx); ok && from == queue.StateRunning {
+	if at, ok := queue.LapsedOf(ctx); ok && from.Holds() {
 		lapsed = pgtype.Timestamptz{Time: at, Valid: true}
 	}
 	var holderServer pgtype.Text // with queue.WithHolder: it must run there under a lease not ended
 	var holderNow pgtype.Timestamptz
-	if h, ok := queue.HolderOf(ctx); ok && from == queue.StateRunning {
+	if h, ok := queue.HolderOf(ctx); ok && from.Holds() {
 		holderServer, holderNow = pgtype.Text{String: h.Server, Valid: true}, pgtype.Timestamptz{Time: h.Now, Valid: true}
 	}
 	q := `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
 			started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
 			github_deployment_id = $10, chat_thread = $11, error = $12,
 			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16,
-			server = CASE state WHEN 'running' THEN server ELSE $17 END,
-			lease_until = CASE state WHEN 'running' THEN lease_until ELSE $18 END,
-			lease_until_ns = CASE state WHEN 'running' THEN lease_until_ns ELSE $19 END
+			server = CASE WHEN state IN ('running', 'verifying') THEN server ELSE $17 END,
+			lease_until = CASE WHEN state IN ('running', 'verifying') THEN lease_until ELSE $18 END,
+			lease_until_ns = CASE WHEN state IN ('running', 'verifying') THEN lease_until_ns ELSE $19 END
 			WHERE id = $20 AND state = $21 AND ($22::timestamptz IS NULL OR lease_until < $22)
 				AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)
 			RETURNING id`
@@ -168,7 +168,7 @@ func (s *Store) RenewLeases(ctx context.Context, server string, now, until time.
 	var ids []int64
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE deploys SET lease_until = $1, lease_until_ns = $2
-			WHERE state = 'running' AND server = $3 AND lease_until >= $4 RETURNING id`, at, ns, server, now)
+			WHERE state IN ('running', 'verifying') AND server = $3 AND lease_until >= $4 RETURNING id`, at, ns, server, now)
 		if err != nil {
 			return err
 		}

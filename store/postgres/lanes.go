@@ -41,7 +41,7 @@ func (s *Store) Lanes(ctx context.Context) ([]queue.LaneSummary, error) {
 		each(`SELECT d.* FROM lanes l CROSS JOIN LATERAL (SELECT `+deployCols+` FROM deploys
 			WHERE app = l.app AND env = l.env ORDER BY id DESC LIMIT 1) d`,
 			func(l *queue.LaneSummary, d *queue.Deploy) { l.Last = d })
-		each(`SELECT `+deployCols+` FROM deploys WHERE state = 'running'`,
+		each(`SELECT `+deployCols+` FROM deploys WHERE state IN ('running', 'verifying')`,
 			func(l *queue.LaneSummary, d *queue.Deploy) { l.Running = d })
 		b.Queue(`SELECT app, env, state, count(*) FROM deploys WHERE state IN ('queued', 'waiting') GROUP BY app, env, state`).
 			Query(func(rows pgx.Rows) error {

@@ -60,7 +60,7 @@ func (s *Store) AppendLog(ctx context.Context, lines []queue.LogLine) error {
 	}
 	var held int
 	err := s.writeRow(ctx, []any{&held}, `WITH held AS (
-			SELECT id FROM deploys WHERE id = ANY($8) AND state = 'running' AND server = $9 AND lease_until >= $10 FOR SHARE),
+			SELECT id FROM deploys WHERE id = ANY($8) AND state IN ('running', 'verifying') AND server = $9 AND lease_until >= $10 FOR SHARE),
 		ins AS (`+insertLinesSQL+` WHERE (SELECT count(*) FROM held) = $11 ON CONFLICT (deploy_id, seq) DO NOTHING)
 		SELECT count(*) FROM held`, append(args, deploys, h.Server, h.Now, len(deploys))...)
 	if err == nil && held != len(deploys) {

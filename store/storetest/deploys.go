@@ -170,6 +170,20 @@ var deployCases = []testCase{
 		move(t, s, a, queue.StateSucceeded, nil)
 		move(t, s, b, queue.StateRunning, nil)
 	}},
+	// A verifying deploy holds its lane as a running one does: no other
+	// starts there until it ends.
+	{"VerifyingHoldsTheLane", func(t *testing.T, s queue.Store) {
+		a := create(t, s, newDeploy("web", "prod", queue.StateQueued))
+		b := create(t, s, newDeploy("web", "prod", queue.StateQueued))
+		a = move(t, s, a, queue.StateRunning, nil)
+		a = move(t, s, a, queue.StateVerifying, nil)
+		next := *b
+		next.State = queue.StateRunning
+		err := s.UpdateDeploy(t.Context(), &next, queue.StateQueued, nil)
+		wantCode(t, err, queue.EConflict, "a running deploy in web/prod while another verifies")
+		move(t, s, a, queue.StateSucceeded, nil)
+		move(t, s, b, queue.StateRunning, nil)
+	}},
 	// Many goroutines race to start different queued deploys of one lane:
 	// exactly one wins, the others get EConflict, and only the winner
 	// runs, with its lines.

@@ -48,6 +48,22 @@ var leaseCases = []testCase{
 			t.Fatalf("an ended deploy forgot its server: %q", got.Server)
 		}
 	}},
+	// A verifying deploy keeps its server and lease, which renewals move
+	// as a running one's.
+	{"VerifyingKeepsItsLease", func(t *testing.T, s queue.Store) {
+		d := held(t, s, "web", "prod", "a", at(15*time.Second))
+		d = move(t, s, d, queue.StateVerifying, func(d *queue.Deploy) { d.Server, d.LeaseUntil = "b", at(time.Hour) })
+		if got, _ := s.Deploy(t.Context(), d.ID); got.Server != "a" || !got.LeaseUntil.Equal(at(15*time.Second)) {
+			t.Fatalf("verifying: server %q, lease until %v; want a's, until %v", got.Server, got.LeaseUntil, at(15*time.Second))
+		}
+		ids, err := s.RenewLeases(t.Context(), "a", at(5*time.Second), at(20*time.Second))
+		if err != nil || !slices.Equal(ids, []int64{d.ID}) {
+			t.Fatalf("renewed %v, %v; want [%d]", ids, err, d.ID)
+		}
+		if got := leaseOf(t, s, d.ID); !got.Equal(at(20 * time.Second)) {
+			t.Fatalf("lease until %v, want %v", got, at(20*time.Second))
+		}
+	}},
 	// A renewal moves the leases of the server's running deploys, and of
 	// no other server's, in one call, and says which it moved.
 	{"RenewOwnLeases", func(t *testing.T, s queue.Store) {

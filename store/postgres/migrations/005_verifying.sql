@@ -1,0 +1,6 @@
+-- A deploy whose checks watch it after its runner succeeded (verifying)
+-- holds its lane, and its server's lease, as a running one does.
+DROP INDEX deploys_one_running;
+CREATE UNIQUE INDEX deploys_one_running ON deploys (app, env) WHERE state IN ('running', 'verifying');
+DROP INDEX deploys_server_running;
+CREATE INDEX deploys_server_running ON deploys (server) WHERE state IN ('running', 'verifying');
