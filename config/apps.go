@@ -43,6 +43,7 @@ func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) []*que
 				d.fail(find(en, "apps"), ekey+".apps", "apps is only for top-level environments")
 			}
 			d.addEnv(app, ec, en, ekey, kinds)
+			d.notifySinks(ec.Notify, find(en, "notify"), ekey+".notify", app.Name, ec.Name)
 		}
 		apps = append(apps, app)
 		byName[app.Name] = app
@@ -53,6 +54,7 @@ func (d *decoder) buildApps(root *yaml.Node, fc *fileConfig, kinds Kinds) []*que
 		if len(ec.Apps) == 0 {
 			d.fail(en, key+".apps", "list the apps that deploy to %q", ec.Name)
 		}
+		d.notifySinks(ec.Notify, find(en, "notify"), key+".notify", "", ec.Name)
 		for j, name := range ec.Apps {
 			app := byName[name]
 			if app == nil {

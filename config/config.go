@@ -26,6 +26,9 @@ type Config struct {
 	// People maps each person's identities (GitHub logins, Slack users,
 	// emails) to their name; nil without a people section.
 	People *queue.People
+	// Notify lists the sinks deploys, locks and freezes are announced to
+	// beyond Slack, the top-level ones first.
+	Notify []NotifySink
 	// Warnings are what works but will not go as one would think (an app
 	// whose refs cannot resolve deploys full shas only), in file order.
 	Warnings Errors
@@ -183,6 +186,7 @@ type fileConfig struct {
 	People       []personConfig `yaml:"people"`
 	Retention    *retention     `yaml:"retention"`
 	Prometheus   *Prometheus    `yaml:"prometheus"`
+	Notify       []NotifySink   `yaml:"notify"`
 }
 
 // retention says how long what deployq records is kept: logs (a duration
@@ -259,6 +263,7 @@ type envConfig struct {
 	Freeze          []freezeConfig        `yaml:"freeze"`
 	Promote         *promoteConfig        `yaml:"promote"`
 	Verify          *verifyConfig         `yaml:"verify"`
+	Notify          []NotifySink          `yaml:"notify"`
 	Rest            map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }
 

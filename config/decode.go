@@ -25,6 +25,7 @@ type decoder struct {
 	// prometheus is the server the checks of verifications query unless
 	// they name their own.
 	prometheus string
+	notify     []NotifySink // the sinks read so far
 }
 
 // envSite is where an environment is written: its node and key (a

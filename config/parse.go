@@ -58,7 +58,9 @@ func Parse(name string, data []byte, kinds Kinds) (*Config, error) {
 	if fc.Prometheus != nil {
 		d.prometheus = fc.Prometheus.URL
 	}
+	d.notifySinks(fc.Notify, find(&root, "notify"), "notify", "", "")
 	c.Apps = d.buildApps(&root, &fc, kinds)
+	c.Notify = d.notify
 	d.crossCheck(&root, c)
 	if len(d.errs) > 0 {
 		return nil, d.errs.inFileOrder()

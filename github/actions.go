@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deployq/deployq/outbox"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -26,7 +27,7 @@ type Actions struct {
 	client  *Client
 	svc     *queue.Service
 	log     *slog.Logger
-	courier *courier
+	courier *outbox.Courier
 	done    chan struct{}
 
 	mu      sync.Mutex
@@ -63,10 +64,10 @@ func NewActions(client *Client, log *slog.Logger) *Actions {
 // Start sends the answers the outbox holds, until ctx ends.
 func (a *Actions) Start(ctx context.Context, svc *queue.Service) {
 	a.svc = svc
-	a.courier.box, a.courier.send = svc.Outbox(), a.deliver
+	a.courier.Box, a.courier.Send = svc.Outbox(), a.deliver
 	go func() {
 		defer close(a.done)
-		a.courier.run(ctx)
+		a.courier.Run(ctx)
 	}()
 }
 
@@ -114,14 +115,14 @@ func (a *Actions) owe(ctx context.Context, ans answer) error {
 	if err := a.svc.Outbox().OutboxAdd(ctx, answersPrefix+strconv.FormatInt(ans.Deploy, 10), string(body)); err != nil {
 		return err
 	}
-	a.courier.poke()
+	a.courier.Poke()
 	return nil
 }
 
 // DeployChanged implements queue.Notifier: an answer may be owed.
 func (a *Actions) DeployChanged(d *queue.Deploy) {
 	if d.Source == queue.SourceActions {
-		a.courier.poke()
+		a.courier.Poke()
 	}
 }
 

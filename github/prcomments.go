@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deployq/deployq/outbox"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -22,7 +23,7 @@ type PRComments struct {
 	svc     *queue.Service
 	baseURL string
 	log     *slog.Logger
-	courier *courier
+	courier *outbox.Courier
 	done    chan struct{}
 }
 
@@ -49,10 +50,10 @@ func NewPRComments(client *Client, baseURL string, log *slog.Logger) *PRComments
 // Start sends what the outbox holds, until ctx ends.
 func (p *PRComments) Start(ctx context.Context, svc *queue.Service) {
 	p.svc = svc
-	p.courier.box, p.courier.send = svc.Outbox(), p.deliver
+	p.courier.Box, p.courier.Send = svc.Outbox(), p.deliver
 	go func() {
 		defer close(p.done)
-		p.courier.run(ctx)
+		p.courier.Run(ctx)
 	}()
 }
 
@@ -71,7 +72,7 @@ func (p *PRComments) Letters(d *queue.Deploy) []queue.Letter {
 // DeployChanged implements queue.Notifier.
 func (p *PRComments) DeployChanged(d *queue.Deploy) {
 	if _, _, ok := parsePRThread(d.ChatThread); ok {
-		p.courier.poke()
+		p.courier.Poke()
 	}
 }
 

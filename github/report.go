@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/deployq/deployq/outbox"
 	"github.com/deployq/deployq/queue"
 	gh "github.com/google/go-github/v62/github"
 )
@@ -55,7 +56,7 @@ type Reporter struct {
 	baseURL string
 	log     *slog.Logger
 
-	courier *courier
+	courier *outbox.Courier
 	done    chan struct{}
 
 	// MinBackoff is the first retry delay after a failure (default 1s).
@@ -78,10 +79,10 @@ func NewReporter(client *Client, baseURL string, log *slog.Logger) *Reporter {
 // Start sends what the outbox holds, until ctx ends.
 func (r *Reporter) Start(ctx context.Context, svc *queue.Service) {
 	r.svc = svc
-	r.courier.box, r.courier.send, r.courier.minBackoff = svc.Outbox(), r.deliver, r.MinBackoff
+	r.courier.Box, r.courier.Send, r.courier.MinBackoff = svc.Outbox(), r.deliver, r.MinBackoff
 	go func() {
 		defer close(r.done)
-		r.courier.run(ctx)
+		r.courier.Run(ctx)
 	}()
 }
 
@@ -116,7 +117,7 @@ func (r *Reporter) Letters(d *queue.Deploy) []queue.Letter {
 
 // DeployChanged implements queue.Notifier: the change's status is in the
 // outbox; send it now.
-func (r *Reporter) DeployChanged(*queue.Deploy) { r.courier.poke() }
+func (r *Reporter) DeployChanged(*queue.Deploy) { r.courier.Poke() }
 
 // LockChanged implements queue.Notifier.
 func (r *Reporter) LockChanged(*queue.Lock, bool) {}

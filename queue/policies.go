@@ -151,6 +151,7 @@ func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (*Freeze, error) 
 	if err := s.freezes.put(ctx, f, func() { s.door.audit(ctx, r.Owner, "freeze", r.Env, detail) }); err != nil {
 		return nil, err
 	}
+	s.toldFreeze(f, true)
 	return f, nil
 }
 
@@ -167,9 +168,21 @@ func (s *Service) Unfreeze(ctx context.Context, env, user string) (*Freeze, erro
 	if err := s.access.freeze(ctx, env, user, "unfreeze"); err != nil {
 		return nil, err
 	}
-	return s.freezes.lift(ctx, env, func(f *Freeze) {
+	f, err := s.freezes.lift(ctx, env, func(f *Freeze) {
 		s.door.audit(ctx, user, "unfreeze", env, "frozen by "+f.Owner+": "+f.Reason)
 	})
+	if err == nil {
+		s.toldFreeze(f, false)
+	}
+	return f, err
+}
+
+// toldFreeze tells the freeze notifiers of a freeze set or lifted.
+func (s *Service) toldFreeze(f *Freeze, frozen bool) {
+	for _, n := range s.freezeNews {
+		c := *f
+		n.FreezeChanged(&c, frozen)
+	}
 }
 
 // Freezes lists the one-off freezes that hold now.

@@ -280,6 +280,12 @@ type Notifier interface {
 	LockChanged(l *Lock, locked bool)
 }
 
+// FreezeNotifier is a Notifier that also hears of the freezes set and
+// lifted by hand on this server (frozen false: lifted).
+type FreezeNotifier interface {
+	FreezeChanged(f *Freeze, frozen bool)
+}
+
 // Change is what another server sharing the store changed, as a Watcher
 // tells it: a deploy (by id), the locks, the freezes; or Rescan, after
 // the watch was cut and began again, when anything may have changed.

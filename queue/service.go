@@ -84,6 +84,8 @@ type Service struct {
 	leases    *leases // nil when this server is alone
 	watch     *watch  // nil unless other servers' changes can be heard
 	server    string
+	// freezeNews hear of the freezes set and lifted by hand here.
+	freezeNews []FreezeNotifier
 
 	life    context.Context
 	stop    context.CancelCauseFunc
@@ -139,6 +141,11 @@ func New(apps []*App, o Options) (*Service, error) {
 		clock: o.Clock, log: o.Logger, pending: map[int64]Timer{}}
 	ns := notifiers(append(append([]Notifier(nil), o.Notifiers...), o.Observers...))
 	s.door.mail = mailersOf(o.Notifiers)
+	for _, n := range o.Notifiers {
+		if f, ok := n.(FreezeNotifier); ok {
+			s.freezeNews = append(s.freezeNews, f)
+		}
+	}
 	exec := &executor{life: s.life, runners: o.Runners, logs: s.logs, door: s.door, runs: s.runs, notify: ns,
 		clock: o.Clock, log: o.Logger, server: o.Server, lease: o.Lease, prober: o.Prober}
 	exec.rollBack = s.rollBackFailed

@@ -18,6 +18,7 @@ import (
 	"github.com/deployq/deployq/config"
 	"github.com/deployq/deployq/git"
 	"github.com/deployq/deployq/github"
+	"github.com/deployq/deployq/notify"
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners/verify"
 	"github.com/deployq/deployq/store"
@@ -81,6 +82,9 @@ type Main struct {
 	gitHubCtx  context.Context    // the reporter's and the poller's
 	stopGitHub context.CancelFunc
 
+	notify     *notify.Notifier // nil without notify sinks
+	stopNotify context.CancelFunc
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -140,6 +144,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// The reporter starts before the queue: recovery's statuses must reach
 	// GitHub too.
 	m.startReporter()
+	m.startNotify()
 	if err := m.Service.Start(m.life); err != nil {
 		return err
 	}
@@ -191,6 +196,10 @@ func (m *Main) close() error {
 	m.stopSlackAdapter()
 	m.stopHTTP()
 	m.stopGitHubAdapters()
+	if m.stopNotify != nil {
+		m.stopNotify()
+		m.notify.Wait()
+	}
 	var err error
 	if m.closeStore != nil {
 		err = m.closeStore()
@@ -279,6 +288,10 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	if m.prComments != nil {
 		notifiers = append(notifiers, m.prComments)
 	}
+	if len(cfg.Notify) > 0 {
+		m.notify = notify.New(notifySinks(cfg.Notify), m.URL, m.Logger)
+		notifiers = append(notifiers, m.notify)
+	}
 	var resolver queue.Resolver = git.NewResolver(filepath.Join(cfg.Server.DataDir, "git"))
 	var comparer queue.Comparer
 	var checker queue.Checker
@@ -311,4 +324,24 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		o.Lease = cfg.Store.Lease
 	}
 	return queue.New(cfg.Apps, o)
+}
+
+// startNotify starts the announcements to the notify sinks, before the
+// queue: what recovery changes is announced too.
+func (m *Main) startNotify() {
+	if m.notify == nil {
+		return
+	}
+	var ctx context.Context
+	ctx, m.stopNotify = context.WithCancel(m.life)
+	m.notify.Start(ctx, m.Service)
+}
+
+// notifySinks are the config's sinks as the notifier takes them.
+func notifySinks(cs []config.NotifySink) []notify.Sink {
+	out := make([]notify.Sink, len(cs))
+	for i, c := range cs {
+		out[i] = notify.Sink{Name: c.Name, Kind: c.Kind, URL: c.URL, Secret: c.Secret, Events: c.Events, App: c.App, Env: c.Env}
+	}
+	return out
 }
