@@ -1,12 +1,8 @@
 package main_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -128,21 +124,9 @@ apps:
 	}
 	mustContain(t, "history", s.cliOK(t, nil, "history", "sample"), "fd48986 (bad)", "#3")
 
-	body := mustRead(t, filepath.Join("..", "..", "github", "testdata", "push.default-branch.json"))
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	req, _ := http.NewRequest("POST", s.url+"/webhooks/github", strings.NewReader(string(body)))
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", "verify-1")
-	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pushOut, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 202 || !strings.Contains(string(pushOut), "fd48986 is marked bad for sample by deployq") || !strings.Contains(string(pushOut), "failed its verification") {
-		t.Fatalf("the push of the bad sha: %d %s", resp.StatusCode, pushOut)
+	if code, out := s.push(t, secret, "verify-1"); code != 202 || !strings.Contains(out, "fd48986 is marked bad for sample by deployq") ||
+		!strings.Contains(out, "failed its verification") {
+		t.Fatalf("the push of the bad sha: %d %s", code, out)
 	}
 
 	mustContain(t, "a deploy", s.cliOK(t, alice, "deploy", "sample@"+later), "#5")
