@@ -18,15 +18,17 @@ var Version = "dev"
 // {"status": "unavailable"} when it cannot be written (a full disk), each
 // with the error.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	// what the store knows of itself first (a database deleted, damaged
+	// or full): a read may fail for those reasons too, and say less
+	if err := s.svc.Health(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": queue.ErrorMessage(err), "version": Version})
+		return
+	}
 	if _, err := s.svc.Deploys(r.Context(), queue.DeployFilter{Limit: 1}); err != nil {
 		if r.Context().Err() == nil { // else the client went away
 			s.log.Error("health: reading deploys", "err", err)
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": queue.ErrorMessage(err), "version": Version})
-		return
-	}
-	if err := s.svc.Health(r.Context()); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": queue.ErrorMessage(err), "version": Version})
 		return
 	}
 	if s.degraded != nil {
