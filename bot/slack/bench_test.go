@@ -1,6 +1,7 @@
 package slack_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 	"github.com/gorilla/websocket"
+	slackgo "github.com/slack-go/slack"
 )
 
 // BenchmarkSocketAck: command-to-ack latency over Socket Mode against the
@@ -86,4 +88,73 @@ func BenchmarkThreadUnderLongLog(b *testing.B) {
 		b.ReportMetric(float64(10000)/float64(posts), "lines/post")
 		b.ReportMetric(tail.Seconds(), "tail-s")
 	}
+}
+
+// BenchmarkFormOpen: /deploy with no text to the deploy form opened over
+// Socket Mode: 100 commands sent back to back, each timed from the write
+// of its envelope to its ack, which goes once views.open answered.
+func BenchmarkFormOpen(b *testing.B) {
+	var p50s, p99s []float64
+	for n := range b.N {
+		e := start(b, "socket", "true", nil)
+		c := e.fake.conn()
+		const count = 100
+		sent := map[string]time.Time{}
+		for i := range count {
+			id := fmt.Sprintf("env-form-%d-%d", n, i)
+			raw := withValue(b, fixture(b, "socket-mode.slash_commands.json"), fmt.Sprintf("111.222.form%d.%d", n, i), "payload", "trigger_id")
+			raw = withValue(b, raw, id, "envelope_id")
+			sent[id] = time.Now()
+			if err := c.WriteMessage(websocket.TextMessage, raw); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		var lat []float64
+		queuetest.Eventually(b, "every ack", func() bool {
+			lat = lat[:0]
+			for id, at := range sent {
+				if acks := e.fake.acksOf(id); len(acks) > 0 {
+					lat = append(lat, float64(acks[0].Sub(at))/float64(time.Millisecond))
+				}
+			}
+			return len(lat) == count
+		})
+		if got := len(e.fake.callsOf("views.open")); got != count {
+			b.Fatalf("%d forms opened, want %d", got, count)
+		}
+		slices.Sort(lat)
+		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
+	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+}
+
+// BenchmarkHomeRender: the Home tab of 100 lanes (each with what runs
+// there, a queue and every fourth locked) rendered to the JSON
+// views.publish takes.
+func BenchmarkHomeRender(b *testing.B) {
+	now := time.Now()
+	h := slack.Home{User: "alice", Dashboard: "https://deployq.example", Now: now}
+	for i := range 100 {
+		app, env := fmt.Sprintf("app%02d", i), []string{"staging", "production"}[i%2]
+		cur := &queue.Deploy{ID: int64(i + 1), App: app, Env: env, Ref: "main", SHA: sha, State: queue.StateSucceeded, User: "bob",
+			CreatedAt: now.Add(-time.Hour), StartedAt: now.Add(-time.Hour), FinishedAt: now.Add(-59 * time.Minute)}
+		st := queue.EnvStatus{App: app, Env: env, Current: cur, Last: cur, Queued: i % 3}
+		if i%4 == 0 {
+			st.Lock = &queue.Lock{Env: env, App: app, Owner: "alice", Reason: "release", CreatedAt: now}
+		}
+		h.Lanes = append(h.Lanes, st)
+	}
+	var size int
+	for b.Loop() {
+		raw, err := json.Marshal(slackgo.HomeTabViewRequest{Type: slackgo.VTHomeTab, Blocks: slackgo.Blocks{BlockSet: slack.HomeBlocks(h)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(raw)
+	}
+	b.ReportMetric(float64(size), "bytes")
 }

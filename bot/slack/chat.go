@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -27,7 +28,8 @@ var unescape = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Repla
 // without mentions, unescaped.
 func commandText(text string) string { return unescape(mentionRe.ReplaceAllString(text, "")) }
 
-// handleEvent runs a mention or a direct message once per event id.
+// handleEvent runs a mention or a direct message once per event id, and
+// shows the Home tab to whoever opens it.
 func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 	key := deliveryKey(id)
 	if e.Type != slackevents.CallbackEvent || !a.fresh(key) {
@@ -50,6 +52,10 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 		}
 		if user, ok := a.author(ev.User, ev.BotID); ok {
 			a.command(key, user, ev.Channel, ev.ThreadTimeStamp, commandText(ev.Text))
+		}
+	case *slackevents.AppHomeOpenedEvent:
+		if ev.Tab == "home" && slackIDRe.MatchString(ev.User) {
+			a.publishHome(a.ctx, ev.User)
 		}
 	}
 }
@@ -145,13 +151,37 @@ func (a *Adapter) ephemeral(channel, user, thread, text string) {
 // handleSlash runs a /deploy command; its reply goes back in the ack.
 // "/deploy web to prod" and "/deploy deploy web to prod" mean the same;
 // "/deploy lock prod" is a lock; "/deploy lcok prod" asks whether lock
-// was meant (see bot.HandleSlash).
+// was meant (see bot.HandleSlash). "/deploy" alone opens the deploy form,
+// "/deploy lock" alone the lock form: "" is answered then.
 func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	text := strings.TrimSpace(unescape(cmd.Text))
 	key := deliveryKey("slash", cmd.TriggerID)
 	if !a.fresh(key) {
 		return "", nil
 	}
+	channel := cmd.ChannelID
+	if !slackIDRe.MatchString(channel) {
+		channel = ""
+	}
+	var err error
+	usage := "/deploy APP[@REF] to ENV [with NAME=VALUE ...]"
+	switch strings.ToLower(text) {
+	case "":
+		err = a.openDeployForm(cmd.TriggerID, channel)
+	case "lock":
+		err = a.openLockForm(cmd.TriggerID, channel, "", "")
+		usage = "/deploy lock ENV|APP in ENV [for DURATION] [: reason]"
+	default:
+		return a.slashCommand(cmd, key, text)
+	}
+	if err != nil {
+		return fmt.Sprintf("deployq could not open its form (Slack said: %v); type the command instead: %s", err, usage), err
+	}
+	return "", nil
+}
+
+// slashCommand carries out the text of a /deploy command.
+func (a *Adapter) slashCommand(cmd slackgo.SlashCommand, key, text string) (string, error) {
 	m, refused := a.from(cmd.UserID, cmd.ChannelID, "")
 	if refused != nil {
 		return refused.Text, refused.Err

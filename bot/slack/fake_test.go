@@ -34,10 +34,19 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-// call is one Web API call the fake received.
+// call is one Web API call the fake received: a form, or a JSON body
+// (the views.* methods).
 type call struct {
 	Method string
 	Form   url.Values
+	Body   json.RawMessage
+}
+
+func (c call) String() string {
+	if c.Body != nil {
+		return c.Method + " " + string(c.Body)
+	}
+	return fmt.Sprintf("%s %v", c.Method, c.Form)
 }
 
 // fakeSlack is a real HTTP server on 127.0.0.1 that answers Slack's Web
@@ -48,10 +57,12 @@ type fakeSlack struct {
 
 	mu      sync.Mutex
 	calls   []call
-	acks    map[string][]time.Time // envelope id -> when its acks came
-	limited map[string]int         // method -> 429s still to answer
-	down    bool                   // every Web API call answers 503, as in an outage
-	botID   string                 // auth.test's bot_id (the fixture has none)
+	acks    map[string][]time.Time       // envelope id -> when its acks came
+	ackPays map[string][]json.RawMessage // envelope id -> the payloads of its acks
+	openErr bool                         // views.open answers its documented error
+	limited map[string]int               // method -> 429s still to answer
+	down    bool                         // every Web API call answers 503, as in an outage
+	botID   string                       // auth.test's bot_id (the fixture has none)
 	opens   int
 	users   map[string][2]string // id -> name, email
 	groups  map[string][]string  // handle -> user ids
@@ -59,13 +70,16 @@ type fakeSlack struct {
 }
 
 func newFakeSlack(t testing.TB) *fakeSlack {
-	f := &fakeSlack{t: t, acks: map[string][]time.Time{}, limited: map[string]int{}, conns: make(chan *websocket.Conn, 8)}
+	f := &fakeSlack{t: t, acks: map[string][]time.Time{}, ackPays: map[string][]json.RawMessage{}, limited: map[string]int{}, conns: make(chan *websocket.Conn, 8)}
 	mux := http.NewServeMux()
 	answers := map[string]string{
 		"auth.test":          "auth.test.response.ok.json",
 		"chat.postMessage":   "chat.postMessage.response.ok.json",
 		"chat.update":        "chat.update.response.ok.json",
 		"chat.postEphemeral": "chat.postEphemeral.response.ok.json",
+		"views.open":         "views.open.response.ok.json",
+		"views.update":       "views.update.response.ok.json",
+		"views.publish":      "views.publish.response.ok.json",
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		method := strings.TrimPrefix(r.URL.Path, "/api/")
@@ -76,7 +90,12 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		f.calls = append(f.calls, call{Method: method, Form: r.Form})
+		var body []byte
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			body, _ = io.ReadAll(r.Body)
+		}
+		f.calls = append(f.calls, call{Method: method, Form: r.Form, Body: body})
+		openErr := method == "views.open" && f.openErr
 		limited := f.limited[method] > 0
 		if limited {
 			f.limited[method]--
@@ -91,6 +110,8 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusTooManyRequests)
 			w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		case openErr:
+			w.Write(fixture(t, "views.open.response.error.json"))
 		case method == "auth.test" && f.botID != "":
 			w.Write(withValue(t, fixture(t, answers[method]), f.botID, "bot_id"))
 		case method == "apps.connections.open":
@@ -141,11 +162,13 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 					return
 				}
 				var ack struct {
-					EnvelopeID string `json:"envelope_id"`
+					EnvelopeID string          `json:"envelope_id"`
+					Payload    json.RawMessage `json:"payload"`
 				}
 				if json.Unmarshal(msg, &ack) == nil {
 					f.mu.Lock()
 					f.acks[ack.EnvelopeID] = append(f.acks[ack.EnvelopeID], time.Now())
+					f.ackPays[ack.EnvelopeID] = append(f.ackPays[ack.EnvelopeID], ack.Payload)
 					f.mu.Unlock()
 				}
 			}
@@ -188,6 +211,16 @@ func (f *fakeSlack) callsOf(method string) []call {
 		}
 	}
 	return out
+}
+
+// ackPayload is the payload of the last ack of an envelope (nil: none).
+func (f *fakeSlack) ackPayload(id string) json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p := f.ackPays[id]; len(p) > 0 {
+		return p[len(p)-1]
+	}
+	return nil
 }
 
 // acksOf says when the acks of an envelope came.
@@ -248,6 +281,19 @@ func startWith(t testing.TB, mode, command string, tweak func(*slack.Adapter), s
 func startConfigured(t testing.TB, mode, command string, configure func(*slack.Config), tweak func(*slack.Adapter),
 	setup func(*fakeSlack, *queue.Environment), queueTweak ...func(*queue.Options)) *env {
 	t.Helper()
+	return startApps(t, mode, command, configure, tweak, func(f *fakeSlack, staging *queue.Environment) []*queue.App {
+		if setup != nil {
+			setup(f, staging)
+		}
+		return []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
+	}, queueTweak...)
+}
+
+// startApps is startConfigured with the apps that apps returns; staging
+// is the shell environment that runs command.
+func startApps(t testing.TB, mode, command string, configure func(*slack.Config), tweak func(*slack.Adapter),
+	apps func(f *fakeSlack, staging *queue.Environment) []*queue.App, queueTweak ...func(*queue.Options)) *env {
+	t.Helper()
 	fake := newFakeSlack(t)
 	cfg := slack.Config{Mode: mode, BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: secret,
 		Channel: "CANNOUNCE", APIURL: fake.apiURL(), BaseURL: "http://deployq.test"}
@@ -259,12 +305,7 @@ func startConfigured(t testing.TB, mode, command string, configure func(*slack.C
 	if tweak != nil {
 		tweak(a)
 	}
-	staging := queuetest.Shell("staging", command)
-	if setup != nil {
-		setup(fake, staging)
-	}
-	apps := []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
-	q := queuetest.Start(t, apps, func(o *queue.Options) {
+	q := queuetest.Start(t, apps(fake, queuetest.Shell("staging", command)), func(o *queue.Options) {
 		o.Notifiers, o.Identify = []queue.Notifier{a}, a.Identify
 		for _, f := range queueTweak {
 			f(o)

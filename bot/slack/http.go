@@ -93,6 +93,10 @@ func (a *Adapter) commands(w http.ResponseWriter, r *http.Request, _ []byte) {
 		return
 	}
 	text, _ := a.handleSlash(cmd)
+	if text == "" { // a form opened, or nothing to say
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]string{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
 }
@@ -107,6 +111,10 @@ func (a *Adapter) interactive(w http.ResponseWriter, r *http.Request, body []byt
 		httpError(w, http.StatusBadRequest, "invalid", "not an interaction payload")
 		return
 	}
+	if r := a.interact(cb); r != nil {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(r)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
-	a.later(func() { a.handleInteraction(cb) })
 }

@@ -89,10 +89,15 @@ func TestHTTPMode(t *testing.T) {
 			t.Fatalf("%d", resp.StatusCode)
 		}
 	})
-	t.Run("slash command, as it comes", func(t *testing.T) {
+	t.Run("slash command, as it comes: the deploy form", func(t *testing.T) {
 		code, body := post("/slack/commands", fixture(t, "slash-command.form.txt"), now, form)
-		if code != 200 || !strings.Contains(body, `"response_type":"ephemeral"`) || !strings.Contains(body, "say a command") {
-			t.Fatalf("%d %s", code, body)
+		if code != 200 || body != "" {
+			t.Fatalf("%d %q: the form answers", code, body)
+		}
+		v := e.fake.nthView(t, "views.open", 1)
+		if v.TriggerID != "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c" || v.View.CallbackID != slack.CallbackDeploy ||
+			v.View.PrivateMetadata != "G8PSS9T3V" {
+			t.Fatalf("opened %s", v.raw)
 		}
 	})
 	t.Run("slash command deploys", func(t *testing.T) {
@@ -165,6 +170,53 @@ func TestHTTPMode(t *testing.T) {
 		handled(t, "after-redelivery")
 		if n := len(e.deploys(t)) - before; n != 1 {
 			t.Fatalf("%d deploys from one event delivered twice", n)
+		}
+	})
+	interact := func(t *testing.T, p any) (int, string) {
+		t.Helper()
+		b, _ := json.Marshal(p)
+		return post("/slack/interactive", []byte(url.Values{"payload": {string(b)}}.Encode()), now, form)
+	}
+	t.Run("the shortcut", func(t *testing.T) {
+		var envelope map[string]any
+		json.Unmarshal(withValue(t, fixture(t, "socket-mode.interactive.shortcut.json"), slack.CallbackDeploy, "payload", "callback_id"), &envelope)
+		opened := len(e.fake.callsOf("views.open"))
+		if code, body := interact(t, envelope["payload"]); code != 200 || body != "" {
+			t.Fatalf("%d %q", code, body)
+		}
+		if v := e.fake.nthView(t, "views.open", opened+1); v.TriggerID != "111.222.xxx" || v.View.CallbackID != slack.CallbackDeploy {
+			t.Fatalf("opened %s", v.raw)
+		}
+	})
+	t.Run("a select in a form", func(t *testing.T) {
+		var envelope map[string]any
+		json.Unmarshal(viewAction(t, "U111", "V0HTTP", "1655863316.uFehmGP0", "", deployState("web", "staging", sha, nil),
+			slack.ActionFormApp, "app", "web"), &envelope)
+		if code, body := interact(t, envelope["payload"]); code != 200 || body != "" {
+			t.Fatalf("%d %q", code, body)
+		}
+		e.fake.waitFor(t, "the form updated", func() bool {
+			for _, v := range e.fake.viewCalls(t, "views.update") {
+				if v.ViewID == "V0HTTP" && v.Hash == "1655863316.uFehmGP0" && contains(v, "runs in staging already") {
+					return true
+				}
+			}
+			return false
+		})
+	})
+	t.Run("a form refused, in the response", func(t *testing.T) {
+		p := submission(t, "U111", "768915595217.771150964790.http", slack.CallbackDeploy, "", deployState("web", "staging", "no-such-branch", nil))
+		code, body := interact(t, p)
+		if errs := formErrors(t, []byte(body)); code != 200 || len(errs) != 1 || !strings.Contains(errs["ref:web"], `resolve "no-such-branch"`) {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+	t.Run("the Home tab, as it comes", func(t *testing.T) {
+		if code, _ := post("/slack/events", fixture(t, "events-api.event_callback.app_home_opened.json"), now, "application/json"); code != 200 {
+			t.Fatalf("%d", code)
+		}
+		if v := e.fake.nthView(t, "views.publish", 1); v.UserID != "U12345678" || !contains(v, "*staging* · web") {
+			t.Fatalf("published %s", v.raw)
 		}
 	})
 	t.Run("buttons", func(t *testing.T) {

@@ -33,6 +33,10 @@ var webAPICalls = []webAPICall{
 	// users.info gives a user's email only with users:read.email too.
 	{Call: "slack.Client.GetUserByEmailContext", Method: "users.lookupByEmail", Scope: "users:read.email"},
 	{Call: "slack.Client.GetUserGroupsContext", Method: "usergroups.list", Scope: "usergroups:read"},
+	// Forms and the Home tab need no scope of their own.
+	{Call: "slack.Client.OpenViewContext", Method: "views.open"},
+	{Call: "slack.Client.UpdateViewContext", Method: "views.update"},
+	{Call: "slack.Client.PublishViewContext", Method: "views.publish"},
 	{Call: "socketmode.Client.RunContext", Method: "apps.connections.open", AppScope: "connections:write"},
 	{Call: "socketmode.Client.Ack"}, // an answer on the socket
 }
@@ -50,12 +54,21 @@ var botEvents = []botEvent{
 	{Type: "slackevents.AppMentionEvent", Event: "app_mention", Scope: "app_mentions:read"},
 	// Messages are read in direct messages only (channel_type im).
 	{Type: "slackevents.MessageEvent", Event: "message.im", Scope: "im:history"},
+	// The Home tab is shown when it is opened; the event needs no scope.
+	{Type: "slackevents.AppHomeOpenedEvent", Event: "app_home_opened"},
 }
 
-// The slash command, and the scope any slash command needs.
+// The slash command, and the scope any slash command (and shortcut)
+// needs.
 const (
 	slashCommand  = "/deploy"
 	commandsScope = "commands"
+)
+
+// The global shortcut: it opens the deploy form.
+const (
+	shortcutName        = "Deploy"
+	shortcutDescription = "Deploy an app: choose it, its environment and its ref in a form"
 )
 
 // The request URLs of HTTP mode, under base_url (see Handlers).
@@ -74,7 +87,9 @@ func BotScopes() []string {
 		}
 	}
 	for _, e := range botEvents {
-		scopes = append(scopes, e.Scope)
+		if e.Scope != "" {
+			scopes = append(scopes, e.Scope)
+		}
 	}
 	slices.Sort(scopes)
 	return slices.Compact(scopes)
@@ -88,9 +103,10 @@ type ManifestOptions struct {
 }
 
 // Manifest returns a Slack app manifest (YAML) for a deployq: its bot
-// scopes, the /deploy command, the app_mention and message.im events,
-// buttons (interactivity), and direct messages to the bot; Socket Mode,
-// or in http mode the request URLs under o.BaseURL.
+// scopes, the /deploy command, the Deploy shortcut, the app_mention,
+// message.im and app_home_opened events, buttons and forms
+// (interactivity), the Home tab and direct messages to the bot; Socket
+// Mode, or in http mode the request URLs under o.BaseURL.
 func Manifest(o ManifestOptions) ([]byte, error) {
 	if o.Name == "" {
 		o.Name = "deployq"
@@ -101,8 +117,9 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 	m := manifest{
 		Display: display{Name: o.Name, Description: "Deploys from Slack: /deploy, @" + o.Name + " or a direct message."},
 		Features: features{
-			AppHome: appHome{MessagesTab: true},
-			BotUser: botUser{DisplayName: o.Name, AlwaysOnline: true},
+			AppHome:   appHome{HomeTab: true, MessagesTab: true},
+			BotUser:   botUser{DisplayName: o.Name, AlwaysOnline: true},
+			Shortcuts: []shortcut{{Name: shortcutName, Type: "global", CallbackID: CallbackDeploy, Description: shortcutDescription}},
 			Slash: []slash{{Command: slashCommand, Description: "Deploy, roll back, lock and see the queue",
 				UsageHint: "web to production | lock production: reason | queue"}},
 		},
@@ -164,12 +181,23 @@ type display struct {
 }
 
 type features struct {
-	AppHome appHome `yaml:"app_home"`
-	BotUser botUser `yaml:"bot_user"`
-	Slash   []slash `yaml:"slash_commands"`
+	AppHome   appHome    `yaml:"app_home"`
+	BotUser   botUser    `yaml:"bot_user"`
+	Shortcuts []shortcut `yaml:"shortcuts"`
+	Slash     []slash    `yaml:"slash_commands"`
 }
 
-// appHome lets people write to the bot in its Messages tab.
+// shortcut is a shortcut of the app; a global one is in Slack's
+// shortcuts menu, anywhere.
+type shortcut struct {
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"`
+	CallbackID  string `yaml:"callback_id"`
+	Description string `yaml:"description"`
+}
+
+// appHome shows the Home tab, and lets people write to the bot in its
+// Messages tab.
 type appHome struct {
 	HomeTab      bool `yaml:"home_tab_enabled"`
 	MessagesTab  bool `yaml:"messages_tab_enabled"`

@@ -76,6 +76,10 @@ type Adapter struct {
 	// the server that ended it (its watcher shows it) before another
 	// server sharing the store shows it (the first died meanwhile).
 	Handover time.Duration
+	// AnswerWithin is how long a form's submission may take to be carried
+	// out before its form closes and the outcome is told in a message
+	// instead (Slack waits 3 s for the answer to a form).
+	AnswerWithin time.Duration
 
 	lockReplies map[string]time.Time // scope/owner/channel answered in chat
 	nagged      map[string]time.Time // lock -> last reminder
@@ -99,7 +103,7 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log, ident: rand.Text(),
 		now: time.Now, seen: newSeen(4096), dir: newDirectory(), link: newLink(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
-		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute, Handover: 10 * time.Second,
+		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute, Handover: 10 * time.Second, AnswerWithin: 2500 * time.Millisecond,
 		lockReplies: map[string]time.Time{}, nagged: map[string]time.Time{}}
 }
 
@@ -207,12 +211,21 @@ func (a *Adapter) socketEvent(sm *socketmode.Client, ev socketmode.Event) {
 			sm.Ack(*ev.Request)
 			return
 		}
-		text, _ := a.handleSlash(cmd)
-		sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
+		if text, _ := a.handleSlash(cmd); text != "" {
+			sm.Ack(*ev.Request, map[string]any{"response_type": "ephemeral", "text": clip(Escape(text), maxText)})
+		} else {
+			sm.Ack(*ev.Request) // a form opened, or nothing to say
+		}
 	case socketmode.EventTypeInteractive:
-		sm.Ack(*ev.Request)
-		if cb, ok := ev.Data.(slackgo.InteractionCallback); ok {
-			a.later(func() { a.handleInteraction(cb) })
+		cb, ok := ev.Data.(slackgo.InteractionCallback)
+		if !ok {
+			sm.Ack(*ev.Request)
+			return
+		}
+		if r := a.interact(cb); r != nil {
+			sm.Ack(*ev.Request, r)
+		} else {
+			sm.Ack(*ev.Request)
 		}
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth:
 		a.log.Warn("slack: socket mode", "event", ev.Type, "data", fmt.Sprint(ev.Data))

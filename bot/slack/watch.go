@@ -294,8 +294,11 @@ func (w *watcher) update() error {
 			if w.thread != "" {
 				opts = append(opts, slackgo.MsgOptionTS(w.thread))
 			}
-			_, ts, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, opts...)
+			ch, ts, err := w.a.api.PostMessageContext(w.a.ctx, w.channel, opts...)
 			if err == nil {
+				if isUser(w.channel) && ch != "" {
+					w.channel = ch // a DM: updates go to the channel Slack made of it
+				}
 				w.ts = ts
 				if err := w.a.svc.SetMeta(context.WithoutCancel(w.a.ctx), w.id, metaMessage, w.channel+" "+ts); err != nil {
 					w.a.log.Error("slack: keeping the message of a deploy", "deploy", w.id, "err", err)
@@ -321,6 +324,12 @@ func (w *watcher) update() error {
 		w.mu.Unlock()
 	}
 	return err
+}
+
+// isUser reports whether a message's channel is a user id: Slack posts
+// it in the user's direct messages with the bot.
+func isUser(channel string) bool {
+	return strings.HasPrefix(channel, "U") || strings.HasPrefix(channel, "W")
 }
 
 // reread takes the deploy as stored: another server sharing the store
