@@ -124,6 +124,7 @@ func (d *decoder) addEnv(app *queue.App, ec envConfig, n *yaml.Node, key string,
 		Deployers: ec.Deployers, Lockers: ec.Lockers, RequiredContexts: ec.Required, ChecksTimeout: ec.ChecksWait,
 		URL: d.envURL(app, ec, n, key)}
 	env.Verify = d.verify(ec.Verify, n, app, ec.Name, key)
+	env.Confirm = ec.Confirm
 	if ec.Retention != nil {
 		env.LogRetention = d.retention(ec.Retention, find(n, "retention"), key+".retention")
 	}

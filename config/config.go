@@ -263,6 +263,7 @@ type envConfig struct {
 	Freeze          []freezeConfig        `yaml:"freeze"`
 	Promote         *promoteConfig        `yaml:"promote"`
 	Verify          *verifyConfig         `yaml:"verify"`
+	Confirm         bool                  `yaml:"confirm"` // forms ask for a confirmation first
 	Notify          []NotifySink          `yaml:"notify"`
 	Rest            map[string]*yaml.Node `yaml:",remain"` // the runner's section
 }

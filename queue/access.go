@@ -99,3 +99,18 @@ func approversOf(env *Environment) []string {
 	}
 	return env.Deployers
 }
+
+// MayDeploy reports whether user may deploy app to env (its deployers),
+// for adapters that offer only what a user may do; the rules still
+// decide each request.
+func (s *Service) MayDeploy(ctx context.Context, appName, envName, user string) bool {
+	app, env, err := s.cat.lookup(appName, envName)
+	return err == nil && s.access.deploy(ctx, app, env, user, "deploy") == nil
+}
+
+// MayApprove reports whether user may approve or reject d: one of its
+// environment's approvers, and not who asked for it.
+func (s *Service) MayApprove(ctx context.Context, d *Deploy, user string) bool {
+	_, env, err := s.cat.lookup(d.App, d.Env)
+	return err == nil && d.User != user && s.access.approve(ctx, env, user, "approve") == nil
+}

@@ -103,6 +103,9 @@ type Environment struct {
 	// Promote, when set, deploys what succeeded here to another
 	// environment after a soak and/or at scheduled times.
 	Promote *Promotion
+	// Confirm: forms that deploy here (Slack's) ask for a confirmation
+	// first, as for production.
+	Confirm bool
 	// Verify, when set, watches what each deploy here brought, after its
 	// runner succeeded, and rolls back one that fails.
 	Verify *Verify

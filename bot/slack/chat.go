@@ -55,6 +55,7 @@ func (a *Adapter) handleEvent(e slackevents.EventsAPIEvent, id string) {
 		}
 	case *slackevents.AppHomeOpenedEvent:
 		if ev.Tab == "home" && slackIDRe.MatchString(ev.User) {
+			a.sawHome(ev.User)
 			a.publishHome(a.ctx, ev.User)
 		}
 	}
@@ -167,7 +168,7 @@ func (a *Adapter) handleSlash(cmd slackgo.SlashCommand) (string, error) {
 	usage := "/deploy APP[@REF] to ENV [with NAME=VALUE ...]"
 	switch strings.ToLower(text) {
 	case "":
-		err = a.openDeployForm(cmd.TriggerID, channel)
+		err = a.openDeployForm(cmd.TriggerID, channel, cmd.UserID)
 	case "lock":
 		err = a.openLockForm(cmd.TriggerID, channel, "", "")
 		usage = "/deploy lock ENV|APP in ENV [for DURATION] [: reason]"

@@ -20,6 +20,7 @@ const (
 	ActionFormEnv   = "deployq_form_env"
 	actionFormRef   = "deployq_form_ref"
 	actionFormParam = "deployq_form_param"
+	actionFormSure  = "deployq_form_confirm"
 )
 
 // Block ids of the deploy form. The environment, ref and parameter fields
@@ -34,6 +35,7 @@ const (
 func envBlock(app string) string               { return "env:" + app }
 func refBlock(app string) string               { return "ref:" + app }
 func paramBlock(app, env, param string) string { return "param:" + app + ":" + env + ":" + param }
+func confirmBlock(app, env string) string      { return "confirm:" + app + ":" + env }
 
 // maxRef is the longest ref deployq takes (queue.ValidRef).
 const maxRef = 200
@@ -42,6 +44,7 @@ const maxRef = 200
 type deployForm struct {
 	App, Env, Ref string
 	Params        map[string]string // by name; "" when not given
+	Confirmed     bool              // the confirmation of an environment with confirm is ticked
 	Channel       string            // where the deploy's message goes ("": the user's DM)
 	Preview       string            // what the deploy would bring, mrkdwn
 }
@@ -65,8 +68,13 @@ func deployFormView(apps []*queue.App, f deployForm) slackgo.ModalViewRequest {
 			input(envBlock(app.Name), "Environment", "", staticSelect(ActionFormEnv, "Choose an environment", opts, f.Env), false).WithDispatchAction(true),
 			input(refBlock(app.Name), "Ref", "A branch, a tag or a sha", textInput(actionFormRef, f.Ref, maxRef), false))
 		if env := app.Env(f.Env); env != nil {
-			for _, p := range env.Params[:min(len(env.Params), maxBlocks-len(blocks)-1)] {
+			for _, p := range env.Params[:min(len(env.Params), maxBlocks-len(blocks)-2)] {
 				blocks = append(blocks, paramField(paramBlock(app.Name, env.Name, p.Name), p, f.Params[p.Name]))
+			}
+			if env.Confirm {
+				sure := option("yes", fmt.Sprintf("I mean to deploy %s to %s", app.Name, env.Name))
+				blocks = append(blocks, input(confirmBlock(app.Name, env.Name), "Confirm", "",
+					slackgo.NewCheckboxGroupsBlockElement(actionFormSure, sure), false))
 			}
 		}
 	}
@@ -124,6 +132,9 @@ func readDeployForm(apps []*queue.App, v slackgo.View) deployForm {
 	app := findApp(apps, f.App)
 	if app == nil || app.Env(f.Env) == nil {
 		return f
+	}
+	if s, ok := stateOf(v, confirmBlock(f.App, f.Env), actionFormSure); ok {
+		f.Confirmed = slices.ContainsFunc(s.SelectedOptions, func(o slackgo.OptionBlockObject) bool { return o.Value == "yes" })
 	}
 	for _, p := range app.Env(f.Env).Params {
 		block := paramBlock(f.App, f.Env, p.Name)

@@ -29,6 +29,9 @@ func TestDeployFormOverSocketMode(t *testing.T) {
 		!slices.Equal(opened.blockIDs(), []string{"app", "env:web", "ref:web", "preview"}) || !contains(opened, `"initial_value":"main"`) {
 		t.Fatalf("opened %s", opened.raw)
 	}
+	if contains(opened, `"value":"api"`) || !contains(opened, `"value":"web"`) {
+		t.Errorf("the form offers an app whose environments the user may not deploy to (api), or not web:\n%s", opened.raw)
+	}
 
 	// the preview, on the view Slack opened (the fixture's answer)
 	preview := e.fake.nthView(t, "views.update", 1)
@@ -176,4 +179,28 @@ func TestFormThatCannotOpen(t *testing.T) {
 		ack.Text != "deployq could not open its form (Slack said: invalid_arguments); type the command instead: /deploy APP[@REF] to ENV [with NAME=VALUE ...]" {
 		t.Fatalf("ack %q (%v)", ack.Text, err)
 	}
+}
+
+// An environment with confirm: the form asks for a tick, and refuses a
+// submission without it.
+func TestDeployFormConfirm(t *testing.T) {
+	e := startApps(t, "socket", "true", nil, nil, func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
+		staging.Confirm = true
+		return []*queue.App{{Name: "web", DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
+	})
+	c := e.fake.conn()
+	send(t, e.fake, c, fixture(t, "socket-mode.slash_commands.json"))
+	opened := e.fake.nthView(t, "views.open", 1)
+	if !slices.Contains(opened.blockIDs(), "confirm:web:staging") || !contains(opened, "I mean to deploy web to staging") {
+		t.Fatalf("no confirmation in the form: %v %s", opened.blockIDs(), opened.raw)
+	}
+	state := deployState("web", "staging", sha, nil)
+	if got := e.submit(t, c, "U111", slack.CallbackDeploy, "C111", state); got["confirm:web:staging"] != "Tick this to deploy to staging" {
+		t.Fatalf("without the tick: %q", got)
+	}
+	state["confirm:web:staging"] = map[string]any{"deployq_form_confirm": ticked("yes")}
+	if got := e.submit(t, c, "U111", slack.CallbackDeploy, "C111", state); got != nil {
+		t.Fatalf("with the tick: %q", got)
+	}
+	e.fake.waitFor(t, "the deploy", func() bool { return len(e.deploys(t)) == 1 })
 }

@@ -15,36 +15,66 @@ import (
 // previewing is the preview a form shows until its preview is known.
 const previewing = "Looking up what this deploy brings…"
 
-// openDeployForm opens the deploy form (the first app, its default
-// environment and ref) and then shows its preview. channel is where the
-// deploy's message goes ("": the user's DM).
-func (a *Adapter) openDeployForm(trigger, channel string) error {
-	f := withDefaults(a.svc.Apps(), deployForm{Channel: channel})
+// openDeployForm opens the deploy form for a Slack user (the first app,
+// its default environment and ref) and then shows its preview. channel
+// is where the deploy's message goes ("": the user's DM).
+func (a *Adapter) openDeployForm(trigger, channel, user string) error {
+	apps := a.formApps(user)
+	f := withDefaults(apps, deployForm{Channel: channel})
 	f.Preview = previewing
-	v, err := a.openView(trigger, deployFormView(a.svc.Apps(), f))
+	v, err := a.openView(trigger, deployFormView(apps, f))
 	if err != nil {
 		return err
 	}
-	a.later(func() { a.showDeployForm(v.ID, v.Hash, f) })
+	a.later(func() { a.showDeployForm(v.ID, v.Hash, f, apps) })
 	return nil
+}
+
+// formApps are the apps, each with the environments the Slack user may
+// deploy to, that a deploy form offers them; every app when who they are
+// cannot be said (the rules decide on submit).
+func (a *Adapter) formApps(user string) []*queue.App {
+	all := a.svc.Apps()
+	name, err := a.who(a.ctx, user)
+	if err != nil {
+		return all
+	}
+	var out []*queue.App
+	for _, app := range all {
+		c := *app
+		c.Environments = nil
+		for _, e := range app.Environments {
+			if a.svc.MayDeploy(a.ctx, app.Name, e.Name, name) {
+				c.Environments = append(c.Environments, e)
+			}
+		}
+		if len(c.Environments) > 0 {
+			if c.Env(c.DefaultEnv) == nil {
+				c.DefaultEnv = c.Environments[0].Name
+			}
+			out = append(out, &c)
+		}
+	}
+	return out
 }
 
 // refreshDeployForm shows the fields and the preview of the app and
 // environment chosen in a deploy form.
-func (a *Adapter) refreshDeployForm(v slackgo.View) {
+func (a *Adapter) refreshDeployForm(v slackgo.View, user string) {
 	if !tokenRe.MatchString(v.Hash) {
 		return
 	}
-	a.showDeployForm(v.ID, v.Hash, withDefaults(a.svc.Apps(), readDeployForm(a.svc.Apps(), v)))
+	apps := a.formApps(user)
+	a.showDeployForm(v.ID, v.Hash, withDefaults(apps, readDeployForm(apps, v)), apps)
 }
 
 // showDeployForm updates the form to f with its preview. hash is the
 // view's as last seen: when the form changed since, Slack refuses the
 // update, and the change shows its own.
-func (a *Adapter) showDeployForm(viewID, hash string, f deployForm) {
+func (a *Adapter) showDeployForm(viewID, hash string, f deployForm, apps []*queue.App) {
 	sha, current, compare, commits, err := a.svc.Preview(a.ctx, f.App, f.Env, f.Ref)
 	f.Preview = previewText(f.Env, sha, current, compare, commits, err)
-	if _, err := a.api.UpdateViewContext(a.ctx, deployFormView(a.svc.Apps(), f), "", hash, viewID); err != nil {
+	if _, err := a.api.UpdateViewContext(a.ctx, deployFormView(apps, f), "", hash, viewID); err != nil {
 		a.log.Info("slack: views.update", "view", viewID, "err", a.checked(err))
 	}
 }
@@ -80,6 +110,9 @@ func (a *Adapter) submitDeploy(cb slackgo.InteractionCallback) *slackgo.ViewSubm
 			return errorsOn(paramBlock(app.Name, env.Name, p.Name), queue.ErrorMessage(err))
 		}
 		params[p.Name] = v
+	}
+	if env.Confirm && !f.Confirmed {
+		return errorsOn(confirmBlock(app.Name, env.Name), "Tick this to deploy to "+env.Name)
 	}
 	place := replyPlace(f.Channel, cb.User.ID)
 	m, refused := a.from(cb.User.ID, place, "")

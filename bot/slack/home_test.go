@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/deployq/deployq/bot/slack"
 	"github.com/deployq/deployq/internal/queuetest"
@@ -39,7 +40,7 @@ func homeClick(t testing.TB, user, action, value, trigger string) map[string]any
 }
 
 // The Home tab shows what runs where, the queue, the deploys waiting for
-// an approval, the user's own lock with an Unlock button and their
+// the user's approval (none here: UA8RXUSPL approves), the user's own lock with an Unlock button and their
 // recent deploys; its buttons do what the typed commands do, and the tab
 // shows what changed.
 func TestHomeTab(t *testing.T) {
@@ -61,8 +62,10 @@ func TestHomeTab(t *testing.T) {
 	if h.UserID != "U12345678" || h.View.Type != "home" || h.View.CallbackID != slack.CallbackHome {
 		t.Fatalf("published %s", h.raw)
 	}
+	if contains(h, `"block_id":"approve:2"`) {
+		t.Errorf("the Home tab offers #2's approval to someone who may not approve it:\n%s", h.raw)
+	}
 	for _, want := range []string{
-		`"block_id":"approve:2"`, "#2 web@" + sha + " (1111111) to production by slack:U222",
 		"*staging* · web\\n`1111111` #1 by slack:U12345678", ":lock: locked by slack:U12345678: release",
 		`"action_id":"deployq_unlock","value":"staging"`,
 		"*production* · web\\nnothing deployed yet\\n1 in the queue (1 waiting)",
@@ -73,7 +76,8 @@ func TestHomeTab(t *testing.T) {
 		}
 	}
 
-	// Approve, by someone the rule refuses: told by DM; the tab again
+	// Approve (a click from an older tab), by someone the rule refuses:
+	// told by DM; the tab again
 	e.interactive(t, c, homeClick(t, "U12345678", slack.ActionApprove, "2", "987196394372.3485157640.approve"))
 	e.fake.waitFor(t, "the refusal by DM", func() bool {
 		for _, p := range e.fake.callsOf("chat.postMessage") {
@@ -110,4 +114,48 @@ func TestHomeLockButtonOpensTheLockForm(t *testing.T) {
 		!strings.Contains(v.raw, `"initial_option":{"text":{"type":"plain_text","text":"web","emoji":false},"value":"web"}},"optional":true}`) {
 		t.Fatalf("opened %s", v.raw)
 	}
+}
+
+// An approver's Home tab lists the deploys waiting for them, and its
+// Approve button approves.
+func TestHomeTabApprovals(t *testing.T) {
+	e := startApps(t, "socket", "true", nil, nil, func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
+		production := queuetest.Shell("production", "true")
+		production.Approvals = queue.Approvals{Required: 1, From: []string{"U12345678"}}
+		return []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging",
+			Environments: []*queue.Environment{staging, production}}}
+	})
+	c := e.fake.conn()
+	e.say(t, c, "U222", "deploy web@"+sha+" to production")
+	e.fake.waitFor(t, "#1 waiting for approval", func() bool { return len(e.deploys(t)) == 1 && e.deploys(t)[0].State == queue.StateWaiting })
+	e.homeOpened(t, c)
+	h := e.fake.nthView(t, "views.publish", 1)
+	for _, want := range []string{`"block_id":"approve:1"`, "#1 web@" + sha + " (1111111) to production by slack:U222"} {
+		if !contains(h, want) {
+			t.Errorf("the approver's Home tab lacks %s:\n%s", want, h.raw)
+		}
+	}
+	e.interactive(t, c, homeClick(t, "U12345678", slack.ActionApprove, "1", "987196394372.3485157640.approve"))
+	e.fake.waitFor(t, "#1 approved and run", func() bool { d, _ := e.svc.Deploy(t.Context(), 1); return d.State == queue.StateSucceeded })
+}
+
+// A Home tab opened lately is drawn again once deploys change: the
+// changes of a moment together.
+func TestHomeTabFollowsChanges(t *testing.T) {
+	e := start(t, "socket", "true", func(a *slack.Adapter) { a.HomeEvery = 50 * time.Millisecond })
+	c := e.fake.conn()
+	e.homeOpened(t, c)
+	first := e.fake.nthView(t, "views.publish", 1)
+	if !contains(first, "Nothing yet") {
+		t.Fatalf("before any deploy:\n%s", first.raw)
+	}
+	e.deploy(t, c, "U12345678", sha)
+	e.fake.waitFor(t, "the tab drawn again with the deploy", func() bool {
+		for _, v := range e.fake.viewCalls(t, "views.publish") {
+			if contains(v, "*Your recent deploys*\\n:white_check_mark: #1 web@"+sha) {
+				return true
+			}
+		}
+		return false
+	})
 }

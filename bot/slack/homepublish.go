@@ -28,7 +28,7 @@ func (a *Adapter) publishHome(ctx context.Context, id string) {
 	waiting, err := a.svc.Deploys(ctx, queue.DeployFilter{States: []queue.State{queue.StateWaiting}, Limit: 200})
 	if err == nil {
 		for _, d := range waiting {
-			if d.User != user && a.svc.View(d).NeedsApproval {
+			if a.svc.View(d).NeedsApproval && a.svc.MayApprove(ctx, d, user) {
 				h.Approvals = append(h.Approvals, d)
 			}
 		}

@@ -80,6 +80,13 @@ type Adapter struct {
 	// out before its form closes and the outcome is told in a message
 	// instead (Slack waits 3 s for the answer to a form).
 	AnswerWithin time.Duration
+	// HomeEvery is how long after a change the Home tabs opened lately
+	// are drawn again (the changes meanwhile show together).
+	HomeEvery time.Duration
+
+	homeMu  sync.Mutex
+	homes   map[string]time.Time // Slack user -> when they last opened their Home tab
+	homeDue bool                 // a redraw is on its way
 
 	lockReplies map[string]time.Time // scope/owner/channel answered in chat
 	nagged      map[string]time.Time // lock -> last reminder
@@ -103,7 +110,7 @@ func New(cfg Config, log *slog.Logger) *Adapter {
 	}
 	return &Adapter{cfg: cfg, api: slackgo.New(cfg.BotToken, opts...), log: log, ident: rand.Text(),
 		now: time.Now, seen: newSeen(4096), dir: newDirectory(), link: newLink(), work: make(chan func(), 1024), pending: map[int64]*queue.Deploy{}, watch: map[int64]*watcher{},
-		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute, Handover: 10 * time.Second, AnswerWithin: 2500 * time.Millisecond,
+		wake: make(chan struct{}, 1), PostInterval: time.Second, NagEvery: time.Minute, Handover: 10 * time.Second, AnswerWithin: 2500 * time.Millisecond, HomeEvery: 5 * time.Second,
 		lockReplies: map[string]time.Time{}, nagged: map[string]time.Time{}}
 }
 

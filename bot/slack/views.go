@@ -51,7 +51,7 @@ func (a *Adapter) interact(cb slackgo.InteractionCallback) *slackgo.ViewSubmissi
 		a.log.Warn("slack: an interaction without a valid user or trigger", "type", cb.Type)
 	case cb.Type == slackgo.InteractionTypeShortcut:
 		if cb.CallbackID == CallbackDeploy && a.seen.first(deliveryKey("shortcut", cb.TriggerID)) {
-			a.openDeployForm(cb.TriggerID, "")
+			a.openDeployForm(cb.TriggerID, "", cb.User.ID)
 		}
 	case cb.Type == slackgo.InteractionTypeViewSubmission:
 		switch cb.View.CallbackID {
@@ -81,10 +81,10 @@ func (a *Adapter) viewActions(cb slackgo.InteractionCallback) {
 		switch act.ActionID {
 		case ActionFormApp, ActionFormEnv:
 			if cb.View.CallbackID == CallbackDeploy {
-				a.later(func() { a.refreshDeployForm(cb.View) })
+				a.later(func() { a.refreshDeployForm(cb.View, cb.User.ID) })
 			}
 		case ActionOpenDeploy:
-			a.openDeployForm(cb.TriggerID, "")
+			a.openDeployForm(cb.TriggerID, "", cb.User.ID)
 		case ActionOpenLock:
 			app, env, _ := parseLockValue(act.Value)
 			a.openLockForm(cb.TriggerID, "", app, env)
