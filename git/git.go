@@ -18,14 +18,15 @@ import (
 
 // Resolver implements queue.Resolver with the git command.
 type Resolver struct {
-	dir string // mirrors, one per app
-	mu  sync.Mutex
-	app map[string]*sync.Mutex
+	dir    string // mirrors, one per app
+	mu     sync.Mutex
+	app    map[string]*sync.Mutex
+	listed map[string]listing // app -> its refs, as last listed
 }
 
 // NewResolver keeps its mirrors under dir.
 func NewResolver(dir string) *Resolver {
-	return &Resolver{dir: dir, app: map[string]*sync.Mutex{}}
+	return &Resolver{dir: dir, app: map[string]*sync.Mutex{}, listed: map[string]listing{}}
 }
 
 // Resolve implements queue.Resolver. A ref that is not a branch, tag or

@@ -3,6 +3,7 @@ package git_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/deployq/deployq/git"
@@ -65,5 +66,23 @@ func TestResolveWithoutGit(t *testing.T) {
 	bad := &queue.App{Name: "web", Git: filepath.Join(t.TempDir(), "missing.git")}
 	if _, err := r.Resolve(context.Background(), bad, "main"); queue.ErrorCode(err) != queue.EInternal {
 		t.Fatalf("unreachable repo: %v", err)
+	}
+}
+
+// Refs lists the branches, then the tags (annotated ones once).
+func TestRefs(t *testing.T) {
+	repo := gittest.New(t)
+	repo.Commit("one", map[string]string{"a": "1"})
+	repo.Tag("v1.0.0", "release one")
+	repo.Tag("light", "")
+	repo.Git("checkout", "--quiet", "-b", "feature/x")
+	repo.Commit("two", map[string]string{"a": "2"})
+	r := git.NewResolver(filepath.Join(t.TempDir(), "mirrors"))
+	got, err := r.Refs(context.Background(), &queue.App{Name: "web", Git: repo.Bare})
+	if want := []string{"feature/x", "main", "light", "v1.0.0"}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("refs %q, %v; want %q", got, err, want)
+	}
+	if got, err := r.Refs(context.Background(), &queue.App{Name: "nogit"}); err != nil || got != nil {
+		t.Fatalf("an app without git: %q %v", got, err)
 	}
 }

@@ -86,3 +86,12 @@ func (c *Client) Compare(ctx context.Context, app *queue.App, base, head string)
 	}
 	return cmp.GetHTMLURL(), cmp.GetAheadBy(), nil
 }
+
+// Refs implements queue.RefLister: the refs of an app with a git URL,
+// from it; none for an app with a repo alone (its refs are typed).
+func (r *Resolver) Refs(ctx context.Context, app *queue.App) ([]string, error) {
+	if l, ok := r.fallback.(queue.RefLister); ok {
+		return l.Refs(ctx, app)
+	}
+	return nil, nil
+}

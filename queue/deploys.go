@@ -3,6 +3,8 @@ package queue
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -230,6 +232,41 @@ func (s *Service) Preview(ctx context.Context, appName, envName, ref string) (sh
 	}
 	url, commits = s.Changes(ctx, &Deploy{App: app.Name, Env: env.Name, SHA: sha})
 	return sha, current, url, commits, nil
+}
+
+// MaxRefs is how many refs Refs returns at most.
+const MaxRefs = 100
+
+// Refs lists the branches and tags of app whose names contain query
+// (any case), the app's default ref first, at most MaxRefs; none when
+// its refs cannot be listed.
+func (s *Service) Refs(ctx context.Context, appName, query string) ([]string, error) {
+	app, _, err := s.cat.lookup(appName, "")
+	if err != nil {
+		return nil, err
+	}
+	l, ok := s.resolver.(RefLister)
+	if !ok {
+		return nil, nil
+	}
+	all, err := l.Refs(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	q := strings.ToLower(query)
+	var out []string
+	if strings.Contains(strings.ToLower(app.DefaultRef), q) && slices.Contains(all, app.DefaultRef) {
+		out = append(out, app.DefaultRef)
+	}
+	for _, r := range all {
+		if len(out) == MaxRefs {
+			break
+		}
+		if r != app.DefaultRef && strings.Contains(strings.ToLower(r), q) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Live asks the runner of app in env what runs there now (the images in

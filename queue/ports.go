@@ -248,6 +248,13 @@ type Resolver interface {
 	Resolve(ctx context.Context, app *App, ref string) (string, error)
 }
 
+// RefLister is a Resolver that can also list an app's branches and tags
+// (for forms that offer them), branches first; it may cache them briefly.
+// None for an app whose refs it cannot list.
+type RefLister interface {
+	Refs(ctx context.Context, app *App) ([]string, error)
+}
+
 // Check is one status or check run.
 type Check struct {
 	Name string

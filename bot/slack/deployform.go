@@ -37,8 +37,18 @@ func refBlock(app string) string               { return "ref:" + app }
 func paramBlock(app, env, param string) string { return "param:" + app + ":" + env + ":" + param }
 func confirmBlock(app, env string) string      { return "confirm:" + app + ":" + env }
 
-// maxRef is the longest ref deployq takes (queue.ValidRef).
-const maxRef = 200
+// refSelect is the ref field: a select fed, as the user types, by the
+// app's branches and tags and what they typed (refOptions), holding
+// initial.
+func refSelect(initial string) *slackgo.SelectBlockElement {
+	s := slackgo.NewOptionsSelectBlockElement(slackgo.OptTypeExternal, plain("Type a branch, a tag or a sha"), actionFormRef)
+	zero := 0
+	s.MinQueryLength = &zero
+	if initial != "" && len(initial) <= maxOptionValue {
+		s.WithInitialOption(option(initial, initial))
+	}
+	return s
+}
 
 // deployForm is what the deploy form shows, and what it holds when sent.
 type deployForm struct {
@@ -66,7 +76,7 @@ func deployFormView(apps []*queue.App, f deployForm) slackgo.ModalViewRequest {
 		}
 		blocks = append(blocks,
 			input(envBlock(app.Name), "Environment", "", staticSelect(ActionFormEnv, "Choose an environment", opts, f.Env), false).WithDispatchAction(true),
-			input(refBlock(app.Name), "Ref", "A branch, a tag or a sha", textInput(actionFormRef, f.Ref, maxRef), false))
+			input(refBlock(app.Name), "Ref", "A branch or a tag, or type a sha", refSelect(f.Ref), false))
 		if env := app.Env(f.Env); env != nil {
 			for _, p := range env.Params[:min(len(env.Params), maxBlocks-len(blocks)-2)] {
 				blocks = append(blocks, paramField(paramBlock(app.Name, env.Name, p.Name), p, f.Params[p.Name]))
@@ -127,8 +137,7 @@ func readDeployForm(apps []*queue.App, v slackgo.View) deployForm {
 	f := deployForm{Channel: formChannel(v.PrivateMetadata), Params: map[string]string{}}
 	f.App = chosen(v, blockApp, ActionFormApp)
 	f.Env = chosen(v, envBlock(f.App), ActionFormEnv)
-	f.Ref, _ = typed(v, refBlock(f.App), actionFormRef, maxRef)
-	f.Ref = strings.TrimSpace(f.Ref)
+	f.Ref = strings.TrimSpace(chosen(v, refBlock(f.App), actionFormRef))
 	app := findApp(apps, f.App)
 	if app == nil || app.Env(f.Env) == nil {
 		return f

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/deployq/deployq/bot/slack"
+	"github.com/deployq/deployq/internal/gittest"
 	"github.com/deployq/deployq/queue"
 	"github.com/gorilla/websocket"
 )
@@ -26,7 +27,7 @@ func TestDeployFormOverSocketMode(t *testing.T) {
 	}
 	opened := e.fake.nthView(t, "views.open", 1)
 	if opened.TriggerID != "111.222.xxx" || opened.View.CallbackID != slack.CallbackDeploy || opened.View.PrivateMetadata != "C111" ||
-		!slices.Equal(opened.blockIDs(), []string{"app", "env:web", "ref:web", "preview"}) || !contains(opened, `"initial_value":"main"`) {
+		!slices.Equal(opened.blockIDs(), []string{"app", "env:web", "ref:web", "preview"}) || !contains(opened, `"action_id":"deployq_form_ref","initial_option":{"text":{"type":"plain_text","text":"main","emoji":false},"value":"main"},"min_query_length":0`) {
 		t.Fatalf("opened %s", opened.raw)
 	}
 	if contains(opened, `"value":"api"`) || !contains(opened, `"value":"web"`) {
@@ -203,4 +204,48 @@ func TestDeployFormConfirm(t *testing.T) {
 		t.Fatalf("with the tick: %q", got)
 	}
 	e.fake.waitFor(t, "the deploy", func() bool { return len(e.deploys(t)) == 1 })
+}
+
+// The ref field offers, as the user types, what they typed and the app's
+// branches and tags that contain it, the default ref first.
+func TestDeployFormRefOptions(t *testing.T) {
+	repo := gittest.New(t)
+	repo.Commit("one", map[string]string{"a": "1"})
+	repo.Tag("v1.0.0", "release one")
+	repo.Git("checkout", "--quiet", "-b", "feature/x")
+	repo.Commit("two", map[string]string{"a": "2"})
+	e := startApps(t, "socket", "true", nil, nil, func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
+		return []*queue.App{{Name: "web", Git: repo.Bare, DefaultRef: "main", DefaultEnv: "staging", Environments: []*queue.Environment{staging}}}
+	})
+	c := e.fake.conn()
+	suggest := func(value string) []string {
+		t.Helper()
+		var p map[string]any
+		if err := json.Unmarshal(fixture(t, "interactive.block_suggestion.json"), &p); err != nil {
+			t.Fatal(err)
+		}
+		p["user"].(map[string]any)["id"], p["block_id"], p["action_id"], p["value"] = "U111", "ref:web", "deployq_form_ref", value
+		var ack struct {
+			Options []struct{ Value string }
+		}
+		id := e.interactive(t, c, p)
+		e.fake.waitFor(t, "the options", func() bool { return e.fake.ackPayload(id) != nil })
+		if err := json.Unmarshal(e.fake.ackPayload(id), &ack); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range ack.Options {
+			got = append(got, o.Value)
+		}
+		return got
+	}
+	if got, want := suggest(""), []string{"main", "feature/x", "v1.0.0"}; !slices.Equal(got, want) {
+		t.Errorf("nothing typed: %q, want %q", got, want)
+	}
+	if got, want := suggest("FEA"), []string{"FEA", "feature/x"}; !slices.Equal(got, want) {
+		t.Errorf("FEA typed: %q, want %q", got, want)
+	}
+	if got, want := suggest("$(id)"), []string(nil); !slices.Equal(got, want) {
+		t.Errorf("not a ref typed: %q, want none", got)
+	}
 }

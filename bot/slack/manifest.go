@@ -141,6 +141,7 @@ func Manifest(o ManifestOptions) ([]byte, error) {
 		m.Features.Slash[0].URL = base + commandsPath
 		m.Settings.Events.RequestURL = base + eventsPath
 		m.Settings.Interactivity.RequestURL = base + interactivePath
+		m.Settings.Interactivity.OptionsURL = base + interactivePath
 	default:
 		return nil, fmt.Errorf("slack.mode: want socket or http, got %q", o.Mode)
 	}
@@ -242,4 +243,7 @@ type events struct {
 type interactivity struct {
 	Enabled    bool   `yaml:"is_enabled"`
 	RequestURL string `yaml:"request_url,omitempty"`
+	// OptionsURL is where the options of a select fed by deployq (a
+	// deploy form's ref) are asked for.
+	OptionsURL string `yaml:"message_menu_options_url,omitempty"`
 }

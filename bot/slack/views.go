@@ -42,10 +42,10 @@ var (
 )
 
 // interact handles an interaction payload and returns the payload of its
-// ack (nil: an empty ack). What a trigger is needed for (opening a form)
-// and a form's submission are done before the ack; the rest is queued
-// for the worker.
-func (a *Adapter) interact(cb slackgo.InteractionCallback) *slackgo.ViewSubmissionResponse {
+// ack (nil: an empty ack). What a trigger is needed for (opening a form),
+// a form's submission and the options of a select are done before the
+// ack; the rest is queued for the worker.
+func (a *Adapter) interact(cb slackgo.InteractionCallback) any {
 	switch {
 	case !slackIDRe.MatchString(cb.User.ID) || cb.TriggerID != "" && !tokenRe.MatchString(cb.TriggerID):
 		a.log.Warn("slack: an interaction without a valid user or trigger", "type", cb.Type)
@@ -54,12 +54,21 @@ func (a *Adapter) interact(cb slackgo.InteractionCallback) *slackgo.ViewSubmissi
 			a.openDeployForm(cb.TriggerID, "", cb.User.ID)
 		}
 	case cb.Type == slackgo.InteractionTypeViewSubmission:
+		var r *slackgo.ViewSubmissionResponse
 		switch cb.View.CallbackID {
 		case CallbackDeploy:
-			return a.submitDeploy(cb)
+			r = a.submitDeploy(cb)
 		case CallbackLock:
-			return a.submitLock(cb)
+			r = a.submitLock(cb)
 		}
+		if r != nil {
+			return r
+		}
+	case cb.Type == slackgo.InteractionTypeBlockSuggestion:
+		if cb.ActionID == actionFormRef {
+			return a.refOptions(cb)
+		}
+		return slackgo.OptionsResponse{Options: []*slackgo.OptionBlockObject{}}
 	case cb.Type == slackgo.InteractionTypeBlockActions && cb.View.ID != "":
 		a.viewActions(cb)
 	default:

@@ -71,6 +71,14 @@ func chose(value string) map[string]any {
 		"text": map[string]any{"type": "plain_text", "text": value, "emoji": true}, "value": value}}
 }
 
+// picked is an external select's state with value chosen (a ref taken
+// from its options, or typed).
+func picked(value string) map[string]any {
+	s := chose(value)
+	s["type"] = "external_select"
+	return s
+}
+
 // wrote is a text field's state holding value.
 func wrote(value string) map[string]any {
 	return map[string]any{"type": "plain_text_input", "value": value}
@@ -91,7 +99,7 @@ func deployState(app, env, ref string, params map[string]map[string]any) values 
 	v := values{
 		"app":        {"deployq_form_app": chose(app)},
 		"env:" + app: {"deployq_form_env": chose(env)},
-		"ref:" + app: {"deployq_form_ref": wrote(ref)},
+		"ref:" + app: {"deployq_form_ref": picked(ref)},
 	}
 	for name, s := range params {
 		v["param:"+app+":"+env+":"+name] = map[string]any{"deployq_form_param": s}
