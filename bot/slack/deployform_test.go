@@ -182,6 +182,28 @@ func TestFormThatCannotOpen(t *testing.T) {
 	}
 }
 
+// The shortcut's form that Slack refuses to open: its user is told by DM.
+func TestShortcutFormThatCannotOpen(t *testing.T) {
+	e := startApps(t, "socket", "true", nil, nil, func(f *fakeSlack, staging *queue.Environment) []*queue.App {
+		f.openErr = true
+		return formApps(f, staging)
+	})
+	c := e.fake.conn()
+	var envelope map[string]any
+	json.Unmarshal(withValue(t, fixture(t, "socket-mode.interactive.shortcut.json"), slack.CallbackDeploy, "payload", "callback_id"), &envelope)
+	p := envelope["payload"].(map[string]any)
+	p["user"].(map[string]any)["id"] = "U111"
+	e.interactive(t, c, p)
+	e.fake.waitFor(t, "the DM", func() bool {
+		for _, m := range e.fake.callsOf("chat.postMessage") {
+			if m.Form.Get("channel") == "U111" && strings.HasPrefix(m.Form.Get("text"), "deployq could not open its form (Slack said: invalid_arguments)") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // An environment with confirm: the form asks for a tick, and refuses a
 // submission without it.
 func TestDeployFormConfirm(t *testing.T) {

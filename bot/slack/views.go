@@ -51,7 +51,7 @@ func (a *Adapter) interact(cb slackgo.InteractionCallback) any {
 		a.log.Warn("slack: an interaction without a valid user or trigger", "type", cb.Type)
 	case cb.Type == slackgo.InteractionTypeShortcut:
 		if cb.CallbackID == CallbackDeploy && a.seen.first(deliveryKey("shortcut", cb.TriggerID)) {
-			a.openDeployForm(cb.TriggerID, "", cb.User.ID)
+			a.formOpened(cb.User.ID, a.openDeployForm(cb.TriggerID, "", cb.User.ID))
 		}
 	case cb.Type == slackgo.InteractionTypeViewSubmission:
 		var r *slackgo.ViewSubmissionResponse
@@ -93,10 +93,10 @@ func (a *Adapter) viewActions(cb slackgo.InteractionCallback) {
 				a.later(func() { a.refreshDeployForm(cb.View, cb.User.ID) })
 			}
 		case ActionOpenDeploy:
-			a.openDeployForm(cb.TriggerID, "", cb.User.ID)
+			a.formOpened(cb.User.ID, a.openDeployForm(cb.TriggerID, "", cb.User.ID))
 		case ActionOpenLock:
 			app, env, _ := parseLockValue(act.Value)
-			a.openLockForm(cb.TriggerID, "", app, env)
+			a.formOpened(cb.User.ID, a.openLockForm(cb.TriggerID, "", app, env))
 		default:
 			a.later(func() { a.homeButton(cb, act) })
 		}
@@ -198,4 +198,14 @@ func (a *Adapter) inTime(do func() (bot.Reply, bool), late func(bot.Reply)) (r b
 // errorsOn is the answer to a form that puts msg under its field block.
 func errorsOn(block, msg string) *slackgo.ViewSubmissionResponse {
 	return slackgo.NewErrorsViewSubmissionResponse(map[string]string{block: clip(msg, maxErrorText)})
+}
+
+// formOpened tells a user by DM that a form they asked for from a button
+// or the shortcut could not open (a /deploy is answered in its ack).
+func (a *Adapter) formOpened(user string, err error) {
+	if err != nil {
+		a.later(func() {
+			a.tell(user, "", "deployq could not open its form (Slack said: "+err.Error()+"); type the command instead, as /deploy help says")
+		})
+	}
 }
