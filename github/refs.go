@@ -22,6 +22,7 @@ type Resolver struct {
 	fallback queue.Resolver
 	mu       sync.Mutex
 	cache    map[string]cachedRef
+	listed   map[string]listedRefs // repo -> its branches and tags
 }
 
 type cachedRef struct {
@@ -32,7 +33,7 @@ type cachedRef struct {
 // NewResolver returns a resolver over client, with fallback for apps
 // without a repo.
 func NewResolver(client *Client, fallback queue.Resolver) *Resolver {
-	return &Resolver{client: client, fallback: fallback, cache: map[string]cachedRef{}}
+	return &Resolver{client: client, fallback: fallback, cache: map[string]cachedRef{}, listed: map[string]listedRefs{}}
 }
 
 // Resolve implements queue.Resolver: EInvalid for a ref GitHub does not
@@ -87,11 +88,50 @@ func (c *Client) Compare(ctx context.Context, app *queue.App, base, head string)
 	return cmp.GetHTMLURL(), cmp.GetAheadBy(), nil
 }
 
-// Refs implements queue.RefLister: the refs of an app with a git URL,
-// from it; none for an app with a repo alone (its refs are typed).
+// Refs implements queue.RefLister: an app with a repo lists its
+// branches, then its tags (the first 100 of each, as GitHub orders
+// them), kept refCacheTTL; another app lists through its fallback.
 func (r *Resolver) Refs(ctx context.Context, app *queue.App) ([]string, error) {
-	if l, ok := r.fallback.(queue.RefLister); ok {
-		return l.Refs(ctx, app)
+	if app.Repo == "" {
+		if l, ok := r.fallback.(queue.RefLister); ok {
+			return l.Refs(ctx, app)
+		}
+		return nil, nil
 	}
-	return nil, nil
+	key := app.Repo + " refs"
+	r.mu.Lock()
+	c, ok := r.listed[key]
+	r.mu.Unlock()
+	if ok && time.Since(c.at) < refCacheTTL {
+		return c.refs, nil
+	}
+	owner, repo, err := splitRepo(app.Repo)
+	if err != nil {
+		return nil, err
+	}
+	page := &gh.ListOptions{PerPage: 100}
+	branches, _, err := r.client.gh.Repositories.ListBranches(ctx, owner, repo, &gh.BranchListOptions{ListOptions: *page})
+	if err != nil {
+		return nil, queue.Errorf(queue.EInternal, "cannot list the branches of %s: %v", app.Repo, err)
+	}
+	tags, _, err := r.client.gh.Repositories.ListTags(ctx, owner, repo, page)
+	if err != nil {
+		return nil, queue.Errorf(queue.EInternal, "cannot list the tags of %s: %v", app.Repo, err)
+	}
+	refs := make([]string, 0, len(branches)+len(tags))
+	for _, b := range branches {
+		refs = append(refs, b.GetName())
+	}
+	for _, t := range tags {
+		refs = append(refs, t.GetName())
+	}
+	r.mu.Lock()
+	r.listed[key] = listedRefs{refs, time.Now()}
+	r.mu.Unlock()
+	return refs, nil
+}
+
+type listedRefs struct {
+	refs []string
+	at   time.Time
 }

@@ -77,3 +77,33 @@ func TestRefsThroughTheAPIAndChanges(t *testing.T) {
 		t.Fatalf("%v\n%s", r.Err, r.Text)
 	}
 }
+
+// An app with a repo lists its branches, then its tags, through the API,
+// kept a moment.
+func TestRefsListedThroughTheAPI(t *testing.T) {
+	var lists atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api/v3/repos/octocat/Hello-World/branches":
+			lists.Add(1)
+			w.Write(fixture(t, "api/list-branches.200.json"))
+		case "/api/v3/repos/octocat/Hello-World/tags":
+			w.Write(fixture(t, "api/list-repository-tags.200.json"))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer api.Close()
+	client, _ := github.NewClient("gh-token", api.URL)
+	res := github.NewResolver(client, git.NewResolver(t.TempDir()))
+	app := &queue.App{Name: "hello", Repo: "octocat/Hello-World"}
+	for range 2 {
+		if got, err := res.Refs(context.Background(), app); err != nil || strings.Join(got, ",") != "master,v0.1" {
+			t.Fatalf("refs %q, %v", got, err)
+		}
+	}
+	if lists.Load() != 1 {
+		t.Fatalf("listed %d times: not kept", lists.Load())
+	}
+}
