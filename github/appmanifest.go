@@ -38,6 +38,8 @@ type apiCall struct {
 var apiCalls = []apiCall{
 	{"RepositoriesService.GetCommit", "GET /repos/{owner}/{repo}/commits/{ref}", "contents", "read"},
 	{"RepositoriesService.CompareCommits", "GET /repos/{owner}/{repo}/compare/{basehead}", "contents", "read"},
+	{"RepositoriesService.ListBranches", "GET /repos/{owner}/{repo}/branches", "contents", "read"},
+	{"RepositoriesService.ListTags", "GET /repos/{owner}/{repo}/tags", "contents", "read"},
 	{"GitService.GetRef", "GET /repos/{owner}/{repo}/git/ref/{ref}", "contents", "read"},
 	{"GitService.GetCommit", "GET /repos/{owner}/{repo}/git/commits/{commit_sha}", "contents", "read"},
 	{"RepositoriesService.GetCombinedStatus", "GET /repos/{owner}/{repo}/commits/{ref}/status", "statuses", "read"},
