@@ -307,6 +307,7 @@ func startApps(t testing.TB, mode, command string, configure func(*slack.Config)
 	}
 	q := queuetest.Start(t, apps(fake, queuetest.Shell("staging", command)), func(o *queue.Options) {
 		o.Notifiers, o.Identify = []queue.Notifier{a}, a.Identify
+		o.Observers = append(o.Observers, a.HomeWatcher())
 		for _, f := range queueTweak {
 			f(o)
 		}

@@ -3,10 +3,12 @@ package slack
 import (
 	"slices"
 	"time"
+
+	"github.com/deployq/deployq/queue"
 )
 
 // Keeping Home tabs up to date: the tabs opened lately are drawn again a
-// moment after deploys and locks change, at most once per HomeEvery for
+// moment after deploys and locks change (on any server sharing the store), at most once per HomeEvery for
 // all of them, and for at most homeRefreshMax users at a time (Slack
 // takes about 100 views.publish a minute).
 
@@ -67,3 +69,13 @@ func (a *Adapter) refreshHomes() {
 		a.publishHome(a.ctx, u.user)
 	}
 }
+
+// HomeWatcher is what keeps the Home tabs up to date: give it to the
+// queue as an observer, so that it hears of the changes of every server
+// sharing the store.
+func (a *Adapter) HomeWatcher() queue.Notifier { return homeWatcher{a} }
+
+type homeWatcher struct{ a *Adapter }
+
+func (w homeWatcher) DeployChanged(*queue.Deploy)   { w.a.homesChanged() }
+func (w homeWatcher) LockChanged(*queue.Lock, bool) { w.a.homesChanged() }

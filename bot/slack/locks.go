@@ -26,7 +26,6 @@ func (a *Adapter) answeredLock(l *queue.Lock, channel string) {
 // LockChanged implements queue.Notifier: locks are announced in the
 // announcement channel (unless they were asked for there).
 func (a *Adapter) LockChanged(l *queue.Lock, locked bool) {
-	a.homesChanged()
 	if a.cfg.Channel == "" || a.ctx == nil {
 		return
 	}

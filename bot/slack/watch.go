@@ -31,7 +31,6 @@ func (a *Adapter) DeployChanged(d *queue.Deploy) {
 	a.pending[d.ID] = &c
 	a.mu.Unlock()
 	a.signal()
-	a.homesChanged()
 }
 
 // signal wakes the dispatcher.

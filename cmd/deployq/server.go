@@ -275,8 +275,10 @@ func (m *Main) newQueue() (*queue.Service, error) {
 	cfg := m.Config
 	notifiers := []queue.Notifier{m.metrics}
 	var identify func(context.Context, string) []string
+	observers := []queue.Notifier{m.events} // the event stream
 	if m.slack != nil {
 		notifiers = append(notifiers, m.slack)
+		observers = append(observers, m.slack.HomeWatcher()) // the Home tabs
 		identify = m.slack.Identify
 	}
 	if m.reporter != nil {
@@ -305,7 +307,7 @@ func (m *Main) newQueue() (*queue.Service, error) {
 		Resolver:    resolver,
 		Comparer:    comparer,
 		Notifiers:   notifiers,
-		Observers:   []queue.Notifier{m.events}, // the event stream tells other servers' changes too
+		Observers:   observers, // they hear of other servers' changes too
 		Logger:      m.Logger,
 		MaxParallel: cfg.Server.MaxParallel,
 		Server:      cfg.Server.Name,
