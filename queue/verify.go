@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -122,23 +123,41 @@ func (x *executor) verify(ctx context.Context, env *Environment, d *Deploy, dl *
 				return x.verifyStopped(ctx)
 			}
 		}
-		said := make([]string, 0, len(v.Checks))
-		for _, c := range v.Checks {
-			ev := x.probe(ctx, job, c, out)
-			if ctx.Err() != nil {
-				return x.verifyStopped(ctx)
-			}
-			said = append(said, c.Name+" "+okOr(ev.OK)+": "+ev.Said)
-			if !ev.OK {
-				dl.appendLine(StreamSystem, "", fmt.Sprintf("verify %d/%d: %s", k, n, strings.Join(said, "; ")))
-				f := &verifyFailed{check: c.Name, ev: ev}
-				return StateFailed, f.Error(), f
+		evs := x.round(ctx, job, v.Checks, out)
+		if ctx.Err() != nil {
+			return x.verifyStopped(ctx)
+		}
+		said := make([]string, len(v.Checks))
+		var failed *verifyFailed
+		for i, c := range v.Checks {
+			said[i] = c.Name + " " + okOr(evs[i].OK) + ": " + evs[i].Said
+			if !evs[i].OK && failed == nil {
+				failed = &verifyFailed{check: c.Name, ev: evs[i]}
 			}
 		}
 		dl.appendLine(StreamSystem, "", fmt.Sprintf("verify %d/%d: %s", k, n, strings.Join(said, "; ")))
+		if failed != nil {
+			return StateFailed, failed.Error(), failed
+		}
 	}
 	out.Progress(Progress{Phase: PhaseVerify, Done: n, Total: n, Message: fmt.Sprintf("checks %d/%d ok", n, n)})
 	return StateSucceeded, "", nil
+}
+
+// round runs one try of every check at once (a slow one does not delay
+// the others) and returns what each saw, in the checks' order.
+func (x *executor) round(ctx context.Context, job Job, checks []VerifyCheck, out Output) []Evidence {
+	evs := make([]Evidence, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			evs[i] = x.probe(ctx, job, c, out)
+		}()
+	}
+	wg.Wait()
+	return evs
 }
 
 func okOr(ok bool) string {

@@ -233,3 +233,35 @@ func (b blocking) Probe(ctx context.Context, job queue.Job, c queue.VerifyCheck,
 		return queue.Evidence{Said: ctx.Err().Error()}
 	}
 }
+
+// The checks of a round run at once: one that waits for another to have
+// started passes.
+func TestVerifyChecksRunAtOnce(t *testing.T) {
+	started := make(chan struct{})
+	var once sync.Once
+	p := probeFunc(func(ctx context.Context, c queue.VerifyCheck) queue.Evidence {
+		if c.Name == "second" {
+			once.Do(func() { close(started) })
+			return queue.Evidence{OK: true, Said: "up"}
+		}
+		select {
+		case <-started:
+			return queue.Evidence{OK: true, Said: "up, with the second"}
+		case <-ctx.Done():
+			return queue.Evidence{Said: "the second check never started meanwhile"}
+		}
+	})
+	env := verifying(10*time.Millisecond, 1, "")
+	env.Verify.Checks = []queue.VerifyCheck{{Name: "first", Kind: queue.CheckHTTP, Timeout: 5 * time.Second}, {Name: "second", Kind: queue.CheckHTTP}}
+	e := start(t, []*queue.App{app("web", env)}, func(o *queue.Options) { o.Prober = p })
+	d, log := e.wait(e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(1), SHA: sha(1)}).ID)
+	if d.State != queue.StateSucceeded || !strings.Contains(log, "verify 1/1: first ok: up, with the second; second ok: up") {
+		t.Fatalf("deploy %s (%s)\n%s", d.State, d.Error, log)
+	}
+}
+
+type probeFunc func(ctx context.Context, c queue.VerifyCheck) queue.Evidence
+
+func (f probeFunc) Probe(ctx context.Context, _ queue.Job, c queue.VerifyCheck, _ queue.Output) queue.Evidence {
+	return f(ctx, c)
+}
