@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/deployq/deployq/internal/queuetest"
 	"github.com/deployq/deployq/queue"
 )
 
@@ -72,7 +73,7 @@ func BenchmarkPushToQueuedOneSender(b *testing.B) { benchPush(b, 1) }
 func benchPush(b *testing.B, senders int) {
 	e := start(b)
 	push := fixture(b, "push.default-branch.json")
-	var p50s, p99s []float64
+	var rounds queuetest.Rounds
 	for n := range b.N {
 		var mu sync.Mutex
 		var lat []float64
@@ -97,13 +98,9 @@ func benchPush(b *testing.B, senders int) {
 		}
 		close(ch)
 		wg.Wait()
-		slices.Sort(lat)
-		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+		rounds.Add(lat)
 	}
-	slices.Sort(p50s)
-	slices.Sort(p99s)
-	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
-	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+	rounds.Report(b, "")
 }
 
 // BenchmarkActionsGate: an Actions job asks for a free lane; reports the
@@ -112,7 +109,7 @@ func benchPush(b *testing.B, senders int) {
 // before the next asks).
 func BenchmarkActionsGate(b *testing.B) {
 	const jobs = 100
-	var p50s, p99s []float64
+	var rounds queuetest.Rounds
 	for range b.N {
 		g := startGate(b)
 		client := &http.Client{}
@@ -129,11 +126,7 @@ func BenchmarkActionsGate(b *testing.B) {
 				b.Fatalf("#%d: %v %+v", i+1, err, d)
 			}
 		}
-		slices.Sort(lat)
-		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+		rounds.Add(lat)
 	}
-	slices.Sort(p50s)
-	slices.Sort(p99s)
-	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
-	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+	rounds.Report(b, "")
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 // event, over 200 deploys on real SQLite and the real shell runner;
 // reports p50 and p99.
 func BenchmarkSinkLag(b *testing.B) {
+	var rounds queuetest.Rounds
 	for b.Loop() {
 		var mu sync.Mutex
 		at := map[int64]time.Time{}
@@ -55,17 +55,16 @@ func BenchmarkSinkLag(b *testing.B) {
 			defer mu.Unlock()
 			return len(at) == deploys
 		})
-		var lags []time.Duration
+		var lags []float64
 		for _, id := range ids {
 			d, err := e.Store.Deploy(b.Context(), id)
 			if err != nil {
 				b.Fatal(err)
 			}
-			lags = append(lags, at[id].Sub(d.FinishedAt))
+			lags = append(lags, float64(at[id].Sub(d.FinishedAt))/float64(time.Millisecond))
 		}
-		slices.Sort(lags)
-		b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-ms")
+		rounds.Add(lags)
 		rc.Close()
 	}
+	rounds.Report(b, "")
 }

@@ -3,7 +3,6 @@ package slack_test
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ import (
 // local server: 300 mentions sent back to back, each timed from the write
 // of its envelope to the arrival of its ack.
 func BenchmarkSocketAck(b *testing.B) {
-	var p50s, p99s []float64
+	var rounds queuetest.Rounds
 	for n := range b.N {
 		e := start(b, "socket", "true", nil)
 		c := e.fake.conn()
@@ -35,23 +34,10 @@ func BenchmarkSocketAck(b *testing.B) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		var lat []float64
-		queuetest.Eventually(b, "every ack", func() bool {
-			lat = lat[:0]
-			for id, at := range sent {
-				if acks := e.fake.acksOf(id); len(acks) > 0 {
-					lat = append(lat, float64(acks[0].Sub(at))/float64(time.Millisecond))
-				}
-			}
-			return len(lat) == count
-		})
-		slices.Sort(lat)
-		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+		lat := ackLatencies(b, e, sent)
+		rounds.Add(lat)
 	}
-	slices.Sort(p50s)
-	slices.Sort(p99s)
-	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
-	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+	rounds.Report(b, "")
 }
 
 // BenchmarkThreadUnderLongLog: a 10k-line log; reports how many thread
@@ -94,7 +80,7 @@ func BenchmarkThreadUnderLongLog(b *testing.B) {
 // Socket Mode: 100 commands sent back to back, each timed from the write
 // of its envelope to its ack, which goes once views.open answered.
 func BenchmarkFormOpen(b *testing.B) {
-	var p50s, p99s []float64
+	var rounds queuetest.Rounds
 	for n := range b.N {
 		e := start(b, "socket", "true", nil)
 		c := e.fake.conn()
@@ -110,26 +96,13 @@ func BenchmarkFormOpen(b *testing.B) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		var lat []float64
-		queuetest.Eventually(b, "every ack", func() bool {
-			lat = lat[:0]
-			for id, at := range sent {
-				if acks := e.fake.acksOf(id); len(acks) > 0 {
-					lat = append(lat, float64(acks[0].Sub(at))/float64(time.Millisecond))
-				}
-			}
-			return len(lat) == count
-		})
+		lat := ackLatencies(b, e, sent)
 		if got := len(e.fake.callsOf("views.open")); got != count {
 			b.Fatalf("%d forms opened, want %d", got, count)
 		}
-		slices.Sort(lat)
-		p50s, p99s = append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+		rounds.Add(lat)
 	}
-	slices.Sort(p50s)
-	slices.Sort(p99s)
-	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
-	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
+	rounds.Report(b, "")
 }
 
 // BenchmarkHomeRender: the Home tab of 100 lanes (each with what runs
@@ -157,4 +130,20 @@ func BenchmarkHomeRender(b *testing.B) {
 		size = len(raw)
 	}
 	b.ReportMetric(float64(size), "bytes")
+}
+
+// ackLatencies waits for the ack of every envelope sent (id -> when it
+// was written) and returns how long each took, in milliseconds.
+func ackLatencies(b *testing.B, e *env, sent map[string]time.Time) []float64 {
+	var lat []float64
+	queuetest.Eventually(b, "every ack", func() bool {
+		lat = lat[:0]
+		for id, at := range sent {
+			if acks := e.fake.acksOf(id); len(acks) > 0 {
+				lat = append(lat, float64(acks[0].Sub(at))/float64(time.Millisecond))
+			}
+		}
+		return len(lat) == len(sent)
+	})
+	return lat
 }

@@ -59,7 +59,7 @@ func (e *endings) LockChanged(*queue.Lock, bool) {}
 // stored) to its start. tweak may set options (a lease, a server name).
 func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options)) {
 	const pairs, requests = 100, 500
-	var p50s, p99s, ready50s, ready99s []float64
+	var accepted, ready Rounds
 	for range b.N {
 		st := open(b)
 		var apps []*queue.App
@@ -112,10 +112,8 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack
 			lat = append(lat, float64(d)/float64(time.Millisecond))
 		}
-		slices.Sort(lat)
-		p50s = append(p50s, lat[len(lat)/2])
-		p99s = append(p99s, lat[len(lat)*99/100])
-		var ready []float64
+		accepted.Add(lat)
+		var waits []float64
 		for _, ids := range lanes {
 			slices.Sort(ids)
 			for i, id := range ids {
@@ -127,18 +125,11 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 					}
 					ends.mu.Unlock()
 				}
-				ready = append(ready, float64(max(r.started[id].Sub(from), 0))/float64(time.Millisecond))
+				waits = append(waits, float64(max(r.started[id].Sub(from), 0))/float64(time.Millisecond))
 			}
 		}
-		slices.Sort(ready)
-		ready50s = append(ready50s, ready[len(ready)/2])
-		ready99s = append(ready99s, ready[len(ready)*99/100])
+		ready.Add(waits)
 	}
-	for _, s := range [][]float64{p50s, p99s, ready50s, ready99s} {
-		slices.Sort(s)
-	}
-	b.ReportMetric(p50s[len(p50s)/2], "p50-ms")
-	b.ReportMetric(p99s[len(p99s)/2], "p99-ms")
-	b.ReportMetric(ready50s[len(ready50s)/2], "ready-p50-ms")
-	b.ReportMetric(ready99s[len(ready99s)/2], "ready-p99-ms")
+	accepted.Report(b, "")
+	ready.Report(b, "ready-")
 }
