@@ -162,7 +162,7 @@ func TestEventsFilterAndGivingUp(t *testing.T) {
 	if ev := eventOf(t, got[0]); ev.Event != "failed" || ev.Deploy.SHA != sha(2) {
 		t.Fatalf("%+v", ev)
 	}
-	<-gone
+	queuetest.Receive(t, "the refusing sink asked", gone)
 	queuetest.Eventually(t, "the refused messages given up", func() bool {
 		_, ok, err := e.Store.OutboxNext(t.Context(), "notify:gone:")
 		return err == nil && !ok

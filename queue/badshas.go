@@ -71,11 +71,20 @@ func (s *Service) MarkBad(ctx context.Context, appName, ref, user, reason string
 		return nil, err
 	}
 	b := &BadSHA{App: app.Name, SHA: sha, Reason: reason, User: user, At: s.clock.Now().UTC()}
-	if err := s.store.MarkBad(ctx, b); err != nil {
+	if err := s.door.markBad(ctx, b); err != nil {
 		return nil, err
 	}
-	s.door.audit(ctx, user, "mark-bad", app.Name+"@"+sha, reason)
 	return b, nil
+}
+
+// markBad stores the mark b, by hand or by a failed verification, with
+// its audit entry.
+func (o *door) markBad(ctx context.Context, b *BadSHA) error {
+	if err := o.store.MarkBad(ctx, b); err != nil {
+		return err
+	}
+	o.audit(ctx, b.User, "mark-bad", b.App+"@"+b.SHA, b.Reason)
+	return nil
 }
 
 // UnmarkBad removes the mark of app's ref; ENotFound when it has none.

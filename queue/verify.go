@@ -226,13 +226,15 @@ func (x *executor) probe(ctx context.Context, job Job, c VerifyCheck, out Output
 // markBad marks the sha of d, whose verification failed, bad for its
 // app, and returns what d's end then says of it.
 func (x *executor) markBad(ctx context.Context, d *Deploy, f *verifyFailed) string {
-	reason := cut(fmt.Sprintf("#%d failed its verification in %s: check %s: %s", d.ID, d.Env, f.check, f.ev.Said), MaxReason)
+	reason, err := CleanReason(cut(fmt.Sprintf("#%d failed its verification in %s: check %s: %s", d.ID, d.Env, f.check, f.ev.Said), MaxReason))
+	if err != nil { // evidence that is not text: the check's name says enough
+		reason = fmt.Sprintf("#%d failed its verification in %s: check %s", d.ID, d.Env, f.check)
+	}
 	b := &BadSHA{App: d.App, SHA: d.SHA, Reason: reason, User: "deployq", At: x.clock.Now().UTC()}
-	if err := x.door.store.MarkBad(ctx, b); err != nil {
+	if err := x.door.markBad(ctx, b); err != nil {
 		x.log.Error("marking the sha of a deploy whose verification failed bad", "id", d.ID, "err", err)
 		return ""
 	}
-	x.door.audit(ctx, "deployq", "mark-bad", d.App+"@"+d.SHA, reason)
 	return fmt.Sprintf("; %s is marked bad for %s", ShortSHA(d.SHA), d.App)
 }
 

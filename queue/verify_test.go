@@ -166,7 +166,7 @@ func TestVerifyCancel(t *testing.T) {
 	})
 	e := start(t, []*queue.App{app("web", verifying(20*time.Millisecond, 1000, ""))}, func(o *queue.Options) { o.Prober = p })
 	d := e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(1), SHA: sha(1)})
-	<-checking
+	queuetest.Receive(t, "a check of the verification", checking)
 	got, err := e.svc.Cancel(t.Context(), d.ID, "bob")
 	if err != nil || got.State != queue.StateVerifying {
 		t.Fatalf("cancel: %+v, %v", got, err)
@@ -197,7 +197,7 @@ func TestVerifyResumesAfterRestart(t *testing.T) {
 	apps := []*queue.App{app("web", verifying(50*time.Millisecond, 4, ""))}
 	e := startIn(t, dir, apps, func(o *queue.Options) { o.Prober = blocking{first} })
 	d := e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(1), SHA: sha(1)})
-	<-stuck
+	queuetest.Receive(t, "the second round of checks", stuck)
 	e.svc.Stop()
 	kept, err := e.store.Deploy(t.Context(), d.ID)
 	if err != nil || kept.State != queue.StateVerifying {

@@ -130,7 +130,7 @@ apps:
 	}
 
 	mustContain(t, "a deploy", s.cliOK(t, alice, "deploy", "sample@"+later), "#5")
-	<-held // its second round of checks waits for an answer
+	queuetest.Receive(t, "the second round of checks of #5", held) // it waits for an answer
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

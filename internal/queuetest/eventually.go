@@ -31,3 +31,18 @@ func EventuallyWithin(t testing.TB, d time.Duration, what string, cond func() bo
 		wait = min(wait*2, 20*time.Millisecond)
 	}
 }
+
+// Receive waits for a value on ch (or its close), failing the test saying
+// what never happened when Patience runs out.
+func Receive[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	timer := time.NewTimer(Patience)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("waited %s: %s never happened", Patience, what)
+		panic("unreachable")
+	}
+}
