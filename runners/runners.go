@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -322,4 +323,32 @@ func (u Undoable) Finish(ctx context.Context, failure error) (queue.Result, erro
 		msg += "; " + summary
 	}
 	return queue.Result{Message: msg}, nil
+}
+
+// Changes says how two flattened documents (path -> value of each leaf)
+// differ, in the order of their paths: "  - path: a's" for what a has,
+// "  + path: b's" for what b has, nothing for leaves that are equal.
+func Changes(a, b map[string]string) []string {
+	paths := slices.Collect(maps.Keys(a))
+	for p := range b {
+		if _, ok := a[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	slices.Sort(paths)
+	var lines []string
+	for _, p := range paths {
+		va, ina := a[p]
+		vb, inb := b[p]
+		if ina && inb && va == vb {
+			continue
+		}
+		if ina {
+			lines = append(lines, "  - "+p+": "+va)
+		}
+		if inb {
+			lines = append(lines, "  + "+p+": "+vb)
+		}
+	}
+	return lines
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,4 +117,18 @@ func (w *lineWaiter) Write(p []byte) (int, error) {
 		close(w.ch)
 	}
 	return len(p), nil
+}
+
+// Changes lists what differs between two flattened documents, by path:
+// changed, removed and added leaves; nothing for equal ones.
+func TestChanges(t *testing.T) {
+	a := map[string]string{"spec.image": "web:1", "spec.replicas": "3", "spec.old": "x"}
+	b := map[string]string{"spec.image": "web:2", "spec.replicas": "3", "spec.new": "y"}
+	want := []string{"  - spec.image: web:1", "  + spec.image: web:2", "  + spec.new: y", "  - spec.old: x"}
+	if got := runners.Changes(a, b); !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if got := runners.Changes(a, a); got != nil {
+		t.Fatalf("the same document: %q", got)
+	}
 }

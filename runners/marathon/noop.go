@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/deployq/deployq/queue"
 	"github.com/deployq/deployq/runners"
@@ -69,35 +69,12 @@ func diff(w io.Writer, a, b *AppDefinition) error {
 	if err != nil {
 		return err
 	}
-	var paths []string
-	for p := range fa {
-		paths = append(paths, p)
+	lines := runners.Changes(fa, fb)
+	if len(lines) == 0 {
+		lines = []string{"  nothing"}
 	}
-	for p := range fb {
-		if _, ok := fa[p]; !ok {
-			paths = append(paths, p)
-		}
-	}
-	slices.Sort(paths)
-	same := true
-	for _, p := range paths {
-		va, ina := fa[p]
-		vb, inb := fb[p]
-		if ina && inb && va == vb {
-			continue
-		}
-		same = false
-		if ina {
-			fmt.Fprintf(w, "  - %s: %s\n", p, va)
-		}
-		if inb {
-			fmt.Fprintf(w, "  + %s: %s\n", p, vb)
-		}
-	}
-	if same {
-		fmt.Fprintln(w, "  nothing")
-	}
-	return nil
+	_, err = fmt.Fprintln(w, strings.Join(lines, "\n"))
+	return err
 }
 
 // flat is a definition's JSON as path -> value (JSON text) of its leaves.

@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -104,30 +103,7 @@ func (d *deploy) diff(name string, a, b *unstructured.Unstructured) {
 	flatten("spec", b.Object["spec"], fb)
 	flatten("data", a.Object["data"], fa)
 	flatten("data", b.Object["data"], fb)
-	var paths []string
-	for p := range fa {
-		paths = append(paths, p)
-	}
-	for p := range fb {
-		if _, ok := fa[p]; !ok {
-			paths = append(paths, p)
-		}
-	}
-	slices.Sort(paths)
-	var lines []string
-	for _, p := range paths {
-		va, ina := fa[p]
-		vb, inb := fb[p]
-		if ina && inb && va == vb {
-			continue
-		}
-		if ina {
-			lines = append(lines, "  - "+p+": "+va)
-		}
-		if inb {
-			lines = append(lines, "  + "+p+": "+vb)
-		}
-	}
+	lines := runners.Changes(fa, fb)
 	if len(lines) == 0 {
 		d.logf("%s: no change", name)
 		return
