@@ -173,11 +173,24 @@ func (f *Fleet) Close() {
 	}
 }
 
-// Stop ends this host's sshd.
+// Stop ends this host's sshd and returns once its port refuses
+// connections: a session child forked just before the kill may still
+// hold the listening socket until it runs, and a host that is down
+// must not take a connection and then reset it.
 func (h *Host) Stop() {
-	if h.cmd != nil && h.cmd.ProcessState == nil {
-		h.cmd.Process.Kill()
-		h.cmd.Wait()
+	if h.cmd == nil || h.cmd.ProcessState != nil {
+		return
+	}
+	h.cmd.Process.Kill()
+	h.cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", h.Name, time.Second)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
