@@ -3,6 +3,7 @@ package queuetest
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"testing"
@@ -103,10 +104,17 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 			}()
 		}
 		wg.Wait()
+		if b.Failed() { // a request was refused: its start would never come
+			svc.Stop()
+			b.FailNow()
+		}
 		for range requests {
 			<-r.done
 		}
 		svc.Stop()
+		if c, ok := st.(io.Closer); ok { // its connections go back before the next round
+			c.Close()
+		}
 		var lat []float64
 		for id, at := range acked {
 			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack
