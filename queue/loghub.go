@@ -43,6 +43,10 @@ type deployLog struct {
 	hub  *logHub
 	id   int64
 	refs int // followers + open writers
+	// ready is closed once seq is known (read from the store); loadErr
+	// says that read failed. Neither changes after.
+	ready   chan struct{}
+	loadErr error
 
 	mu        sync.Mutex
 	cond      *sync.Cond // pending drained / persisted moved / ended / failing
@@ -80,23 +84,46 @@ func newLogHub(ctx context.Context, store Store, clock Clock, log *slog.Logger, 
 }
 
 // acquire returns the live log of a deploy, creating it, and takes a ref.
+// The store is read (where its log ends) outside the hub's lock: the
+// logs of many deploys that start at once load side by side, and those
+// who ask for one that is loading wait for it alone.
 func (h *logHub) acquire(ctx context.Context, id int64) (*deployLog, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if l := h.live[id]; l != nil {
 		l.refs++
+		h.mu.Unlock()
+		if err := l.loaded(); err != nil {
+			return nil, err
+		}
 		return l, nil
 	}
-	seq, err := h.store.LastLogSeq(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	l := &deployLog{hub: h, id: id, refs: 1, seq: seq, persisted: seq,
+	l := &deployLog{hub: h, id: id, refs: 1, ready: make(chan struct{}),
 		subs: map[*follower]struct{}{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	l.cond = sync.NewCond(&l.mu)
 	h.live[id] = l
+	h.mu.Unlock()
+	seq, err := h.store.LastLogSeq(ctx, id)
+	if err != nil {
+		h.mu.Lock()
+		if h.live[id] == l {
+			delete(h.live, id)
+		}
+		h.mu.Unlock()
+		l.loadErr = err
+		close(l.ready)
+		return nil, err
+	}
+	l.seq, l.persisted = seq, seq
+	close(l.ready)
 	go l.flusher()
 	return l, nil
+}
+
+// loaded waits until the log knows where it ends in the store, and says
+// whether that read failed (the log is then no one's).
+func (l *deployLog) loaded() error {
+	<-l.ready
+	return l.loadErr
 }
 
 // release drops a ref; the last one flushes and retires the log.
@@ -122,7 +149,7 @@ func (h *logHub) end(id int64) {
 		delete(h.live, id)
 	}
 	h.mu.Unlock()
-	if l != nil {
+	if l != nil && l.loaded() == nil {
 		l.end()
 	}
 }
@@ -393,10 +420,13 @@ func (l *deployLog) end() {
 // acquireLive takes a ref on the live log of a deploy, nil if it has none.
 func (h *logHub) acquireLive(id int64) *deployLog {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	l := h.live[id]
 	if l != nil {
 		l.refs++
+	}
+	h.mu.Unlock()
+	if l == nil || l.loaded() != nil {
+		return nil
 	}
 	return l
 }

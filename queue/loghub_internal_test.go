@@ -66,3 +66,67 @@ func TestPendingLogIsBoundedInBytes(t *testing.T) {
 	}
 	h.release(l)
 }
+
+// slowSeq holds the read of where deploy 1's log ends until release is
+// closed (failing it with fail, unless nil); other deploys' logs read at
+// once.
+type slowSeq struct {
+	Store
+	reading chan struct{} // told once deploy 1's read began
+	release chan struct{}
+	fail    error
+}
+
+func (s *slowSeq) LastLogSeq(_ context.Context, id int64) (int64, error) {
+	if id != 1 {
+		return 7, nil
+	}
+	s.reading <- struct{}{}
+	<-s.release
+	return 3, s.fail
+}
+
+// Opening a deploy's log reads the store outside the hub's lock: while
+// one read waits, another deploy's log opens, and a second opener of the
+// same log waits for that read and shares its outcome.
+func TestLogOpensDoNotWaitForEachOther(t *testing.T) {
+	for _, fail := range []error{nil, context.DeadlineExceeded} {
+		st := &slowSeq{reading: make(chan struct{}, 1), release: make(chan struct{}), fail: fail}
+		h := newLogHub(context.Background(), st, realClock{}, discard, nil)
+		type opened struct {
+			l   *deployLog
+			err error
+		}
+		first, second := make(chan opened, 1), make(chan opened, 1)
+		go func() { l, err := h.acquire(context.Background(), 1); first <- opened{l, err} }()
+		<-st.reading
+		go func() { l, err := h.acquire(context.Background(), 1); second <- opened{l, err} }()
+		third := make(chan opened, 1)
+		go func() { l, err := h.acquire(context.Background(), 2); third <- opened{l, err} }()
+		select { // not behind deploy 1's read
+		case o := <-third:
+			if o.err != nil || o.l.seq != 7 {
+				t.Fatalf("another deploy's log: %+v", o)
+			}
+			h.release(o.l)
+		case <-time.After(time.Minute):
+			t.Fatal("waited a minute: another deploy's log waits for deploy 1's read")
+		}
+		close(st.release)
+		a, b := <-first, <-second
+		if fail != nil {
+			if a.err == nil || b.err == nil {
+				t.Fatalf("a failed read: the openers got %v and %v, want its error", a.err, b.err)
+			}
+			if h.acquireLive(1) != nil {
+				t.Fatal("a log whose read failed stays live")
+			}
+			continue
+		}
+		if a.err != nil || b.err != nil || a.l != b.l || a.l.seq != 3 {
+			t.Fatalf("two openers of one log: %+v, %+v", a, b)
+		}
+		h.release(a.l)
+		h.release(b.l)
+	}
+}
