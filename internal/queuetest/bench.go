@@ -50,7 +50,7 @@ func (e *endings) DeployChanged(d *queue.Deploy) {
 
 func (e *endings) LockChanged(*queue.Lock, bool) {}
 
-// AcceptToStart measures, b.N times on a fresh store from open, 500
+// AcceptToStart measures, b.N times on a store from open, 500
 // concurrent requests across 100 app+env pairs, and reports the median
 // p50 and p99 time from a request's acknowledgement (Submit returned:
 // the deploy is stored) to its runner starting. A lane runs one deploy
@@ -61,8 +61,14 @@ func (e *endings) LockChanged(*queue.Lock, bool) {}
 func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options)) {
 	const pairs, requests = 100, 500
 	var accepted, ready Rounds
-	for range b.N {
-		st := open(b)
+	// One store for every round, as a server keeps its store (and its
+	// connections) from one burst to the next; each round starts its
+	// own Service on it, with lanes its earlier rounds left empty.
+	st := open(b)
+	if c, ok := st.(io.Closer); ok {
+		defer c.Close()
+	}
+	for round := range b.N {
 		var apps []*queue.App
 		for i := range pairs / 2 {
 			apps = append(apps, &queue.App{Name: fmt.Sprintf("app%d", i), DefaultRef: "main", DefaultEnv: "staging",
@@ -91,7 +97,7 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 				defer wg.Done()
 				a := apps[i%len(apps)]
 				env := a.Environments[(i/len(apps))%2].Name
-				d, err := svc.Submit(context.Background(), queue.Request{App: a.Name, Env: env, Ref: fmt.Sprintf("%040x", i+1), User: "bench"})
+				d, err := svc.Submit(context.Background(), queue.Request{App: a.Name, Env: env, Ref: fmt.Sprintf("%040x", round*requests+i+1), User: "bench"})
 				if err != nil {
 					b.Error(err)
 					return
@@ -112,9 +118,6 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 			<-r.done
 		}
 		svc.Stop()
-		if c, ok := st.(io.Closer); ok { // its connections go back before the next round
-			c.Close()
-		}
 		var lat []float64
 		for id, at := range acked {
 			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack
