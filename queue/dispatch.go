@@ -16,9 +16,7 @@ type lane struct {
 	wake chan struct{}
 
 	// Only the lane's worker touches these.
-	current       string // sha of the newest succeeded deploy
-	currentLoaded bool
-	failures      int // writes that failed in a row: the next try waits longer
+	failures int // writes that failed in a row: the next try waits longer
 	// resume is a deploy found verifying at start: its verification goes
 	// on before anything else of the lane.
 	resume *Deploy
@@ -197,11 +195,8 @@ func (x *dispatcher) work(l *lane) {
 			if s == nil {
 				break
 			}
-			d := x.exec.exec(s.ctx, s.cancel, l.app, l.env, s.d)
+			x.exec.exec(s.ctx, s.cancel, l.app, l.env, s.d)
 			<-x.slots
-			if d.State == StateSucceeded && d.Op == "" {
-				l.current = d.SHA
-			}
 		}
 	}
 }
@@ -219,9 +214,7 @@ func (x *dispatcher) resumeVerify(l *lane, d *Deploy) {
 	x.runs.register(d.ID, cancel)
 	x.runs.markStarted(d.ID)
 	x.log.Info("resuming the verification of a deploy", "id", d.ID, "app", d.App, "env", d.Env)
-	if d = x.exec.resume(ctx, cancel, l.app, l.env, d); d.State == StateSucceeded {
-		l.current = d.SHA
-	}
+	x.exec.resume(ctx, cancel, l.app, l.env, d)
 }
 
 // retryLater wakes the lane again after a failed write or read, backing
@@ -247,7 +240,7 @@ type started struct {
 // running deploy with its slot held, or nil with no slot held.
 func (x *dispatcher) startNext(l *lane) (*started, error) {
 	ctx := x.life
-	d, err := x.store.NextQueued(ctx, l.app.Name, l.env.Name)
+	d, current, err := x.store.NextQueued(ctx, l.app.Name, l.env.Name)
 	if err != nil || d == nil {
 		return nil, err
 	}
@@ -259,14 +252,14 @@ func (x *dispatcher) startNext(l *lane) (*started, error) {
 	x.door.announced(laneKey{l.app.Name, l.env.Name})
 	repaired := false
 	for {
-		s, err := x.start(l, d)
+		s, err := x.start(l, d, current)
 		if ErrorCode(err) == EConflict {
 			cur, rerr := x.store.Deploy(ctx, d.ID)
 			switch {
 			case rerr != nil:
 				err = rerr
 			case cur.State != StateQueued: // canceled or superseded meanwhile: the next one
-				if d, err = x.store.NextQueued(ctx, l.app.Name, l.env.Name); err == nil && d != nil {
+				if d, current, err = x.store.NextQueued(ctx, l.app.Name, l.env.Name); err == nil && d != nil {
 					continue
 				}
 			case !repaired: // still queued: a running row of this lane that no runner holds
@@ -285,35 +278,23 @@ func (x *dispatcher) startNext(l *lane) (*started, error) {
 	}
 }
 
-// start moves d to running unless a lock holds it back; its cancel is
-// registered first, so that a cancel finds it the moment it runs.
-func (x *dispatcher) start(l *lane, d *Deploy) (*started, error) {
+// start moves d to running unless a lock holds it back; current is the
+// sha it replaces (read with it). Its cancel is registered first, so
+// that a cancel finds it the moment it runs.
+func (x *dispatcher) start(l *lane, d *Deploy, current string) (*started, error) {
 	release := x.locks.hold(l.env.Name)
 	defer release()
 	if err := x.locks.sync(x.life); err != nil { // another server may have taken a lock
 		return nil, err
 	}
-	if x.lease > 0 { // or run a deploy here
-		l.currentLoaded = false
-	}
 	if x.locks.blocking(d.App, d.Env, d.User) != nil {
 		return nil, nil // held back until an unlock or an expiry wakes the lane
-	}
-	if !l.currentLoaded {
-		prev, err := x.store.LastSucceeded(x.life, d.App, d.Env, 0)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil {
-			l.current = prev.SHA
-		}
-		l.currentLoaded = true
 	}
 	ctx, cancel := context.WithCancelCause(x.life)
 	x.runs.register(d.ID, cancel)
 	now := x.clock.Now().UTC()
 	err := x.door.move(x.life, d, StateRunning, func(d *Deploy) {
-		d.StartedAt, d.PreviousSHA, d.Server = now, l.current, x.server
+		d.StartedAt, d.PreviousSHA, d.Server = now, current, x.server
 		if x.lease > 0 {
 			d.LeaseUntil = now.Add(x.lease)
 		}

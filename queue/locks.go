@@ -29,7 +29,8 @@ type lockTable struct {
 
 	envs map[string]*sync.RWMutex // per environment; fixed once built
 	// shared: several servers share the store, so the locks are read
-	// again before each decision that depends on them (sync).
+	// again before each decision that depends on them (sync), unless
+	// the watch hears the others' changes (see heard).
 	shared bool
 	// remote hears of the locks other servers took or released, as a
 	// read finds them (the observers: the event stream).
@@ -38,6 +39,13 @@ type lockTable struct {
 	mu     sync.Mutex
 	locks  map[scope]*Lock // the store's copy, kept here
 	expiry map[scope]Timer
+	// listening: the watch hears every lock change other servers store
+	// (from its Rescan until its connection is lost). told counts the
+	// changes it heard, read the count the last read of the store
+	// covers: while listening and read == told, the copy here is the
+	// store's and sync needs no read.
+	listening  bool
+	told, read uint64
 }
 
 func newLockTable(life context.Context, store Store, clock Clock, log *slog.Logger, cat *catalog) *lockTable {
@@ -67,10 +75,16 @@ func (t *lockTable) load(ctx context.Context) error {
 // the store took, renewed or released. Only remote hears of it here:
 // their server announced them, and the lease keeper wakes the lanes.
 func (t *lockTable) refresh(ctx context.Context) error {
+	t.mu.Lock()
+	told := t.told
+	t.mu.Unlock()
 	stored, err := t.store.Locks(ctx)
 	if err != nil {
 		return err
 	}
+	t.mu.Lock()
+	t.read = max(t.read, told)
+	t.mu.Unlock()
 	fresh := map[scope]*Lock{}
 	for _, l := range stored {
 		fresh[scope{l.Env, l.App}] = l
@@ -109,11 +123,39 @@ func (t *lockTable) refresh(ctx context.Context) error {
 
 // sync reads the stored locks again when several servers share the
 // store: another server may have taken or released one a moment ago.
+//
+// While the watch listens, the copy here already has every change it
+// heard of, and a change is heard as the other server commits it (in
+// milliseconds): the store is read only after a change was heard and
+// before it was read, or while no one listens. A lock taken elsewhere
+// holds deploys back here from when its notification arrives, as a lock
+// taken a moment later would.
 func (t *lockTable) sync(ctx context.Context) error {
-	if !t.shared {
+	if !t.shared || t.upToDate() {
 		return nil
 	}
 	return t.refresh(ctx)
+}
+
+// upToDate reports whether the copy here is known to be the store's.
+func (t *lockTable) upToDate() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.listening && t.read == t.told
+}
+
+// heard is the watch's: another server changed the locks (the copy here
+// is stale until the next read), or, with listening, the watch now hears
+// every change (after its Rescan), or, without, it no longer does.
+func (t *lockTable) heard(change, listening bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if change {
+		t.told++
+		return
+	}
+	t.listening = listening
+	t.told++ // what the copy has from before is read again
 }
 
 func sameLock(a, b *Lock) bool {

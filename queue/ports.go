@@ -32,8 +32,10 @@ type Store interface {
 	Deploy(ctx context.Context, id int64) (*Deploy, error)
 	// Deploys lists deploys, newest first.
 	Deploys(ctx context.Context, f DeployFilter) ([]*Deploy, error)
-	// NextQueued returns the oldest queued deploy of app+env, or nil.
-	NextQueued(ctx context.Context, app, env string) (*Deploy, error)
+	// NextQueued returns the oldest queued deploy of app+env, or nil;
+	// with it, in the same read, the sha of the lane's newest succeeded
+	// deploy (never an operation), "" if none: what it would replace.
+	NextQueued(ctx context.Context, app, env string) (next *Deploy, current string, err error)
 	// LastSucceeded returns the newest succeeded deploy of app+env with an
 	// id below beforeID (0: any), or nil.
 	LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*Deploy, error)
@@ -301,6 +303,9 @@ type Change struct {
 	Locks   bool
 	Freezes bool
 	Rescan  bool
+	// Lost: no connection hears the changes (it was lost, or could not
+	// be made); until the next Rescan, none is heard.
+	Lost bool
 }
 
 // Watcher is a Store that tells of the changes other servers sharing it
@@ -309,7 +314,7 @@ type Change struct {
 // look every third of a lease.
 type Watcher interface {
 	// Watch calls changed, on one goroutine, for each change another
-	// server makes, and with Rescan first and after each reconnection,
-	// until ctx ends.
+	// server makes, and with Rescan first and after each reconnection
+	// (Lost when a connection is lost), until ctx ends.
 	Watch(ctx context.Context, changed func(Change)) error
 }

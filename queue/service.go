@@ -160,7 +160,7 @@ func New(apps []*App, o Options) (*Service, error) {
 		if w, ok := o.Store.(Watcher); ok {
 			s.watch = &watch{life: s.life, store: o.Store, watcher: w, runs: s.runs, locks: s.locks, freezes: s.freezes,
 				board: s.board, dispatch: s.dispatch, observers: notifiers(o.Observers), server: o.Server, log: o.Logger,
-				rescan: s.leases.lookAround}
+				rescan: s.leases.lookAround, first: make(chan struct{})}
 		}
 	}
 	s.viewer = &viewer{cat: cat, store: o.Store, runs: s.runs, locks: s.locks, freezes: s.freezes, approvals: s.approvals, board: s.board}
@@ -223,6 +223,10 @@ func (s *Service) Start(ctx context.Context) error {
 			defer s.wg.Done()
 			s.watch.run()
 		}()
+		select { // until the watch listens (or could not): what it hears is trusted from then
+		case <-s.watch.first:
+		case <-ctx.Done():
+		}
 	}
 	s.promoter.resume(s.life)
 	return nil

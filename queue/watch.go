@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"log/slog"
+	"sync"
 )
 
 // watch hears what other servers sharing the store change, as they store
@@ -26,21 +27,35 @@ type watch struct {
 	// rescan reads everything again (the lease keeper's look around),
 	// after the watch was cut.
 	rescan func(ctx context.Context)
+	// first is closed once the watch first listened or failed to (its
+	// first Rescan or Lost), or ended.
+	first     chan struct{}
+	firstOnce sync.Once
 }
 
 func (w *watch) run() {
+	defer w.told()
 	if err := w.watcher.Watch(w.life, w.changed); err != nil && w.life.Err() == nil {
 		w.log.Error("hearing other servers' changes stopped; they are read every third of a lease", "err", err)
 	}
 }
 
+func (w *watch) told() { w.firstOnce.Do(func() { close(w.first) }) }
+
 func (w *watch) changed(c Change) {
 	ctx := w.life
 	switch {
+	case c.Lost:
+		w.locks.heard(false, false)
+		w.told()
+		return
 	case c.Rescan:
+		w.locks.heard(false, true)
 		w.rescan(ctx)
+		w.told()
 		return
 	case c.Locks:
+		w.locks.heard(true, false)
 		if err := w.locks.refresh(ctx); err != nil {
 			w.log.Warn("reading the locks again", "err", err)
 		}

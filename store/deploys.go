@@ -228,9 +228,23 @@ func oneDeploy(ctx context.Context, st *sql.Stmt, args ...any) (*queue.Deploy, e
 }
 
 // NextQueued implements queue.Store.
-func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, error) {
-	return oneDeploy(ctx, s.nextQueued, app, env)
+func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, string, error) {
+	var current string
+	d, err := scanDeploy(withCols{s.nextQueued.QueryRowContext(ctx, app, env), []any{&current}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", nil
+	}
+	return d, current, err
 }
+
+// withCols is a row with columns after a deploy's: Scan fills extra
+// with them.
+type withCols struct {
+	row   scanner
+	extra []any
+}
+
+func (w withCols) Scan(dst ...any) error { return w.row.Scan(append(dst, w.extra...)...) }
 
 // LastSucceeded implements queue.Store.
 func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*queue.Deploy, error) {

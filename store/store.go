@@ -173,7 +173,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		q    string
 	}{
-		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
+		{s.r, &s.nextQueued, `SELECT ` + deployCols + `, coalesce((SELECT c.sha FROM deploys c WHERE c.app = deploys.app AND c.env = deploys.env
+			AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')
+			FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
 		{s.r, &s.lastLogSeq, `SELECT coalesce((SELECT last_seq FROM log_chunks WHERE deploy_id = ? ORDER BY first_seq DESC LIMIT 1), 0)`},

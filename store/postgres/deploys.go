@@ -290,9 +290,26 @@ func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.De
 }
 
 // NextQueued implements queue.Store.
-func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, error) {
-	return s.oneDeploy(ctx, `SELECT `+deployCols+` FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued' ORDER BY id LIMIT 1`, app, env)
+func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, string, error) {
+	var current string
+	ds, err := query(ctx, s, func(row scanner) (*queue.Deploy, error) { return scanDeploy(withCols{row, []any{&current}}) },
+		`SELECT `+deployCols+`, coalesce((SELECT c.sha FROM deploys c WHERE c.app = deploys.app AND c.env = deploys.env
+			AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')
+		FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued' ORDER BY id LIMIT 1`, app, env)
+	if err != nil || len(ds) == 0 {
+		return nil, "", err
+	}
+	return ds[0], current, nil
 }
+
+// withCols is a row with columns after a deploy's: Scan fills extra
+// with them.
+type withCols struct {
+	row   scanner
+	extra []any
+}
+
+func (w withCols) Scan(dst ...any) error { return w.row.Scan(append(dst, w.extra...)...) }
 
 // LastSucceeded implements queue.Store.
 func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*queue.Deploy, error) {

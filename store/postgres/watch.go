@@ -22,6 +22,7 @@ func (s *Store) Watch(ctx context.Context, changed func(queue.Change)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		changed(queue.Change{Lost: true}) // lost, or never made
 		wait := min(time.Second<<min(failures, 4), 15*time.Second)
 		select {
 		case <-ctx.Done():

@@ -31,8 +31,8 @@ func next(t *testing.T, ch <-chan queue.Change) queue.Change {
 
 // A server hears what another sharing the database changes, not what it
 // changes itself: a deploy created or moved to another state, the locks,
-// the freezes; and a rescan first, and again after its connection was
-// cut.
+// the freezes; and a rescan first, and after its connection was cut,
+// that it was lost, then a rescan again.
 func TestWatchHearsOtherServers(t *testing.T) {
 	srv := pgtest.Private(t)
 	dsn := srv.NewDB(t)
@@ -77,7 +77,10 @@ func TestWatchHearsOtherServers(t *testing.T) {
 	if err := srv.Exec(ctx, "postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN deployq'`); err != nil {
 		t.Fatal(err)
 	}
+	if c := next(t, ch); !c.Lost {
+		t.Fatalf("after the connection was cut: %+v, want it said lost", c)
+	}
 	if c := next(t, ch); !c.Rescan {
-		t.Fatalf("after the connection was cut: %+v, want a rescan", c)
+		t.Fatalf("after the connection was cut and made again: %+v, want a rescan", c)
 	}
 }

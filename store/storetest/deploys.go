@@ -273,11 +273,12 @@ var deployCases = []testCase{
 		}
 		sameDeploy(t, "the deploy", got, &nexts[winner])
 	}},
-	// NextQueued is the oldest queued deploy of its lane, or nil.
+	// NextQueued is the oldest queued deploy of its lane, or nil, with
+	// the sha of the lane's newest succeeded deploy that is no operation.
 	{"NextQueued", func(t *testing.T, s queue.Store) {
 		ctx := t.Context()
 		create(t, s, newDeploy("web", "prod", queue.StateWaiting))
-		running(t, s, "web", "prod")
+		r := running(t, s, "web", "prod")
 		a := create(t, s, newDeploy("web", "prod", queue.StateQueued))
 		b := create(t, s, newDeploy("web", "prod", queue.StateQueued))
 		qa := create(t, s, newDeploy("web", "qa", queue.StateQueued))
@@ -285,18 +286,38 @@ var deployCases = []testCase{
 			app, env string
 			want     *queue.Deploy
 		}{{"web", "prod", a}, {"web", "qa", qa}, {"api", "prod", nil}} {
-			got, err := s.NextQueued(ctx, c.app, c.env)
+			got, current, err := s.NextQueued(ctx, c.app, c.env)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sameDeploy(t, "next queued in "+c.app+"/"+c.env, got, c.want)
+			if current != "" {
+				t.Fatalf("%s/%s has no succeeded deploy; NextQueued says it runs %q", c.app, c.env, current)
+			}
 		}
 		move(t, s, a, queue.StateCanceled, nil)
-		if got, err := s.NextQueued(ctx, "web", "prod"); err != nil || got == nil || got.ID != b.ID {
+		if got, _, err := s.NextQueued(ctx, "web", "prod"); err != nil || got == nil || got.ID != b.ID {
 			t.Fatalf("next queued once the oldest left: %s, %v; want #%d", show(got), err, b.ID)
 		}
+		// what runs there: the newest succeeded deploy, not a failed one,
+		// an operation or another lane's
+		move(t, s, r, queue.StateInterrupted, nil)
+		for i, c := range []struct {
+			app, env string
+			state    queue.State
+			op       string
+		}{{"web", "prod", queue.StateSucceeded, ""}, {"web", "prod", queue.StateFailed, ""},
+			{"web", "prod", queue.StateSucceeded, "restart"}, {"web", "qa", queue.StateSucceeded, ""}} {
+			d := newDeploy(c.app, c.env, queue.StateQueued)
+			d.SHA, d.Op = sha(10+i), c.op
+			end(t, s, create(t, s, d), c.state, at(time.Duration(i+1)*time.Hour))
+		}
+		got, current, err := s.NextQueued(ctx, "web", "prod")
+		if err != nil || got == nil || got.ID != b.ID || current != sha(10) {
+			t.Fatalf("next queued after deploys ended: %s, %q, %v; want #%d, %q", show(got), current, err, b.ID, sha(10))
+		}
 		move(t, s, b, queue.StateSuperseded, nil)
-		if got, err := s.NextQueued(ctx, "web", "prod"); err != nil || got != nil {
+		if got, _, err := s.NextQueued(ctx, "web", "prod"); err != nil || got != nil {
 			t.Fatalf("next queued with none queued: %s, %v; want nil", show(got), err)
 		}
 	}},
@@ -344,7 +365,7 @@ var deployCases = []testCase{
 		second := newDeploy("web", "prod", queue.StateQueued)
 		second.CreatedAt = at(-time.Hour) // the clock stepped back
 		create(t, s, second)
-		if got, err := s.NextQueued(ctx, "web", "prod"); err != nil || got == nil || got.ID != first.ID {
+		if got, _, err := s.NextQueued(ctx, "web", "prod"); err != nil || got == nil || got.ID != first.ID {
 			t.Fatalf("next queued: %s, %v; want the first created, #%d", show(got), err, first.ID)
 		}
 		ds, err := s.Deploys(ctx, queue.DeployFilter{})
