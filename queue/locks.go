@@ -137,6 +137,16 @@ func (t *lockTable) sync(ctx context.Context) error {
 	return t.refresh(ctx)
 }
 
+// reread reads the stored locks again when several servers share the
+// store, whatever the watch heard: before taking or releasing one, which
+// is rare, the lock of another server is never missed.
+func (t *lockTable) reread(ctx context.Context) error {
+	if !t.shared {
+		return nil
+	}
+	return t.refresh(ctx)
+}
+
 // upToDate reports whether the copy here is known to be the store's.
 func (t *lockTable) upToDate() bool {
 	t.mu.Lock()
@@ -216,7 +226,7 @@ func (t *lockTable) live() []*Lock {
 // set (ELocked); the holder renews it, keeping its age. It returns the
 // lock it replaced, if any.
 func (t *lockTable) take(ctx context.Context, l *Lock, steal bool) (replaced *Lock, err error) {
-	if err := t.sync(ctx); err != nil {
+	if err := t.reread(ctx); err != nil {
 		return nil, err
 	}
 	mu := t.envs[l.Env]
@@ -244,7 +254,7 @@ func (t *lockTable) take(ctx context.Context, l *Lock, steal bool) (replaced *Lo
 // remove deletes the live lock of k (ENotFound if there is none) and
 // returns it.
 func (t *lockTable) remove(ctx context.Context, k scope) (*Lock, error) {
-	if err := t.sync(ctx); err != nil {
+	if err := t.reread(ctx); err != nil {
 		return nil, err
 	}
 	mu := t.envs[k.env]
