@@ -223,10 +223,17 @@ func (s *Service) Start(ctx context.Context) error {
 			defer s.wg.Done()
 			s.watch.run()
 		}()
-		select { // until the watch listens (or could not): what it hears is trusted from then
+		// Until the watch listens (or could not), for at most 10 s: what
+		// it hears is trusted from then; before, the locks are read for
+		// each decision.
+		waited := make(chan struct{})
+		t := s.clock.AfterFunc(10*time.Second, func() { close(waited) })
+		select {
 		case <-s.watch.first:
+		case <-waited:
 		case <-ctx.Done():
 		}
+		t.Stop()
 	}
 	s.promoter.resume(s.life)
 	return nil
