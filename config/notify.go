@@ -11,11 +11,15 @@ import (
 // NotifySink is one place deploys, locks and freezes are announced
 // beyond Slack (the notify sections: top-level, or an environment's).
 type NotifySink struct {
-	Name   string   `yaml:"name"` // default: KIND-N (top-level) or APP-ENV-KIND-N
-	Kind   string   `yaml:"kind"` // webhook, mattermost, discord, teams
-	URL    string   `yaml:"url"`
-	Secret string   `yaml:"secret"` // webhook: the key of the signature
-	Events []string `yaml:"events"` // default: every event
+	Name   string `yaml:"name"` // default: KIND-N (top-level) or APP-ENV-KIND-N
+	Kind   string `yaml:"kind"` // webhook, mattermost, discord, teams
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // webhook: the key of the signature
+	// Token and Channel (its id) make a mattermost sink a bot that edits
+	// a deploy's post in place; URL is then the server's.
+	Token   string   `yaml:"token"`
+	Channel string   `yaml:"channel"`
+	Events  []string `yaml:"events"` // default: every event
 	// App and Env limit an environment's sink to it (set from where it
 	// is written).
 	App string `yaml:"-"`
@@ -60,6 +64,21 @@ func (d *decoder) notifySinks(sinks []NotifySink, n *yaml.Node, key, app, env st
 			d.fail(at("secret"), skey+".secret", "only a webhook signs what it sends")
 			ok = false
 		}
+		switch {
+		case s.Kind != "mattermost" && (s.Token != "" || s.Channel != ""):
+			field := "token"
+			if s.Token == "" {
+				field = "channel"
+			}
+			d.fail(at(field), skey+"."+field, "only a mattermost bot has a token and a channel")
+			ok = false
+		case s.Token != "" && !mattermostID(s.Channel):
+			d.fail(at("channel"), skey+".channel", "want the id of the channel the bot posts to (26 letters and digits), got %q", s.Channel)
+			ok = false
+		case s.Token == "" && s.Channel != "":
+			d.fail(at("token"), skey+".token", "a channel needs the bot's token; an incoming webhook's url names its channel")
+			ok = false
+		}
 		for j, e := range s.Events {
 			if !slices.Contains(NotifyEvents, e) {
 				d.fail(closest(n, i, "events", j), fmt.Sprintf("%s.events[%d]", skey, j), "want one of %s, got %q", strings.Join(NotifyEvents, ", "), e)
@@ -84,6 +103,20 @@ func validSinkName(s string) bool {
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// mattermostID reports whether s looks like a Mattermost id: 26
+// lowercase letters and digits.
+func mattermostID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
 			return false
 		}
 	}

@@ -58,8 +58,12 @@ type Sink struct {
 	Name   string // unique: it names the sink's messages in the outbox
 	Kind   string
 	URL    string
-	Secret string   // webhook: the key of its signature
-	Events []string // what it hears of; empty: everything
+	Secret string // webhook: the key of its signature
+	// Token and Channel make a mattermost sink a bot (URL is then the
+	// server's): it posts with the token to the channel (its id) and
+	// edits a deploy's message in place.
+	Token, Channel string
+	Events         []string // what it hears of; empty: everything
 	// App and Env, when set, limit it to the deploys, locks and freezes
 	// of that app and environment.
 	App, Env string

@@ -169,6 +169,60 @@ func TestEventsFilterAndGivingUp(t *testing.T) {
 	})
 }
 
+// A Mattermost bot (token and channel): a deploy's first event is a post
+// to the channel through the REST API, with the token; the next ones
+// patch that post; a lock is a post of its own.
+func TestMattermostBotEditsInPlace(t *testing.T) {
+	created, err := os.ReadFile("testdata/mattermost.post.created.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm := newReceiver(t, func(r request, n int) (int, string) {
+		if r.Method == "POST" {
+			return 201, string(created)
+		}
+		return 200, string(created)
+	})
+	e, _ := start(t, t.TempDir(), "true", notify.Sink{Name: "mm-bot", Kind: notify.KindMattermost, URL: mm.URL + "/",
+		Token: "t0ken", Channel: "yuko5hzu7jdcineenpafttbbzw"})
+	d, err := e.Svc.Submit(t.Context(), queue.Request{App: "web", Env: "production", Ref: sha(1), SHA: sha(1), User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Wait(t, d.ID)
+	got := mm.waitFor(t, 3)
+	for i, r := range got {
+		if r.Header.Get("Authorization") != "Bearer t0ken" || r.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("request %d: %v", i, r.Header)
+		}
+	}
+	var first struct {
+		ChannelID string `json:"channel_id"`
+		Message   string `json:"message"`
+	}
+	if err := json.Unmarshal(got[0].Body, &first); err != nil || got[0].Method != "POST" || got[0].Path != "/api/v4/posts" ||
+		first.ChannelID != "yuko5hzu7jdcineenpafttbbzw" || !strings.Contains(first.Message, "queued") {
+		t.Fatalf("first: %s %s %s", got[0].Method, got[0].Path, got[0].Body)
+	}
+	for _, r := range got[1:] {
+		if r.Method != "PUT" || r.Path != "/api/v4/posts/u1teeaduyinbjf3n5brjbfoiyw/patch" {
+			t.Fatalf("then: %s %s", r.Method, r.Path)
+		}
+	}
+	var last map[string]string
+	if err := json.Unmarshal(got[2].Body, &last); err != nil || len(last) != 1 ||
+		!strings.Contains(last["message"], "succeeded ([#1](http://deployq.example/#/deploy/1))") {
+		t.Fatalf("the last patch: %s", got[2].Body)
+	}
+	if _, _, err := e.Svc.Lock(t.Context(), queue.LockRequest{Env: "production", Owner: "alice", Reason: "db migration"}); err != nil {
+		t.Fatal(err)
+	}
+	lock := mm.waitFor(t, 4)[3]
+	if lock.Method != "POST" || lock.Path != "/api/v4/posts" || !strings.Contains(string(lock.Body), "db migration") {
+		t.Fatalf("the lock: %s %s %s", lock.Method, lock.Path, lock.Body)
+	}
+}
+
 // Discord: a deploy's first event is posted (wait=true), the next ones
 // edit that message; Mattermost and Teams get a message each, in their
 // documented shapes.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,9 @@ func (n *Notifier) send(ctx context.Context, it queue.OutboxItem) error {
 		_, err := n.post(ctx, http.MethodPost, s.URL, h, []byte(it.Body))
 		return err
 	case KindMattermost:
+		if s.Token != "" {
+			return n.mattermostBot(ctx, s, it, e)
+		}
 		body, _ := json.Marshal(map[string]string{"text": mattermostText(e), "username": "deployq"})
 		_, err := n.post(ctx, http.MethodPost, s.URL, nil, body)
 		return err
@@ -105,23 +109,53 @@ func (n *Notifier) send(ctx context.Context, it queue.OutboxItem) error {
 // the next ones; locks and freezes get a message each.
 func (n *Notifier) discord(ctx context.Context, s *Sink, it queue.OutboxItem, e Event) error {
 	content := discordText(e)
-	body, _ := json.Marshal(map[string]any{"content": content, "username": "deployq", "allowed_mentions": map[string]any{"parse": []string{}}})
+	mentions := map[string]any{"parse": []string{}}
+	return n.inPlace(ctx, s, it, func() ([]byte, error) {
+		u := s.URL
+		if strings.Contains(u, "?") {
+			u += "&wait=true"
+		} else {
+			u += "?wait=true"
+		}
+		body, _ := json.Marshal(map[string]any{"content": content, "username": "deployq", "allowed_mentions": mentions})
+		return n.post(ctx, http.MethodPost, u, nil, body)
+	}, func(msg string) error {
+		edit, _ := json.Marshal(map[string]any{"content": content, "allowed_mentions": mentions})
+		_, err := n.post(ctx, http.MethodPatch, strings.TrimSuffix(s.URL, "/")+"/messages/"+msg, nil, edit)
+		return err
+	})
+}
+
+// mattermostBot posts the first event of a deploy to the sink's channel
+// as its bot (Mattermost's REST API, the token as a bearer) and edits
+// that post with the next ones; locks and freezes get a post each.
+func (n *Notifier) mattermostBot(ctx context.Context, s *Sink, it queue.OutboxItem, e Event) error {
+	text := mattermostText(e)
+	api := strings.TrimSuffix(s.URL, "/") + "/api/v4/posts"
+	auth := http.Header{"Authorization": {"Bearer " + s.Token}}
+	return n.inPlace(ctx, s, it, func() ([]byte, error) {
+		body, _ := json.Marshal(map[string]string{"channel_id": s.Channel, "message": text})
+		return n.post(ctx, http.MethodPost, api, auth, body)
+	}, func(post string) error {
+		body, _ := json.Marshal(map[string]string{"message": text})
+		_, err := n.post(ctx, http.MethodPut, api+"/"+url.PathEscape(post)+"/patch", auth, body)
+		return err
+	})
+}
+
+// inPlace sends a deploy's first message with post, which answers with
+// the message (its "id" is kept with the deploy), and the next ones with
+// edit, given that id. Messages of no deploy (locks, freezes), and those
+// whose answer had no id, are each posted anew.
+func (n *Notifier) inPlace(ctx context.Context, s *Sink, it queue.OutboxItem, post func() ([]byte, error), edit func(id string) error) error {
 	id := deployOf(it.Key)
 	metaKey := "notify." + s.Name + ".message"
 	if id != 0 {
 		if msg, err := n.svc.Meta(ctx, id, metaKey); err == nil && msg != "" {
-			edit, _ := json.Marshal(map[string]any{"content": content, "allowed_mentions": map[string]any{"parse": []string{}}})
-			_, err := n.post(ctx, http.MethodPatch, strings.TrimSuffix(s.URL, "/")+"/messages/"+msg, nil, edit)
-			return err
+			return edit(msg)
 		}
 	}
-	u := s.URL
-	if strings.Contains(u, "?") {
-		u += "&wait=true"
-	} else {
-		u += "?wait=true"
-	}
-	answer, err := n.post(ctx, http.MethodPost, u, nil, body)
+	answer, err := post()
 	if err != nil || id == 0 {
 		return err
 	}
@@ -132,7 +166,7 @@ func (n *Notifier) discord(ctx context.Context, s *Sink, it queue.OutboxItem, e 
 		return nil // posted; the next event posts anew
 	}
 	if err := n.svc.SetMeta(context.WithoutCancel(ctx), id, metaKey, m.ID); err != nil {
-		n.log.Error("notify: keeping a Discord message's id", "deploy", id, "err", err)
+		n.log.Error("notify: keeping a message's id", "sink", s.Name, "deploy", id, "err", err)
 	}
 	return nil
 }

@@ -343,7 +343,8 @@ func (m *Main) startNotify() {
 func notifySinks(cs []config.NotifySink) []notify.Sink {
 	out := make([]notify.Sink, len(cs))
 	for i, c := range cs {
-		out[i] = notify.Sink{Name: c.Name, Kind: c.Kind, URL: c.URL, Secret: c.Secret, Events: c.Events, App: c.App, Env: c.Env}
+		out[i] = notify.Sink{Name: c.Name, Kind: c.Kind, URL: c.URL, Secret: c.Secret, Token: c.Token, Channel: c.Channel,
+			Events: c.Events, App: c.App, Env: c.Env}
 	}
 	return out
 }
