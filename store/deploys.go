@@ -69,6 +69,9 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 	if se := (sqlite3.Error{}); errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
 	}
+	if err == nil {
+		s.currents.stored(d)
+	}
 	return err
 }
 
@@ -121,8 +124,11 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		}
 		return queue.Errorf(queue.EConflict, "deploy #%d is %s, not %s", d.ID, cur.State, from)
 	}
-	if err == nil && d.State.Terminal() {
-		s.packs.poke() // its log may be short: one for a pack
+	if err == nil {
+		s.currents.stored(d)
+		if d.State.Terminal() {
+			s.packs.poke() // its log may be short: one for a pack
+		}
 	}
 	return err
 }
@@ -227,24 +233,25 @@ func oneDeploy(ctx context.Context, st *sql.Stmt, args ...any) (*queue.Deploy, e
 	return d, err
 }
 
-// NextQueued implements queue.Store.
+// NextQueued implements queue.Store. What runs in the lane is read once
+// and then kept as this Store writes (see laneCurrents).
 func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, string, error) {
-	var current string
-	d, err := scanDeploy(withCols{s.nextQueued.QueryRowContext(ctx, app, env), []any{&current}})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", nil
+	current, known, version := s.currents.get(app, env)
+	d, err := oneDeploy(ctx, s.nextQueued, app, env)
+	if err != nil || d == nil || known {
+		return d, current, err
 	}
-	return d, current, err
+	var id int64
+	err = s.laneCurrent.QueryRowContext(ctx, app, env).Scan(&id, &current)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		err = nil
+	case err != nil:
+		return nil, "", err
+	}
+	s.currents.fill(app, env, version, id, current)
+	return d, current, nil
 }
-
-// withCols is a row with columns after a deploy's: Scan fills extra
-// with them.
-type withCols struct {
-	row   scanner
-	extra []any
-}
-
-func (w withCols) Scan(dst ...any) error { return w.row.Scan(append(dst, w.extra...)...) }
 
 // LastSucceeded implements queue.Store.
 func (s *Store) LastSucceeded(ctx context.Context, app, env string, beforeID int64) (*queue.Deploy, error) {

@@ -34,8 +34,10 @@ type Store struct {
 	packs   *packer    // the packing of short logs
 
 	// prepared hot statements: SQLite parses a statement once, not per call
-	nextQueued, lastSucceeded, deployByID, lastLogSeq, logChunks *sql.Stmt
-	insertDeploy, nextNumber, update, audit                      *sql.Stmt
+	nextQueued, lastSucceeded, laneCurrent, deployByID, lastLogSeq, logChunks *sql.Stmt
+	insertDeploy, nextNumber, update, audit                                   *sql.Stmt
+
+	currents *laneCurrents // what runs in each lane, read with NextQueued
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -54,7 +56,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, file: file, packs: newPacker()}
+	s := &Store{w: w, r: r, file: file, packs: newPacker(), currents: newLaneCurrents()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store %s: %w", file, err)
@@ -173,9 +175,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		q    string
 	}{
-		{s.r, &s.nextQueued, `SELECT ` + deployCols + `, coalesce((SELECT c.sha FROM deploys c WHERE c.app = deploys.app AND c.env = deploys.env
-			AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')
-			FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
+		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
+		{s.r, &s.laneCurrent, `SELECT id, sha FROM deploys INDEXED BY deploys_lane_succeeded WHERE app = ? AND env = ?
+			AND state = 'succeeded' AND op = '' ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.deployByID, `SELECT ` + deployCols + ` FROM deploys WHERE id = ?`},
 		{s.r, &s.lastLogSeq, `SELECT coalesce((SELECT last_seq FROM log_chunks WHERE deploy_id = ? ORDER BY first_seq DESC LIMIT 1), 0)`},
@@ -220,7 +222,7 @@ func (s *Store) Close() error {
 		close(s.writes)
 		<-s.done
 	}
-	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.deployByID, s.lastLogSeq, s.logChunks,
+	for _, st := range []*sql.Stmt{s.nextQueued, s.lastSucceeded, s.laneCurrent, s.deployByID, s.lastLogSeq, s.logChunks,
 		s.insertDeploy, s.nextNumber, s.update, s.audit} {
 		if st != nil {
 			st.Close()
