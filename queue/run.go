@@ -97,11 +97,24 @@ func (x *executor) resume(ctx context.Context, cancel context.CancelCauseFunc, a
 	return x.verifyAndFinish(ctx, env, d, dl, job)
 }
 
-// prepare opens d's log for its run and says what its runner gets.
+// openLogAttempts is how many times more prepare tries to open a log
+// the store could not read (about 6 s in all).
+const openLogAttempts = 5
+
+// prepare opens d's log for its run and says what its runner gets. A
+// store that cannot be read (a database restarting) is tried again a few
+// times, backing off, before the deploy fails without having run.
 func (x *executor) prepare(ctx context.Context, app *App, env *Environment, d *Deploy) (*deployLog, Job, error) {
 	job := Job{DeployID: d.ID, Number: d.Number, App: d.App, Env: d.Env, Ref: d.Ref, SHA: d.SHA,
 		PreviousSHA: d.PreviousSHA, User: d.User, Git: app.Git, Settings: env.Settings, Op: d.Op, Instances: d.Instances}
 	dl, err := x.logs.acquire(context.WithoutCancel(ctx), d.ID)
+	for attempt := 0; err != nil && attempt < openLogAttempts && ErrorCode(err) == EUnavailable; attempt++ {
+		x.log.Warn("opening a deploy's log; trying again", "id", d.ID, "attempt", attempt+1, "err", err)
+		if sleep(ctx, x.clock, backoff(attempt)) != nil {
+			break
+		}
+		dl, err = x.logs.acquire(context.WithoutCancel(ctx), d.ID)
+	}
 	if err != nil {
 		return nil, job, err
 	}

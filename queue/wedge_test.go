@@ -146,3 +146,46 @@ func TestOrphanRunningDeployIsRepaired(t *testing.T) {
 		t.Fatalf("after the canceled orphan: %s\n%s", end.State, log)
 	}
 }
+
+// blinkingLogs fails the first reads of where a running deploy's log
+// ends (its run opening it), as a database that restarts does.
+type blinkingLogs struct {
+	queue.Store
+	fails  atomic.Int32 // reads left to fail
+	failed atomic.Int32
+}
+
+func (b *blinkingLogs) LastLogSeq(ctx context.Context, id int64) (int64, error) {
+	if d, err := b.Store.Deploy(ctx, id); err == nil && d.State == queue.StateRunning && b.fails.Add(-1) >= 0 {
+		b.failed.Add(1)
+		return 0, queue.Errorf(queue.EUnavailable, "the database cannot be reached or written: connection refused")
+	}
+	return b.Store.LastLogSeq(ctx, id)
+}
+
+// A deploy whose log cannot be opened for a moment once it started (its
+// database restarting) runs once the store answers, rather than failing
+// without having run.
+func TestLogOpenedAfterTheStoreBlinked(t *testing.T) {
+	blink := &blinkingLogs{}
+	q := queuetest.Start(t, []*queue.App{app("web", shellEnv("production", "echo deployed"))}, func(o *queue.Options) {
+		blink.Store = o.Store
+		o.Store = blink
+	})
+	blink.fails.Store(2)
+	d, err := q.Svc.Submit(context.Background(), queue.Request{App: "web", Ref: sha(1), User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queuetest.Eventually(t, "the deploy ended", func() bool { // no follower: the run opens the log itself
+		d, err = q.Svc.Deploy(context.Background(), d.ID)
+		return err == nil && d.State.Terminal()
+	})
+	if d.State != queue.StateSucceeded {
+		t.Fatalf("#%d %s: %s", d.ID, d.State, d.Error)
+	}
+	q.WaitLog(t, d.ID, "deployed")
+	if n := blink.failed.Load(); n != 2 {
+		t.Fatalf("the running deploy's log failed to open %d times, want 2", n)
+	}
+}
