@@ -98,7 +98,7 @@ func (x *executor) resume(ctx context.Context, cancel context.CancelCauseFunc, a
 }
 
 // openLogAttempts is how many times more prepare tries to open a log
-// the store could not read (about 6 s in all).
+// the store could not read (about 3 s in all).
 const openLogAttempts = 5
 
 // prepare opens d's log for its run and says what its runner gets. A
