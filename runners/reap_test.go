@@ -63,11 +63,15 @@ func TestReapGroupsWithoutTheLeader(t *testing.T) {
 
 	server.Process.Kill() // SIGKILL: no cleanup of its own
 	server.Wait()
-	gate1, err := os.OpenFile(gate, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatalf("the leader is not at its gate: %v", err)
-	}
-	gate1.Close()
+	// the leader wrote its pid a moment before it opens the gate to read:
+	// until it has, opening the other end says ENXIO
+	queuetest.Eventually(t, "the leader at its gate", func() bool {
+		g, err := os.OpenFile(gate, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			g.Close()
+		}
+		return err == nil
+	})
 	queuetest.Eventually(t, fmt.Sprintf("the leader %d exited and was reaped", leader), func() bool { return proctest.Reap(leader) })
 	for _, pid := range children {
 		if !proctest.Alive(pid) {
