@@ -79,7 +79,7 @@ func (b *Bot) queued(ctx context.Context, d *queue.Deploy, kind string) Reply {
 		States: []queue.State{queue.StateQueued, queue.StateRunning, queue.StateVerifying}, Limit: -1})
 	n := 0
 	for _, a := range ahead {
-		if a.ID < d.ID {
+		if queue.Ahead(a, d) {
 			n++
 		}
 	}

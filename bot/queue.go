@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -61,7 +60,7 @@ func (b *Bot) queue(ctx context.Context, c *Command, _ Message) (Reply, error) {
 }
 
 // lane says what runs in one app+env, then what waits its turn there,
-// oldest first, a line each.
+// in turn (rollbacks first, then the oldest), a line each.
 func (b *Bot) lane(st queue.EnvStatus, vs []queue.DeployView) string {
 	slices.SortFunc(vs, func(x, y queue.DeployView) int {
 		running := func(v queue.DeployView) bool { return v.Deploy.State.Holds() }
@@ -71,7 +70,7 @@ func (b *Bot) lane(st queue.EnvStatus, vs []queue.DeployView) string {
 			}
 			return 1
 		}
-		return cmp.Compare(x.Deploy.ID, y.Deploy.ID)
+		return queue.CompareTurns(x.Deploy.Source, x.Deploy.ID, y.Deploy.Source, y.Deploy.ID)
 	})
 	lines := []string{st.App + " in " + st.Env}
 	if st.Lock != nil {

@@ -182,7 +182,7 @@ func (p *PRComments) ahead(ctx context.Context, d *queue.Deploy) int {
 	}
 	n := 0
 	for _, o := range ds {
-		if o.ID < d.ID || o.State.Holds() {
+		if queue.Ahead(o, d) {
 			n++
 		}
 	}

@@ -32,7 +32,8 @@ type Store interface {
 	Deploy(ctx context.Context, id int64) (*Deploy, error)
 	// Deploys lists deploys, newest first.
 	Deploys(ctx context.Context, f DeployFilter) ([]*Deploy, error)
-	// NextQueued returns the oldest queued deploy of app+env, or nil;
+	// NextQueued returns the queued deploy of app+env whose turn is first
+	// (the oldest rollback, else the oldest: see CompareTurns), or nil;
 	// with it, in the same read, the sha of the lane's newest succeeded
 	// deploy (never an operation), "" if none: what it would replace.
 	NextQueued(ctx context.Context, app, env string) (next *Deploy, current string, err error)

@@ -131,6 +131,51 @@ func TestVerifyFailsRollsBack(t *testing.T) {
 	}
 }
 
+// The rollback of a failed verification goes before the deploys already
+// queued in its lane: they were asked of the version it rolls away from,
+// and run after it, on what it put back.
+func TestRollbackGoesFirst(t *testing.T) {
+	gate := make(chan struct{})
+	p := newProber(func(sha string, try int) queue.Evidence {
+		if sha == shaOf(2) && try == 2 {
+			<-gate
+			return queue.Evidence{Said: "GET http://127.0.0.1/health: 503 (want 200)"}
+		}
+		return healthy(sha, try)
+	})
+	e := start(t, []*queue.App{app("web", verifying(20*time.Millisecond, 3, ""))}, func(o *queue.Options) { o.Prober = p })
+	if first, _ := e.wait(e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(1), SHA: sha(1)}).ID); first.State != queue.StateSucceeded {
+		t.Fatalf("first deploy %s: %s", first.State, first.Error)
+	}
+	bad := e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(2), SHA: sha(2)})
+	queuetest.Eventually(t, "#2 verifying", func() bool {
+		d, err := e.svc.Deploy(t.Context(), bad.ID)
+		return err == nil && d.State == queue.StateVerifying
+	})
+	next := e.submit(queue.Request{App: "web", Env: "prod", Ref: sha(3), SHA: sha(3)}) // queued behind #2
+	close(gate)
+	next, log := e.wait(next.ID)
+	if next.State != queue.StateSucceeded {
+		t.Fatalf("#%d %s: %s\n%s", next.ID, next.State, next.Error, log)
+	}
+	ds, err := e.svc.Deploys(t.Context(), queue.DeployFilter{App: "web", Env: "prod", Limit: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back *queue.Deploy
+	for _, d := range ds {
+		if d.Source == queue.SourceRollback {
+			back = d
+		}
+	}
+	if back == nil || back.ID < next.ID || back.State != queue.StateSucceeded || !back.StartedAt.Before(next.StartedAt) {
+		t.Fatalf("the rollback %+v did not run before #%d (started %s)", back, next.ID, next.StartedAt)
+	}
+	if next.PreviousSHA != sha(1) {
+		t.Fatalf("#%d replaced %s, want what the rollback put back, %s", next.ID, next.PreviousSHA, sha(1))
+	}
+}
+
 func shaOf(n int) string { return sha(n) }
 
 // TestVerifyAlert: on_failure alert fails the deploy and marks its sha
@@ -264,4 +309,23 @@ type probeFunc func(ctx context.Context, c queue.VerifyCheck) queue.Evidence
 
 func (f probeFunc) Probe(ctx context.Context, _ queue.Job, c queue.VerifyCheck, _ queue.Output) queue.Evidence {
 	return f(ctx, c)
+}
+
+// Turns: rollbacks first, the oldest first; a deploy that holds the lane
+// is ahead of every queued one, and a deploy is not ahead of itself.
+func TestTurns(t *testing.T) {
+	q := func(id int64, src queue.Source) *queue.Deploy {
+		return &queue.Deploy{ID: id, Source: src, State: queue.StateQueued}
+	}
+	old, newer, rb, rb2 := q(1, queue.SourceChat), q(2, queue.SourceAuto), q(3, queue.SourceRollback), q(4, queue.SourceRollback)
+	running := &queue.Deploy{ID: 9, State: queue.StateRunning}
+	for _, c := range []struct {
+		o, d *queue.Deploy
+		want bool
+	}{{old, newer, true}, {newer, old, false}, {rb, old, true}, {old, rb, false}, {rb, rb2, true}, {rb2, rb, false},
+		{running, rb, true}, {rb, running, false}, {old, old, false}} {
+		if got := queue.Ahead(c.o, c.d); got != c.want {
+			t.Errorf("#%d (%s) ahead of #%d (%s): %v, want %v", c.o.ID, c.o.Source, c.d.ID, c.d.Source, got, c.want)
+		}
+	}
 }

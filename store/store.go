@@ -175,7 +175,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		stmt **sql.Stmt
 		q    string
 	}{
-		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued' ORDER BY id LIMIT 1`},
+		{s.r, &s.nextQueued, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'queued'
+			ORDER BY source = 'rollback' DESC, id LIMIT 1`}, // rollbacks first (queue.CompareTurns)
 		{s.r, &s.laneCurrent, `SELECT id, sha FROM deploys INDEXED BY deploys_lane_succeeded WHERE app = ? AND env = ?
 			AND state = 'succeeded' AND op = '' ORDER BY id DESC LIMIT 1`},
 		{s.r, &s.lastSucceeded, `SELECT ` + deployCols + ` FROM deploys WHERE app = ? AND env = ? AND state = 'succeeded' AND op = '' AND id < ? ORDER BY id DESC LIMIT 1`},

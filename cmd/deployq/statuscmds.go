@@ -79,8 +79,9 @@ func printLanes(w io.Writer, es []api.Environment) {
 }
 
 // printPending lists the queued and waiting deploys in the order they
-// go: lane by lane, the queued oldest first, then the waiting (they are
-// queued when what they wait for clears).
+// go: lane by lane, the queued in their turns (rollbacks first, then the
+// oldest), then the waiting (they are queued when what they wait for
+// clears).
 func printPending(w io.Writer, es []api.Environment, ds []api.Deploy) {
 	lane := map[string]int{}
 	for i, e := range es {
@@ -93,7 +94,8 @@ func printPending(w io.Writer, es []api.Environment, ds []api.Deploy) {
 		return 1
 	}
 	slices.SortFunc(ds, func(a, b api.Deploy) int {
-		return cmp.Or(cmp.Compare(lane[a.App+" "+a.Env], lane[b.App+" "+b.Env]), cmp.Compare(waits(a), waits(b)), cmp.Compare(a.ID, b.ID))
+		return cmp.Or(cmp.Compare(lane[a.App+" "+a.Env], lane[b.App+" "+b.Env]), cmp.Compare(waits(a), waits(b)),
+			queue.CompareTurns(a.Source, a.ID, b.Source, b.ID))
 	})
 	fmt.Fprintln(w, "\nqueued and waiting, in the order they go:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -295,7 +295,8 @@ func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy,
 	ds, err := query(ctx, s, func(row scanner) (*queue.Deploy, error) { return scanDeploy(withCols{row, []any{&current}}) },
 		`SELECT `+deployCols+`, coalesce((SELECT c.sha FROM deploys c WHERE c.app = deploys.app AND c.env = deploys.env
 			AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')
-		FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued' ORDER BY id LIMIT 1`, app, env)
+		FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued'
+		ORDER BY source = 'rollback' DESC, id LIMIT 1`, app, env) // rollbacks first (queue.CompareTurns)
 	if err != nil || len(ds) == 0 {
 		return nil, "", err
 	}

@@ -273,8 +273,9 @@ var deployCases = []testCase{
 		}
 		sameDeploy(t, "the deploy", got, &nexts[winner])
 	}},
-	// NextQueued is the oldest queued deploy of its lane, or nil, with
-	// the sha of the lane's newest succeeded deploy that is no operation.
+	// NextQueued is the oldest queued deploy of its lane (the oldest
+	// rollback, when one is queued), or nil, with the sha of the lane's
+	// newest succeeded deploy that is no operation.
 	{"NextQueued", func(t *testing.T, s queue.Store) {
 		ctx := t.Context()
 		create(t, s, newDeploy("web", "prod", queue.StateWaiting))
@@ -316,6 +317,18 @@ var deployCases = []testCase{
 		if err != nil || got == nil || got.ID != b.ID || current != sha(10) {
 			t.Fatalf("next queued after deploys ended: %s, %q, %v; want #%d, %q", show(got), current, err, b.ID, sha(10))
 		}
+		// a rollback goes first, the oldest rollback first
+		rb := newDeploy("web", "prod", queue.StateQueued)
+		rb.Source = queue.SourceRollback
+		rb = create(t, s, rb)
+		rb2 := newDeploy("web", "prod", queue.StateQueued)
+		rb2.Source = queue.SourceRollback
+		create(t, s, rb2)
+		if got, _, err := s.NextQueued(ctx, "web", "prod"); err != nil || got == nil || got.ID != rb.ID {
+			t.Fatalf("next queued with rollbacks queued: %s, %v; want the first rollback, #%d", show(got), err, rb.ID)
+		}
+		move(t, s, rb, queue.StateCanceled, nil)
+		move(t, s, rb2, queue.StateCanceled, nil)
 		move(t, s, b, queue.StateSuperseded, nil)
 		if got, _, err := s.NextQueued(ctx, "web", "prod"); err != nil || got != nil {
 			t.Fatalf("next queued with none queued: %s, %v; want nil", show(got), err)
