@@ -39,11 +39,11 @@ func (x *executor) holding(ctx context.Context) context.Context {
 	return WithHolder(ctx, Holder{Server: x.server, Now: x.clock.Now()})
 }
 
-// exec runs d (running, registered in runs with cancel) to its end, and
-// returns it ended (or still running if its end could not be stored
-// before deployq stopped). The environment's timeouts bound its runner;
-// its verification, when it has one, follows a runner that succeeded.
-func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) *Deploy {
+// exec runs d (running, registered in runs with cancel) to its end (or
+// leaves it running if its end could not be stored before deployq
+// stopped). The environment's timeouts bound its runner; its
+// verification, when it has one, follows a runner that succeeded.
+func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) {
 	defer cancel(nil)
 	rctx, rcancel := context.WithCancelCause(ctx) // the runner's: its timeouts end it
 	defer rcancel(nil)
@@ -55,7 +55,7 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 	dl, job, err := x.prepare(ctx, app, env, d)
 	if err != nil {
 		x.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
-		return d
+		return
 	}
 	defer x.logs.release(dl)
 	out := &runOutput{d: d, log: dl, runs: x.runs, notify: x.notify, clock: x.clock}
@@ -72,29 +72,29 @@ func (x *executor) exec(ctx context.Context, cancel context.CancelCauseFunc, app
 	state, msg := outcome(context.Cause(rctx), res, runErr)
 	rcancel(nil)
 	if state == StateSucceeded && env.Verify != nil && d.Op == "" {
-		return x.verifyAndFinish(ctx, env, d, dl, job)
+		x.verifyAndFinish(ctx, env, d, dl, job)
+		return
 	}
 	x.finish(final, d, dl, state, msg)
-	return d
 }
 
 // resume goes on with the verification of d, found verifying at start
 // (registered in runs with cancel), to its end.
-func (x *executor) resume(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) *Deploy {
+func (x *executor) resume(ctx context.Context, cancel context.CancelCauseFunc, app *App, env *Environment, d *Deploy) {
 	defer cancel(nil)
 	final := context.WithoutCancel(ctx)
 	dl, job, err := x.prepare(ctx, app, env, d)
 	if err != nil {
 		x.finish(final, d, nil, StateFailed, "could not open the log: "+err.Error())
-		return d
+		return
 	}
 	defer x.logs.release(dl)
 	if env.Verify == nil {
 		x.finish(final, d, dl, StateSucceeded, "")
-		return d
+		return
 	}
 	dl.appendLine(StreamSystem, "", fmt.Sprintf("deployq started again: the verification of #%d goes on", d.ID))
-	return x.verifyAndFinish(ctx, env, d, dl, job)
+	x.verifyAndFinish(ctx, env, d, dl, job)
 }
 
 // openLogAttempts is how many times more prepare tries to open a log
@@ -139,13 +139,13 @@ func (x *executor) prepare(ctx context.Context, app *App, env *Environment, d *D
 // verifyAndFinish verifies d and stores the end it reached; a failed
 // verification then does what the environment says. A stop of deployq
 // leaves d verifying, for the next start.
-func (x *executor) verifyAndFinish(ctx context.Context, env *Environment, d *Deploy, dl *deployLog, job Job) *Deploy {
+func (x *executor) verifyAndFinish(ctx context.Context, env *Environment, d *Deploy, dl *deployLog, job Job) {
 	final := context.WithoutCancel(ctx)
 	state, msg, err := x.verify(ctx, env, d, dl, job)
 	if errors.Is(err, ErrShutdown) {
 		x.log.Info("deployq stops during a verification; the next start resumes it", "id", d.ID)
 		x.runs.forget(d.ID)
-		return d
+		return
 	}
 	var f *verifyFailed
 	failed := errors.As(err, &f)
@@ -159,7 +159,6 @@ func (x *executor) verifyAndFinish(ctx context.Context, env *Environment, d *Dep
 	if failed && d.State == StateFailed && env.Verify.OnFailure != VerifyAlert && x.rollBack != nil {
 		x.rollBack(final, d, f.Error())
 	}
-	return d
 }
 
 // outcome says how a run ended: "ran and failed" (a result) apart from
