@@ -44,12 +44,7 @@ func homeClick(t testing.TB, user, action, value, trigger string) map[string]any
 // recent deploys; its buttons do what the typed commands do, and the tab
 // shows what changed.
 func TestHomeTab(t *testing.T) {
-	e := startApps(t, "socket", "true", nil, nil, func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
-		production := queuetest.Shell("production", "true")
-		production.Approvals = queue.Approvals{Required: 1, From: []string{"UA8RXUSPL"}}
-		return []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging",
-			Environments: []*queue.Environment{staging, production}}}
-	})
+	e := startApps(t, "socket", "true", nil, nil, withApprovedProduction("UA8RXUSPL"))
 	c := e.fake.conn()
 	e.deploy(t, c, "U12345678", sha) // #1, in staging
 	e.say(t, c, "U222", "deploy web@"+sha+" to production")
@@ -119,12 +114,7 @@ func TestHomeLockButtonOpensTheLockForm(t *testing.T) {
 // An approver's Home tab lists the deploys waiting for them, and its
 // Approve button approves.
 func TestHomeTabApprovals(t *testing.T) {
-	e := startApps(t, "socket", "true", nil, nil, func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
-		production := queuetest.Shell("production", "true")
-		production.Approvals = queue.Approvals{Required: 1, From: []string{"U12345678"}}
-		return []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging",
-			Environments: []*queue.Environment{staging, production}}}
-	})
+	e := startApps(t, "socket", "true", nil, nil, withApprovedProduction("U12345678"))
 	c := e.fake.conn()
 	e.say(t, c, "U222", "deploy web@"+sha+" to production")
 	e.fake.waitFor(t, "#1 waiting for approval", func() bool { return len(e.deploys(t)) == 1 && e.deploys(t)[0].State == queue.StateWaiting })
@@ -158,4 +148,15 @@ func TestHomeTabFollowsChanges(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// withApprovedProduction is web in staging and in production, where a
+// deploy needs approver's approval.
+func withApprovedProduction(approver string) func(*fakeSlack, *queue.Environment) []*queue.App {
+	return func(_ *fakeSlack, staging *queue.Environment) []*queue.App {
+		production := queuetest.Shell("production", "true")
+		production.Approvals = queue.Approvals{Required: 1, From: []string{approver}}
+		return []*queue.App{{Name: "web", Repo: "acme/web", DefaultRef: "main", DefaultEnv: "staging",
+			Environments: []*queue.Environment{staging, production}}}
+	}
 }
