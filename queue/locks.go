@@ -154,18 +154,22 @@ func (t *lockTable) upToDate() bool {
 	return t.listening && t.read == t.told
 }
 
-// heard is the watch's: another server changed the locks (the copy here
-// is stale until the next read), or, with listening, the watch now hears
-// every change (after its Rescan), or, without, it no longer does.
-func (t *lockTable) heard(change, listening bool) {
+// changedElsewhere is the watch's: another server changed the locks;
+// the copy here is stale until the next read.
+func (t *lockTable) changedElsewhere() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if change {
-		t.told++
-		return
-	}
-	t.listening = listening
-	t.told++ // what the copy has from before is read again
+	t.told++
+}
+
+// listen is the watch's: it now hears every change (after its Rescan),
+// or, with on false, it no longer does. Either way what the copy has from
+// before is read again.
+func (t *lockTable) listen(on bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.listening = on
+	t.told++
 }
 
 func sameLock(a, b *Lock) bool {

@@ -37,10 +37,10 @@ func TestSharedLocksAreReadWhenNotHeard(t *testing.T) {
 		reads int32
 	}{
 		{"before the watch listens", nil, 2, 2},
-		{"once it listens", func() { tb.heard(false, true) }, 3, 1},
-		{"once another server changed a lock", func() { tb.heard(true, false) }, 3, 1},
-		{"once its connection was lost", func() { tb.heard(false, false) }, 3, 3},
-		{"once it listens again", func() { tb.heard(false, true) }, 3, 1},
+		{"once it listens", func() { tb.listen(true) }, 3, 1},
+		{"once another server changed a lock", func() { tb.changedElsewhere() }, 3, 1},
+		{"once its connection was lost", func() { tb.listen(false) }, 3, 3},
+		{"once it listens again", func() { tb.listen(true) }, 3, 1},
 	}
 	for _, s := range steps {
 		if s.heard != nil {
@@ -64,8 +64,8 @@ func TestLockChangeHeardDuringAReadIsReadAgain(t *testing.T) {
 	st := &countingLocks{}
 	tb := newLockTable(context.Background(), st, realClock{}, discard, &catalog{})
 	tb.shared = true
-	tb.heard(false, true)
-	st.during = func() { tb.heard(true, false) }
+	tb.listen(true)
+	st.during = func() { tb.changedElsewhere() }
 	if err := tb.sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -46,16 +46,16 @@ func (w *watch) changed(c Change) {
 	ctx := w.life
 	switch {
 	case c.Lost:
-		w.locks.heard(false, false)
+		w.locks.listen(false)
 		w.told()
 		return
 	case c.Rescan:
-		w.locks.heard(false, true)
+		w.locks.listen(true)
 		w.rescan(ctx)
 		w.told()
 		return
 	case c.Locks:
-		w.locks.heard(true, false)
+		w.locks.changedElsewhere()
 		if err := w.locks.refresh(ctx); err != nil {
 			w.log.Warn("reading the locks again", "err", err)
 		}
