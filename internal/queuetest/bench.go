@@ -51,16 +51,28 @@ func (e *endings) DeployChanged(d *queue.Deploy) {
 func (e *endings) LockChanged(*queue.Lock, bool) {}
 
 // AcceptToStart measures, b.N times on a store from open, 500
-// concurrent requests across 100 app+env pairs, and reports the median
-// p50 and p99 time from a request's acknowledgement (Submit returned:
-// the deploy is stored) to its runner starting. A lane runs one deploy
-// at a time, so that time includes the runs of the deploys before it in
-// its lane; the ready figures leave them out: from when a deploy could
-// start (acknowledged, and the end of the one before it in its lane
-// stored) to its start. tweak may set options (a lease, a server name).
+// concurrent requests: over 100 app+env pairs (5 a lane), then over 500
+// (one a lane), as sub-benchmarks. It reports the median over the rounds
+// of each round's p50 and p99:
+//   - ack: from the request (Submit called) to its acknowledgement
+//     (Submit returned: the deploy is stored);
+//   - (no prefix) from the acknowledgement to its runner starting. A lane
+//     runs one deploy at a time, so with 5 a lane that time includes the
+//     runs of the deploys before it in its lane;
+//   - ready: the same leaving those out, from when a deploy could start
+//     (acknowledged, and the end of the one before it in its lane stored);
+//   - total: from the request to its runner starting.
+//
+// tweak may set options (a lease, a server name).
 func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options)) {
-	const pairs, requests = 100, 500
-	var accepted, ready Rounds
+	for _, pairs := range []int{100, 500} {
+		b.Run(fmt.Sprintf("lanes=%d", pairs), func(b *testing.B) { acceptToStart(b, open, tweak, pairs) })
+	}
+}
+
+func acceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options), pairs int) {
+	const requests = 500
+	var acks, accepted, ready, total Rounds
 	// One store for every round, as a server keeps its store (and its
 	// connections) from one burst to the next; each round starts its
 	// own Service on it, with lanes its earlier rounds left empty.
@@ -88,7 +100,7 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 		if err := svc.Start(context.Background()); err != nil {
 			b.Fatal(err)
 		}
-		acked := map[int64]time.Time{}
+		asked, acked := map[int64]time.Time{}, map[int64]time.Time{}
 		lanes := map[string][]int64{}
 		var wg sync.WaitGroup
 		for i := range requests {
@@ -97,6 +109,7 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 				defer wg.Done()
 				a := apps[i%len(apps)]
 				env := a.Environments[(i/len(apps))%2].Name
+				sent := time.Now()
 				d, err := svc.Submit(context.Background(), queue.Request{App: a.Name, Env: env, Ref: fmt.Sprintf("%040x", round*requests+i+1), User: "bench"})
 				if err != nil {
 					b.Error(err)
@@ -104,7 +117,7 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 				}
 				t := time.Now()
 				r.mu.Lock()
-				acked[d.ID] = t
+				asked[d.ID], acked[d.ID] = sent, t
 				lanes[d.App+"/"+d.Env] = append(lanes[d.App+"/"+d.Env], d.ID)
 				r.mu.Unlock()
 			}()
@@ -118,12 +131,16 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 			<-r.done
 		}
 		svc.Stop()
-		var lat []float64
+		var ack, lat, all []float64
 		for id, at := range acked {
 			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack
-			lat = append(lat, float64(d)/float64(time.Millisecond))
+			lat = append(lat, ms(d))
+			ack = append(ack, ms(at.Sub(asked[id])))
+			all = append(all, ms(r.started[id].Sub(asked[id])))
 		}
+		acks.Add(ack)
 		accepted.Add(lat)
+		total.Add(all)
 		var waits []float64
 		for _, ids := range lanes {
 			slices.Sort(ids)
@@ -136,11 +153,16 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 					}
 					ends.mu.Unlock()
 				}
-				waits = append(waits, float64(max(r.started[id].Sub(from), 0))/float64(time.Millisecond))
+				waits = append(waits, ms(max(r.started[id].Sub(from), 0)))
 			}
 		}
 		ready.Add(waits)
 	}
+	acks.Report(b, "ack-")
 	accepted.Report(b, "")
 	ready.Report(b, "ready-")
+	total.Report(b, "total-")
 }
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -42,21 +42,56 @@ func scanDeploy(row scanner) (*queue.Deploy, error) {
 	return &d, nil
 }
 
-// CreateDeploy implements queue.Store. The lane's row hands out the
-// number: creators in one lane, from any server, take it in turn.
-func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.AuditEntry) error {
-	if d.CreatedAt.IsZero() {
-		d.CreatedAt = time.Now().UTC()
-	}
+// createSQL writes a deploy in one statement: the lane's number, the
+// deploy, its audit entry (an empty target becomes "#ID"); it returns the
+// deploy's id and number. The lane's row hands out the number: creators
+// in one lane, from any server, take it in turn.
+const createSQL = `WITH n AS (
+		INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
+		ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number),
+	d AS (
+		INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
+			created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
+			github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns,
+			server, lease_until, lease_until_ns)
+		SELECT n.last_number, $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean,
+			$10::timestamptz, $11::smallint, $12::timestamptz, $13::smallint, $14::timestamptz, $15::smallint,
+			$16::bigint, $17::text, $18::text, $19::text, $20::integer, $21::text, $22::text, $23::timestamptz, $24::smallint,
+			$25::text, $26::timestamptz, $27::smallint
+		FROM n RETURNING id, number),
+	a AS (
+		INSERT INTO audit (at, at_ns, user_name, action, target, detail)
+		SELECT $28::timestamptz, $29::smallint, $30::text, $31::text, CASE WHEN $32::text = '' THEN '#' || d.id ELSE $32::text END, $33::text
+		FROM d)
+	SELECT id, number FROM d`
+
+// createArgs are createSQL's arguments for d and its audit entry e.
+func createArgs(d *queue.Deploy, e queue.AuditEntry) []any {
 	created, createdNs := stamp(d.CreatedAt)
 	started, startedNs := nullStamp(d.StartedAt)
 	finished, finishedNs := nullStamp(d.FinishedAt)
 	rule, reason, until, untilNs := waitCols(d.Waiting)
 	lease, leaseNs := nullStamp(d.LeaseUntil)
 	at, atNs := stamp(e.Time)
-	// One statement, one round trip: the lane's number, the deploy, its
-	// audit entry (an empty target becomes "#ID"); the letters it owes
-	// (queue.WithLetters) in the same transaction.
+	return []any{d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
+		created, createdNs, started, startedNs, finished, finishedNs,
+		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs,
+		d.Server, lease, leaseNs, at, atNs, e.User, e.Action, e.Target, clean(e.Detail)}
+}
+
+// CreateDeploy implements queue.Store. Deploys created at once are
+// written together (see creates).
+func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.AuditEntry) error {
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = time.Now().UTC()
+	}
+	return s.creates.add(ctx, s, d, e)
+}
+
+// createOne writes one deploy, in one round trip; with the letters it
+// owes (queue.WithLetters) and the key it records (queue.WithOnce), in
+// one transaction.
+func (s *Store) createOne(ctx context.Context, d *queue.Deploy, e queue.AuditEntry) error {
 	write := s.writeRow
 	if queue.HasLetters(ctx) {
 		write = func(ctx context.Context, dst []any, q string, args ...any) error {
@@ -68,28 +103,11 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 			})
 		}
 	}
-	err := write(ctx, []any{&d.ID, &d.Number}, `WITH n AS (
-			INSERT INTO lanes (app, env, last_number) VALUES ($1, $2, 1)
-			ON CONFLICT (app, env) DO UPDATE SET last_number = lanes.last_number + 1 RETURNING last_number),
-		d AS (
-			INSERT INTO deploys (number, app, env, ref, sha, previous_sha, state, user_name, source, force,
-				created_at, created_ns, started_at, started_ns, finished_at, finished_ns,
-				github_deployment_id, chat_thread, error, op, instances, wait_rule, wait_reason, wait_until, wait_until_ns,
-				server, lease_until, lease_until_ns)
-			SELECT n.last_number, $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::boolean,
-				$10::timestamptz, $11::smallint, $12::timestamptz, $13::smallint, $14::timestamptz, $15::smallint,
-				$16::bigint, $17::text, $18::text, $19::text, $20::integer, $21::text, $22::text, $23::timestamptz, $24::smallint,
-				$25::text, $26::timestamptz, $27::smallint
-			FROM n RETURNING id, number),
-		a AS (
-			INSERT INTO audit (at, at_ns, user_name, action, target, detail)
-			SELECT $28::timestamptz, $29::smallint, $30::text, $31::text, CASE WHEN $32::text = '' THEN '#' || d.id ELSE $32::text END, $33::text
-			FROM d)
-		SELECT id, number FROM d`,
-		d.App, d.Env, d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.User, string(d.Source), d.Force,
-		created, createdNs, started, startedNs, finished, finishedNs,
-		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), d.Op, d.Instances, rule, reason, until, untilNs,
-		d.Server, lease, leaseNs, at, atNs, e.User, e.Action, e.Target, clean(e.Detail))
+	return created(d, write(ctx, []any{&d.ID, &d.Number}, createSQL, createArgs(d, e)...))
+}
+
+// created says how the write of d ended.
+func created(d *queue.Deploy, err error) error {
 	if oneRunning(err) {
 		return queue.Errorf(queue.EConflict, "%s/%s already has a running deploy", d.App, d.Env)
 	}

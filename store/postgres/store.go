@@ -22,9 +22,10 @@ import (
 // Store is a queue.Store backed by a PostgreSQL database, through a pool
 // of connections.
 type Store struct {
-	pool   *pgxpool.Pool
-	closed atomic.Bool
-	origin string // said with the changes its connections make (see Watch)
+	pool    *pgxpool.Pool
+	closed  atomic.Bool
+	origin  string // said with the changes its connections make (see Watch)
+	creates creates
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -49,6 +50,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	origin := rand.Text()
 	cfg.ConnConfig.RuntimeParams["deployq.origin"] = origin
+	// Every statement is prepared once a connection and looks rows up by
+	// key or lane: one plan for all values does, and planning each call
+	// again (PostgreSQL's custom plans, its first five calls and whenever
+	// it judges them cheaper) costs about a tenth of a burst's time.
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", err)
