@@ -31,7 +31,7 @@ type creates struct {
 }
 
 const (
-	maxWriting = 2  // batches written at once
+	maxWriting = 4  // batches written at once
 	maxBatch   = 64 // deploys in a batch
 )
 

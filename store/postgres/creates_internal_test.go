@@ -36,7 +36,7 @@ func TestCreatesWrittenTogether(t *testing.T) {
 	}
 
 	// round creates, while another connection holds the row of lane
-	// held: two deploys of that lane (the writers) wait for it, then the
+	// held: deploys of that lane (as many as there are writers) wait for it, then the
 	// deploys of apps, one at a time in that order, wait for the writers.
 	// ctxOf gives each its context.
 	round := func(apps []string, ctxOf func(app string) context.Context) map[string]error {
@@ -57,13 +57,14 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			app string
 			err error
 		}
-		results := make(chan result, len(apps)+2)
+		results := make(chan result, len(apps)+maxWriting)
 		create := func(app string, c context.Context) {
 			go func() { results <- result{app, s.CreateDeploy(c, newDeploy(app), audit)} }()
 		}
-		create("held", ctx)
-		create("held", ctx)
-		waitFor(t, "both writers wait for the held lane", func() bool {
+		for range maxWriting {
+			create("held", ctx)
+		}
+		waitFor(t, "the writers wait for the held lane", func() bool {
 			s.creates.mu.Lock()
 			defer s.creates.mu.Unlock()
 			return s.creates.writing == maxWriting && len(s.creates.waiting) == 0
@@ -80,7 +81,7 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := map[string]error{}
-		for range len(apps) + 2 {
+		for range len(apps) + maxWriting {
 			r := <-results
 			if r.app == "held" && r.err != nil {
 				t.Errorf("held: %v", r.err)
