@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
 
 	"github.com/deployq/deployq/queue"
 	"github.com/jackc/pgx/v5"
@@ -12,101 +11,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// creates gathers the deploys this server creates at once into shared
-// transactions (group commit). Under a burst of requests, a deploy then
-// costs the database one statement in a transaction of many, rather than
-// a transaction and a round trip of its own; and since at most
-// maxWriting batches are written at once, the deploys already
-// acknowledged start and end meanwhile, rather than waiting behind the
-// whole burst for connections and cores. A create that comes alone is
-// written alone, at once.
-//
-// No goroutine of its own: a caller that finds fewer than maxWriting
-// batches being written writes the waiting deploys (its own among them),
-// then hands the writing on to a caller still waiting.
-type creates struct {
-	mu      sync.Mutex
-	waiting []*creation
-	writing int // callers that write batches: at most maxWriting
-}
-
+// Creates of deploys go in batches (group commit, see batcher): four
+// batches at once at most, 64 deploys each. Two at once left a burst's
+// last acknowledgements behind the lanes' starts; eight gained little.
 const (
-	maxWriting = 4  // batches written at once
-	maxBatch   = 64 // deploys in a batch
+	createLeaders = 4
+	createBatch   = 64
 )
 
-// creation is a deploy waiting to be written, and then how that ended.
+// creation is a deploy to write, and then how that ended.
 type creation struct {
-	ctx     context.Context // its values: the letters it owes, the key it records
-	d       *queue.Deploy
-	e       queue.AuditEntry
-	wake    chan struct{} // (1) written, or handed the writing
-	leading bool          // under creates.mu: this caller writes batches
-	done    bool          // under creates.mu: err says how it ended
-	err     error
-}
-
-func (c *creation) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default: // it has a wake-up already; it looks at leading and done then
-	}
-}
-
-// add writes d with its audit entry, in a batch with the deploys created
-// meanwhile, and returns when it is written.
-func (g *creates) add(ctx context.Context, s *Store, d *queue.Deploy, e queue.AuditEntry) error {
-	c := &creation{ctx: ctx, d: d, e: e, wake: make(chan struct{}, 1)}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.waiting = append(g.waiting, c)
-	if g.writing < maxWriting {
-		g.writing++
-		c.leading = true
-	}
-	for !c.leading && !c.done {
-		g.wait(c)
-	}
-	for c.leading {
-		if c.done {
-			g.handOn()
-			break
-		}
-		batch := g.waiting[:min(len(g.waiting), maxBatch)]
-		if len(batch) == 0 { // its own is in another caller's batch
-			g.wait(c)
-			continue
-		}
-		g.waiting = slices.Clone(g.waiting[len(batch):])
-		g.mu.Unlock()
-		s.writeCreates(batch)
-		g.mu.Lock()
-		for _, b := range batch {
-			b.done = true
-			b.signal()
-		}
-	}
-	return c.err
-}
-
-// wait waits, without the lock, for c to be written or handed the writing.
-func (g *creates) wait(c *creation) {
-	g.mu.Unlock()
-	<-c.wake
-	g.mu.Lock()
-}
-
-// handOn hands the writing of a caller whose deploy is written to a
-// caller still waiting, if any.
-func (g *creates) handOn() {
-	for _, w := range g.waiting {
-		if !w.leading {
-			w.leading = true
-			w.signal()
-			return
-		}
-	}
-	g.writing--
+	ctx context.Context // its values: the letters it owes, the key it records
+	d   *queue.Deploy
+	e   queue.AuditEntry
+	err error
 }
 
 // writeCreates writes the deploys of batch in one transaction, and sets

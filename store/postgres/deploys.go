@@ -85,7 +85,9 @@ func (s *Store) CreateDeploy(ctx context.Context, d *queue.Deploy, e queue.Audit
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = time.Now().UTC()
 	}
-	return s.creates.add(ctx, s, d, e)
+	c := &creation{ctx: ctx, d: d, e: e}
+	s.creates.do(c)
+	return c.err
 }
 
 // createOne writes one deploy, in one round trip; with the letters it
@@ -146,7 +148,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow}
 	var err error
 	alone := queue.OnceOf(ctx) == nil && !queue.HasLetters(ctx)
-	if alone && (len(lines) == 0 || holderServer.Valid) { // one statement, one round trip
+	if alone && (len(lines) == 0 || holderServer.Valid) { // one statement, in a batch of moves
 		if len(lines) > 0 {
 			// The holder's lines: it numbers them, and no one else writes
 			// lines of a deploy it holds, so they need no renumbering.
@@ -155,9 +157,11 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 				WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
 			args = append(args, lineArrays(lines)...)
 		}
-		var got int64
-		if err = s.writeRow(ctx, []any{&got}, q, args...); err == nil && got == 0 {
+		m := &move{ctx: ctx, id: d.ID, q: q, args: args}
+		if s.moves.do(m); m.err == nil && m.got == 0 {
 			err = s.fail(ctx, notInState(ctx, s.pool, d.ID, from, holderServer.String))
+		} else {
+			err = m.err
 		}
 	} else {
 		err = s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
@@ -307,18 +311,18 @@ func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.De
 	return ds[0], nil
 }
 
-// NextQueued implements queue.Store.
+// NextQueued implements queue.Store: with the lanes that look at once,
+// in one statement (see readNext).
 func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, string, error) {
-	var current string
-	ds, err := query(ctx, s, func(row scanner) (*queue.Deploy, error) { return scanDeploy(withCols{row, []any{&current}}) },
-		`SELECT `+deployCols+`, coalesce((SELECT c.sha FROM deploys c WHERE c.app = deploys.app AND c.env = deploys.env
-			AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')
-		FROM deploys WHERE app = $1 AND env = $2 AND state = 'queued'
-		ORDER BY source = 'rollback' DESC, id LIMIT 1`, app, env) // rollbacks first (queue.CompareTurns)
-	if err != nil || len(ds) == 0 {
+	if s.closed.Load() {
+		return nil, "", ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	return ds[0], current, nil
+	l := &nextLook{ctx: ctx, app: app, env: env}
+	s.nexts.do(l)
+	return l.next, l.current, l.err
 }
 
 // withCols is a row with columns after a deploy's: Scan fills extra

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -88,7 +89,53 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 
 // LastLogSeq implements queue.Store.
 func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
-	var n int64
-	err := s.queryRow(ctx, []any{&n}, `SELECT coalesce(max(seq), 0) FROM log_lines WHERE deploy_id = $1`, id)
-	return n, err
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l := &logEnd{id: id}
+	s.logEnds.do(l)
+	return l.seq, l.err
+}
+
+// The reads of where logs end (a deploy starting opens its log) go in
+// batches: many deploys in one statement, at most four batches at once,
+// 64 deploys each.
+const (
+	logEndLeaders = 4
+	logEndBatch   = 64
+)
+
+// logEnd is a read of where the log of deploy id ends, and then what it
+// found.
+type logEnd struct {
+	id, seq int64
+	err     error
+}
+
+// readLogEnds reads where the logs of batch end, in one statement.
+func (s *Store) readLogEnds(batch []*logEnd) {
+	ids := make([]int64, len(batch))
+	for i, l := range batch {
+		ids[i] = l.id
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see readNext
+	defer cancel()
+	seqs, err := query(ctx, s, func(row scanner) (int64, error) {
+		var seq int64
+		return seq, row.Scan(&seq)
+	}, `SELECT coalesce((SELECT max(seq) FROM log_lines WHERE deploy_id = l.id), 0)
+		FROM unnest($1::bigint[]) WITH ORDINALITY AS l(id, i) ORDER BY l.i`, ids)
+	if err == nil && len(seqs) != len(batch) {
+		err = fmt.Errorf("postgres store: %d log ends read for %d deploys", len(seqs), len(batch))
+	}
+	for i, l := range batch {
+		if err != nil {
+			l.err = err
+		} else {
+			l.seq = seqs[i]
+		}
+	}
 }

@@ -25,7 +25,10 @@ type Store struct {
 	pool    *pgxpool.Pool
 	closed  atomic.Bool
 	origin  string // said with the changes its connections make (see Watch)
-	creates creates
+	creates *batcher[creation]
+	moves   *batcher[move]
+	nexts   *batcher[nextLook]
+	logEnds *batcher[logEnd]
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -65,7 +68,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: %w", failure(ctx, err))
 	}
-	return &Store{pool: pool, origin: origin}, nil
+	s := &Store{pool: pool, origin: origin}
+	s.creates = &batcher[creation]{leaders: createLeaders, size: createBatch, write: s.writeCreates}
+	s.moves = &batcher[move]{leaders: moveLeaders, size: moveBatch, write: s.writeMoves}
+	s.nexts = &batcher[nextLook]{leaders: nextLeaders, size: nextBatch, write: s.readNext}
+	s.logEnds = &batcher[logEnd]{leaders: logEndLeaders, size: logEndBatch, write: s.readLogEnds}
+	return s, nil
 }
 
 // ErrClosed is returned by calls after Close.

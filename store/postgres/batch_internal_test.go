@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,17 +58,17 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			app string
 			err error
 		}
-		results := make(chan result, len(apps)+maxWriting)
+		results := make(chan result, len(apps)+createLeaders)
 		create := func(app string, c context.Context) {
 			go func() { results <- result{app, s.CreateDeploy(c, newDeploy(app), audit)} }()
 		}
-		for range maxWriting {
+		for range createLeaders {
 			create("held", ctx)
 		}
 		waitFor(t, "the writers wait for the held lane", func() bool {
 			s.creates.mu.Lock()
 			defer s.creates.mu.Unlock()
-			return s.creates.writing == maxWriting && len(s.creates.waiting) == 0
+			return s.creates.writing == createLeaders && len(s.creates.waiting) == 0
 		})
 		for i, app := range apps {
 			create(app, ctxOf(app))
@@ -81,7 +82,7 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := map[string]error{}
-		for range len(apps) + maxWriting {
+		for range len(apps) + createLeaders {
 			r := <-results
 			if r.app == "held" && r.err != nil {
 				t.Errorf("held: %v", r.err)
@@ -167,5 +168,127 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited a minute: %s never happened", what)
 		}
 		time.Sleep(wait)
+	}
+}
+
+// TestMovesWrittenTogether: moves made while the writers are busy go in
+// one transaction; one that fails (a second running deploy in a lane)
+// fails alone, and the others of its batch are made once.
+func TestMovesWrittenTogether(t *testing.T) {
+	dsn := pgtest.New(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	audit := queue.AuditEntry{Time: time.Now(), User: "ann", Action: "deploy"}
+	queued := func(app string) *queue.Deploy {
+		d := &queue.Deploy{App: app, Env: "prod", Ref: "main", SHA: fmt.Sprintf("%040x", 1), State: queue.StateQueued, User: "ann"}
+		if err := s.CreateDeploy(ctx, d, audit); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	start := func(d *queue.Deploy) error {
+		next := *d
+		next.State, next.StartedAt = queue.StateRunning, time.Now()
+		return s.UpdateDeploy(ctx, &next, queue.StateQueued, nil)
+	}
+	busy := queued("b") // lane b has a running deploy: b's next cannot start
+	if err := start(busy); err != nil {
+		t.Fatal(err)
+	}
+
+	// round starts the deploys of ds, one at a time in that order, while
+	// the writers wait for held rows (another connection locks them):
+	// starts of deploys of their own.
+	rounds := 0
+	round := func(ds ...*queue.Deploy) []error {
+		rounds++
+		prefix := fmt.Sprintf("held-%d-", rounds)
+		var held []*queue.Deploy
+		for i := range moveLeaders {
+			held = append(held, queued(fmt.Sprintf("%s%d", prefix, i)))
+		}
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(context.Background())
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM deploys WHERE app LIKE $1 FOR UPDATE`, prefix+"%"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{}, len(held))
+		for _, h := range held {
+			go func() {
+				if err := start(h); err != nil {
+					t.Errorf("%s: %v", h.App, err)
+				}
+				done <- struct{}{}
+			}()
+		}
+		waitFor(t, "the writers wait for the held rows", func() bool {
+			s.moves.mu.Lock()
+			defer s.moves.mu.Unlock()
+			return s.moves.writing == moveLeaders && len(s.moves.waiting) == 0
+		})
+		errs := make([]error, len(ds))
+		var wg sync.WaitGroup
+		for i, d := range ds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = start(d)
+			}()
+			waitFor(t, d.App+" waits", func() bool {
+				s.moves.mu.Lock()
+				defer s.moves.mu.Unlock()
+				return len(s.moves.waiting) == i+1
+			})
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range held {
+			<-done
+		}
+		wg.Wait()
+		return errs
+	}
+	state := func(d *queue.Deploy) queue.State {
+		got, err := s.Deploy(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.State
+	}
+
+	a, c := queued("a"), queued("c")
+	for i, err := range round(c, a) {
+		if err != nil {
+			t.Errorf("start %d: %v", i, err)
+		}
+	}
+	if state(a) != queue.StateRunning || state(c) != queue.StateRunning {
+		t.Errorf("a %s, c %s: want both running", state(a), state(c))
+	}
+	// The next round starts d (made before b's in the batch: ids in
+	// order), b's second deploy (refused) and e.
+	d, b2, e := queued("d"), queued("b"), queued("e")
+	errs := round(e, b2, d)
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("e: %v, d: %v; want both started", errs[0], errs[2])
+	}
+	if queue.ErrorCode(errs[1]) != queue.EConflict {
+		t.Errorf("b's second deploy: %v, want EConflict (b has a running deploy)", errs[1])
+	}
+	if state(d) != queue.StateRunning || state(e) != queue.StateRunning || state(b2) != queue.StateQueued {
+		t.Errorf("d %s, e %s, b's second %s: want running, running, queued", state(d), state(e), state(b2))
 	}
 }

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"slices"
+	"sync"
+)
+
+// batcher gathers the calls of one kind this server makes at once into
+// batches of at most size, each written (or read) in one round trip by
+// write. Under a burst, a call then costs the database one statement in
+// a batch rather than a transaction and a round trip of its own. At most
+// leaders batches of a kind are under way at once, so that one kind (a
+// burst's creates) does not take every connection and core while
+// another (the lanes' starts and ends) waits. A call that comes alone is
+// made alone, at once.
+//
+// No goroutine of its own: a caller that finds fewer than leaders
+// batches under way takes the waiting calls (its own among them) and
+// makes them, then hands that on to a caller still waiting.
+type batcher[T any] struct {
+	leaders, size int
+	write         func(batch []*T) // makes the calls; each says how it ended
+
+	mu      sync.Mutex
+	waiting []*waiter[T]
+	writing int // callers that make batches: at most leaders
+}
+
+// waiter is a call waiting to be made, or being made.
+type waiter[T any] struct {
+	call    *T
+	wake    chan struct{} // (1) made, or handed the making
+	leading bool          // under batcher.mu: this caller makes batches
+	done    bool          // under batcher.mu
+}
+
+func (w *waiter[T]) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default: // it has a wake-up already; it looks at leading and done then
+	}
+}
+
+// do makes call, in a batch with the calls made meanwhile, and returns
+// once it is made.
+func (b *batcher[T]) do(call *T) {
+	w := &waiter[T]{call: call, wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting = append(b.waiting, w)
+	if b.writing < b.leaders {
+		b.writing++
+		w.leading = true
+	}
+	for !w.leading && !w.done {
+		b.wait(w)
+	}
+	for w.leading {
+		if w.done {
+			b.handOn()
+			break
+		}
+		n := min(len(b.waiting), b.size)
+		if n == 0 { // its own is in another caller's batch
+			b.wait(w)
+			continue
+		}
+		batch := b.waiting[:n]
+		b.waiting = slices.Clone(b.waiting[n:])
+		calls := make([]*T, n)
+		for i, x := range batch {
+			calls[i] = x.call
+		}
+		b.mu.Unlock()
+		b.write(calls)
+		b.mu.Lock()
+		for _, x := range batch {
+			x.done = true
+			x.signal()
+		}
+	}
+}
+
+// wait waits, without the lock, for w to be made or handed the making.
+func (b *batcher[T]) wait(w *waiter[T]) {
+	b.mu.Unlock()
+	<-w.wake
+	b.mu.Lock()
+}
+
+// handOn hands the making of batches, from a caller whose call is made,
+// to a caller still waiting, if any.
+func (b *batcher[T]) handOn() {
+	for _, x := range b.waiting {
+		if !x.leading {
+			x.leading = true
+			x.signal()
+			return
+		}
+	}
+	b.writing--
+}
