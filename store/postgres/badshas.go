@@ -21,14 +21,66 @@ func (s *Store) UnmarkBad(ctx context.Context, app, sha string) error {
 		`DELETE FROM bad_shas WHERE app = $1 AND sha = $2`, app, sha)
 }
 
-// BadSHAs implements queue.Store.
+// BadSHAs implements queue.Store: with the calls made at once (every
+// request asks for its app's), in one statement.
 func (s *Store) BadSHAs(ctx context.Context, app string) ([]*queue.BadSHA, error) {
-	return query(ctx, s, func(r scanner) (*queue.BadSHA, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := &badRead{app: app}
+	s.badReads.do(r)
+	return r.marks, r.err
+}
+
+// The reads of bad shas go in batches: at most four at once, 64 reads
+// each.
+const (
+	badLeaders = 4
+	badBatch   = 64
+)
+
+// badRead is a read of the marks of app ("": all), and then what it
+// found.
+type badRead struct {
+	app   string
+	marks []*queue.BadSHA
+	err   error
+}
+
+// readBad reads the marks the reads of batch ask for in one statement,
+// and gives each its own, newest first.
+func (s *Store) readBad(batch []*badRead) {
+	var apps []string
+	for _, r := range batch {
+		if r.app == "" {
+			apps = nil // all of them
+			break
+		}
+		apps = append(apps, r.app)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see readNext
+	defer cancel()
+	marks, err := query(ctx, s, func(r scanner) (*queue.BadSHA, error) {
 		var b queue.BadSHA
 		var at time.Time
 		var ns int16
 		err := r.Scan(&b.App, &b.SHA, &b.Reason, &b.User, &at, &ns)
 		b.At = unstamp(at, ns)
 		return &b, err
-	}, `SELECT app, sha, reason, user_name, at, at_ns FROM bad_shas WHERE $1 = '' OR app = $1 ORDER BY at DESC, at_ns DESC, app, sha`, app)
+	}, `SELECT app, sha, reason, user_name, at, at_ns FROM bad_shas WHERE $1::text[] IS NULL OR app = ANY($1)
+		ORDER BY at DESC, at_ns DESC, app, sha`, apps)
+	for _, r := range batch {
+		if r.err = err; err != nil {
+			continue
+		}
+		for _, b := range marks {
+			if r.app == "" || b.App == r.app {
+				c := *b
+				r.marks = append(r.marks, &c)
+			}
+		}
+	}
 }

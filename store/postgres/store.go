@@ -22,13 +22,14 @@ import (
 // Store is a queue.Store backed by a PostgreSQL database, through a pool
 // of connections.
 type Store struct {
-	pool    *pgxpool.Pool
-	closed  atomic.Bool
-	origin  string // said with the changes its connections make (see Watch)
-	creates *batcher[creation]
-	moves   *batcher[move]
-	nexts   *batcher[nextLook]
-	logEnds *batcher[logEnd]
+	pool     *pgxpool.Pool
+	closed   atomic.Bool
+	origin   string // said with the changes its connections make (see Watch)
+	creates  *batcher[creation]
+	moves    *batcher[move]
+	nexts    *batcher[nextLook]
+	logEnds  *batcher[logEnd]
+	badReads *batcher[badRead]
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -73,6 +74,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	s.moves = &batcher[move]{leaders: moveLeaders, size: moveBatch, write: s.writeMoves}
 	s.nexts = &batcher[nextLook]{leaders: nextLeaders, size: nextBatch, write: s.readNext}
 	s.logEnds = &batcher[logEnd]{leaders: logEndLeaders, size: logEndBatch, write: s.readLogEnds}
+	s.badReads = &batcher[badRead]{leaders: badLeaders, size: badBatch, write: s.readBad}
 	return s, nil
 }
 
