@@ -25,8 +25,9 @@ func (r *startRunner) Run(ctx context.Context, job queue.Job, out queue.Output) 
 	now := time.Now()
 	r.mu.Lock()
 	r.started[job.DeployID] = now
+	done := r.done
 	r.mu.Unlock()
-	r.done <- job.DeployID
+	done <- job.DeployID
 	return queue.Result{OK: true}, nil
 }
 
@@ -35,16 +36,18 @@ func (r *startRunner) Run(ctx context.Context, job queue.Job, out queue.Output) 
 type endings struct {
 	mu    sync.Mutex
 	ended map[int64]time.Time
+	done  chan int64
 }
 
 func (e *endings) DeployChanged(d *queue.Deploy) {
 	if d.State.Terminal() {
 		now := time.Now()
 		e.mu.Lock()
+		defer e.mu.Unlock()
 		if _, ok := e.ended[d.ID]; !ok {
 			e.ended[d.ID] = now
+			e.done <- d.ID
 		}
-		e.mu.Unlock()
 	}
 }
 
@@ -73,33 +76,40 @@ func AcceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 func acceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func(*queue.Options), pairs int) {
 	const requests = 500
 	var acks, accepted, ready, total Rounds
-	// One store for every round, as a server keeps its store (and its
-	// connections) from one burst to the next; each round starts its
-	// own Service on it, with lanes its earlier rounds left empty.
+	// One store and one Service for every round, as a server keeps
+	// running from one burst to the next; each round waits for the ends
+	// of the one before it, and sends refs of its own.
 	st := open(b)
 	if c, ok := st.(io.Closer); ok {
 		defer c.Close()
 	}
+	var apps []*queue.App
+	for i := range pairs / 2 {
+		apps = append(apps, &queue.App{Name: fmt.Sprintf("app%d", i), DefaultRef: "main", DefaultEnv: "staging",
+			Environments: []*queue.Environment{{Name: "staging", Runner: "r"}, {Name: "production", Runner: "r"}}})
+	}
+	r := &startRunner{}
+	ends := &endings{}
+	o := queue.Options{Store: st, Runners: map[string]queue.Runner{"r": r}, Resolver: git.NewResolver(b.TempDir()), MaxParallel: pairs,
+		Notifiers: []queue.Notifier{ends}}
+	if tweak != nil {
+		tweak(&o)
+	}
+	svc, err := queue.New(apps, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := svc.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Stop()
 	for round := range b.N {
-		var apps []*queue.App
-		for i := range pairs / 2 {
-			apps = append(apps, &queue.App{Name: fmt.Sprintf("app%d", i), DefaultRef: "main", DefaultEnv: "staging",
-				Environments: []*queue.Environment{{Name: "staging", Runner: "r"}, {Name: "production", Runner: "r"}}})
-		}
-		r := &startRunner{started: map[int64]time.Time{}, done: make(chan int64, requests)}
-		ends := &endings{ended: map[int64]time.Time{}}
-		o := queue.Options{Store: st, Runners: map[string]queue.Runner{"r": r}, Resolver: git.NewResolver(b.TempDir()), MaxParallel: pairs,
-			Notifiers: []queue.Notifier{ends}}
-		if tweak != nil {
-			tweak(&o)
-		}
-		svc, err := queue.New(apps, o)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := svc.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
+		r.mu.Lock()
+		r.started, r.done = map[int64]time.Time{}, make(chan int64, requests)
+		r.mu.Unlock()
+		ends.mu.Lock()
+		ends.ended, ends.done = map[int64]time.Time{}, make(chan int64, requests)
+		ends.mu.Unlock()
 		asked, acked := map[int64]time.Time{}, map[int64]time.Time{}
 		lanes := map[string][]int64{}
 		var wg sync.WaitGroup
@@ -124,13 +134,14 @@ func acceptToStart(b *testing.B, open func(b *testing.B) queue.Store, tweak func
 		}
 		wg.Wait()
 		if b.Failed() { // a request was refused: its start would never come
-			svc.Stop()
 			b.FailNow()
 		}
 		for range requests {
 			<-r.done
 		}
-		svc.Stop()
+		for range requests {
+			<-ends.done
+		}
 		var ack, lat, all []float64
 		for id, at := range acked {
 			d := max(r.started[id].Sub(at), 0) // 0: started before Submit's caller saw the ack

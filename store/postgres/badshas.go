@@ -35,13 +35,6 @@ func (s *Store) BadSHAs(ctx context.Context, app string) ([]*queue.BadSHA, error
 	return r.marks, r.err
 }
 
-// The reads of bad shas go in batches: at most four at once, 64 reads
-// each.
-const (
-	badLeaders = 4
-	badBatch   = 64
-)
-
 // badRead is a read of the marks of app ("": all), and then what it
 // found.
 type badRead struct {

@@ -5,6 +5,17 @@ import (
 	"sync"
 )
 
+// The batches of the calls a burst makes many of at once (the moves of
+// deploys that are one statement, the lanes' looks for their next deploy,
+// the reads of where logs end and of bad shas): two batches of a kind at
+// once, 128 calls each. Fewer batches, bigger, keep the cores of a small
+// database host for the work itself; one alone would leave every call of
+// a kind waiting behind one slow statement.
+const (
+	callLeaders = 2
+	callBatch   = 128
+)
+
 // batcher gathers the calls of one kind this server makes at once into
 // batches of at most size, each written (or read) in one round trip by
 // write. Under a burst, a call then costs the database one statement in

@@ -100,14 +100,6 @@ func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
 	return l.seq, l.err
 }
 
-// The reads of where logs end (a deploy starting opens its log) go in
-// batches: many deploys in one statement, at most four batches at once,
-// 64 deploys each.
-const (
-	logEndLeaders = 4
-	logEndBatch   = 64
-)
-
 // logEnd is a read of where the log of deploy id ends, and then what it
 // found.
 type logEnd struct {

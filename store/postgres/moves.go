@@ -9,14 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// The moves of deploys that are one statement (no letters, no key to
-// record: see UpdateDeploy) go in batches too: the lanes' starts and
-// ends, at most four batches at once, 64 moves each.
-const (
-	moveLeaders = 4
-	moveBatch   = 64
-)
-
 // move is a conditional update of deploy id, q with args, that returns
 // the deploy's id when it changed it; then what it returned (got, 0 when
 // it changed nothing) and how it ended.

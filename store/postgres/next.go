@@ -7,13 +7,6 @@ import (
 	"github.com/deployq/deployq/queue"
 )
 
-// The lanes' looks for their next deploy go in batches too: many lanes
-// read in one statement, at most four batches at once, 64 lanes each.
-const (
-	nextLeaders = 4
-	nextBatch   = 64
-)
-
 // nextLook is a lane's look for its next deploy, and then what it found.
 type nextLook struct {
 	ctx      context.Context
