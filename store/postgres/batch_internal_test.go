@@ -193,6 +193,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 	start := func(d *queue.Deploy) error {
 		next := *d
 		next.State, next.StartedAt = queue.StateRunning, time.Now()
+		next.Server, next.LeaseUntil = "s1", time.Now().Add(time.Hour)
 		return s.UpdateDeploy(ctx, &next, queue.StateQueued, nil)
 	}
 	busy := queued("b") // lane b has a running deploy: b's next cannot start
@@ -200,11 +201,11 @@ func TestMovesWrittenTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// round starts the deploys of ds, one at a time in that order, while
-	// the writers wait for held rows (another connection locks them):
-	// starts of deploys of their own.
+	// round makes the moves of ds (start unless told), one at a time in
+	// that order, while the writers wait for held rows (another
+	// connection locks them): starts of deploys of their own.
 	rounds := 0
-	round := func(ds ...*queue.Deploy) []error {
+	round := func(ds []*queue.Deploy, moves ...func(*queue.Deploy) error) []error {
 		rounds++
 		prefix := fmt.Sprintf("held-%d-", rounds)
 		var held []*queue.Deploy
@@ -244,7 +245,11 @@ func TestMovesWrittenTogether(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = start(d)
+				if len(moves) > 0 {
+					errs[i] = moves[i](d)
+				} else {
+					errs[i] = start(d)
+				}
 			}()
 			waitFor(t, d.App+" waits", func() bool {
 				s.moves.mu.Lock()
@@ -270,7 +275,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 	}
 
 	a, c := queued("a"), queued("c")
-	for i, err := range round(c, a) {
+	for i, err := range round([]*queue.Deploy{c, a}) {
 		if err != nil {
 			t.Errorf("start %d: %v", i, err)
 		}
@@ -281,7 +286,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 	// The next round starts d (made before b's in the batch: ids in
 	// order), b's second deploy (refused) and e.
 	d, b2, e := queued("d"), queued("b"), queued("e")
-	errs := round(e, b2, d)
+	errs := round([]*queue.Deploy{e, b2, d})
 	if errs[0] != nil || errs[2] != nil {
 		t.Errorf("e: %v, d: %v; want both started", errs[0], errs[2])
 	}
@@ -290,5 +295,38 @@ func TestMovesWrittenTogether(t *testing.T) {
 	}
 	if state(d) != queue.StateRunning || state(e) != queue.StateRunning || state(b2) != queue.StateQueued {
 		t.Errorf("d %s, e %s, b's second %s: want running, running, queued", state(d), state(e), state(b2))
+	}
+
+	// The ends of a and c by their holder, with lines, and of e by a
+	// server that does not hold it: a and c end with their lines; e
+	// stays running, without its line.
+	end := func(server string) func(d *queue.Deploy) error {
+		return func(d *queue.Deploy) error {
+			cur, err := s.Deploy(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			next := *cur
+			next.State, next.FinishedAt = queue.StateSucceeded, time.Now()
+			line := queue.LogLine{DeployID: d.ID, Seq: 1, Time: time.Now(), Stream: queue.StreamSystem, Text: "ended by " + server}
+			return s.UpdateDeploy(queue.WithHolder(ctx, queue.Holder{Server: server, Now: time.Now()}), &next, queue.StateRunning, []queue.LogLine{line})
+		}
+	}
+	errs = round([]*queue.Deploy{c, e, a}, end("s1"), end("s2"), end("s1"))
+	if errs[0] != nil || errs[2] != nil || queue.ErrorCode(errs[1]) != queue.EConflict {
+		t.Errorf("ends of c, e (not its holder), a: %v; want nil, EConflict, nil", errs)
+	}
+	for _, x := range []struct {
+		d     *queue.Deploy
+		state queue.State
+		lines int
+	}{{a, queue.StateSucceeded, 1}, {c, queue.StateSucceeded, 1}, {e, queue.StateRunning, 0}} {
+		lines, err := s.Log(ctx, x.d.ID, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := state(x.d); got != x.state || len(lines) != x.lines {
+			t.Errorf("%s: %s with %d lines, want %s with %d", x.d.App, got, len(lines), x.state, x.lines)
+		}
 	}
 }

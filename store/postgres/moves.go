@@ -3,7 +3,11 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+
+	"github.com/deployq/deployq/queue"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -13,17 +17,87 @@ import (
 // the deploy's id when it changed it; then what it returned (got, 0 when
 // it changed nothing) and how it ended.
 type move struct {
-	ctx  context.Context
-	id   int64
-	q    string
-	args []any
-	got  int64
-	err  error
+	ctx   context.Context
+	id    int64
+	q     string
+	args  []any
+	cols  []any           // the first moveCols of args: the columns of movesSQL's unnest, one value each
+	lines []queue.LogLine // the holder's lines (in q and args too)
+	got   int64
+	err   error
 }
 
-// writeMoves makes the moves of batch in one round trip and one
-// transaction (a batch of statements runs as one), in the order of their
-// deploys. If that fails, each is made alone, so that each gets its own
+// moveCols are the values of a move that UpdateDeploy's statement takes
+// first ($1 to $24): what it sets, then which deploy, from which state,
+// and under which lease.
+const moveCols = 24
+
+// movesSQL makes many moves in one statement: the values of each as the
+// columns of unnest($1..$24), in UpdateDeploy's order, and the holders'
+// lines as those of unnest($25..$31). It returns the ids of the deploys
+// it changed. Each deploy at most once: of two rows for one deploy, an
+// UPDATE ... FROM would make one.
+const movesSQL = `WITH u AS (
+	UPDATE deploys d SET ref = m.ref, sha = m.sha, previous_sha = m.previous_sha, state = m.state, force = m.force,
+		started_at = m.started_at, started_ns = m.started_ns, finished_at = m.finished_at, finished_ns = m.finished_ns,
+		github_deployment_id = m.github_deployment_id, chat_thread = m.chat_thread, error = m.error,
+		wait_rule = m.wait_rule, wait_reason = m.wait_reason, wait_until = m.wait_until, wait_until_ns = m.wait_until_ns,
+		server = CASE WHEN d.state IN ('running', 'verifying') THEN d.server ELSE m.server END,
+		lease_until = CASE WHEN d.state IN ('running', 'verifying') THEN d.lease_until ELSE m.lease_until END,
+		lease_until_ns = CASE WHEN d.state IN ('running', 'verifying') THEN d.lease_until_ns ELSE m.lease_until_ns END
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[],
+		$6::timestamptz[], $7::smallint[], $8::timestamptz[], $9::smallint[],
+		$10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::smallint[],
+		$17::text[], $18::timestamptz[], $19::smallint[], $20::bigint[], $21::text[], $22::timestamptz[], $23::text[], $24::timestamptz[])
+		AS m(ref, sha, previous_sha, state, force, started_at, started_ns, finished_at, finished_ns,
+			github_deployment_id, chat_thread, error, wait_rule, wait_reason, wait_until, wait_until_ns,
+			server, lease_until, lease_until_ns, id, from_state, lapsed, holder, holder_now)
+	WHERE d.id = m.id AND d.state = m.from_state AND (m.lapsed IS NULL OR d.lease_until < m.lapsed)
+		AND (m.holder IS NULL OR d.server = m.holder AND d.lease_until >= m.holder_now)
+	RETURNING d.id),
+ins AS (INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
+	SELECT * FROM unnest($25::bigint[], $26::bigint[], $27::timestamptz[], $28::smallint[], $29::text[], $30::text[], $31::bytea[])
+		AS l(deploy_id, seq, at, at_ns, stream, host, text)
+	WHERE l.deploy_id IN (SELECT id FROM u)
+	ON CONFLICT (deploy_id, seq) DO NOTHING)
+SELECT id FROM u`
+
+// columns turns the values of moves (cols) into one array a column, for
+// movesSQL.
+func columns(moves []*move) []any {
+	out := make([]any, moveCols)
+	for c := range moveCols {
+		switch moves[0].cols[c].(type) {
+		case string:
+			out[c] = column[string](moves, c)
+		case bool:
+			out[c] = column[bool](moves, c)
+		case int16:
+			out[c] = column[int16](moves, c)
+		case int64:
+			out[c] = column[int64](moves, c)
+		case pgtype.Timestamptz:
+			out[c] = column[pgtype.Timestamptz](moves, c)
+		case pgtype.Text:
+			out[c] = column[pgtype.Text](moves, c)
+		default:
+			panic(fmt.Sprintf("postgres store: a move's value %d of type %T", c, moves[0].cols[c]))
+		}
+	}
+	return out
+}
+
+func column[T any](moves []*move, c int) []T {
+	out := make([]T, len(moves))
+	for i, m := range moves {
+		out[i] = m.cols[c].(T)
+	}
+	return out
+}
+
+// writeMoves makes the moves of batch in one statement (movesSQL; a batch
+// of statements, one a move, when a deploy has two), in one round trip
+// and one transaction. If that fails, each is made alone, so that each gets its own
 // answer (a lane that has a running deploy already): none of the batch
 // stayed.
 func (s *Store) writeMoves(batch []*move) {
@@ -34,15 +108,35 @@ func (s *Store) writeMoves(batch []*move) {
 	}
 	order := slices.Clone(batch)
 	slices.SortFunc(order, func(a, b *move) int { return cmp.Compare(a.id, b.id) })
+	twice := false // a deploy with two moves: each its own statement
+	for i := 1; i < len(order); i++ {
+		twice = twice || order[i].id == order[i-1].id
+	}
+	made := map[int64]bool{}
 	got := make([]int64, len(order))
 	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see writeCreates
 	defer cancel()
 	err := s.write(wctx, func(ctx context.Context, conn *pgxpool.Conn) error {
-		b := &pgx.Batch{}
-		for i, m := range order {
-			b.Queue(m.q, m.args...).QueryRow(func(row pgx.Row) error { return scanOne(row, []any{&got[i]}) })
+		if twice {
+			b := &pgx.Batch{}
+			for i, m := range order {
+				b.Queue(m.q, m.args...).QueryRow(func(row pgx.Row) error { return scanOne(row, []any{&got[i]}) })
+			}
+			return conn.SendBatch(ctx, b).Close()
 		}
-		return conn.SendBatch(ctx, b).Close()
+		var lines []queue.LogLine
+		for _, m := range order {
+			lines = append(lines, m.lines...)
+		}
+		rows, err := conn.Query(ctx, movesSQL, append(columns(order), lineArrays(lines)...)...)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		for _, id := range ids {
+			made[id] = true
+		}
+		return err
 	})
 	if err != nil {
 		for _, m := range batch {
@@ -51,6 +145,8 @@ func (s *Store) writeMoves(batch []*move) {
 		return
 	}
 	for i, m := range order {
-		m.got = got[i]
+		if m.got = got[i]; made[m.id] {
+			m.got = m.id
+		}
 	}
 }
