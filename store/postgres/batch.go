@@ -5,12 +5,11 @@ import (
 	"sync"
 )
 
-// The batches of the calls a burst makes many of at once (the moves of
-// deploys that are one statement, the lanes' looks for their next deploy,
-// the reads of where logs end and of bad shas): two batches of a kind at
-// once, 128 calls each. Fewer batches, bigger, keep the cores of a small
-// database host for the work itself; one alone would leave every call of
-// a kind waiting behind one slow statement.
+// The batches of the reads a burst makes many of at once (the lanes'
+// looks for their next deploy, where logs end, bad shas): two batches of
+// a kind at once, 128 calls each. Fewer batches, bigger, keep the cores
+// of a small database host for the work itself; two rather than one, so
+// that a read waits for one batch under way at most, not a queue.
 const (
 	callLeaders = 2
 	callBatch   = 128

@@ -13,6 +13,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// Moves go in batches of up to 256, one batch at a time: one statement
+// (movesSQL) makes a batch, and a few big ones cost the database less
+// than more small ones at once (which also lock their rows in no common
+// order). A move waits for the batch under way, then goes in the next.
+const (
+	moveLeaders = 1
+	moveBatch   = 256
+)
+
 // move is a conditional update of deploy id, q with args, that returns
 // the deploy's id when it changed it; then what it returned (got, 0 when
 // it changed nothing) and how it ended.
