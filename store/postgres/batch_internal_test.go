@@ -209,7 +209,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 		rounds++
 		prefix := fmt.Sprintf("held-%d-", rounds)
 		var held []*queue.Deploy
-		for i := range callLeaders {
+		for i := range moveLeaders {
 			held = append(held, queued(fmt.Sprintf("%s%d", prefix, i)))
 		}
 		conn, err := pgx.Connect(ctx, dsn)
@@ -237,7 +237,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 		waitFor(t, "the writers wait for the held rows", func() bool {
 			s.moves.mu.Lock()
 			defer s.moves.mu.Unlock()
-			return s.moves.writing == callLeaders && len(s.moves.waiting) == 0
+			return s.moves.writing == moveLeaders && len(s.moves.waiting) == 0
 		})
 		errs := make([]error, len(ds))
 		var wg sync.WaitGroup
