@@ -47,7 +47,7 @@ func (s *Server) Start(ctx context.Context) error {
 		// shared memory in the data directory, which goes with it even
 		// when the server was killed, rather than in /dev/shm
 		"-c", "dynamic_shared_memory_type=mmap",
-		"-c", "log_min_messages=warning", "-c", "log_min_error_statement=panic", "-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all")
+		"-c", "log_min_messages=warning", "-c", "log_min_error_statement=panic")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = serverEnv()
 	// Pdeathsig: a test binary that dies (a panic, a timeout, a kill)
