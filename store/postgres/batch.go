@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // The batches of the reads a burst makes many of at once (the lanes'
@@ -109,4 +113,42 @@ func (b *batcher[T]) handOn() {
 		}
 	}
 	b.writing--
+}
+
+// transpose turns rows of values (the arguments of one statement for
+// each call of a batch, all of the same types) into one array a column,
+// for a statement of the whole batch that unnests them.
+func transpose(rows [][]any) []any {
+	out := make([]any, len(rows[0]))
+	for c := range out {
+		switch rows[0][c].(type) {
+		case string:
+			out[c] = column[string](rows, c)
+		case bool:
+			out[c] = column[bool](rows, c)
+		case int:
+			out[c] = column[int](rows, c)
+		case int16:
+			out[c] = column[int16](rows, c)
+		case int64:
+			out[c] = column[int64](rows, c)
+		case time.Time:
+			out[c] = column[time.Time](rows, c)
+		case pgtype.Timestamptz:
+			out[c] = column[pgtype.Timestamptz](rows, c)
+		case pgtype.Text:
+			out[c] = column[pgtype.Text](rows, c)
+		default:
+			panic(fmt.Sprintf("postgres store: a batch's value %d of type %T", c, rows[0][c]))
+		}
+	}
+	return out
+}
+
+func column[T any](rows [][]any, c int) []T {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		out[i] = r[c].(T)
+	}
+	return out
 }

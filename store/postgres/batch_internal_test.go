@@ -136,6 +136,26 @@ func TestCreatesWrittenTogether(t *testing.T) {
 		t.Errorf("letters %v: want one for each of %v", items, apps)
 	}
 
+	// Several deploys of a lane in one batch, in a new lane and in one
+	// that has a deploy: numbered in the order they came, after those
+	// there, and their ids in that order too.
+	for app, err := range round([]string{"m", "a", "m", "a", "m"}, func(string) context.Context { return ctx }) {
+		if err != nil {
+			t.Errorf("%s: %v", app, err)
+		}
+	}
+	for app, want := range map[string]int{"m": 3, "a": 3} {
+		ds, err := s.Deploys(ctx, queue.DeployFilter{App: app, Limit: -1})
+		if err != nil || len(ds) != want {
+			t.Fatalf("deploys of %s: %d, %v; want %d", app, len(ds), err, want)
+		}
+		for i, d := range ds { // newest first
+			if d.Number != int64(want-i) || i > 0 && d.ID >= ds[i-1].ID {
+				t.Errorf("%s: deploy #%d numbered %d at %d of %d (newest first)", app, d.ID, d.Number, i, want)
+			}
+		}
+	}
+
 	// One deploy's key was recorded already: it alone fails.
 	apps = []string{"k", "j", "i"}
 	errs := round(apps, func(app string) context.Context {

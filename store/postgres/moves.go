@@ -3,11 +3,9 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/deployq/deployq/queue"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,39 +69,6 @@ ins AS (INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
 	ON CONFLICT (deploy_id, seq) DO NOTHING)
 SELECT id FROM u`
 
-// columns turns the values of moves (cols) into one array a column, for
-// movesSQL.
-func columns(moves []*move) []any {
-	out := make([]any, moveCols)
-	for c := range moveCols {
-		switch moves[0].cols[c].(type) {
-		case string:
-			out[c] = column[string](moves, c)
-		case bool:
-			out[c] = column[bool](moves, c)
-		case int16:
-			out[c] = column[int16](moves, c)
-		case int64:
-			out[c] = column[int64](moves, c)
-		case pgtype.Timestamptz:
-			out[c] = column[pgtype.Timestamptz](moves, c)
-		case pgtype.Text:
-			out[c] = column[pgtype.Text](moves, c)
-		default:
-			panic(fmt.Sprintf("postgres store: a move's value %d of type %T", c, moves[0].cols[c]))
-		}
-	}
-	return out
-}
-
-func column[T any](moves []*move, c int) []T {
-	out := make([]T, len(moves))
-	for i, m := range moves {
-		out[i] = m.cols[c].(T)
-	}
-	return out
-}
-
 // writeMoves makes the moves of batch in one statement (movesSQL; a batch
 // of statements, one a move, when a deploy has two), in one round trip
 // and one transaction. If that fails, each is made alone, so that each gets its own
@@ -137,7 +102,11 @@ func (s *Store) writeMoves(batch []*move) {
 		for _, m := range order {
 			lines = append(lines, m.lines...)
 		}
-		rows, err := conn.Query(ctx, movesSQL, append(columns(order), lineArrays(lines)...)...)
+		cols := make([][]any, len(order))
+		for i, m := range order {
+			cols[i] = m.cols
+		}
+		rows, err := conn.Query(ctx, movesSQL, append(transpose(cols), lineArrays(lines)...)...)
 		if err != nil {
 			return err
 		}
