@@ -116,6 +116,11 @@ func created(d *queue.Deploy, err error) error {
 	return err
 }
 
+// holderLinesSQL is insertLinesSQL with its arguments after
+// UpdateDeploy's 24 ($25 to $31).
+var holderLinesSQL = strings.NewReplacer("$1:", "$25:", "$2:", "$26:", "$3:", "$27:", "$4:", "$28:",
+	"$5:", "$29:", "$6:", "$30:", "$7:", "$31:").Replace(insertLinesSQL)
+
 // UpdateDeploy implements queue.Store. The update is conditional on the
 // stored state; the partial unique index deploys_one_running refuses a
 // second running deploy in a lane, whatever the caller checked.
@@ -152,8 +157,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		if len(lines) > 0 {
 			// The holder's lines: it numbers them, and no one else writes
 			// lines of a deploy it holds, so they need no renumbering.
-			q = `WITH u AS (` + q + `), ins AS (` + strings.NewReplacer("$1:", "$25:", "$2:", "$26:", "$3:", "$27:", "$4:", "$28:",
-				"$5:", "$29:", "$6:", "$30:", "$7:", "$31:").Replace(insertLinesSQL) + `
+			q = `WITH u AS (` + q + `), ins AS (` + holderLinesSQL + `
 				WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
 			args = append(args, lineArrays(lines)...)
 		}
