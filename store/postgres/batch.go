@@ -9,9 +9,9 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// The batches of the reads a burst makes many of at once (the lanes'
-// looks for their next deploy, where logs end, bad shas): two batches of
-// a kind at once, 128 calls each. Fewer batches, bigger, keep the cores
+// The batches of the calls a burst makes many of at once (the deploys
+// created, the lanes' looks for their next deploy, where logs end, bad
+// shas): two batches of a kind at once, 128 calls each. Fewer batches, bigger, keep the cores
 // of a small database host for the work itself; two rather than one, so
 // that a read waits for one batch under way at most, not a queue.
 const (

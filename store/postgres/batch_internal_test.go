@@ -58,17 +58,17 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			app string
 			err error
 		}
-		results := make(chan result, len(apps)+createLeaders)
+		results := make(chan result, len(apps)+callLeaders)
 		create := func(app string, c context.Context) {
 			go func() { results <- result{app, s.CreateDeploy(c, newDeploy(app), audit)} }()
 		}
-		for range createLeaders {
+		for range callLeaders {
 			create("held", ctx)
 		}
 		waitFor(t, "the writers wait for the held lane", func() bool {
 			s.creates.mu.Lock()
 			defer s.creates.mu.Unlock()
-			return s.creates.writing == createLeaders && len(s.creates.waiting) == 0
+			return s.creates.writing == callLeaders && len(s.creates.waiting) == 0
 		})
 		for i, app := range apps {
 			create(app, ctxOf(app))
@@ -82,7 +82,7 @@ func TestCreatesWrittenTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := map[string]error{}
-		for range len(apps) + createLeaders {
+		for range len(apps) + callLeaders {
 			r := <-results
 			if r.app == "held" && r.err != nil {
 				t.Errorf("held: %v", r.err)

@@ -11,14 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Creates of deploys go in batches (group commit, see batcher): four
-// batches at once at most, 64 deploys each. Two at once left a burst's
-// last acknowledgements behind the lanes' starts; eight gained little.
-const (
-	createLeaders = 4
-	createBatch   = 64
-)
-
 // createsSQL writes many deploys in one statement, as createSQL writes
 // one: the values of each as the columns of unnest($1..$33), in
 // createArgs' order, in lane order. Each lane's row is taken once, for

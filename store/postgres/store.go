@@ -70,7 +70,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: %w", failure(ctx, err))
 	}
 	s := &Store{pool: pool, origin: origin}
-	s.creates = &batcher[creation]{leaders: createLeaders, size: createBatch, write: s.writeCreates}
+	s.creates = &batcher[creation]{leaders: callLeaders, size: callBatch, write: s.writeCreates}
 	s.moves = &batcher[move]{leaders: moveLeaders, size: moveBatch, write: s.writeMoves}
 	s.nexts = &batcher[nextLook]{leaders: callLeaders, size: callBatch, write: s.readNext}
 	s.logEnds = &batcher[logEnd]{leaders: callLeaders, size: callBatch, write: s.readLogEnds}
