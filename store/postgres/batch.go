@@ -33,7 +33,8 @@ const (
 // makes them, then hands that on to a caller still waiting.
 type batcher[T any] struct {
 	leaders, size int
-	write         func(batch []*T) // makes the calls; each says how it ended
+	write         func(batch []*T)   // makes the calls; each says how it ended
+	first         func(call *T) bool // if set, the calls it is true of go in the next batch before the others
 
 	mu      sync.Mutex
 	waiting []*waiter[T]
@@ -78,6 +79,18 @@ func (b *batcher[T]) do(call *T) {
 		if n == 0 { // its own is in another caller's batch
 			b.wait(w)
 			continue
+		}
+		if b.first != nil { // those first, each kind in the order it came
+			slices.SortStableFunc(b.waiting, func(x, y *waiter[T]) int {
+				fx, fy := b.first(x.call), b.first(y.call)
+				switch {
+				case fx && !fy:
+					return -1
+				case fy && !fx:
+					return 1
+				}
+				return 0
+			})
 		}
 		batch := b.waiting[:n]
 		b.waiting = slices.Clone(b.waiting[n:])

@@ -161,7 +161,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 				WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
 			args = append(args, lineArrays(lines)...)
 		}
-		m := &move{ctx: ctx, id: d.ID, q: q, args: args, cols: args[:moveCols], lines: lines}
+		m := &move{ctx: ctx, id: d.ID, from: from, q: q, args: args, cols: args[:moveCols], lines: lines}
 		if s.moves.do(m); m.err == nil && m.got == 0 {
 			err = s.fail(ctx, notInState(ctx, s.pool, d.ID, from, holderServer.String))
 		} else {

@@ -26,6 +26,7 @@ const (
 type move struct {
 	ctx   context.Context
 	id    int64
+	from  queue.State
 	q     string
 	args  []any
 	cols  []any           // the first moveCols of args: the columns of movesSQL's unnest, one value each
@@ -33,6 +34,10 @@ type move struct {
 	got   int64
 	err   error
 }
+
+// starts reports whether m starts a deploy (from queued): what someone
+// waits for goes before the other moves of a burst, such as ends.
+func (m *move) starts() bool { return m.from == queue.StateQueued }
 
 // moveCols are the values of a move that UpdateDeploy's statement takes
 // first ($1 to $24): what it sets, then which deploy, from which state,

@@ -71,7 +71,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	s := &Store{pool: pool, origin: origin}
 	s.creates = &batcher[creation]{leaders: callLeaders, size: callBatch, write: s.writeCreates}
-	s.moves = &batcher[move]{leaders: moveLeaders, size: moveBatch, write: s.writeMoves}
+	s.moves = &batcher[move]{leaders: moveLeaders, size: moveBatch, write: s.writeMoves, first: (*move).starts}
 	s.nexts = &batcher[nextLook]{leaders: callLeaders, size: callBatch, write: s.readNext}
 	s.logEnds = &batcher[logEnd]{leaders: callLeaders, size: callBatch, write: s.readLogEnds}
 	s.badReads = &batcher[badRead]{leaders: callLeaders, size: callBatch, write: s.readBad}
