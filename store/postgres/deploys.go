@@ -116,10 +116,25 @@ func created(d *queue.Deploy, err error) error {
 	return err
 }
 
-// holderLinesSQL is insertLinesSQL with its arguments after
-// UpdateDeploy's 24 ($25 to $31).
-var holderLinesSQL = strings.NewReplacer("$1:", "$25:", "$2:", "$26:", "$3:", "$27:", "$4:", "$28:",
-	"$5:", "$29:", "$6:", "$30:", "$7:", "$31:").Replace(insertLinesSQL)
+// updateSQL is UpdateDeploy's statement: a move conditional on the state
+// it comes from and, when asked, on a lease; it returns the deploy's id
+// when it changed it.
+const updateSQL = `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
+	started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
+	github_deployment_id = $10, chat_thread = $11, error = $12,
+	wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16,
+	server = CASE WHEN state IN ('running', 'verifying') THEN server ELSE $17 END,
+	lease_until = CASE WHEN state IN ('running', 'verifying') THEN lease_until ELSE $18 END,
+	lease_until_ns = CASE WHEN state IN ('running', 'verifying') THEN lease_until_ns ELSE $19 END
+	WHERE id = $20 AND state = $21 AND ($22::timestamptz IS NULL OR lease_until < $22)
+		AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)
+	RETURNING id`
+
+// updateWithLinesSQL is updateSQL with the holder's lines (insertLinesSQL,
+// its arguments after updateSQL's 24: $25 to $31), stored if the move is.
+var updateWithLinesSQL = `WITH u AS (` + updateSQL + `), ins AS (` +
+	strings.NewReplacer("$1:", "$25:", "$2:", "$26:", "$3:", "$27:", "$4:", "$28:", "$5:", "$29:", "$6:", "$30:", "$7:", "$31:").Replace(insertLinesSQL) + `
+	WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
 
 // UpdateDeploy implements queue.Store. The update is conditional on the
 // stored state; the partial unique index deploys_one_running refuses a
@@ -138,16 +153,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 	if h, ok := queue.HolderOf(ctx); ok && from.Holds() {
 		holderServer, holderNow = pgtype.Text{String: h.Server, Valid: true}, pgtype.Timestamptz{Time: h.Now, Valid: true}
 	}
-	q := `UPDATE deploys SET ref = $1, sha = $2, previous_sha = $3, state = $4, force = $5,
-			started_at = $6, started_ns = $7, finished_at = $8, finished_ns = $9,
-			github_deployment_id = $10, chat_thread = $11, error = $12,
-			wait_rule = $13, wait_reason = $14, wait_until = $15, wait_until_ns = $16,
-			server = CASE WHEN state IN ('running', 'verifying') THEN server ELSE $17 END,
-			lease_until = CASE WHEN state IN ('running', 'verifying') THEN lease_until ELSE $18 END,
-			lease_until_ns = CASE WHEN state IN ('running', 'verifying') THEN lease_until_ns ELSE $19 END
-			WHERE id = $20 AND state = $21 AND ($22::timestamptz IS NULL OR lease_until < $22)
-				AND ($23::text IS NULL OR server = $23 AND lease_until >= $24)
-			RETURNING id`
+	q := updateSQL
 	args := []any{d.Ref, d.SHA, d.PreviousSHA, string(d.State), d.Force, started, startedNs, finished, finishedNs,
 		d.GitHubDeploymentID, clean(d.ChatThread), clean(d.Error), rule, reason, until, untilNs,
 		d.Server, lease, leaseNs, d.ID, string(from), lapsed, holderServer, holderNow}
@@ -157,8 +163,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 		if len(lines) > 0 {
 			// The holder's lines: it numbers them, and no one else writes
 			// lines of a deploy it holds, so they need no renumbering.
-			q = `WITH u AS (` + q + `), ins AS (` + holderLinesSQL + `
-				WHERE EXISTS (SELECT 1 FROM u) ON CONFLICT (deploy_id, seq) DO NOTHING) SELECT id FROM u`
+			q = updateWithLinesSQL
 			args = append(args, lineArrays(lines)...)
 		}
 		m := &move{ctx: ctx, id: d.ID, from: from, q: q, args: args, cols: args[:moveCols], lines: lines}
