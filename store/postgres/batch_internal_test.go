@@ -18,12 +18,7 @@ import (
 // keys; a key recorded already fails only its own deploy (the batch is
 // written again one by one).
 func TestCreatesWrittenTogether(t *testing.T) {
-	dsn := pgtest.New(t)
-	s, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dsn := openStore(t)
 	ctx := t.Context()
 	newDeploy := func(app string) *queue.Deploy {
 		return &queue.Deploy{App: app, Env: "prod", Ref: "main", SHA: fmt.Sprintf("%040x", 1), State: queue.StateQueued, User: "ann"}
@@ -41,19 +36,8 @@ func TestCreatesWrittenTogether(t *testing.T) {
 	// deploys of apps, one at a time in that order, wait for the writers.
 	// ctxOf gives each its context.
 	round := func(apps []string, ctxOf func(app string) context.Context) map[string]error {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(context.Background())
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM lanes WHERE app = 'held' FOR UPDATE`); err != nil {
-			t.Fatal(err)
-		}
+		release := lockRows(t, dsn, `SELECT 1 FROM lanes WHERE app = 'held' FOR UPDATE`)
+		defer release()
 		type result struct {
 			app string
 			err error
@@ -78,9 +62,7 @@ func TestCreatesWrittenTogether(t *testing.T) {
 				return len(s.creates.waiting) == i+1
 			})
 		}
-		if err := tx.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
+		release()
 		errs := map[string]error{}
 		for range len(apps) + callLeaders {
 			r := <-results
@@ -178,6 +160,44 @@ func TestCreatesWrittenTogether(t *testing.T) {
 	}
 }
 
+// openStore opens a store on a database of its own, closed when t ends,
+// and says how to reach that database.
+func openStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	dsn := pgtest.New(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dsn
+}
+
+// lockRows locks the rows query selects (FOR UPDATE) in a transaction on
+// a connection of its own (another server's), until release ends it.
+func lockRows(t *testing.T, dsn, query string, args ...any) (release func()) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(t.Context())
+	if err == nil {
+		_, err = tx.Exec(t.Context(), query, args...)
+	}
+	if err != nil {
+		conn.Close(context.Background())
+		t.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			tx.Rollback(context.Background())
+			conn.Close(context.Background())
+		})
+	}
+}
+
 // waitFor waits until cond holds, and fails t saying what never happened
 // after a minute.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -195,12 +215,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // one transaction; one that fails (a second running deploy in a lane)
 // fails alone, and the others of its batch are made once.
 func TestMovesWrittenTogether(t *testing.T) {
-	dsn := pgtest.New(t)
-	s, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, dsn := openStore(t)
 	ctx := t.Context()
 	audit := queue.AuditEntry{Time: time.Now(), User: "ann", Action: "deploy"}
 	queued := func(app string) *queue.Deploy {
@@ -232,19 +247,8 @@ func TestMovesWrittenTogether(t *testing.T) {
 		for i := range moveLeaders {
 			held = append(held, queued(fmt.Sprintf("%s%d", prefix, i)))
 		}
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(context.Background())
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM deploys WHERE app LIKE $1 FOR UPDATE`, prefix+"%"); err != nil {
-			t.Fatal(err)
-		}
+		release := lockRows(t, dsn, `SELECT 1 FROM deploys WHERE app LIKE $1 FOR UPDATE`, prefix+"%")
+		defer release()
 		done := make(chan struct{}, len(held))
 		for _, h := range held {
 			go func() {
@@ -277,9 +281,7 @@ func TestMovesWrittenTogether(t *testing.T) {
 				return len(s.moves.waiting) == i+1
 			})
 		}
-		if err := tx.Rollback(ctx); err != nil {
-			t.Fatal(err)
-		}
+		release()
 		for range held {
 			<-done
 		}
