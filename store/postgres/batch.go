@@ -11,9 +11,10 @@ import (
 
 // The batches of the calls a burst makes many of at once (the deploys
 // created, the lanes' looks for their next deploy, where logs end, bad
-// shas): two batches of a kind at once, 128 calls each. Fewer batches, bigger, keep the cores
-// of a small database host for the work itself; two rather than one, so
-// that a read waits for one batch under way at most, not a queue.
+// shas): two batches of a kind at once, 128 calls each. Fewer batches,
+// bigger, keep the cores of a small database host for the work itself;
+// two rather than one, so that a call waits for one batch under way at
+// most, not a queue. Moves have their own (moves.go).
 const (
 	callLeaders = 2
 	callBatch   = 128

@@ -329,7 +329,7 @@ func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy,
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	l := &nextLook{ctx: ctx, app: app, env: env}
+	l := &nextLook{app: app, env: env}
 	s.nexts.do(l)
 	return l.next, l.current, l.err
 }

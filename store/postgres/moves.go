@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/deployq/deployq/queue"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -75,10 +74,10 @@ ins AS (INSERT INTO log_lines (deploy_id, seq, at, at_ns, stream, host, text)
 SELECT id FROM u`
 
 // writeMoves makes the moves of batch in one statement (movesSQL; a batch
-// of statements, one a move, when a deploy has two), in one round trip
-// and one transaction. If that fails, each is made alone, so that each gets its own
-// answer (a lane that has a running deploy already): none of the batch
-// stayed.
+// of statements, one a move, when a deploy has two, in the order they
+// came), in one round trip and one transaction. If that fails, each is
+// made alone, so that each gets its own answer (a lane that has a
+// running deploy already): none of the batch stayed.
 func (s *Store) writeMoves(batch []*move) {
 	if len(batch) == 1 {
 		m := batch[0]
@@ -86,7 +85,7 @@ func (s *Store) writeMoves(batch []*move) {
 		return
 	}
 	order := slices.Clone(batch)
-	slices.SortFunc(order, func(a, b *move) int { return cmp.Compare(a.id, b.id) })
+	slices.SortStableFunc(order, func(a, b *move) int { return cmp.Compare(a.id, b.id) })
 	twice := false // a deploy with two moves: each its own statement
 	for i := 1; i < len(order); i++ {
 		twice = twice || order[i].id == order[i-1].id

@@ -9,14 +9,14 @@ import (
 
 // nextLook is a lane's look for its next deploy, and then what it found.
 type nextLook struct {
-	ctx      context.Context
 	app, env string
 	next     *queue.Deploy
 	current  string
 	err      error
 }
 
-// currentSQL is the sha of lane l's newest succeeded deploy (” if none).
+// currentSQL is the sha of lane l's newest succeeded deploy (empty if
+// none).
 const currentSQL = `coalesce((SELECT c.sha FROM deploys c WHERE c.app = l.app AND c.env = l.env
 	AND c.state = 'succeeded' AND c.op = '' ORDER BY c.id DESC LIMIT 1), '')`
 
