@@ -36,6 +36,9 @@ type Host struct {
 	Dir     string // $HOSTDIR in its sessions
 	HostKey ssh.PublicKey
 	cmd     *exec.Cmd
+	done    chan struct{} // closed once its sshd exited and was reaped
+	config  func(port int) string
+	start   func(config string) *exec.Cmd
 }
 
 // Binary finds sshd.
@@ -56,6 +59,10 @@ func writeKey(path string, key ed25519.PrivateKey) error {
 	return os.WriteFile(path, pem.EncodeToMemory(block), 0o600)
 }
 
+// pickPort picks the port of a host's next start (a test may say).
+var pickPort = freePort
+
+// freePort is a port that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -93,12 +100,9 @@ func Start(dir string, n int, tweak ...func(i int, config string) string) (*Flee
 			return nil, err
 		}
 		h.HostKey, _ = ssh.NewPublicKey(hk.Public())
-		if h.Port, err = freePort(); err != nil {
-			f.Close()
-			return nil, err
-		}
-		h.Name = fmt.Sprintf("127.0.0.1:%d", h.Port)
-		text := fmt.Sprintf(`Port %d
+		cfg := filepath.Join(dir, fmt.Sprintf("sshd%d.conf", i))
+		h.config = func(port int) string {
+			text := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile none
@@ -113,12 +117,12 @@ MaxSessions 50
 AcceptEnv DEPLOY_*
 SetEnv HOSTDIR=%s
 LogLevel QUIET
-`, h.Port, hkFile, authorized, h.Dir)
-		for _, t := range tweak {
-			text = t(i, text)
+`, port, hkFile, authorized, h.Dir)
+			for _, t := range tweak {
+				text = t(i, text)
+			}
+			return text
 		}
-		cfg := filepath.Join(dir, fmt.Sprintf("sshd%d.conf", i))
-		os.WriteFile(cfg, []byte(text), 0o644)
 		// Each server runs in its own mount and UTS namespace with its own
 		// home bound over the login user's, as a separate machine would:
 		// the fleet's sessions never read this machine's dotfiles, and
@@ -126,35 +130,121 @@ LogLevel QUIET
 		// sshd's.
 		home := filepath.Join(h.Dir, "home")
 		os.MkdirAll(home, 0o700)
-		h.cmd = exec.Command("unshare", "--mount", "--uts", "sh", "-c",
-			`mount --bind "$1" "$2" && hostname "$3" && exec "$4" -D -e -f "$5"`,
-			"sh", home, userHome(), fmt.Sprintf("host%d", i), bin, cfg)
-		h.cmd.Stderr = os.Stderr
-		if err := h.cmd.Start(); err != nil {
+		h.start = func(text string) *exec.Cmd {
+			os.WriteFile(cfg, []byte(text), 0o644)
+			cmd := exec.Command("unshare", "--mount", "--uts", "sh", "-c",
+				`mount --bind "$1" "$2" && hostname "$3" && exec "$4" -D -e -f "$5"`,
+				"sh", home, userHome(), fmt.Sprintf("host%d", i), bin, cfg)
+			cmd.Stderr = os.Stderr
+			return cmd
+		}
+		f.Hosts = append(f.Hosts, h)
+		if err := h.launch(); err != nil {
 			f.Close()
 			return nil, err
 		}
+	}
+	// A port picked free may be taken before sshd binds it (by another
+	// host of this fleet starting at the same moment, or by another
+	// test): that sshd exits, and its host starts again on another port.
+	// A host is up once a session logs in and finds its own host key.
+	signer, err := ssh.NewSignerFromKey(clientKey)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	for _, h := range f.Hosts {
+		for attempt := 0; ; attempt++ {
+			up, err := h.up(signer, time.Now().Add(30*time.Second))
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			if up {
+				break
+			}
+			if attempt == 10 {
+				f.Close()
+				return nil, fmt.Errorf("sshd of %s exited at each of %d starts", h.Dir, attempt+1)
+			}
+			if err := h.launch(); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
 		known = append(known, knownhosts.Line([]string{knownhosts.Normalize(h.Name)}, h.HostKey))
-		f.Hosts = append(f.Hosts, h)
 	}
 	f.KnownHosts = filepath.Join(dir, "known_hosts")
 	os.WriteFile(f.KnownHosts, []byte(strings.Join(known, "\n")+"\n"), 0o644)
-	for _, h := range f.Hosts {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			c, err := net.Dial("tcp", h.Name)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				f.Close()
-				return nil, fmt.Errorf("sshd on %s never listened", h.Name)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	return f, nil
+}
+
+// launch starts the host's sshd on a port free a moment before.
+func (h *Host) launch() error {
+	port, err := pickPort()
+	if err != nil {
+		return err
+	}
+	h.Port, h.Name = port, fmt.Sprintf("127.0.0.1:%d", port)
+	h.cmd = h.start(h.config(port))
+	if err := h.cmd.Start(); err != nil {
+		return err
+	}
+	done, cmd := make(chan struct{}), h.cmd
+	h.done = done
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	return nil
+}
+
+// up waits until a session on the host's port finds the host's own key
+// (true; whether it may then log in is the test's), or its sshd exited
+// (false: it could not have its port), until deadline.
+func (h *Host) up(signer ssh.Signer, deadline time.Time) (bool, error) {
+	fixed := ssh.FixedHostKey(h.HostKey)
+	for {
+		select {
+		case <-h.done:
+			return false, nil
+		default:
+		}
+		var own bool
+		cfg := &ssh.ClientConfig{User: loginUser(), Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+				err := fixed(host, remote, key)
+				own = err == nil
+				return err
+			}}
+		// a deadline on the whole handshake: what holds the port may
+		// never answer
+		conn, err := net.DialTimeout("tcp", h.Name, 2*time.Second)
+		if err == nil {
+			conn.SetDeadline(time.Now().Add(2 * time.Second))
+			var c ssh.Conn
+			if c, _, _, err = ssh.NewClientConn(conn, h.Name, cfg); err == nil {
+				c.Close()
+			} else {
+				conn.Close()
+			}
+		}
+		if own {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, fmt.Errorf("sshd on %s never took a session: %v", h.Name, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// loginUser is the user the sessions log in as (this process's).
+func loginUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "root"
 }
 
 // userHome is the home of the user the sessions log in as (this
@@ -178,11 +268,16 @@ func (f *Fleet) Close() {
 // hold the listening socket until it runs, and a host that is down
 // must not take a connection and then reset it.
 func (h *Host) Stop() {
-	if h.cmd == nil || h.cmd.ProcessState != nil {
+	if h.cmd == nil {
 		return
 	}
+	select {
+	case <-h.done:
+		return
+	default:
+	}
 	h.cmd.Process.Kill()
-	h.cmd.Wait()
+	<-h.done
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", h.Name, time.Second)
