@@ -24,14 +24,10 @@ func (s *Store) UnmarkBad(ctx context.Context, app, sha string) error {
 // BadSHAs implements queue.Store: with the calls made at once (every
 // request asks for its app's), in one statement.
 func (s *Store) BadSHAs(ctx context.Context, app string) ([]*queue.BadSHA, error) {
-	if s.closed.Load() {
-		return nil, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	r := &badRead{app: app}
+	if err := batched(ctx, s, s.badReads, r); err != nil {
 		return nil, err
 	}
-	r := &badRead{app: app}
-	s.badReads.do(r)
 	return r.marks, r.err
 }
 
@@ -45,7 +41,7 @@ type badRead struct {
 
 // readBad reads the marks the reads of batch ask for in one statement,
 // and gives each its own, newest first.
-func (s *Store) readBad(batch []*badRead) {
+func (s *Store) readBad(ctx context.Context, batch []*badRead) {
 	var apps []string
 	for _, r := range batch {
 		if r.app == "" {
@@ -54,8 +50,6 @@ func (s *Store) readBad(batch []*badRead) {
 		}
 		apps = append(apps, r.app)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see readNext
-	defer cancel()
 	marks, err := query(ctx, s, func(r scanner) (*queue.BadSHA, error) {
 		var b queue.BadSHA
 		var at time.Time

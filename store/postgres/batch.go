@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -34,8 +35,8 @@ const (
 // makes them, then hands that on to a caller still waiting.
 type batcher[T any] struct {
 	leaders, size int
-	write         func(batch []*T)   // makes the calls; each says how it ended
-	first         func(call *T) bool // if set, the calls it is true of go in the next batch before the others
+	write         func(ctx context.Context, batch []*T) // makes the calls; each says how it ended
+	first         func(call *T) bool                    // if set, the calls it is true of go in the next batch before the others
 
 	mu      sync.Mutex
 	waiting []*waiter[T]
@@ -100,13 +101,22 @@ func (b *batcher[T]) do(call *T) {
 			calls[i] = x.call
 		}
 		b.mu.Unlock()
-		b.write(calls)
+		b.make(calls)
 		b.mu.Lock()
 		for _, x := range batch {
 			x.done = true
 			x.signal()
 		}
 	}
+}
+
+// make makes a batch with a context of its own: the callers gave their
+// calls to be made, and none of them ends the batch for the others (its
+// wait for a connection included); writeTimeout bounds it.
+func (b *batcher[T]) make(calls []*T) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	b.write(ctx, calls)
 }
 
 // wait waits, without the lock, for w to be made or handed the making.
@@ -127,6 +137,18 @@ func (b *batcher[T]) handOn() {
 		}
 	}
 	b.writing--
+}
+
+// batched makes call in b, unless the store is closed or ctx ended.
+func batched[T any](ctx context.Context, s *Store, b *batcher[T], call *T) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.do(call)
+	return nil
 }
 
 // transpose turns rows of values (the arguments of one statement for

@@ -63,7 +63,7 @@ type creation struct {
 // a running deploy, a database down). The batch goes in lane order, each
 // lane's deploys as they came: the lanes' rows are locked in one order
 // by every batch, and two batches never wait for each other in a circle.
-func (s *Store) writeCreates(batch []*creation) {
+func (s *Store) writeCreates(ctx context.Context, batch []*creation) {
 	if len(batch) == 1 {
 		c := batch[0]
 		c.err = s.createOne(c.ctx, c.d, c.e)
@@ -74,11 +74,7 @@ func (s *Store) writeCreates(batch []*creation) {
 		return cmp.Or(cmp.Compare(a.d.App, b.d.App), cmp.Compare(a.d.Env, b.d.Env))
 	})
 	ids := make([][2]int64, len(order)) // id, number
-	// Its callers gave their deploys to be written: no one of them ends
-	// the wait for a connection, which writeTimeout bounds.
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	err := s.write(wctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var keys []string
 			rows := make([][]any, len(order))

@@ -166,7 +166,7 @@ func (s *Store) UpdateDeploy(ctx context.Context, d *queue.Deploy, from queue.St
 			q = updateWithLinesSQL
 			args = append(args, lineArrays(lines)...)
 		}
-		m := &move{ctx: ctx, id: d.ID, from: from, q: q, args: args, cols: args[:moveCols], lines: lines}
+		m := &move{ctx: ctx, id: d.ID, from: from, q: q, args: args, lines: lines}
 		if s.moves.do(m); m.err == nil && m.got == 0 {
 			err = s.fail(ctx, notInState(ctx, s.pool, d.ID, from, holderServer.String))
 		} else {
@@ -323,14 +323,10 @@ func (s *Store) oneDeploy(ctx context.Context, q string, args ...any) (*queue.De
 // NextQueued implements queue.Store: with the lanes that look at once,
 // in one statement (see readNext).
 func (s *Store) NextQueued(ctx context.Context, app, env string) (*queue.Deploy, string, error) {
-	if s.closed.Load() {
-		return nil, "", ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	l := &nextLook{app: app, env: env}
+	if err := batched(ctx, s, s.nexts, l); err != nil {
 		return nil, "", err
 	}
-	l := &nextLook{app: app, env: env}
-	s.nexts.do(l)
 	return l.next, l.current, l.err
 }
 

@@ -89,14 +89,10 @@ func (s *Store) Log(ctx context.Context, id, after int64, limit int) ([]queue.Lo
 
 // LastLogSeq implements queue.Store.
 func (s *Store) LastLogSeq(ctx context.Context, id int64) (int64, error) {
-	if s.closed.Load() {
-		return 0, ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
+	l := &logEnd{id: id}
+	if err := batched(ctx, s, s.logEnds, l); err != nil {
 		return 0, err
 	}
-	l := &logEnd{id: id}
-	s.logEnds.do(l)
 	return l.seq, l.err
 }
 
@@ -108,13 +104,11 @@ type logEnd struct {
 }
 
 // readLogEnds reads where the logs of batch end, in one statement.
-func (s *Store) readLogEnds(batch []*logEnd) {
+func (s *Store) readLogEnds(ctx context.Context, batch []*logEnd) {
 	ids := make([]int64, len(batch))
 	for i, l := range batch {
 		ids[i] = l.id
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see readNext
-	defer cancel()
 	seqs, err := query(ctx, s, func(row scanner) (int64, error) {
 		var seq int64
 		return seq, row.Scan(&seq)

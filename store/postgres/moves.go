@@ -28,7 +28,6 @@ type move struct {
 	from  queue.State
 	q     string
 	args  []any
-	cols  []any           // the first moveCols of args: the columns of movesSQL's unnest, one value each
 	lines []queue.LogLine // the holder's lines (in q and args too)
 	got   int64
 	err   error
@@ -78,7 +77,7 @@ SELECT id FROM u`
 // came), in one round trip and one transaction. If that fails, each is
 // made alone, so that each gets its own answer (a lane that has a
 // running deploy already): none of the batch stayed.
-func (s *Store) writeMoves(batch []*move) {
+func (s *Store) writeMoves(ctx context.Context, batch []*move) {
 	if len(batch) == 1 {
 		m := batch[0]
 		m.err = s.writeRow(m.ctx, []any{&m.got}, m.q, m.args...)
@@ -92,9 +91,7 @@ func (s *Store) writeMoves(batch []*move) {
 	}
 	made := map[int64]bool{}
 	got := make([]int64, len(order))
-	wctx, cancel := context.WithTimeout(context.Background(), writeTimeout) // see writeCreates
-	defer cancel()
-	err := s.write(wctx, func(ctx context.Context, conn *pgxpool.Conn) error {
+	err := s.write(ctx, func(ctx context.Context, conn *pgxpool.Conn) error {
 		if twice {
 			b := &pgx.Batch{}
 			for i, m := range order {
@@ -108,7 +105,7 @@ func (s *Store) writeMoves(batch []*move) {
 		}
 		cols := make([][]any, len(order))
 		for i, m := range order {
-			cols[i] = m.cols
+			cols[i] = m.args[:moveCols] // movesSQL's columns, one value each
 		}
 		rows, err := conn.Query(ctx, movesSQL, append(transpose(cols), lineArrays(lines)...)...)
 		if err != nil {

@@ -31,15 +31,11 @@ const nextSQL = `SELECT d.*, ` + currentSQL + `, l.i
 
 // readNext reads the next deploys of the lanes of batch in one
 // statement. A lane asked twice gets the same answer twice.
-func (s *Store) readNext(batch []*nextLook) {
+func (s *Store) readNext(ctx context.Context, batch []*nextLook) {
 	apps, envs := make([]string, len(batch)), make([]string, len(batch))
 	for i, l := range batch {
 		apps[i], envs[i] = l.app, l.env
 	}
-	// The batch reads for all its callers: one that gave up does not end
-	// it for the others.
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
 	var current string
 	var i int64
 	_, err := query(ctx, s, func(row scanner) (*queue.Deploy, error) {
