@@ -36,9 +36,8 @@ type Host struct {
 	Dir     string // $HOSTDIR in its sessions
 	HostKey ssh.PublicKey
 	cmd     *exec.Cmd
-	done    chan struct{} // closed once its sshd exited and was reaped
-	config  func(port int) string
-	start   func(config string) *exec.Cmd
+	done    chan struct{}            // closed once its sshd exited and was reaped
+	sshd    func(port int) *exec.Cmd // its sshd on port (its config written), not started
 }
 
 // Binary finds sshd.
@@ -101,7 +100,14 @@ func Start(dir string, n int, tweak ...func(i int, config string) string) (*Flee
 		}
 		h.HostKey, _ = ssh.NewPublicKey(hk.Public())
 		cfg := filepath.Join(dir, fmt.Sprintf("sshd%d.conf", i))
-		h.config = func(port int) string {
+		// Each server runs in its own mount and UTS namespace with its own
+		// home bound over the login user's, as a separate machine would:
+		// the fleet's sessions never read this machine's dotfiles, and
+		// `hostname` names the host. unshare and sh exec, so the pid is
+		// sshd's.
+		home := filepath.Join(h.Dir, "home")
+		os.MkdirAll(home, 0o700)
+		h.sshd = func(port int) *exec.Cmd {
 			text := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -121,16 +127,6 @@ LogLevel QUIET
 			for _, t := range tweak {
 				text = t(i, text)
 			}
-			return text
-		}
-		// Each server runs in its own mount and UTS namespace with its own
-		// home bound over the login user's, as a separate machine would:
-		// the fleet's sessions never read this machine's dotfiles, and
-		// `hostname` names the host. unshare and sh exec, so the pid is
-		// sshd's.
-		home := filepath.Join(h.Dir, "home")
-		os.MkdirAll(home, 0o700)
-		h.start = func(text string) *exec.Cmd {
 			os.WriteFile(cfg, []byte(text), 0o644)
 			cmd := exec.Command("unshare", "--mount", "--uts", "sh", "-c",
 				`mount --bind "$1" "$2" && hostname "$3" && exec "$4" -D -e -f "$5"`,
@@ -147,7 +143,7 @@ LogLevel QUIET
 	// A port picked free may be taken before sshd binds it (by another
 	// host of this fleet starting at the same moment, or by another
 	// test): that sshd exits, and its host starts again on another port.
-	// A host is up once a session logs in and finds its own host key.
+	// A host is up once a session on its port finds its own host key.
 	signer, err := ssh.NewSignerFromKey(clientKey)
 	if err != nil {
 		f.Close()
@@ -186,7 +182,7 @@ func (h *Host) launch() error {
 		return err
 	}
 	h.Port, h.Name = port, fmt.Sprintf("127.0.0.1:%d", port)
-	h.cmd = h.start(h.config(port))
+	h.cmd = h.sshd(port)
 	if err := h.cmd.Start(); err != nil {
 		return err
 	}
